@@ -1,0 +1,152 @@
+//! The 2013 library's algorithm (Maged Michael, "CAS-Based Lock-Free
+//! Algorithm for Shared Deques", 2003), exactly as `ALGORITHM.md` describes
+//! it: the baseline that later variants and fixes are measured against.
+//!
+//! Written for the right end; [`Side`] mirrors it for the left. Requests per
+//! uncontended operation: push onto a non-empty deque 7 (gets anchor, set
+//! node, cas anchor, gets penultimate, gets anchor, cas penultimate, cas
+//! anchor), pop 4 (gets anchor, gets node, cas anchor, delete).
+//!
+//! What it does with faults (the harness measures the consequences):
+//! - a lost reply on the anchor CAS that would complete the op is surfaced as
+//!   [`DequeError::OutcomeUnknown`]; every other failed request ends the op
+//!   with [`DequeError::Backend`] (no effect), never with a guess;
+//! - a missing anchor is corruption at once; a node missing twice in a row is
+//!   corruption (ALGORITHM.md's per-client "last failed id").
+
+use crate::deque::context::Context;
+use crate::deque::error::{DequeError, OpKind};
+use crate::deque::side::Side;
+use crate::format::{Anchor, Status};
+use crate::store::{CasToken, Store};
+
+/// Pushes `value` at `side`.
+pub(crate) async fn push<S: Store>(
+    ctx: &mut Context<S>,
+    op: OpKind,
+    side: Side,
+    value: Vec<u8>,
+) -> Result<(), DequeError> {
+    let id = ctx.fresh_id();
+    let key = ctx.node_key(id);
+    for _ in 0..ctx.retries_max {
+        let (anchor, token) = ctx.read_anchor(op).await?;
+        if anchor.is_empty() {
+            let node = side.new_end_node(None, value.clone());
+            ctx.write_node(op, &key, &node).await?;
+            let single = Anchor {
+                status: Status::Stable,
+                left: Some(id),
+                right: Some(id),
+            };
+            if ctx.cas_anchor_linearizing(op, &single, token).await?.is_some() {
+                return Ok(());
+            }
+        } else if anchor.status == Status::Stable {
+            let end = side
+                .end(&anchor)
+                .ok_or_else(|| ctx.broken_link(op, &ctx.anchor_key, "anchor has only one end"))?;
+            let node = side.new_end_node(Some(end), value.clone());
+            ctx.write_node(op, &key, &node).await?;
+            let pushed = side.with_end(&anchor, Some(id), side.push_status());
+            if ctx.cas_anchor_linearizing(op, &pushed, token).await?.is_some() {
+                // The push has taken effect. Linking the neighbour is
+                // housekeeping any client can finish, so its failure does not
+                // change this push's result.
+                let _ = stabilize(ctx, op, pushed, None).await;
+                return Ok(());
+            }
+        } else {
+            stabilize(ctx, op, anchor, Some(token)).await?;
+        }
+    }
+    Err(ctx.retries_exhausted(op))
+}
+
+/// Pops from `side`; `Ok(None)` when the deque is empty.
+pub(crate) async fn pop<S: Store>(ctx: &mut Context<S>, op: OpKind, side: Side) -> Result<Option<Vec<u8>>, DequeError> {
+    for _ in 0..ctx.retries_max {
+        let (anchor, token) = ctx.read_anchor(op).await?;
+        if anchor.is_empty() {
+            return Ok(None);
+        }
+        if !anchor.is_single() && anchor.status != Status::Stable {
+            stabilize(ctx, op, anchor, Some(token)).await?;
+            continue;
+        }
+        let end = side
+            .end(&anchor)
+            .ok_or_else(|| ctx.broken_link(op, &ctx.anchor_key, "anchor has only one end"))?;
+        let Some((node, _)) = ctx.load_node(op, end).await? else {
+            continue;
+        };
+        let popped = if anchor.is_single() {
+            Anchor::EMPTY
+        } else {
+            let inner = side.inward(&node).ok_or_else(|| {
+                ctx.broken_link(op, &ctx.node_key(end), "end node of a longer deque has no inward link")
+            })?;
+            side.with_end(&anchor, Some(inner), anchor.status)
+        };
+        if ctx.cas_anchor_linearizing(op, &popped, token).await?.is_some() {
+            ctx.delete_popped(&ctx.node_key(end)).await;
+            return Ok(Some(node.value));
+        }
+    }
+    Err(ctx.retries_exhausted(op))
+}
+
+/// Finishes a half-done push recorded in `anchor`: links the penultimate node
+/// to the last one, then marks the anchor stable. `token` is the anchor's
+/// token if the caller read it; a pusher that just CASed it has none and
+/// re-reads. Returns early, without error, whenever another client has moved
+/// the deque on.
+async fn stabilize<S: Store>(
+    ctx: &mut Context<S>,
+    op: OpKind,
+    anchor: Anchor,
+    mut token: Option<CasToken>,
+) -> Result<(), DequeError> {
+    let Some(side) = Side::of_push(anchor.status) else {
+        return Ok(());
+    };
+    let last_id = side
+        .end(&anchor)
+        .ok_or_else(|| ctx.broken_link(op, &ctx.anchor_key, "anchor has only one end"))?;
+    let Some((last, _)) = ctx.load_node(op, last_id).await? else {
+        return Ok(());
+    };
+    let pen_id = side
+        .inward(&last)
+        .ok_or_else(|| ctx.broken_link(op, &ctx.node_key(last_id), "pushed node has no inward link"))?;
+    let Some((mut pen, pen_token)) = ctx.load_node(op, pen_id).await? else {
+        return Ok(());
+    };
+    if side.outward(&pen) != Some(last_id) {
+        let (current, current_token) = ctx.read_anchor(op).await?;
+        if current != anchor {
+            return Ok(());
+        }
+        token = Some(current_token);
+        side.set_outward(&mut pen, Some(last_id));
+        if !ctx.cas_node(op, &ctx.node_key(pen_id), &pen, pen_token).await? {
+            return Ok(());
+        }
+    }
+    let token = match token {
+        Some(token) => token,
+        None => {
+            let (current, current_token) = ctx.read_anchor(op).await?;
+            if current != anchor {
+                return Ok(());
+            }
+            current_token
+        }
+    };
+    let stable = Anchor {
+        status: Status::Stable,
+        ..anchor
+    };
+    ctx.cas_anchor_housekeeping(op, &stable, token).await?;
+    Ok(())
+}

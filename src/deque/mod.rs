@@ -1,0 +1,283 @@
+//! The deque handle: create or bind a deque by name, then push and pop at
+//! both ends.
+//!
+//! A [`Deque`] is one client's handle. Handles are cheap and independent;
+//! give each thread or task its own (bound to the same name) rather than
+//! sharing one. The algorithm behind the handle is chosen by [`Variant`], so
+//! the harness can run broken or experimental algorithms through the very
+//! same interface.
+
+mod context;
+mod error;
+mod michael2003;
+mod side;
+
+use rand_chacha::ChaCha12Rng;
+use rand_core::SeedableRng;
+
+pub use error::{CorruptionKind, DequeError, NameError, OpKind};
+pub use side::Side;
+
+use crate::format::{self, Anchor, NODE_KEY_SUFFIX_LEN, NODE_OVERHEAD_BYTES_MAX};
+use crate::key::{KEY_LEN_MAX, Key};
+use crate::memcore::{CoreConfig, ITEM_SIZE_MAX_DEFAULT};
+use crate::store::{AddOutcome, Store};
+use context::Context;
+
+/// The longest deque name: node keys append `:` and 32 hex digits.
+pub const NAME_LEN_MAX: usize = KEY_LEN_MAX - NODE_KEY_SUFFIX_LEN;
+
+/// Attempts an operation makes before giving up under contention.
+pub const RETRIES_MAX_DEFAULT: u32 = 10_000;
+
+/// The deque algorithm a handle runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Variant {
+    /// The 2013 library's algorithm, as `ALGORITHM.md` describes it.
+    #[default]
+    Michael2003,
+}
+
+impl Variant {
+    /// Every variant, for listings and for running a suite against each.
+    pub const ALL: &'static [Variant] = &[Variant::Michael2003];
+
+    /// The variant's stable name, as scenario files and the CLI spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Michael2003 => "michael2003",
+        }
+    }
+
+    /// Looks a variant up by [`name`](Variant::name).
+    pub fn from_name(name: &str) -> Option<Variant> {
+        Variant::ALL.iter().copied().find(|v| v.name() == name)
+    }
+}
+
+/// Settings of one handle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DequeOptions {
+    /// The algorithm.
+    pub variant: Variant,
+    /// The servers' `-I` item size limit; values are refused before anything
+    /// is sent when a node holding them could not be stored.
+    pub item_size_max: usize,
+    /// Attempts per operation before [`DequeError::RetriesExhausted`].
+    pub retries_max: u32,
+    /// Seed for node ids. `None` draws one from the operating system; the
+    /// simulator passes one derived from its master seed so runs replay.
+    pub id_seed: Option<u64>,
+}
+
+impl Default for DequeOptions {
+    fn default() -> Self {
+        DequeOptions {
+            variant: Variant::default(),
+            item_size_max: ITEM_SIZE_MAX_DEFAULT,
+            retries_max: RETRIES_MAX_DEFAULT,
+            id_seed: None,
+        }
+    }
+}
+
+/// One client's handle on a deque stored in memcached.
+///
+/// All operations are O(1) memcached requests when uncontended. Methods are
+/// `async` so the simulator can interleave thousands of handles in one
+/// thread; on a blocking store (real memcached) drive them with
+/// [`block_on`](crate::store::block_on) or use
+/// [`BlockingDeque`](crate::BlockingDeque).
+#[derive(Debug)]
+pub struct Deque<S> {
+    ctx: Context<S>,
+    variant: Variant,
+    value_len_max: usize,
+}
+
+impl<S: Store> Deque<S> {
+    /// Creates a new, empty deque. With `name: None` a random name is drawn.
+    /// Fails with [`DequeError::AlreadyExists`] if the name is taken: the
+    /// anchor is written with `add`, so two racing creators cannot both win.
+    pub async fn create(store: S, name: Option<&str>, options: DequeOptions) -> Result<Self, DequeError> {
+        let mut rng = id_rng(options.id_seed);
+        let name = match name {
+            Some(name) => name.to_owned(),
+            None => format!(
+                "deque-{:016x}{:016x}",
+                rand_core::Rng::next_u64(&mut rng),
+                rand_core::Rng::next_u64(&mut rng)
+            ),
+        };
+        let deque = Deque::new(store, name, options, rng)?;
+        let anchor = format::encode_anchor(&Anchor::EMPTY);
+        match deque.ctx.store.add(&deque.ctx.anchor_key, anchor).await {
+            Ok(AddOutcome::Stored(_)) => Ok(deque),
+            Ok(AddOutcome::NotStored) => Err(DequeError::AlreadyExists { name: deque.ctx.name }),
+            Err(source) if source.outcome_unknown() => Err(DequeError::OutcomeUnknown {
+                op: OpKind::Create,
+                source,
+            }),
+            Err(source) => Err(DequeError::Backend {
+                op: OpKind::Create,
+                source,
+            }),
+        }
+    }
+
+    /// Binds to an existing deque. Checks that its anchor exists and
+    /// decodes (one `gets`).
+    pub async fn bind(store: S, name: &str, options: DequeOptions) -> Result<Self, DequeError> {
+        let rng = id_rng(options.id_seed);
+        let deque = Deque::new(store, name.to_owned(), options, rng)?;
+        match deque.ctx.read_anchor(OpKind::Bind).await {
+            Ok(_) => Ok(deque),
+            Err(DequeError::Corruption {
+                kind: CorruptionKind::MissingAnchor,
+                ..
+            }) => Err(DequeError::NotFound { name: name.to_owned() }),
+            Err(error) => Err(error),
+        }
+    }
+
+    fn new(store: S, name: String, options: DequeOptions, rng: ChaCha12Rng) -> Result<Self, DequeError> {
+        let anchor_key = validate_name(&name).map_err(|reason| DequeError::InvalidName {
+            name: name.clone(),
+            reason,
+        })?;
+        let config = CoreConfig {
+            item_size_max: options.item_size_max,
+        };
+        let node_key_len = name.len() + NODE_KEY_SUFFIX_LEN;
+        let value_len_max = config
+            .value_len_max(node_key_len)
+            .saturating_sub(NODE_OVERHEAD_BYTES_MAX);
+        Ok(Deque {
+            ctx: Context::new(store, name, anchor_key, options.retries_max, rng),
+            variant: options.variant,
+            value_len_max,
+        })
+    }
+
+    /// The deque's name (its anchor key).
+    pub fn name(&self) -> &str {
+        &self.ctx.name
+    }
+
+    /// The algorithm this handle runs.
+    pub fn variant(&self) -> Variant {
+        self.variant
+    }
+
+    /// The largest value this deque accepts, given the item size limit and
+    /// the name's length.
+    pub fn value_len_max(&self) -> usize {
+        self.value_len_max
+    }
+
+    /// The store this handle talks to.
+    pub fn store(&self) -> &S {
+        &self.ctx.store
+    }
+
+    /// Appends `value` at the back (right end).
+    pub async fn push_back(&mut self, value: impl Into<Vec<u8>>) -> Result<(), DequeError> {
+        self.push(Side::Right, value.into()).await
+    }
+
+    /// Prepends `value` at the front (left end).
+    pub async fn push_front(&mut self, value: impl Into<Vec<u8>>) -> Result<(), DequeError> {
+        self.push(Side::Left, value.into()).await
+    }
+
+    /// Removes the back value; `Ok(None)` if the deque is empty.
+    pub async fn pop_back(&mut self) -> Result<Option<Vec<u8>>, DequeError> {
+        self.pop(Side::Right).await
+    }
+
+    /// Removes the front value; `Ok(None)` if the deque is empty.
+    pub async fn pop_front(&mut self) -> Result<Option<Vec<u8>>, DequeError> {
+        self.pop(Side::Left).await
+    }
+
+    /// Pushes at either end; what `push_back` and `push_front` call.
+    pub async fn push(&mut self, side: Side, value: Vec<u8>) -> Result<(), DequeError> {
+        let op = side.push_op();
+        if value.len() > self.value_len_max {
+            return Err(DequeError::ValueTooLarge {
+                op,
+                len_bytes: value.len(),
+                len_max_bytes: self.value_len_max,
+            });
+        }
+        match self.variant {
+            Variant::Michael2003 => michael2003::push(&mut self.ctx, op, side, value).await,
+        }
+    }
+
+    /// Pops at either end; what `pop_back` and `pop_front` call.
+    pub async fn pop(&mut self, side: Side) -> Result<Option<Vec<u8>>, DequeError> {
+        let op = side.pop_op();
+        match self.variant {
+            Variant::Michael2003 => michael2003::pop(&mut self.ctx, op, side).await,
+        }
+    }
+}
+
+/// Checks a deque name and returns its anchor key.
+pub fn validate_name(name: &str) -> Result<Key, NameError> {
+    let key = Key::new(name)?;
+    if name.len() > NAME_LEN_MAX {
+        return Err(NameError::TooLong {
+            len_bytes: name.len(),
+            len_max_bytes: NAME_LEN_MAX,
+        });
+    }
+    if looks_like_node_key(name) {
+        return Err(NameError::LooksLikeNodeKey);
+    }
+    Ok(key)
+}
+
+fn looks_like_node_key(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    bytes.len() >= NODE_KEY_SUFFIX_LEN && {
+        let suffix = &bytes[bytes.len() - NODE_KEY_SUFFIX_LEN..];
+        suffix[0] == b':'
+            && suffix[1..]
+                .iter()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+    }
+}
+
+fn id_rng(seed: Option<u64>) -> ChaCha12Rng {
+    match seed {
+        Some(seed) => ChaCha12Rng::seed_from_u64(seed),
+        None => {
+            let mut seed = [0u8; 32];
+            // Without OS entropy, ids from two processes could collide and
+            // corrupt each other's deques: refusing to run is the only safe
+            // answer, and no supported platform lacks it.
+            getrandom::fill(&mut seed).expect("the operating system provides random bytes");
+            ChaCha12Rng::from_seed(seed)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_that_could_collide_with_node_keys_are_refused() {
+        let node_like = format!("q:{}", "0123456789abcdef".repeat(2));
+        assert_eq!(validate_name(&node_like), Err(NameError::LooksLikeNodeKey));
+        assert!(validate_name("app:queue").is_ok());
+        assert!(validate_name(&"n".repeat(NAME_LEN_MAX)).is_ok());
+        assert!(matches!(
+            validate_name(&"n".repeat(NAME_LEN_MAX + 1)),
+            Err(NameError::TooLong { .. })
+        ));
+        assert!(matches!(validate_name("has space"), Err(NameError::Key(_))));
+    }
+}

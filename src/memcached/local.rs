@@ -1,0 +1,177 @@
+//! Starting and stopping private memcached processes on loopback, for tests,
+//! benchmarks and the harness's real backend.
+//!
+//! Every server listens on 127.0.0.1 only, on a port the OS reported free,
+//! and is killed when its [`LocalServer`] is dropped: nothing depends on a
+//! memcached someone else started, and nothing outlives its user.
+
+use std::io;
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long a freshly spawned server may take to accept connections.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Attempts with different ports when another process grabs ours first.
+const PORT_ATTEMPTS: usize = 5;
+
+/// memcached's command-line settings that the deque can observe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalServerConfig {
+    /// `-m`: memory for items, in MiB (memcached's smallest usable is 2).
+    pub memory_mb: u32,
+    /// `-I`: the item size limit in bytes; `None` keeps memcached's 1 MiB.
+    pub item_size_max: Option<usize>,
+    /// `-M`: refuse stores when full instead of evicting.
+    pub no_evictions: bool,
+    /// The executable; defaults to `$MEMCACHED_BIN`, else `memcached` on `PATH`.
+    pub binary: PathBuf,
+}
+
+impl Default for LocalServerConfig {
+    fn default() -> Self {
+        LocalServerConfig {
+            memory_mb: 64,
+            item_size_max: None,
+            no_evictions: false,
+            binary: std::env::var_os("MEMCACHED_BIN")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("memcached")),
+        }
+    }
+}
+
+/// Why a local server could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalServerError {
+    /// The executable could not be run at all.
+    #[error(
+        "cannot run {binary:?}: {source}; install memcached (Debian: apt-get install memcached) \
+         or set MEMCACHED_BIN"
+    )]
+    Spawn {
+        /// What we tried to run.
+        binary: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The process exited or never listened.
+    #[error("memcached on port {port} did not start: {detail}")]
+    NotReady {
+        /// The port it was given.
+        port: u16,
+        /// What was observed.
+        detail: String,
+    },
+    /// No free port could be found.
+    #[error("no free loopback port: {0}")]
+    NoPort(io::Error),
+}
+
+/// A memcached process owned by this handle.
+#[derive(Debug)]
+pub struct LocalServer {
+    config: LocalServerConfig,
+    port: u16,
+    child: Child,
+}
+
+impl LocalServer {
+    /// Starts a server on a free loopback port and waits until it accepts
+    /// connections.
+    pub fn start(config: LocalServerConfig) -> Result<Self, LocalServerError> {
+        let mut last_error = None;
+        for _ in 0..PORT_ATTEMPTS {
+            let port = free_port()?;
+            match spawn_ready(&config, port) {
+                Ok(child) => return Ok(LocalServer { config, port, child }),
+                Err(error @ LocalServerError::Spawn { .. }) => return Err(error),
+                Err(error) => last_error = Some(error),
+            }
+        }
+        Err(last_error.expect("at least one attempt was made"))
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn address(&self) -> String {
+        format!("{}:{}", Ipv4Addr::LOCALHOST, self.port)
+    }
+
+    /// The listening port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The settings the server runs with.
+    pub fn config(&self) -> &LocalServerConfig {
+        &self.config
+    }
+
+    /// Kills the process and starts a new one on the same port: every item is
+    /// lost and the CAS counter starts again at 1, as in a real restart.
+    pub fn restart(&mut self) -> Result<(), LocalServerError> {
+        kill(&mut self.child);
+        self.child = spawn_ready(&self.config, self.port)?;
+        Ok(())
+    }
+}
+
+impl Drop for LocalServer {
+    fn drop(&mut self) {
+        kill(&mut self.child);
+    }
+}
+
+fn kill(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn free_port() -> Result<u16, LocalServerError> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(LocalServerError::NoPort)?;
+    Ok(listener.local_addr().map_err(LocalServerError::NoPort)?.port())
+}
+
+fn spawn_ready(config: &LocalServerConfig, port: u16) -> Result<Child, LocalServerError> {
+    let mut command = Command::new(&config.binary);
+    command
+        .args(["-l", "127.0.0.1", "-U", "0", "-c", "1024"])
+        .args(["-p", &port.to_string(), "-m", &config.memory_mb.to_string()])
+        // Ignored unless we are root, where memcached insists on it.
+        .args(["-u", "root"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if let Some(size) = config.item_size_max {
+        command.args(["-I", &size.to_string()]);
+    }
+    if config.no_evictions {
+        command.arg("-M");
+    }
+    let mut child = command.spawn().map_err(|source| LocalServerError::Spawn {
+        binary: config.binary.clone(),
+        source,
+    })?;
+    let deadline = Instant::now() + STARTUP_TIMEOUT;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(LocalServerError::NotReady {
+                port,
+                detail: format!("exited with {status}"),
+            });
+        }
+        if TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok() {
+            return Ok(child);
+        }
+        if Instant::now() > deadline {
+            kill(&mut child);
+            return Err(LocalServerError::NotReady {
+                port,
+                detail: format!("not listening after {STARTUP_TIMEOUT:?}"),
+            });
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}

@@ -1,0 +1,207 @@
+//! The real backend: memcached servers over the meta protocol.
+//!
+//! Built on `memcache::exp::MetaClient` rather than the crate's classic
+//! `Client`, because the classic one hides exactly what the deque must see
+//! (FACTS.md): its `cas` answers `Ok(false)` for both a token mismatch and a
+//! missing key, its ASCII `add` reports success on an existing key, its pool
+//! spends a `version` round trip on every check-out, and it routes keys with
+//! `DefaultHasher`. The meta client tells `EX` from `NF` from `NS`, returns the
+//! new CAS token with every store, reports a request written but unanswered
+//! as *ambiguous* (our [`StoreError::OutcomeUnknown`]), puts one deadline on
+//! every exchange, and takes a pluggable router, which is our ketama ring.
+//! Only base meta flags are used (`mg v c`, `ms c`, `ms ME`, `ms C`, `md`), so
+//! it works with memcached 1.6.18 (Debian 12).
+
+mod local;
+
+use std::future::Future;
+use std::time::Duration;
+
+use memcache::exp::{self as meta, Delete, Get, Meta, MetaClient, MutationStatus, Router, Set};
+
+pub use local::{LocalServer, LocalServerConfig, LocalServerError};
+
+use crate::key::Key;
+use crate::routing::{KetamaRing, ServerSpec};
+use crate::store::{CasToken, Command, Item, Reply, ServerError, Store, StoreError};
+
+/// Connection settings for [`MemcachedStore`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemcachedOptions {
+    /// Deadline of one request/reply exchange; past it the request's outcome
+    /// is unknown.
+    pub io_timeout: Duration,
+    /// Deadline for opening a connection.
+    pub connect_timeout: Duration,
+}
+
+impl Default for MemcachedOptions {
+    fn default() -> Self {
+        MemcachedOptions {
+            io_timeout: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Why a [`MemcachedStore`] could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// No servers were given.
+    #[error("at least one memcached server is needed")]
+    NoServers,
+    /// A server address is not `host:port`.
+    #[error("server address {0:?} is not host:port")]
+    BadAddress(String),
+    /// The client could not be set up.
+    #[error("cannot connect to memcached: {0}")]
+    Client(#[from] meta::Error),
+}
+
+/// One or more real memcached servers, keys spread by ketama.
+///
+/// Safe to share between threads (connections are pooled per server); each
+/// call blocks the calling thread for at most `io_timeout`.
+pub struct MemcachedStore {
+    client: MetaClient,
+    servers: Vec<ServerSpec>,
+}
+
+impl std::fmt::Debug for MemcachedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemcachedStore")
+            .field("servers", &self.servers)
+            .finish()
+    }
+}
+
+/// Adapts our ketama ring to the meta client's router interface.
+struct KetamaRouter(KetamaRing);
+
+impl Router for KetamaRouter {
+    fn route(&self, key: &[u8], servers: &[String]) -> usize {
+        debug_assert_eq!(servers.len(), self.0.server_count());
+        self.0.server_for(key)
+    }
+}
+
+impl MemcachedStore {
+    /// Connects to `addresses` (`host:port` each), in ring order.
+    pub fn connect<A: AsRef<str>>(addresses: &[A], options: &MemcachedOptions) -> Result<Self, ConnectError> {
+        if addresses.is_empty() {
+            return Err(ConnectError::NoServers);
+        }
+        let servers = addresses
+            .iter()
+            .map(|a| ServerSpec::parse(a.as_ref()).ok_or_else(|| ConnectError::BadAddress(a.as_ref().to_owned())))
+            .collect::<Result<Vec<_>, _>>()?;
+        let client = MetaClient::builder()
+            .router(KetamaRouter(KetamaRing::new(&servers)))
+            .io_timeout(Some(options.io_timeout))
+            .connect_timeout(Some(options.connect_timeout))
+            .connect_multiple(servers.iter().map(ServerSpec::address).collect::<Vec<_>>())?;
+        Ok(MemcachedStore { client, servers })
+    }
+
+    /// The servers, in ring order.
+    pub fn servers(&self) -> &[ServerSpec] {
+        &self.servers
+    }
+
+    fn execute(&self, command: &Command) -> Result<Reply, StoreError> {
+        let outcome = match command {
+            Command::Gets { key } => {
+                let result = self.client.run(Get::new(key.as_bytes()).meta(Meta::NONE.cas()));
+                result.map(|got| match (got.hit(), got.value, got.item.cas) {
+                    (true, Some(value), Some(cas)) => Ok(Reply::Value(Item {
+                        value,
+                        cas: CasToken(cas),
+                    })),
+                    (false, _, _) => Ok(Reply::Miss),
+                    (true, value, cas) => Err(format!(
+                        "hit without value or token (value {}, cas {cas:?})",
+                        value.is_some()
+                    )),
+                })
+            }
+            Command::Set { key, value } => self.store(Set::new(key.as_bytes(), value)),
+            Command::Add { key, value } => self.store(Set::new(key.as_bytes(), value).add()),
+            Command::Cas { key, value, token } => self.store(Set::new(key.as_bytes(), value).compare_cas(token.0)),
+            Command::Delete { key } => self
+                .client
+                .run(Delete::new(key.as_bytes()))
+                .map(|result| match result.status {
+                    MutationStatus::Applied => Ok(Reply::Deleted),
+                    MutationStatus::NotFound => Ok(Reply::NotFound),
+                    other => Err(format!("delete answered {other:?}")),
+                }),
+        };
+        match outcome {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(detail)) => Err(StoreError::Protocol {
+                command: command.name(),
+                key: command.key().clone(),
+                detail,
+            }),
+            Err(error) => classify(command, error),
+        }
+    }
+
+    fn store(&self, set: Set) -> Result<Result<Reply, String>, meta::Error> {
+        self.client.run(set.return_cas()).map(|result| match result.status {
+            MutationStatus::Applied => match result.cas {
+                Some(cas) => Ok(Reply::Stored { cas: CasToken(cas) }),
+                None => Err("store applied without the requested token".to_owned()),
+            },
+            MutationStatus::NotFound => Ok(Reply::NotFound),
+            MutationStatus::AlreadyExists => Ok(Reply::NotStored),
+            MutationStatus::CasMismatch => Ok(Reply::Exists),
+            other => Err(format!("store answered {other:?}")),
+        })
+    }
+}
+
+/// Sorts a client error into what the deque must know: a server refusal is a
+/// reply; a request written but unanswered has an unknown outcome; anything
+/// that failed before the request was whole had no effect.
+fn classify(command: &Command, error: meta::Error) -> Result<Reply, StoreError> {
+    let key: Key = command.key().clone();
+    let name = command.name();
+    match error {
+        meta::Error::Server(text) => Ok(Reply::ServerError(server_error(&text))),
+        meta::Error::Ambiguous { source, .. } => Err(StoreError::OutcomeUnknown {
+            command: name,
+            key,
+            detail: source.to_string(),
+        }),
+        // The client wraps a written-but-unanswered write in `Ambiguous`; a
+        // bare transport error is a write that never went out whole, or a
+        // read, whose loss changes nothing.
+        meta::Error::Io(_) | meta::Error::Timeout { .. } => Err(StoreError::NotApplied {
+            command: name,
+            key,
+            detail: error.to_string(),
+        }),
+        other => Err(StoreError::Protocol {
+            command: name,
+            key,
+            detail: other.to_string(),
+        }),
+    }
+}
+
+fn server_error(text: &str) -> ServerError {
+    if text.contains("too large") {
+        ServerError::TooLarge
+    } else if text.contains("out of memory") {
+        ServerError::OutOfMemory
+    } else {
+        ServerError::Other(text.trim().to_owned())
+    }
+}
+
+impl Store for MemcachedStore {
+    fn call(&self, command: Command) -> impl Future<Output = Result<Reply, StoreError>> {
+        std::future::ready(self.execute(&command))
+    }
+}

@@ -1,0 +1,371 @@
+//! The memcached operations the deque needs, as one abstract [`Store`].
+//!
+//! The deque is written once against this trait and runs unchanged on four
+//! worlds: the deterministic simulator, real memcached servers, loom and
+//! shuttle. Each world implements a single method, [`Store::call`], which
+//! takes a [`Command`] and answers a [`Reply`]; the typed helpers (`gets`,
+//! `cas`, ...) are provided on top so that every world interprets replies the
+//! same way.
+//!
+//! `call` returns a future. Why async, when the real backend blocks: the
+//! simulator must run thousands of clients in one thread with no OS thread
+//! switch per request, which needs the deque's control flow to be suspendable
+//! at each store call; `async fn` is how Rust writes such coroutines without
+//! hand-rolled state machines. Worlds that block (real memcached, loom,
+//! shuttle) return futures that are ready on first poll and are driven by
+//! [`block_on`]. ARCHITECTURE.md records the alternatives we rejected.
+
+mod counting;
+mod memory;
+
+use std::future::Future;
+use std::rc::Rc;
+use std::sync::Arc;
+
+pub use counting::{CommandCounts, CountingStore};
+pub use memory::MemoryStore;
+
+use crate::key::Key;
+
+/// A memcached CAS token: an opaque version of one item, unique only within
+/// one server lifetime (a restarted server counts from 1 again, FACTS.md).
+///
+/// Tokens are explicit values passed from a read to the write that depends on
+/// it, so no client keeps a per-key token cache that grows with use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CasToken(pub u64);
+
+/// An item read with its CAS token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    /// The stored bytes.
+    pub value: Vec<u8>,
+    /// The token a later `cas` must present to replace exactly this version.
+    pub cas: CasToken,
+}
+
+/// One keyed request to a memcached server.
+///
+/// The set is deliberately small: what the deque algorithms use, nothing
+/// more, so that every world (and the differential test against the real
+/// server) covers all of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Read a value and its CAS token (`gets`; meta `mg <key> v c`).
+    Gets {
+        /// The key to read.
+        key: Key,
+    },
+    /// Store unconditionally (`set`; meta `ms <key> <len> c`).
+    Set {
+        /// The key to write.
+        key: Key,
+        /// The bytes to store.
+        value: Vec<u8>,
+    },
+    /// Store only if the key is absent (`add`; meta `ms ... ME`).
+    Add {
+        /// The key to write.
+        key: Key,
+        /// The bytes to store.
+        value: Vec<u8>,
+    },
+    /// Store only if the item still has `token` (`cas`; meta `ms ... C<token>`).
+    Cas {
+        /// The key to write.
+        key: Key,
+        /// The bytes to store.
+        value: Vec<u8>,
+        /// The version the write depends on.
+        token: CasToken,
+    },
+    /// Remove an item (`delete`; meta `md <key>`).
+    Delete {
+        /// The key to remove.
+        key: Key,
+    },
+}
+
+impl Command {
+    /// The key the command addresses (and that routing hashes).
+    pub fn key(&self) -> &Key {
+        match self {
+            Command::Gets { key }
+            | Command::Set { key, .. }
+            | Command::Add { key, .. }
+            | Command::Cas { key, .. }
+            | Command::Delete { key } => key,
+        }
+    }
+
+    /// The command's protocol name, for errors, traces and counters.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Gets { .. } => "gets",
+            Command::Set { .. } => "set",
+            Command::Add { .. } => "add",
+            Command::Cas { .. } => "cas",
+            Command::Delete { .. } => "delete",
+        }
+    }
+
+    /// Whether a lost reply leaves the server state in doubt. Reads are safe
+    /// to treat as "never happened"; writes are not.
+    pub fn has_side_effect(&self) -> bool {
+        !matches!(self, Command::Gets { .. })
+    }
+}
+
+/// A server's answer, exactly as distinguishable on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// `gets` hit (`VALUE ...` / `VA`).
+    Value(Item),
+    /// `gets` miss (`END` / `EN`).
+    Miss,
+    /// A store took effect (`STORED` / `HD c<cas>`), with the item's new token.
+    Stored {
+        /// The token of the version just written.
+        cas: CasToken,
+    },
+    /// `add` found the key present (`NOT_STORED` / `NS`).
+    NotStored,
+    /// `cas` token mismatch (`EXISTS` / `EX`).
+    Exists,
+    /// `cas` or `delete` on a missing key (`NOT_FOUND` / `NF`).
+    NotFound,
+    /// `delete` removed the item (`DELETED` / `HD`).
+    Deleted,
+    /// `SERVER_ERROR ...`: the server refused the request.
+    ServerError(ServerError),
+}
+
+/// The server-side refusals the deque must tell apart.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ServerError {
+    /// `SERVER_ERROR object too large for cache`. memcached also deletes any
+    /// value already stored under the key (FACTS.md; true of meta `ms` in
+    /// every mode, CAS-guarded or add).
+    #[error("object too large for cache")]
+    TooLarge,
+    /// `SERVER_ERROR out of memory storing object` (`-M` and full).
+    #[error("out of memory storing object")]
+    OutOfMemory,
+    /// Any other `SERVER_ERROR` text.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Why a request has no usable reply.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The request was (or may have been) delivered, but no reply came: a
+    /// timeout, a reset, a lost reply. A write may or may not have been
+    /// applied, and may still be applied later.
+    #[error("outcome of {command} {key} is unknown: {detail}")]
+    OutcomeUnknown {
+        /// The command's protocol name.
+        command: &'static str,
+        /// Its key.
+        key: Key,
+        /// What the transport saw.
+        detail: String,
+    },
+    /// The request certainly did not reach the server whole (no connection,
+    /// a partial write): it had no effect.
+    #[error("{command} {key} was not applied: {detail}")]
+    NotApplied {
+        /// The command's protocol name.
+        command: &'static str,
+        /// Its key.
+        key: Key,
+        /// What the transport saw.
+        detail: String,
+    },
+    /// The server answered with an error.
+    #[error("server refused {command} {key}: {error}")]
+    Server {
+        /// The command's protocol name.
+        command: &'static str,
+        /// Its key.
+        key: Key,
+        /// The refusal.
+        error: ServerError,
+    },
+    /// The reply did not fit the request (a protocol desynchronisation or a
+    /// store bug). The request's effect is unknown.
+    #[error("unexpected reply to {command} {key}: {detail}")]
+    Protocol {
+        /// The command's protocol name.
+        command: &'static str,
+        /// Its key.
+        key: Key,
+        /// The reply that did not fit.
+        detail: String,
+    },
+}
+
+impl StoreError {
+    /// Whether the failed request may have changed server state: callers
+    /// must not assume a write with this error did not happen.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(self, StoreError::OutcomeUnknown { .. } | StoreError::Protocol { .. })
+    }
+
+    fn unexpected(command: &Command, reply: &Reply) -> StoreError {
+        StoreError::Protocol {
+            command: command.name(),
+            key: command.key().clone(),
+            detail: format!("{reply:?}"),
+        }
+    }
+
+    fn refused(command: &Command, error: ServerError) -> StoreError {
+        StoreError::Server {
+            command: command.name(),
+            key: command.key().clone(),
+            error,
+        }
+    }
+}
+
+/// What a `cas` achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CasOutcome {
+    /// The write took effect; the item now has this token.
+    Stored(CasToken),
+    /// Someone changed the item since it was read.
+    Exists,
+    /// The item is gone (deleted, evicted, flushed, or the server restarted).
+    NotFound,
+}
+
+/// What an `add` achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddOutcome {
+    /// The key was absent and now holds the value.
+    Stored(CasToken),
+    /// The key was already present; nothing changed.
+    NotStored,
+}
+
+/// What a `delete` achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    /// The item was removed.
+    Deleted,
+    /// There was no such item.
+    NotFound,
+}
+
+/// A memcached deployment as the deque sees it: keyed commands in, replies
+/// out, with transport failures typed.
+///
+/// Implementors provide [`call`](Store::call); everything else is derived
+/// from it so that all worlds share one interpretation of replies.
+pub trait Store {
+    /// Sends one command to the server owning its key and waits for the reply.
+    fn call(&self, command: Command) -> impl Future<Output = Result<Reply, StoreError>>;
+
+    /// Reads `key` with its CAS token; `None` on a miss.
+    fn gets(&self, key: &Key) -> impl Future<Output = Result<Option<Item>, StoreError>> {
+        async move {
+            let command = Command::Gets { key: key.clone() };
+            match self.call(command.clone()).await? {
+                Reply::Value(item) => Ok(Some(item)),
+                Reply::Miss => Ok(None),
+                Reply::ServerError(error) => Err(StoreError::refused(&command, error)),
+                other => Err(StoreError::unexpected(&command, &other)),
+            }
+        }
+    }
+
+    /// Stores `value` under `key` unconditionally.
+    fn set(&self, key: &Key, value: Vec<u8>) -> impl Future<Output = Result<CasToken, StoreError>> {
+        async move {
+            let command = Command::Set {
+                key: key.clone(),
+                value,
+            };
+            let reply = self.call(command.clone()).await?;
+            match reply {
+                Reply::Stored { cas } => Ok(cas),
+                Reply::ServerError(error) => Err(StoreError::refused(&command, error)),
+                other => Err(StoreError::unexpected(&command, &other)),
+            }
+        }
+    }
+
+    /// Stores `value` only if `key` is absent.
+    fn add(&self, key: &Key, value: Vec<u8>) -> impl Future<Output = Result<AddOutcome, StoreError>> {
+        async move {
+            let command = Command::Add {
+                key: key.clone(),
+                value,
+            };
+            match self.call(command.clone()).await? {
+                Reply::Stored { cas } => Ok(AddOutcome::Stored(cas)),
+                Reply::NotStored => Ok(AddOutcome::NotStored),
+                Reply::ServerError(error) => Err(StoreError::refused(&command, error)),
+                other => Err(StoreError::unexpected(&command, &other)),
+            }
+        }
+    }
+
+    /// Replaces `key` with `value` only if it still carries `token`.
+    fn cas(&self, key: &Key, value: Vec<u8>, token: CasToken) -> impl Future<Output = Result<CasOutcome, StoreError>> {
+        async move {
+            let command = Command::Cas {
+                key: key.clone(),
+                value,
+                token,
+            };
+            match self.call(command.clone()).await? {
+                Reply::Stored { cas } => Ok(CasOutcome::Stored(cas)),
+                Reply::Exists => Ok(CasOutcome::Exists),
+                Reply::NotFound => Ok(CasOutcome::NotFound),
+                Reply::ServerError(error) => Err(StoreError::refused(&command, error)),
+                other => Err(StoreError::unexpected(&command, &other)),
+            }
+        }
+    }
+
+    /// Removes `key`.
+    fn delete(&self, key: &Key) -> impl Future<Output = Result<DeleteOutcome, StoreError>> {
+        async move {
+            let command = Command::Delete { key: key.clone() };
+            match self.call(command.clone()).await? {
+                Reply::Deleted => Ok(DeleteOutcome::Deleted),
+                Reply::NotFound => Ok(DeleteOutcome::NotFound),
+                Reply::ServerError(error) => Err(StoreError::refused(&command, error)),
+                other => Err(StoreError::unexpected(&command, &other)),
+            }
+        }
+    }
+}
+
+impl<S: Store> Store for &S {
+    fn call(&self, command: Command) -> impl Future<Output = Result<Reply, StoreError>> {
+        (**self).call(command)
+    }
+}
+
+impl<S: Store> Store for Arc<S> {
+    fn call(&self, command: Command) -> impl Future<Output = Result<Reply, StoreError>> {
+        (**self).call(command)
+    }
+}
+
+impl<S: Store> Store for Rc<S> {
+    fn call(&self, command: Command) -> impl Future<Output = Result<Reply, StoreError>> {
+        (**self).call(command)
+    }
+}
+
+/// Drives a store future to completion on the current thread.
+///
+/// For worlds whose `call` blocks (real memcached, loom, shuttle) every future
+/// is ready on first poll, so this costs nothing beyond the call itself.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    pollster::block_on(future)
+}
