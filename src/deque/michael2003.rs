@@ -17,7 +17,7 @@
 use crate::deque::context::Context;
 use crate::deque::error::{DequeError, OpKind};
 use crate::deque::side::Side;
-use crate::format::{Anchor, Status};
+use crate::format::{Anchor, Node, Status};
 use crate::store::{CasToken, Store};
 
 /// Pushes `value` at `side`.
@@ -53,11 +53,11 @@ pub(crate) async fn push<S: Store>(
                 // The push has taken effect. Linking the neighbour is
                 // housekeeping any client can finish, so its failure does not
                 // change this push's result.
-                let _ = stabilize(ctx, op, pushed, None).await;
+                let _ = stabilize(ctx, op, pushed, None, Some(node)).await;
                 return Ok(());
             }
         } else {
-            stabilize(ctx, op, anchor, Some(token)).await?;
+            stabilize(ctx, op, anchor, Some(token), None).await?;
         }
     }
     Err(ctx.retries_exhausted(op))
@@ -71,7 +71,7 @@ pub(crate) async fn pop<S: Store>(ctx: &mut Context<S>, op: OpKind, side: Side) 
             return Ok(None);
         }
         if !anchor.is_single() && anchor.status != Status::Stable {
-            stabilize(ctx, op, anchor, Some(token)).await?;
+            stabilize(ctx, op, anchor, Some(token), None).await?;
             continue;
         }
         let end = side
@@ -99,13 +99,15 @@ pub(crate) async fn pop<S: Store>(ctx: &mut Context<S>, op: OpKind, side: Side) 
 /// Finishes a half-done push recorded in `anchor`: links the penultimate node
 /// to the last one, then marks the anchor stable. `token` is the anchor's
 /// token if the caller read it; a pusher that just CASed it has none and
-/// re-reads. Returns early, without error, whenever another client has moved
+/// re-reads. `last` is the pushed node when the pusher itself stabilizes (it
+/// knows its node, so it is not read again). Returns early, without error, whenever another client has moved
 /// the deque on.
 async fn stabilize<S: Store>(
     ctx: &mut Context<S>,
     op: OpKind,
     anchor: Anchor,
     mut token: Option<CasToken>,
+    last: Option<Node>,
 ) -> Result<(), DequeError> {
     let Some(side) = Side::of_push(anchor.status) else {
         return Ok(());
@@ -113,8 +115,12 @@ async fn stabilize<S: Store>(
     let last_id = side
         .end(&anchor)
         .ok_or_else(|| ctx.broken_link(op, &ctx.anchor_key, "anchor has only one end"))?;
-    let Some((last, _)) = ctx.load_node(op, last_id).await? else {
-        return Ok(());
+    let last = match last {
+        Some(node) => node,
+        None => match ctx.load_node(op, last_id).await? {
+            Some((node, _)) => node,
+            None => return Ok(()),
+        },
     };
     let pen_id = side
         .inward(&last)

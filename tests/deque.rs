@@ -1,0 +1,205 @@
+//! The deque's behaviour, run against the in-process store and real
+//! memcached (one and three servers) with the same bodies.
+
+mod common;
+
+use memcache_collections::deque::{CorruptionKind, NameError};
+use memcache_collections::format::{self, NodeId};
+use memcache_collections::store::{CountingStore, block_on};
+use std::fmt::Debug;
+
+use memcache_collections::{BlockingDeque, DequeError, DequeOptions, Key, Store};
+
+fn options() -> DequeOptions {
+    DequeOptions::default()
+}
+
+fn anchor_of<S: Store + Debug>(store: &S, name: &str) -> format::Anchor {
+    let item = block_on(store.gets(&Key::new(name).unwrap()))
+        .unwrap()
+        .expect("anchor present");
+    format::decode_anchor(&item.value).unwrap()
+}
+
+fn node_key(name: &str, id: NodeId) -> Key {
+    Key::new(format!("{name}:{id}")).unwrap()
+}
+
+/// The 2013 library's single-client checks, reconstructed (its test file is
+/// not in this repository): both ends, empty pops, order across ends.
+fn seed_sequence<S: Store + Debug>(store: &S) {
+    let mut deque = BlockingDeque::create(store, Some("seed"), options()).unwrap();
+    assert_eq!(deque.pop_front().unwrap(), None);
+    assert_eq!(deque.pop_back().unwrap(), None);
+    for value in ["a", "b", "c"] {
+        deque.push_back(value).unwrap();
+    }
+    deque.push_front("z").unwrap();
+    assert_eq!(deque.pop_front().unwrap().as_deref(), Some(&b"z"[..]));
+    assert_eq!(deque.pop_back().unwrap().as_deref(), Some(&b"c"[..]));
+    assert_eq!(deque.pop_front().unwrap().as_deref(), Some(&b"a"[..]));
+    assert_eq!(deque.pop_back().unwrap().as_deref(), Some(&b"b"[..]));
+    assert_eq!(deque.pop_back().unwrap(), None);
+    deque.push_front("only").unwrap();
+    assert_eq!(deque.pop_back().unwrap().as_deref(), Some(&b"only"[..]));
+    deque.push_back("").unwrap();
+    assert_eq!(deque.pop_front().unwrap().as_deref(), Some(&b""[..]));
+    assert_eq!(deque.pop_front().unwrap(), None);
+}
+
+fn create_and_bind<S: Store + Debug>(store: &S) {
+    let mut first = BlockingDeque::create(store, Some("jobs"), options()).unwrap();
+    first.push_back("x").unwrap();
+    assert_eq!(
+        BlockingDeque::create(store, Some("jobs"), options()).unwrap_err(),
+        DequeError::AlreadyExists { name: "jobs".into() }
+    );
+    let mut second = BlockingDeque::bind(store, "jobs", options()).unwrap();
+    assert_eq!(second.pop_front().unwrap().as_deref(), Some(&b"x"[..]));
+    assert_eq!(
+        BlockingDeque::bind(store, "absent", options()).unwrap_err(),
+        DequeError::NotFound { name: "absent".into() }
+    );
+    let a = BlockingDeque::create(store, None, options()).unwrap();
+    let b = BlockingDeque::create(store, None, options()).unwrap();
+    assert_ne!(a_name(a), a_name(b));
+    for bad in ["has space", "line\nbreak", ""] {
+        assert!(matches!(
+            BlockingDeque::create(store, Some(bad), options()),
+            Err(DequeError::InvalidName {
+                reason: NameError::Key(_),
+                ..
+            })
+        ));
+    }
+}
+
+fn a_name<S: Store + Debug>(mut deque: BlockingDeque<S>) -> String {
+    deque.as_async().name().to_owned()
+}
+
+/// Values exactly at the limit are stored (also as middle nodes, which
+/// carry both links); one byte more is refused before anything is sent.
+fn values_at_the_size_limit<S: Store + Debug>(store: &S) {
+    let name = "n".repeat(memcache_collections::deque::NAME_LEN_MAX);
+    let mut deque = BlockingDeque::create(store, Some(&name), options()).unwrap();
+    let max = deque.as_async().value_len_max();
+    assert_eq!(max, 1_048_576 - 59 - 250 - 36);
+    let values: Vec<Vec<u8>> = (0..3u8).map(|i| vec![i; max]).collect();
+    for value in &values {
+        deque.push_back(value.clone()).unwrap();
+    }
+    let too_large = deque.push_front(vec![9; max + 1]).unwrap_err();
+    assert!(
+        matches!(too_large, DequeError::ValueTooLarge { len_bytes, len_max_bytes, .. }
+        if len_bytes == max + 1 && len_max_bytes == max)
+    );
+    for value in &values {
+        assert_eq!(deque.pop_front().unwrap().as_ref(), Some(value));
+    }
+    assert_eq!(deque.pop_front().unwrap(), None);
+}
+
+fn garbage_under_the_anchor_is_corruption<S: Store + Debug>(store: &S) {
+    let mut deque = BlockingDeque::create(store, Some("garbled"), options()).unwrap();
+    block_on(store.set(&Key::new("garbled").unwrap(), b"\x80\x04pickle".to_vec())).unwrap();
+    for result in [deque.push_back("v").map(|_| None), deque.pop_front()] {
+        assert!(matches!(
+            result,
+            Err(DequeError::Corruption {
+                kind: CorruptionKind::Malformed(_),
+                ..
+            })
+        ));
+    }
+    assert!(matches!(
+        BlockingDeque::bind(store, "garbled", options()),
+        Err(DequeError::Corruption {
+            kind: CorruptionKind::Malformed(_),
+            ..
+        })
+    ));
+}
+
+fn garbage_under_a_node_is_corruption<S: Store + Debug>(store: &S) {
+    let mut deque = BlockingDeque::create(store, Some("garbled-node"), options()).unwrap();
+    deque.push_back("a").unwrap();
+    deque.push_back("b").unwrap();
+    let right = anchor_of(store, "garbled-node").right.unwrap();
+    let key = node_key("garbled-node", right);
+    block_on(store.set(&key, vec![0xD9, 1, b'N', 0xFF])).unwrap();
+    let error = deque.pop_back().unwrap_err();
+    assert!(
+        matches!(&error, DequeError::Corruption { key: k, kind: CorruptionKind::Malformed(_), .. } if *k == key),
+        "{error}"
+    );
+}
+
+fn a_lost_anchor_is_corruption_at_once<S: Store + Debug>(store: &S) {
+    let mut deque = BlockingDeque::create(store, Some("lost-anchor"), options()).unwrap();
+    deque.push_back("a").unwrap();
+    block_on(store.delete(&Key::new("lost-anchor").unwrap())).unwrap();
+    assert!(matches!(
+        deque.pop_front(),
+        Err(DequeError::Corruption {
+            kind: CorruptionKind::MissingAnchor,
+            ..
+        })
+    ));
+    assert!(matches!(
+        deque.push_front("b"),
+        Err(DequeError::Corruption {
+            kind: CorruptionKind::MissingAnchor,
+            ..
+        })
+    ));
+}
+
+/// A node the anchor still names, missing twice in a row, is lost for good.
+fn a_lost_node_is_corruption_not_a_wrong_answer<S: Store + Debug>(store: &S) {
+    let mut deque = BlockingDeque::create(store, Some("lost-node"), options()).unwrap();
+    deque.push_back("a").unwrap();
+    deque.push_back("b").unwrap();
+    let right = anchor_of(store, "lost-node").right.unwrap();
+    block_on(store.delete(&node_key("lost-node", right))).unwrap();
+    let error = deque.pop_back().unwrap_err();
+    assert_eq!(
+        error,
+        DequeError::Corruption {
+            op: memcache_collections::deque::OpKind::PopBack,
+            key: node_key("lost-node", right),
+            kind: CorruptionKind::MissingNode(right),
+        }
+    );
+}
+
+/// Requests per uncontended operation, counted (ALGORITHM.md's shape: push 7
+/// onto a non-empty deque, 3 onto an empty one; pop 4; a pop that finds
+/// the deque empty 1).
+fn requests_per_uncontended_op<S: Store + Debug>(store: &S) {
+    let counting = CountingStore::new(store);
+    let mut deque = BlockingDeque::create(&counting, Some("counted"), options()).unwrap();
+    let mut requests = |op: &mut dyn FnMut(&mut BlockingDeque<&CountingStore<&S>>)| {
+        let before = counting.counts().total();
+        op(&mut deque);
+        counting.counts().total() - before
+    };
+    assert_eq!(requests(&mut |d| d.push_back("a").unwrap()), 3);
+    assert_eq!(requests(&mut |d| d.push_back("b").unwrap()), 7);
+    assert_eq!(requests(&mut |d| d.push_front("c").unwrap()), 7);
+    assert_eq!(requests(&mut |d| assert!(d.pop_back().unwrap().is_some())), 4);
+    assert_eq!(requests(&mut |d| assert!(d.pop_front().unwrap().is_some())), 4);
+    assert_eq!(requests(&mut |d| assert!(d.pop_front().unwrap().is_some())), 4);
+    assert_eq!(requests(&mut |d| assert!(d.pop_front().unwrap().is_none())), 1);
+}
+
+on_every_world!(
+    seed_sequence,
+    create_and_bind,
+    values_at_the_size_limit,
+    garbage_under_the_anchor_is_corruption,
+    garbage_under_a_node_is_corruption,
+    a_lost_anchor_is_corruption_at_once,
+    a_lost_node_is_corruption_not_a_wrong_answer,
+    requests_per_uncontended_op,
+);

@@ -1,0 +1,96 @@
+//! Random single-client op sequences against `VecDeque`, the executable
+//! specification, on the in-process store and on real memcached.
+
+mod common;
+
+use std::collections::VecDeque;
+
+use memcache_collections::{BlockingDeque, DequeOptions, MemoryStore, Store};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    PushBack,
+    PushFront,
+    PopBack,
+    PopFront,
+}
+
+fn ops() -> impl Strategy<Value = Vec<Op>> {
+    proptest::collection::vec(
+        prop_oneof![
+            Just(Op::PushBack),
+            Just(Op::PushFront),
+            Just(Op::PopBack),
+            Just(Op::PopFront)
+        ],
+        0..48,
+    )
+}
+
+/// Applies `ops` to a fresh deque and to a `VecDeque`; every result must match.
+fn agrees_with_vecdeque<S: Store>(store: &S, name: &str, ops: &[Op]) -> Result<(), TestCaseError> {
+    let mut deque = BlockingDeque::create(store, Some(name), DequeOptions::default()).unwrap();
+    let mut model: VecDeque<Vec<u8>> = VecDeque::new();
+    for (i, op) in ops.iter().enumerate() {
+        let value = format!("v{i}").into_bytes();
+        match op {
+            Op::PushBack => {
+                deque.push_back(value.clone()).unwrap();
+                model.push_back(value);
+            }
+            Op::PushFront => {
+                deque.push_front(value.clone()).unwrap();
+                model.push_front(value);
+            }
+            Op::PopBack => prop_assert_eq!(deque.pop_back().unwrap(), model.pop_back(), "op {}", i),
+            Op::PopFront => prop_assert_eq!(deque.pop_front().unwrap(), model.pop_front(), "op {}", i),
+        }
+    }
+    // Drain from alternating ends: the stored links must agree with the model.
+    let mut from_back = false;
+    while !model.is_empty() {
+        let (got, want) = if from_back {
+            (deque.pop_back().unwrap(), model.pop_back())
+        } else {
+            (deque.pop_front().unwrap(), model.pop_front())
+        };
+        prop_assert_eq!(got, want);
+        from_back = !from_back;
+    }
+    prop_assert_eq!(deque.pop_front().unwrap(), None);
+    Ok(())
+}
+
+fn run_against<S: Store>(store: &S, cases: u32) {
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let case = std::cell::Cell::new(0u32);
+    runner
+        .run(&ops(), |ops| {
+            case.set(case.get() + 1);
+            agrees_with_vecdeque(store, &format!("model-{}", case.get()), &ops)
+        })
+        .unwrap();
+}
+
+#[test]
+fn in_memory_store_behaves_like_vecdeque() {
+    run_against(&MemoryStore::default(), 512);
+}
+
+#[test]
+fn real_memcached_behaves_like_vecdeque() {
+    let cluster = common::RealCluster::start(1);
+    run_against(&cluster.store, 48);
+}
+
+#[test]
+fn real_memcached_cluster_behaves_like_vecdeque() {
+    let cluster = common::RealCluster::start(3);
+    run_against(&cluster.store, 48);
+}
