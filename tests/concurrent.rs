@@ -13,9 +13,12 @@ use memcache_collections::{BlockingDeque, DequeOptions, MemoryStore, Store};
 const THREADS: usize = 4;
 const OPS_PER_THREAD: usize = 150;
 
+/// Each thread's values, one list per thread.
+type PerThread = Vec<Vec<Vec<u8>>>;
+
 fn every_value_comes_out_once<S: Store + Sync>(store: &S) {
     BlockingDeque::create(store, Some("shared"), DequeOptions::default()).unwrap();
-    let (pushed, mut popped): (Vec<Vec<Vec<u8>>>, Vec<Vec<Vec<u8>>>) = thread::scope(|scope| {
+    let (pushed, mut popped): (PerThread, PerThread) = thread::scope(|scope| {
         let workers: Vec<_> = (0..THREADS)
             .map(|t| {
                 scope.spawn(move || {
