@@ -1,0 +1,6 @@
+//! The harness around `memcache-collections`: benchmarks today; the
+//! deterministic simulator, the checkers and the scenario runner as they land.
+//! The `mcsim` binary is its command-line face.
+
+pub mod bench;
+pub mod demo;
