@@ -94,3 +94,32 @@ fn real_memcached_cluster_behaves_like_vecdeque() {
     let cluster = common::RealCluster::start(3);
     run_against(&cluster.store, 48);
 }
+
+proptest! {
+    /// Whatever bytes sit under the anchor or a node, every operation
+    /// returns (an error or a value); none panics.
+    #[test]
+    fn random_bytes_under_deque_keys_never_panic(
+        anchor in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..48)),
+        node in proptest::collection::vec(any::<u8>(), 0..48),
+    ) {
+        use memcache_collections::store::block_on;
+        use memcache_collections::{Key, format};
+        let store = MemoryStore::default();
+        let mut deque = BlockingDeque::create(&store, Some("fuzzed"), DequeOptions::default()).unwrap();
+        deque.push_back("a").unwrap();
+        deque.push_back("b").unwrap();
+        let anchor_key = Key::new("fuzzed").unwrap();
+        let current = block_on(store.gets(&anchor_key)).unwrap().unwrap();
+        let right = format::decode_anchor(&current.value).unwrap().right.unwrap();
+        block_on(store.set(&Key::new(format!("fuzzed:{right}")).unwrap(), node)).unwrap();
+        if let Some(bytes) = anchor {
+            block_on(store.set(&anchor_key, bytes)).unwrap();
+        }
+        for _ in 0..3 {
+            let _ = deque.pop_back();
+            let _ = deque.push_front("c");
+            let _ = deque.pop_front();
+        }
+    }
+}
