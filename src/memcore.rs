@@ -17,8 +17,18 @@
 //!   is at most `item_size_max` (`-I`, default 1 MiB);
 //! - a store refused as too large deletes whatever the key held, in every
 //!   meta `ms` mode (plain, add, CAS-guarded): our real backend speaks meta.
+//!
+//! Memory is modelled as a byte budget (`59 + key + value` per item) with
+//! least-recently-used eviction, where a hit refreshes recency, or with
+//! `-M` refusals (`SERVER_ERROR out of memory`, which also unlinks the old
+//! item, as a failed meta store does). memcached's per-slab-class segmented
+//! LRU is deliberately not reproduced: *when* a real server evicts depends on
+//! slab page assignment; *that* an unread item goes first is what the deque
+//! can observe, and that is kept.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
 
 use crate::key::Key;
 use crate::store::{CasToken, Command, Item, Reply, ServerError};
@@ -35,12 +45,18 @@ pub const ITEM_OVERHEAD_BYTES: usize = 59;
 pub struct CoreConfig {
     /// `-I`: the largest item, header and key included.
     pub item_size_max: usize,
+    /// `-m`, as bytes of items; `None` for unlimited.
+    pub memory_limit_bytes: Option<usize>,
+    /// `false` is `-M`: refuse stores when full instead of evicting.
+    pub evictions: bool,
 }
 
 impl Default for CoreConfig {
     fn default() -> Self {
         CoreConfig {
             item_size_max: ITEM_SIZE_MAX_DEFAULT,
+            memory_limit_bytes: None,
+            evictions: true,
         }
     }
 }
@@ -56,13 +72,33 @@ impl CoreConfig {
 struct Entry {
     value: Vec<u8>,
     cas: u64,
+    /// Position in `recency`: the logical time of the last store or hit.
+    touched: u64,
+}
+
+impl Entry {
+    fn size_bytes(&self, key: &Key) -> usize {
+        ITEM_OVERHEAD_BYTES + key.len() + self.value.len()
+    }
 }
 
 /// One memcached server's item table and CAS counter.
+///
+/// `items` is a hash map for speed (FxHash: keys are not attacker-chosen
+/// here), but nothing ever iterates it in an order that could leak into a
+/// run: eviction order comes from `recency`, a `BTreeMap`, and listings are
+/// sorted. Recency is only tracked when there is a memory limit to enforce.
 #[derive(Debug, Clone)]
 pub struct ServerCore {
     config: CoreConfig,
-    items: HashMap<Key, Entry>,
+    items: FxHashMap<Key, Entry>,
+    /// Least recently used first: logical touch time to key.
+    recency: BTreeMap<u64, Key>,
+    touch_clock: u64,
+    bytes_used: usize,
+    evictions: u64,
+    /// Keys evicted since the last `take_evicted`, oldest first.
+    evicted: Vec<Key>,
     /// The last token handed out; the next store gets `cas_last + 1`.
     cas_last: u64,
 }
@@ -72,7 +108,12 @@ impl ServerCore {
     pub fn new(config: CoreConfig) -> Self {
         ServerCore {
             config,
-            items: HashMap::new(),
+            items: FxHashMap::default(),
+            recency: BTreeMap::new(),
+            touch_clock: 0,
+            bytes_used: 0,
+            evictions: 0,
+            evicted: Vec::new(),
             cas_last: 0,
         }
     }
@@ -85,13 +126,24 @@ impl ServerCore {
     /// Applies one command and returns exactly what memcached would answer.
     pub fn apply(&mut self, command: &Command) -> Reply {
         match command {
-            Command::Gets { key } => match self.items.get(key) {
-                Some(entry) => Reply::Value(Item {
-                    value: entry.value.clone(),
-                    cas: CasToken(entry.cas),
-                }),
-                None => Reply::Miss,
-            },
+            Command::Gets { key } => {
+                self.touch_clock += 1;
+                let tracked = self.tracks_recency();
+                match self.items.get_mut(key) {
+                    Some(entry) => {
+                        if tracked {
+                            self.recency.remove(&entry.touched);
+                            entry.touched = self.touch_clock;
+                            self.recency.insert(entry.touched, key.clone());
+                        }
+                        Reply::Value(Item {
+                            value: entry.value.clone(),
+                            cas: CasToken(entry.cas),
+                        })
+                    }
+                    None => Reply::Miss,
+                }
+            }
             Command::Set { key, value } => self.store(key, value, |_| Ok(())),
             Command::Add { key, value } => self.store(key, value, |existing| match existing {
                 Some(_) => Err(Reply::NotStored),
@@ -102,9 +154,9 @@ impl ServerCore {
                 Some(entry) if entry.cas != token.0 => Err(Reply::Exists),
                 Some(_) => Ok(()),
             }),
-            Command::Delete { key } => match self.items.remove(key) {
-                Some(_) => Reply::Deleted,
-                None => Reply::NotFound,
+            Command::Delete { key } => match self.unlink(key) {
+                true => Reply::Deleted,
+                false => Reply::NotFound,
             },
         }
     }
@@ -113,18 +165,29 @@ impl ServerCore {
     /// the old value, whatever the mode), then the mode's own condition.
     fn store(&mut self, key: &Key, value: &[u8], condition: impl FnOnce(Option<&Entry>) -> Result<(), Reply>) -> Reply {
         if value.len() > self.config.value_len_max(key.len()) {
-            self.items.remove(key);
+            self.unlink(key);
             return Reply::ServerError(ServerError::TooLarge);
         }
         if let Err(refusal) = condition(self.items.get(key)) {
             return refusal;
         }
+        let size_bytes = ITEM_OVERHEAD_BYTES + key.len() + value.len();
+        self.unlink(key);
+        if !self.make_room(size_bytes) {
+            return Reply::ServerError(ServerError::OutOfMemory);
+        }
         self.cas_last += 1;
+        self.touch_clock += 1;
+        self.bytes_used += size_bytes;
+        if self.tracks_recency() {
+            self.recency.insert(self.touch_clock, key.clone());
+        }
         self.items.insert(
             key.clone(),
             Entry {
                 value: value.to_vec(),
                 cas: self.cas_last,
+                touched: self.touch_clock,
             },
         );
         Reply::Stored {
@@ -132,23 +195,105 @@ impl ServerCore {
         }
     }
 
+    /// Eviction order only matters when memory is bounded; without a limit
+    /// the bookkeeping is skipped (it is the table's main cost).
+    fn tracks_recency(&self) -> bool {
+        self.config.memory_limit_bytes.is_some()
+    }
+
+    /// Frees memory for an item of `size_bytes`, evicting least recently used
+    /// items if allowed. False when the item cannot fit (`-M`, or larger than
+    /// the whole budget).
+    fn make_room(&mut self, size_bytes: usize) -> bool {
+        let Some(limit) = self.config.memory_limit_bytes else {
+            return true;
+        };
+        if size_bytes > limit {
+            return false;
+        }
+        while self.bytes_used + size_bytes > limit {
+            if !self.config.evictions {
+                return false;
+            }
+            let (_, victim) = self
+                .recency
+                .pop_first()
+                .expect("bytes are in use, so some item holds them");
+            let entry = self.items.remove(&victim).expect("recency lists only live items");
+            self.bytes_used -= entry.size_bytes(&victim);
+            self.evictions += 1;
+            self.evicted.push(victim);
+        }
+        true
+    }
+
+    /// Removes `key` and its accounting; true if it was present.
+    fn unlink(&mut self, key: &Key) -> bool {
+        match self.items.remove(key) {
+            Some(entry) => {
+                if self.tracks_recency() {
+                    self.recency.remove(&entry.touched);
+                }
+                self.bytes_used -= entry.size_bytes(key);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// `flush_all`: every item becomes a miss; the counter moves on by one.
     pub fn flush_all(&mut self) {
-        self.items.clear();
+        self.clear();
         self.cas_last += 1;
+    }
+
+    fn clear(&mut self) {
+        self.items.clear();
+        self.recency.clear();
+        self.bytes_used = 0;
     }
 
     /// A process restart: every item is lost and the counter starts again,
     /// so pre-restart tokens can collide with new items.
     pub fn restart(&mut self) {
-        self.items.clear();
+        self.clear();
         self.cas_last = 0;
     }
 
     /// Loses one item as an eviction would (on a real server: `touch <key> -1`
     /// or `delete`). Returns whether there was an item to lose.
     pub fn lose(&mut self, key: &Key) -> bool {
-        self.items.remove(key).is_some()
+        self.unlink(key)
+    }
+
+    /// The stored value under `key`, without touching recency: an oracle
+    /// view for harnesses (which node is at position 3?), not a client read.
+    pub fn peek(&self, key: &Key) -> Option<&[u8]> {
+        self.items.get(key).map(|entry| entry.value.as_slice())
+    }
+
+    /// Every key, sorted, so that choices made from the list are
+    /// deterministic.
+    pub fn keys_sorted(&self) -> Vec<Key> {
+        let mut keys: Vec<Key> = self.items.keys().cloned().collect();
+        keys.sort_unstable();
+        keys
+    }
+
+    /// Bytes of items stored, as the budget counts them.
+    pub fn bytes_used(&self) -> usize {
+        self.bytes_used
+    }
+
+    /// Items evicted to make room since start.
+    pub fn evictions(&self) -> u64 {
+        self.evictions
+    }
+
+    /// The keys evicted since the last call, so a harness can record each
+    /// loss with its time.
+    pub fn take_evicted(&mut self) -> Vec<Key> {
+        std::mem::take(&mut self.evicted)
     }
 
     /// Whether `key` currently holds an item.
@@ -222,6 +367,52 @@ mod tests {
             token: stale,
         };
         assert_eq!(core.apply(&cas), Reply::Stored { cas: CasToken(2) });
+    }
+
+    fn store_len(core: &mut ServerCore, k: &str, len: usize) -> Reply {
+        set(core, k, &vec![0; len])
+    }
+
+    #[test]
+    fn full_memory_evicts_the_least_recently_used_item() {
+        let item = ITEM_OVERHEAD_BYTES + 1 + 100;
+        let mut core = ServerCore::new(CoreConfig {
+            memory_limit_bytes: Some(3 * item),
+            ..CoreConfig::default()
+        });
+        for k in ["a", "b", "c"] {
+            store_len(&mut core, k, 100);
+        }
+        core.apply(&Command::Gets { key: key("a") });
+        store_len(&mut core, "d", 100);
+        assert!(core.contains(&key("a")), "a read refreshes recency");
+        assert!(!core.contains(&key("b")), "the least recently used goes first");
+        assert_eq!((core.evictions(), core.bytes_used()), (1, 3 * item));
+    }
+
+    #[test]
+    fn no_evictions_mode_refuses_and_unlinks_like_memcached() {
+        let item = ITEM_OVERHEAD_BYTES + 1 + 100;
+        let mut core = ServerCore::new(CoreConfig {
+            memory_limit_bytes: Some(2 * item),
+            evictions: false,
+            ..CoreConfig::default()
+        });
+        store_len(&mut core, "a", 100);
+        store_len(&mut core, "b", 100);
+        assert_eq!(
+            store_len(&mut core, "c", 100),
+            Reply::ServerError(ServerError::OutOfMemory)
+        );
+        assert!(
+            matches!(store_len(&mut core, "a", 100), Reply::Stored { .. }),
+            "replacing frees the old item first"
+        );
+        assert_eq!(
+            store_len(&mut core, "b", 200),
+            Reply::ServerError(ServerError::OutOfMemory)
+        );
+        assert!(!core.contains(&key("b")), "a refused store unlinks the old value");
     }
 
     #[test]

@@ -4,3 +4,6 @@
 
 pub mod bench;
 pub mod demo;
+pub mod history;
+pub mod one_run;
+pub mod sim;

@@ -1,16 +1,22 @@
 //! `mcsim`: the harness's command line.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use memcache_sim::one_run::{self, Divergence, RunSummary};
+use memcache_sim::sim::{self, SimConfig};
 use memcache_sim::{bench, demo};
 
 /// Exit status: everything ran and was as expected.
 const EXIT_OK: u8 = 0;
 /// Exit status: a correctness check failed.
 const EXIT_CORRECTNESS: u8 = 1;
-/// Exit status: the harness itself could not run (e.g. memcached missing).
+/// Exit status: a bad configuration file or usage.
+const EXIT_USAGE: u8 = 3;
+/// Exit status: the harness itself failed (memcached missing, a
+/// nondeterministic run).
 const EXIT_HARNESS: u8 = 4;
 
 #[derive(Parser)]
@@ -42,6 +48,24 @@ enum Command {
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// One simulated run: the deque under the configured faults, from one seed.
+    Sim {
+        /// Simulator configuration (TOML); the defaults if absent.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Master seed: the run is a pure function of (configuration, seed).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Run the seed twice and fail if anything differs.
+        #[arg(long)]
+        self_check: bool,
+        /// Write the history as JSON to this file.
+        #[arg(long)]
+        history: Option<PathBuf>,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -63,6 +87,24 @@ enum BenchCommand {
         /// memcached servers to spread keys over.
         #[arg(long, default_value_t = 1)]
         servers: usize,
+        /// Print the report as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The simulator's own speed: 8 clients on one server, faults off then on.
+    Sim {
+        /// Operations per run, all clients together.
+        #[arg(long, default_value_t = 200_000)]
+        ops: u64,
+        /// Simulated clients.
+        #[arg(long, default_value_t = 8)]
+        clients: u32,
+        /// Master seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Only the faults-off run (for a clean peak-memory figure).
+        #[arg(long)]
+        faults_off_only: bool,
         /// Print the report as JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -130,6 +172,124 @@ fn main() -> ExitCode {
                     ExitCode::from(EXIT_HARNESS)
                 }
             }
+        }
+        Command::Sim {
+            config,
+            seed,
+            self_check,
+            history,
+            json,
+        } => run_one(config, seed, self_check, history, json),
+        Command::Bench(BenchCommand::Sim {
+            ops,
+            clients,
+            seed,
+            faults_off_only,
+            json,
+        }) => {
+            let modes: &[bool] = if faults_off_only { &[false] } else { &[false, true] };
+            let mut points = Vec::new();
+            for &faults in modes {
+                match bench::sim::measure(clients, ops, faults, seed) {
+                    Ok(point) => points.push(point),
+                    Err(error) => {
+                        eprintln!("mcsim: {error}");
+                        return ExitCode::from(EXIT_HARNESS);
+                    }
+                }
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&points).expect("report serialises"));
+            } else {
+                print!("{}", bench::sim::render_table(&points));
+            }
+            ExitCode::from(EXIT_OK)
+        }
+    }
+}
+
+fn run_one(
+    config_path: Option<PathBuf>,
+    seed: u64,
+    self_check: bool,
+    history: Option<PathBuf>,
+    json: bool,
+) -> ExitCode {
+    let replay = format!(
+        "mcsim sim{} --seed {seed}{}",
+        config_path
+            .as_ref()
+            .map(|p| format!(" --config {}", p.display()))
+            .unwrap_or_default(),
+        if self_check { " --self-check" } else { "" }
+    );
+    let config = match &config_path {
+        Some(path) => match one_run::load_config(path) {
+            Ok(config) => config,
+            Err(error) => {
+                eprintln!("mcsim: {error}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        },
+        None => SimConfig::default(),
+    };
+    let (outcome, divergence) = if self_check {
+        match one_run::self_check(&config, seed) {
+            Ok(pair) => pair,
+            Err(error) => {
+                eprintln!("mcsim: {error}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        }
+    } else {
+        match sim::run(&config, seed) {
+            Ok(outcome) => (outcome, None),
+            Err(error) => {
+                eprintln!("mcsim: {error}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        }
+    };
+    if let Some(path) = history {
+        let text = serde_json::to_string_pretty(&outcome.history).expect("history serialises");
+        if let Err(error) = std::fs::write(&path, text) {
+            eprintln!("mcsim: cannot write {}: {error}", path.display());
+            return ExitCode::from(EXIT_HARNESS);
+        }
+    }
+    let summary = RunSummary::of(&outcome);
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summary).expect("summary serialises")
+        );
+    } else {
+        println!(
+            "seed {} trace {} | {} requests, {} ops, {} timeouts, {} dropped, {} faults, {} losses | results {:?}",
+            summary.seed,
+            summary.trace_hash,
+            summary.stats.requests,
+            outcome.history.ops.len(),
+            summary.stats.timeouts,
+            summary.stats.messages_dropped,
+            summary.stats.faults,
+            summary.losses,
+            summary.results
+        );
+    }
+    match divergence {
+        None if outcome.stats.stuck => {
+            eprintln!("FAIL: the run did not finish within the event budget; replay: {replay}");
+            ExitCode::from(EXIT_HARNESS)
+        }
+        None => ExitCode::from(EXIT_OK),
+        Some(Divergence::TraceHash(a, b)) => {
+            eprintln!("FAIL: nondeterminism: trace hashes {a:016x} and {b:016x} differ; replay: {replay}");
+            ExitCode::from(EXIT_HARNESS)
+        }
+        Some(Divergence::History(index)) => {
+            eprintln!("FAIL: nondeterminism: histories differ at operation {index}; replay: {replay}");
+            ExitCode::from(EXIT_HARNESS)
         }
     }
 }

@@ -140,6 +140,13 @@ impl<S: Store> Deque<S> {
         }
     }
 
+    /// A handle on a deque known to exist, without the `bind` round trip:
+    /// a missing anchor surfaces as corruption at the first operation.
+    pub fn attach(store: S, name: &str, options: DequeOptions) -> Result<Self, DequeError> {
+        let rng = id_rng(options.id_seed);
+        Deque::new(store, name.to_owned(), options, rng)
+    }
+
     fn new(store: S, name: String, options: DequeOptions, rng: ChaCha12Rng) -> Result<Self, DequeError> {
         let anchor_key = validate_name(&name).map_err(|reason| DequeError::InvalidName {
             name: name.clone(),
@@ -147,6 +154,7 @@ impl<S: Store> Deque<S> {
         })?;
         let config = CoreConfig {
             item_size_max: options.item_size_max,
+            ..CoreConfig::default()
         };
         let node_key_len = name.len() + NODE_KEY_SUFFIX_LEN;
         let value_len_max = config

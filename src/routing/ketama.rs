@@ -86,6 +86,9 @@ impl KetamaRing {
     /// which no store constructs.
     pub fn server_for(&self, key: &[u8]) -> usize {
         assert!(!self.points.is_empty(), "a ketama ring needs at least one server");
+        if self.server_count == 1 {
+            return 0;
+        }
         let hash = key_hash(key);
         let position = self.points.partition_point(|&(point, _)| point < hash);
         self.points.get(position).unwrap_or(&self.points[0]).1

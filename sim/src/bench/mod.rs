@@ -2,6 +2,7 @@
 //! serialisable report so figures in notes come from a rerunnable command.
 
 pub mod real;
+pub mod sim;
 
 /// Jain's fairness index of per-client throughputs: 1 when every client got
 /// the same share, 1/n when one client got everything.

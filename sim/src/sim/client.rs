@@ -1,0 +1,264 @@
+//! What runs inside a simulated client: the real `Deque`, over a `Store`
+//! whose every call parks the client until the world delivers a reply (or a
+//! timeout), and the workload loop that records the history.
+//!
+//! Clients and world share one single-threaded `Shared` block: the client
+//! leaves its outgoing request in its slot and returns `Pending`; the world
+//! takes it, simulates the network and the server, puts the outcome in the
+//! slot and polls the client again. No threads, no wakers: the world knows
+//! exactly when each client can make progress.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use memcache_collections::deque::DequeError;
+use memcache_collections::store::{Command, Reply, Store, StoreError};
+use memcache_collections::{Deque, Side};
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+
+use super::config::{ClientsConfig, OpMix};
+use crate::history::{HistoryOp, OpName, OpResult};
+
+/// Pads value ids up to the configured size; never part of an id.
+pub const VALUE_PAD: u8 = b'~';
+
+/// What a parked client is waiting for.
+#[derive(Debug)]
+pub(crate) enum Outgoing {
+    /// A memcached request.
+    Request(Command),
+    /// Think time before the next operation.
+    Sleep(u64),
+}
+
+/// What the world hands back to a parked client.
+#[derive(Debug)]
+pub(crate) enum Incoming {
+    /// The reply, or the timeout.
+    Reply(Result<Reply, StoreError>),
+    /// The sleep is over.
+    Woken,
+}
+
+/// One client's mailbox.
+#[derive(Debug, Default)]
+pub(crate) struct Slot {
+    pub(crate) outgoing: Option<Outgoing>,
+    pub(crate) incoming: Option<Incoming>,
+}
+
+/// State shared by the world and every client future.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    pub(crate) now_us: Cell<u64>,
+    pub(crate) slots: RefCell<Vec<Slot>>,
+    pub(crate) history: RefCell<Vec<HistoryOp>>,
+    pub(crate) ops_completed: Cell<u64>,
+}
+
+impl Shared {
+    fn invoke(&self, client: u32, op: OpName, value: Option<String>) -> usize {
+        let mut history = self.history.borrow_mut();
+        history.push(HistoryOp {
+            client,
+            op,
+            value,
+            invoke_us: self.now_us.get(),
+            return_us: None,
+            result: OpResult::Unknown,
+        });
+        history.len() - 1
+    }
+
+    fn complete(&self, index: usize, result: OpResult) {
+        let mut history = self.history.borrow_mut();
+        history[index].return_us = Some(self.now_us.get());
+        history[index].result = result;
+        self.ops_completed.set(self.ops_completed.get() + 1);
+    }
+}
+
+/// The `Store` of one simulated client.
+#[derive(Debug, Clone)]
+pub(crate) struct SimStore {
+    client: usize,
+    shared: Rc<Shared>,
+}
+
+impl SimStore {
+    pub(crate) fn new(client: usize, shared: Rc<Shared>) -> Self {
+        SimStore { client, shared }
+    }
+}
+
+/// Parks the client until the world answers.
+struct Park {
+    client: usize,
+    shared: Rc<Shared>,
+    outgoing: Option<Outgoing>,
+}
+
+impl Future for Park {
+    type Output = Incoming;
+
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Incoming> {
+        let this = &mut *self;
+        let mut slots = this.shared.slots.borrow_mut();
+        if let Some(outgoing) = this.outgoing.take() {
+            slots[this.client].outgoing = Some(outgoing);
+            return Poll::Pending;
+        }
+        match slots[this.client].incoming.take() {
+            Some(incoming) => Poll::Ready(incoming),
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl Store for SimStore {
+    async fn call(&self, command: Command) -> Result<Reply, StoreError> {
+        let park = Park {
+            client: self.client,
+            shared: self.shared.clone(),
+            outgoing: Some(Outgoing::Request(command)),
+        };
+        match park.await {
+            Incoming::Reply(result) => result,
+            Incoming::Woken => unreachable!("the world wakes only sleeping clients"),
+        }
+    }
+}
+
+async fn sleep(shared: &Rc<Shared>, client: usize, duration_us: u64) {
+    let park = Park {
+        client,
+        shared: shared.clone(),
+        outgoing: Some(Outgoing::Sleep(duration_us)),
+    };
+    match park.await {
+        Incoming::Woken => {}
+        Incoming::Reply(_) => unreachable!("the world answers only clients with a request out"),
+    }
+}
+
+/// The value a client pushes: its id, padded to `size_bytes`.
+pub(crate) fn value_bytes(id: &str, size_bytes: usize) -> Vec<u8> {
+    let mut value = id.as_bytes().to_vec();
+    value.resize(size_bytes.max(id.len()), VALUE_PAD);
+    value
+}
+
+/// The id of a popped value; bytes no client could have pushed are kept,
+/// escaped, so the checker sees them as invented.
+pub(crate) fn value_id(bytes: &[u8]) -> String {
+    let id = bytes.split(|&b| b == VALUE_PAD).next().unwrap_or_default();
+    match std::str::from_utf8(id) {
+        Ok(id) if !id.is_empty() => id.to_owned(),
+        _ => format!("invalid:{}", bytes.escape_ascii()),
+    }
+}
+
+/// How a deque result appears in the history.
+pub(crate) fn history_result(result: Result<Option<Vec<u8>>, DequeError>, is_push: bool) -> OpResult {
+    match result {
+        Ok(_) if is_push => OpResult::Ok,
+        Ok(Some(bytes)) => OpResult::Value {
+            value: value_id(&bytes),
+        },
+        Ok(None) => OpResult::Empty,
+        Err(DequeError::OutcomeUnknown { .. }) => OpResult::Unknown,
+        Err(DequeError::Corruption { key, kind, .. }) => OpResult::Corruption {
+            key: key.to_string(),
+            detail: kind.to_string(),
+        },
+        Err(error) => OpResult::Failed {
+            error: error_kind(&error).to_owned(),
+        },
+    }
+}
+
+fn error_kind(error: &DequeError) -> &'static str {
+    match error {
+        DequeError::AlreadyExists { .. } => "already_exists",
+        DequeError::NotFound { .. } => "not_found",
+        DequeError::InvalidName { .. } => "invalid_name",
+        DequeError::ValueTooLarge { .. } => "value_too_large",
+        DequeError::Corruption { .. } => "corruption",
+        DequeError::OutcomeUnknown { .. } => "outcome_unknown",
+        DequeError::Backend { .. } => "backend",
+        DequeError::RetriesExhausted { .. } => "retries_exhausted",
+    }
+}
+
+fn pick(rng: &mut ChaCha8Rng, mix: &OpMix) -> OpName {
+    let weights = [
+        (OpName::PushBack, mix.push_back),
+        (OpName::PushFront, mix.push_front),
+        (OpName::PopBack, mix.pop_back),
+        (OpName::PopFront, mix.pop_front),
+    ];
+    let total: u32 = weights.iter().map(|(_, w)| w).sum();
+    let mut ticket = rng.random_range(0..total.max(1));
+    for (op, weight) in weights {
+        if ticket < weight {
+            return op;
+        }
+        ticket -= weight;
+    }
+    OpName::PopFront
+}
+
+/// Runs one operation on a deque handle and returns its history result.
+pub(crate) async fn run_op<S: Store>(deque: &mut Deque<S>, op: OpName, value: Vec<u8>) -> OpResult {
+    let result = match op {
+        OpName::PushBack => deque.push(Side::Right, value).await.map(|()| None),
+        OpName::PushFront => deque.push(Side::Left, value).await.map(|()| None),
+        OpName::PopBack => deque.pop(Side::Right).await,
+        OpName::PopFront => deque.pop(Side::Left).await,
+    };
+    history_result(result, op.is_push())
+}
+
+/// A client's whole life: think, pick an operation, run it, record it.
+pub(crate) async fn client_main(
+    client: u32,
+    mut deque: Deque<SimStore>,
+    mut rng: ChaCha8Rng,
+    config: ClientsConfig,
+    shared: Rc<Shared>,
+) {
+    for seq in 0..config.ops_per_client {
+        let think_us = rng.random_range(0..=config.think_time_us_max);
+        if think_us > 0 {
+            sleep(&shared, client as usize, think_us).await;
+        }
+        let op = pick(&mut rng, &config.mix);
+        let size_bytes = rng
+            .random_range(config.value_size_bytes_min..=config.value_size_bytes_max.max(config.value_size_bytes_min));
+        let id = format!("{client}.{seq}");
+        let value = if op.is_push() {
+            value_bytes(&id, size_bytes)
+        } else {
+            Vec::new()
+        };
+        let index = shared.invoke(client, op, op.is_push().then_some(id));
+        let result = run_op(&mut deque, op, value).await;
+        shared.complete(index, result);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn value_ids_survive_padding_and_garbage_is_marked() {
+        assert_eq!(value_id(&value_bytes("3.14", 40)), "3.14");
+        assert_eq!(value_id(&value_bytes("3.14", 0)), "3.14");
+        assert!(value_id(&[0xff, 0xfe]).starts_with("invalid:"));
+    }
+}

@@ -1,0 +1,144 @@
+//! The run's trace: every request, reply, drop, fault and op boundary with its
+//! virtual time. Always hashed (the trace hash summarises a run: equal
+//! hashes, equal runs); kept in memory only when asked, for `repro`.
+
+use std::hash::Hasher;
+
+use rustc_hash::FxHasher;
+use serde::Serialize;
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TraceKind {
+    /// A client sent a request.
+    Send,
+    /// A message was lost (flaky link, cut link, or a restart reset its
+    /// connection).
+    Drop,
+    /// A message is held by a partition.
+    Hold,
+    /// A server applied a request.
+    Apply,
+    /// A reply reached its client.
+    Reply,
+    /// A reply reached a client that had stopped waiting for it.
+    StaleReply,
+    /// A client gave up on a request.
+    Timeout,
+    /// A fault fired.
+    Fault,
+    /// A client crashed.
+    Crash,
+    /// An operation was invoked.
+    Invoke,
+    /// An operation returned.
+    Return,
+}
+
+/// One trace line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TraceRecord {
+    /// Virtual time.
+    pub at_us: u64,
+    /// What happened.
+    pub kind: TraceKind,
+    /// The client involved, if any.
+    pub client: Option<u32>,
+    /// The server involved, if any.
+    pub server: Option<u32>,
+    /// Human-readable details.
+    pub detail: String,
+}
+
+/// Who an event concerns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Parties {
+    /// The client, if any.
+    pub client: Option<u32>,
+    /// The server, if any.
+    pub server: Option<u32>,
+}
+
+impl Parties {
+    /// An event of one client.
+    pub fn client(client: u32) -> Self {
+        Parties {
+            client: Some(client),
+            server: None,
+        }
+    }
+
+    /// An event on the link between a client and a server.
+    pub fn link(client: usize, server: usize) -> Self {
+        Parties {
+            client: Some(client as u32),
+            server: Some(server as u32),
+        }
+    }
+}
+
+/// The hash, and the records if kept.
+pub struct Trace {
+    hasher: FxHasher,
+    records: Option<Vec<TraceRecord>>,
+}
+
+impl std::fmt::Debug for Trace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trace")
+            .field("hash", &self.hash())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Trace {
+    /// A trace that keeps its records if `keep`.
+    pub fn new(keep: bool) -> Self {
+        Trace {
+            hasher: FxHasher::default(),
+            records: keep.then(Vec::new),
+        }
+    }
+
+    /// Records an event. `fields` are what the hash covers (cheap to feed);
+    /// `detail` is only rendered when records are kept.
+    pub fn note(
+        &mut self,
+        at_us: u64,
+        kind: TraceKind,
+        parties: Parties,
+        fields: &[u64],
+        bytes: &[u8],
+        detail: impl FnOnce() -> String,
+    ) {
+        self.hasher.write_u64(at_us);
+        let Parties { client, server } = parties;
+        self.hasher.write_u8(kind as u8);
+        self.hasher.write_u32(client.map_or(u32::MAX, |c| c));
+        self.hasher.write_u32(server.map_or(u32::MAX, |s| s));
+        for field in fields {
+            self.hasher.write_u64(*field);
+        }
+        self.hasher.write(bytes);
+        if let Some(records) = &mut self.records {
+            records.push(TraceRecord {
+                at_us,
+                kind,
+                client,
+                server,
+                detail: detail(),
+            });
+        }
+    }
+
+    /// The hash of everything noted so far.
+    pub fn hash(&self) -> u64 {
+        self.hasher.finish()
+    }
+
+    /// The kept records (empty if not kept).
+    pub fn into_records(self) -> Vec<TraceRecord> {
+        self.records.unwrap_or_default()
+    }
+}
