@@ -5,7 +5,7 @@
 //! and is killed when its [`LocalServer`] is dropped: nothing depends on a
 //! memcached someone else started, and nothing outlives its user.
 
-use std::io;
+use std::io::{self, BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -107,6 +107,20 @@ impl LocalServer {
     /// The settings the server runs with.
     pub fn config(&self) -> &LocalServerConfig {
         &self.config
+    }
+
+    /// `flush_all` over a fresh admin connection (the meta client has no
+    /// such command): every item becomes a miss and the CAS counter moves on.
+    pub fn flush_all(&self) -> io::Result<()> {
+        let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port))?;
+        stream.set_read_timeout(Some(STARTUP_TIMEOUT))?;
+        stream.write_all(b"flush_all\r\n")?;
+        let mut reply = String::new();
+        BufReader::new(stream).read_line(&mut reply)?;
+        match reply.as_str() {
+            "OK\r\n" => Ok(()),
+            other => Err(io::Error::other(format!("flush_all answered {other:?}"))),
+        }
     }
 
     /// Kills the process and starts a new one on the same port: every item is

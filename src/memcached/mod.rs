@@ -9,6 +9,10 @@
 //! new CAS token with every store, reports a request written but unanswered
 //! as *ambiguous* (our [`StoreError::OutcomeUnknown`]), puts one deadline on
 //! every exchange, and takes a pluggable router, which is our ketama ring.
+//! One more trap, found by the differential test: the meta client reports
+//! *any* error after a fully written request as ambiguous, including a
+//! `SERVER_ERROR` line (say, a value too large), which is a definite refusal;
+//! [`classify`] unwraps it back into a reply.
 //! Only base meta flags are used (`mg v c`, `ms c`, `ms ME`, `ms C`, `md`), so
 //! it works with memcached 1.6.18 (Debian 12).
 
@@ -169,11 +173,17 @@ fn classify(command: &Command, error: meta::Error) -> Result<Reply, StoreError> 
     let name = command.name();
     match error {
         meta::Error::Server(text) => Ok(Reply::ServerError(server_error(&text))),
-        meta::Error::Ambiguous { source, .. } => Err(StoreError::OutcomeUnknown {
-            command: name,
-            key,
-            detail: source.to_string(),
-        }),
+        // The client wraps every failure after a full write as ambiguous,
+        // even a `SERVER_ERROR` line, which is the server's definite answer
+        // (found by the differential test: a too-large `ms`). Unwrap it.
+        meta::Error::Ambiguous { source, .. } => match *source {
+            meta::Error::Server(text) => Ok(Reply::ServerError(server_error(&text))),
+            other => Err(StoreError::OutcomeUnknown {
+                command: name,
+                key,
+                detail: other.to_string(),
+            }),
+        },
         // The client wraps a written-but-unanswered write in `Ambiguous`; a
         // bare transport error is a write that never went out whole, or a
         // read, whose loss changes nothing.
