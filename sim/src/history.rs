@@ -10,7 +10,8 @@
 //!              "invoke_us": 10, "return_us": 250, "result": {"type": "ok"} },
 //!            { "client": 1, "op": "pop_front", "value": null,
 //!              "invoke_us": 40, "return_us": null, "result": {"type": "unknown"} } ],
-//!   "losses": [ { "at_us": 900, "server": 0, "key": null, "cause": "restart" } ] }
+//!   "losses": [ { "at_us": 900, "server": 0, "key": null, "cause": "restart" } ],
+//!   "drain_client": 9 }
 //! ```
 //! - `op`: `push_back`, `push_front`, `pop_back` or `pop_front`; `value` is the
 //!   pushed value for pushes and `null` for pops. Pushed values are distinct.
@@ -21,7 +22,9 @@
 //!   taken effect), `failed` with `error` (certainly had no effect),
 //!   `corruption` with `key` and `detail` (the deque reported lost or garbled data).
 //! - `losses`: entries the run destroyed; `key: null` means every entry on
-//!   that server (restart, flush).
+//!   that server (restart, flush). Optional (default: none).
+//! - `drain_client`: the client whose pops drained the deque after the
+//!   workload. Optional.
 
 use serde::{Deserialize, Serialize};
 
@@ -136,5 +139,10 @@ pub struct History {
     /// Operations in invocation order.
     pub ops: Vec<HistoryOp>,
     /// Entries lost, in time order.
+    #[serde(default)]
     pub losses: Vec<Loss>,
+    /// The client that drained the deque after the workload, if any: its
+    /// pops reveal the final contents.
+    #[serde(default)]
+    pub drain_client: Option<u32>,
 }

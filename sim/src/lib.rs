@@ -3,6 +3,7 @@
 //! The `mcsim` binary is its command-line face.
 
 pub mod bench;
+pub mod check;
 pub mod demo;
 pub mod history;
 pub mod one_run;

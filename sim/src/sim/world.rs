@@ -291,6 +291,7 @@ pub fn run(config: &SimConfig, seed: u64) -> Result<RunOutcome, SimError> {
     let mut history = History {
         ops: shared.history.take(),
         losses: world.losses,
+        drain_client: config.drain.then_some(config.clients.count + 1),
     };
     history.ops.sort_by_key(|op| op.invoke_us);
     Ok(RunOutcome {
@@ -337,16 +338,20 @@ impl World {
             let id = format!("p.{i}");
             memcache_collections::store::block_on(deque.push_back(client::value_bytes(&id, size_bytes)))
                 .map_err(|e| SimError::Setup(e.to_string()))?;
+            // Prefill pushes are sequential: each its own instant, before
+            // the workload starts.
             history.push(HistoryOp {
                 client: prefill_client,
                 op: OpName::PushBack,
                 value: Some(id),
-                invoke_us: 0,
-                return_us: Some(0),
+                invoke_us: 2 * i,
+                return_us: Some(2 * i + 1),
                 result: OpResult::Ok,
             });
         }
         self.history_cursor = history.len();
+        self.now_us = 2 * prefill_items + 1;
+        self.shared.now_us.set(self.now_us);
         Ok(())
     }
 
@@ -945,12 +950,14 @@ impl World {
             };
             let result = memcache_collections::store::block_on(client::run_op(&mut deque, op, Vec::new()));
             let finished = !matches!(result, OpResult::Value { .. });
+            // Drain pops are sequential: each its own instant after the run.
+            let invoke_us = at_us + 1 + 2 * round as u64;
             history.push(HistoryOp {
                 client: drain_client,
                 op,
                 value: None,
-                invoke_us: at_us,
-                return_us: Some(at_us),
+                invoke_us,
+                return_us: Some(invoke_us + 1),
                 result,
             });
             if finished {

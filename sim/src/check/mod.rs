@@ -1,0 +1,360 @@
+//! The checkers: is a history linearizable against a sequential deque, and
+//! when entries were lost, was every effect of the loss reported?
+//!
+//! # Verdicts (first matching rule wins)
+//! 1. `silent-corruption`: a value was popped twice, or a popped value was
+//!    never pushed (duplicated or invented, whatever else happened).
+//! 2. `false-alarm`: an operation returned a corruption error before any
+//!    entry was lost.
+//! 3. `liveness`: an operation gave up after its retry bound
+//!    (`retries_exhausted`).
+//! 4. The linearizability search runs on the whole history (drain included).
+//!    When entries were lost and a corruption error was reported at or after
+//!    the first loss, pushes of values nobody ever popped are forgiven (the
+//!    report accounts for them). Then:
+//!    - a valid order exists: `detected-corruption` if entries were lost and
+//!      the loss was reported, else `linearizable` (a loss with no visible
+//!      effect is no failure);
+//!    - the step budget ran out: `unknown` (never a pass);
+//!    - no valid order: `silent-corruption` if acknowledged values vanished
+//!      beyond what unknown pops could have taken, with no report to account
+//!      for them; else `not-linearizable` if the part that must be
+//!      linearizable on its own fails too (the history before the first
+//!      loss, or without a loss, the workload before the drain); else
+//!      `silent-corruption` (the stored contents were wrong in a way only the
+//!      drain, or results after the loss, reveal).
+
+mod brute;
+mod explain;
+pub mod prepare;
+pub mod search;
+pub mod spec;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+pub use brute::brute_force_linearizable;
+pub use explain::{Explanation, render_op};
+use prepare::{PrepareOptions, prepare};
+use search::{SearchOutcome, search};
+
+use crate::history::{History, HistoryOp, OpResult};
+
+/// Steps a check may take before answering `unknown`.
+pub const STEPS_MAX_DEFAULT: u64 = 50_000_000;
+
+/// A checker's conclusion about one history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// A valid linearization exists and nothing was lost.
+    Linearizable,
+    /// Entries were lost, every effect was reported as corruption, nothing
+    /// was duplicated or invented, and the rest is linearizable.
+    DetectedCorruption,
+    /// Clients saw results no sequential deque could give.
+    NotLinearizable,
+    /// Values lost, duplicated, invented or misordered with no corruption
+    /// error to account for it.
+    SilentCorruption,
+    /// A corruption error although no entry was lost.
+    FalseAlarm,
+    /// An operation never finished or gave up, with no fault to explain it.
+    Liveness,
+    /// The checker's budget ran out; never a pass.
+    Unknown,
+}
+
+impl Verdict {
+    /// Every verdict, for listings.
+    pub const ALL: &'static [Verdict] = &[
+        Verdict::Linearizable,
+        Verdict::DetectedCorruption,
+        Verdict::NotLinearizable,
+        Verdict::SilentCorruption,
+        Verdict::FalseAlarm,
+        Verdict::Liveness,
+        Verdict::Unknown,
+    ];
+
+    /// The verdict's name as reports and scenario files spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Linearizable => "linearizable",
+            Verdict::DetectedCorruption => "detected-corruption",
+            Verdict::NotLinearizable => "not-linearizable",
+            Verdict::SilentCorruption => "silent-corruption",
+            Verdict::FalseAlarm => "false-alarm",
+            Verdict::Liveness => "liveness",
+            Verdict::Unknown => "unknown",
+        }
+    }
+
+    /// Looks a verdict up by name.
+    pub fn from_name(name: &str) -> Option<Verdict> {
+        Verdict::ALL.iter().copied().find(|v| v.name() == name)
+    }
+
+    /// Whether the verdict is a correctness failure of the algorithm.
+    pub fn is_correctness_failure(self) -> bool {
+        matches!(
+            self,
+            Verdict::NotLinearizable | Verdict::SilentCorruption | Verdict::FalseAlarm
+        )
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A checker's full answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// One sentence on why.
+    pub reason: String,
+    /// For failures: the smallest failing sub-history found, and more.
+    pub explanation: Option<Explanation>,
+    /// Search steps taken.
+    pub steps: u64,
+    /// Configurations memoised.
+    pub configurations: usize,
+}
+
+/// Checker settings.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckOptions {
+    /// The search's step budget.
+    pub steps_max: u64,
+    /// Shrink failures to a small sub-history (costs extra searches).
+    pub explain: bool,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            steps_max: STEPS_MAX_DEFAULT,
+            explain: true,
+        }
+    }
+}
+
+/// Checks a history and returns its verdict.
+pub fn check(history: &History, options: CheckOptions) -> CheckReport {
+    let plain = |verdict, reason: String, focus: Vec<usize>| CheckReport {
+        verdict,
+        reason,
+        explanation: (!focus.is_empty()).then(|| Explanation::of_ops(history, &focus)),
+        steps: 0,
+        configurations: 0,
+    };
+    if let Some((reason, focus)) = duplicated_or_invented(history) {
+        return plain(Verdict::SilentCorruption, reason, focus);
+    }
+    let first_loss_us = history.losses.iter().map(|l| l.at_us).min();
+    let early_report = history.ops.iter().position(|op| {
+        matches!(op.result, OpResult::Corruption { .. })
+            && first_loss_us.is_none_or(|loss| op.return_us.is_some_and(|r| r < loss))
+    });
+    if let Some(index) = early_report {
+        return plain(
+            Verdict::FalseAlarm,
+            format!("op {index} reported corruption, but no entry had been lost"),
+            vec![index],
+        );
+    }
+    if let Some(index) = history
+        .ops
+        .iter()
+        .position(|op| matches!(&op.result, OpResult::Failed { error } if error == "retries_exhausted"))
+    {
+        return plain(
+            Verdict::Liveness,
+            format!("op {index} gave up after its retry bound"),
+            vec![index],
+        );
+    }
+    let reported = first_loss_us.is_some_and(|loss| {
+        history
+            .ops
+            .iter()
+            .any(|op| matches!(op.result, OpResult::Corruption { .. }) && op.return_us.is_some_and(|r| r >= loss))
+    });
+    let options_prepare = PrepareOptions {
+        forgive_unobserved_pushes: reported,
+    };
+    let prepared = prepare(history, |_, _| true, options_prepare);
+    let result = search(&prepared, options.steps_max);
+    let mut report = CheckReport {
+        verdict: Verdict::Linearizable,
+        reason: String::new(),
+        explanation: None,
+        steps: result.steps,
+        configurations: result.configurations,
+    };
+    match result.outcome {
+        SearchOutcome::Linearizable(_) if reported => {
+            report.verdict = Verdict::DetectedCorruption;
+            report.reason = "entries were lost and the loss was reported; the rest is linearizable".into();
+        }
+        SearchOutcome::Linearizable(_) => {
+            report.reason = "a valid linearization exists".into();
+        }
+        SearchOutcome::Unknown => {
+            report.verdict = Verdict::Unknown;
+            report.reason = format!("the search ran out of its {} step budget", options.steps_max);
+        }
+        SearchOutcome::NotLinearizable { longest, stuck } => {
+            let (verdict, reason) = classify_failure(history, reported, first_loss_us, options.steps_max);
+            report.verdict = verdict;
+            report.reason = reason;
+            if options.explain {
+                let stuck_op = stuck.map(|e| prepared.entries[e].history_index);
+                let longest_ops: Vec<usize> = longest.iter().map(|&e| prepared.entries[e].history_index).collect();
+                report.explanation = Some(Explanation::of_failure(
+                    history,
+                    options_prepare,
+                    stuck_op,
+                    &longest_ops,
+                ));
+            }
+        }
+    }
+    report
+}
+
+/// Why a history with no valid order failed, in the verdicts' terms.
+fn classify_failure(
+    history: &History,
+    reported: bool,
+    first_loss_us: Option<u64>,
+    steps_max: u64,
+) -> (Verdict, String) {
+    let lost = vanished_values(history);
+    let unknown_pops = history
+        .ops
+        .iter()
+        .filter(|op| !op.op.is_push() && op.result == OpResult::Unknown)
+        .count();
+    if !reported && lost.len() > unknown_pops {
+        return (
+            Verdict::SilentCorruption,
+            format!(
+                "{} acknowledged values were never popped ({}), more than {unknown_pops} unknown pops could have taken, and no corruption was reported",
+                lost.len(),
+                lost.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+            ),
+        );
+    }
+    let (part, description) = match first_loss_us {
+        Some(loss) => (
+            before(history, loss),
+            format!("the history before the first loss (at {loss} us)"),
+        ),
+        None => (without_drain(history), "the workload before the drain".to_owned()),
+    };
+    let part_result = search(&prepare(&part, |_, _| true, PrepareOptions::default()), steps_max);
+    match part_result.outcome {
+        SearchOutcome::NotLinearizable { .. } => (
+            Verdict::NotLinearizable,
+            format!("no valid linearization exists, already for {description}"),
+        ),
+        _ if first_loss_us.is_some() => (
+            Verdict::SilentCorruption,
+            "results after the loss cannot be explained by the loss, and no report accounts for them".into(),
+        ),
+        _ => (
+            Verdict::SilentCorruption,
+            "the workload is linearizable but the drain found contents no linearization leaves behind".into(),
+        ),
+    }
+}
+
+/// Values popped twice, or popped but never pushed.
+fn duplicated_or_invented(history: &History) -> Option<(String, Vec<usize>)> {
+    let mut pushes: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, op) in history.ops.iter().enumerate() {
+        if let Some(value) = op.value.as_deref().filter(|_| op.op.is_push()) {
+            pushes.insert(value, i);
+        }
+    }
+    let mut pops: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, op) in history.ops.iter().enumerate() {
+        let OpResult::Value { value } = &op.result else {
+            continue;
+        };
+        let Some(&push) = pushes.get(value.as_str()) else {
+            return Some((format!("op {i} popped {value:?}, which no op pushed"), vec![i]));
+        };
+        if let Some(&first) = pops.get(value.as_str()) {
+            return Some((
+                format!("{value:?} was popped twice (ops {first} and {i})"),
+                vec![push, first, i],
+            ));
+        }
+        pops.insert(value, i);
+    }
+    None
+}
+
+/// Acknowledged pushes whose value no pop returned.
+fn vanished_values(history: &History) -> Vec<String> {
+    let popped: std::collections::BTreeSet<&str> = history
+        .ops
+        .iter()
+        .filter_map(|op| match &op.result {
+            OpResult::Value { value } => Some(value.as_str()),
+            _ => None,
+        })
+        .collect();
+    history
+        .ops
+        .iter()
+        .filter(|op| op.op.is_push() && op.result == OpResult::Ok)
+        .filter_map(|op| op.value.clone())
+        .filter(|v| !popped.contains(v.as_str()))
+        .collect()
+}
+
+/// The history as it stood at `at_us`: ops invoked before it, with results
+/// that came later made unknown.
+fn before(history: &History, at_us: u64) -> History {
+    let ops = history
+        .ops
+        .iter()
+        .filter(|op| op.invoke_us < at_us)
+        .map(|op| match op.return_us {
+            Some(r) if r < at_us => op.clone(),
+            _ => HistoryOp {
+                return_us: None,
+                result: OpResult::Unknown,
+                ..op.clone()
+            },
+        })
+        .collect();
+    History {
+        ops,
+        losses: Vec::new(),
+        drain_client: None,
+    }
+}
+
+/// The history without the drain client's ops.
+fn without_drain(history: &History) -> History {
+    History {
+        ops: history
+            .ops
+            .iter()
+            .filter(|op| Some(op.client) != history.drain_client)
+            .cloned()
+            .collect(),
+        losses: Vec::new(),
+        drain_client: None,
+    }
+}

@@ -1,0 +1,140 @@
+//! Turns a history into the checker's entries: values interned, results
+//! typed, and unknown outcomes reduced to what can matter.
+//!
+//! - An op with a definite result (`ok`, `value`, `empty`) must appear in the
+//!   linearization, between its invocation and its return.
+//! - `failed` and `corruption` results had no effect on the contents
+//!   ([`DequeError::Backend`](memcache_collections::DequeError) and friends)
+//!   and are left out.
+//! - An unknown push whose value some definite pop returned certainly took
+//!   effect, before that pop returned: it becomes definite with that deadline.
+//! - An unknown push whose value nobody popped is dropped: a value nobody
+//!   observes can only block pops at its end, never enable one, so any valid
+//!   linearization stays valid without it (and its remover, if any).
+//! - An unknown pop may remove whatever is at its end, at any time after its
+//!   invocation, or nothing; it stays optional.
+
+use std::collections::BTreeMap;
+
+use super::spec::{DequeOp, DequeRet};
+use crate::history::{History, HistoryOp, OpName, OpResult};
+
+/// "Never returned": later than any real time.
+pub const NEVER: u64 = u64::MAX;
+
+/// One operation as the search sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Index of the op in the history it came from.
+    pub history_index: usize,
+    /// The operation.
+    pub op: DequeOp,
+    /// What it must return; `None` for an unknown pop.
+    pub ret: Option<DequeRet>,
+    /// Invocation time.
+    pub invoke_us: u64,
+    /// Latest time it can take effect: its return, or a deadline derived
+    /// from an observation, or [`NEVER`].
+    pub deadline_us: u64,
+    /// Whether it must be linearized (false only for unknown pops).
+    pub required: bool,
+}
+
+/// The prepared problem.
+#[derive(Debug, Clone, Default)]
+pub struct Prepared {
+    /// Entries sorted by invocation time.
+    pub entries: Vec<Entry>,
+    /// Value strings by interned id.
+    pub values: Vec<String>,
+    /// For each value id, whether some definite pop returns it.
+    pub observed: Vec<bool>,
+}
+
+/// Which ops of a history to keep, and how to read them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PrepareOptions {
+    /// Drop pushes of values no definite pop returns even if the push was
+    /// acknowledged: used after a reported loss, which accounts for them.
+    pub forgive_unobserved_pushes: bool,
+}
+
+/// Prepares `ops` (any subset of a history).
+pub fn prepare(history: &History, keep: impl Fn(usize, &HistoryOp) -> bool, options: PrepareOptions) -> Prepared {
+    let mut ids: BTreeMap<String, u32> = BTreeMap::new();
+    let mut values: Vec<String> = Vec::new();
+    let mut intern = |value: &str, values: &mut Vec<String>| -> u32 {
+        *ids.entry(value.to_owned()).or_insert_with(|| {
+            values.push(value.to_owned());
+            (values.len() - 1) as u32
+        })
+    };
+    let kept: Vec<(usize, &HistoryOp)> = history.ops.iter().enumerate().filter(|(i, op)| keep(*i, op)).collect();
+    // The return time of the definite pop that returned each value.
+    let mut popped_by: BTreeMap<&str, u64> = BTreeMap::new();
+    for (_, op) in &kept {
+        if let (OpResult::Value { value }, Some(returned)) = (&op.result, op.return_us) {
+            popped_by.entry(value.as_str()).or_insert(returned);
+        }
+    }
+    let mut entries = Vec::new();
+    for (index, op) in kept {
+        let returned = op.return_us.unwrap_or(NEVER);
+        let (dequeop, ret, deadline_us, required) = match (&op.op, &op.result) {
+            (_, OpResult::Failed { .. } | OpResult::Corruption { .. }) => continue,
+            (name, result) if name.is_push() => {
+                let Some(value) = op.value.as_deref() else { continue };
+                let id = intern(value, &mut values);
+                let dequeop = if *name == OpName::PushFront {
+                    DequeOp::PushFront(id)
+                } else {
+                    DequeOp::PushBack(id)
+                };
+                let observed_at = popped_by.get(value).copied();
+                match (result, observed_at) {
+                    (OpResult::Ok, None) if options.forgive_unobserved_pushes => continue,
+                    (OpResult::Ok, _) => (dequeop, Some(DequeRet::Pushed), returned, true),
+                    (_, Some(deadline)) => (dequeop, Some(DequeRet::Pushed), deadline.min(returned), true),
+                    (_, None) => continue,
+                }
+            }
+            (name, result) => {
+                let dequeop = if *name == OpName::PopFront {
+                    DequeOp::PopFront
+                } else {
+                    DequeOp::PopBack
+                };
+                match result {
+                    OpResult::Value { value } => (
+                        dequeop,
+                        Some(DequeRet::Value(intern(value, &mut values))),
+                        returned,
+                        true,
+                    ),
+                    OpResult::Empty => (dequeop, Some(DequeRet::Empty), returned, true),
+                    _ => (dequeop, None, NEVER, false),
+                }
+            }
+        };
+        entries.push(Entry {
+            history_index: index,
+            op: dequeop,
+            ret,
+            invoke_us: op.invoke_us,
+            deadline_us,
+            required,
+        });
+    }
+    entries.sort_by_key(|e| (e.invoke_us, e.history_index));
+    let mut observed = vec![false; values.len()];
+    for entry in &entries {
+        if let Some(DequeRet::Value(v)) = entry.ret {
+            observed[v as usize] = true;
+        }
+    }
+    Prepared {
+        entries,
+        values,
+        observed,
+    }
+}
