@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod check;
 pub mod demo;
+pub mod exit;
 pub mod history;
 pub mod one_run;
 pub mod sim;

@@ -1,29 +1,21 @@
-//! `mcsim`: the harness's command line.
+//! `mcsim`: the harness's command line. Exit statuses are documented in
+//! `memcache_sim::exit`.
+
+mod cli;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use memcache_sim::one_run::{self, Divergence, RunSummary};
-use memcache_sim::sim::{self, SimConfig};
-use memcache_sim::{bench, demo};
-
-/// Exit status: everything ran and was as expected.
-const EXIT_OK: u8 = 0;
-/// Exit status: a correctness check failed.
-const EXIT_CORRECTNESS: u8 = 1;
-/// Exit status: a bad configuration file or usage.
-const EXIT_USAGE: u8 = 3;
-/// Exit status: the harness itself failed (memcached missing, a
-/// nondeterministic run).
-const EXIT_HARNESS: u8 = 4;
+use memcache_sim::check::STEPS_MAX_DEFAULT;
+use memcache_sim::{bench, demo, exit};
 
 #[derive(Parser)]
 #[command(
     name = "mcsim",
     version,
-    about = "Harness for the memcached deque: benchmarks and checks"
+    about = "Harness for the memcached deque: simulate, check, benchmark"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -41,14 +33,9 @@ enum Command {
         /// Operations per client.
         #[arg(long, default_value_t = 5_000)]
         ops: usize,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
     },
-    /// Benchmarks.
-    #[command(subcommand)]
-    Bench(BenchCommand),
-    /// One simulated run: the deque under the configured faults, from one seed.
+    /// One simulated run from one seed, checked for linearizability and
+    /// corruption detection.
     Sim {
         /// Simulator configuration (TOML); the defaults if absent.
         #[arg(long)]
@@ -66,6 +53,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check a history file (JSON) from anywhere.
+    Check {
+        /// The history.
+        history: PathBuf,
+        /// Search steps before answering `unknown`.
+        #[arg(long, default_value_t = STEPS_MAX_DEFAULT)]
+        steps_max: u64,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(BenchCommand),
 }
 
 #[derive(Subcommand)]
@@ -109,40 +110,54 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The checker's speed and memory on generated histories with 1% unknown
+    /// outcomes.
+    Checker {
+        /// History lengths, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
+        ops: Vec<usize>,
+        /// Client counts, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "2,8,32")]
+        clients: Vec<u32>,
+        /// Seed of the generated histories.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Print the report as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
-    match Cli::parse().command {
-        Command::Demo { clients, ops, json } => match demo::run(clients, ops) {
-            Ok(report) => {
-                if json {
-                    println!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
-                } else {
-                    println!(
-                        "{} clients x {} ops on one deque: {} pushed, {} popped, {} drained; lost {}, duplicated or invented {}",
-                        report.clients,
-                        report.ops_per_client,
-                        report.pushed,
-                        report.popped,
-                        report.drained,
-                        report.lost,
-                        report.duplicated_or_invented
-                    );
-                }
-                if report.conserved() {
-                    ExitCode::from(EXIT_OK)
-                } else {
-                    eprintln!(
-                        "FAIL: values were lost or duplicated; replay: mcsim demo --clients {clients} --ops {ops}"
-                    );
-                    ExitCode::from(EXIT_CORRECTNESS)
-                }
-            }
-            Err(error) => {
-                eprintln!("FAIL: {error}; replay: mcsim demo --clients {clients} --ops {ops}");
-                ExitCode::from(EXIT_CORRECTNESS)
-            }
-        },
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // clap exits 2 on bad usage; ours says 2 is a liveness failure.
+            let status = if error.use_stderr() { exit::USAGE } else { exit::OK };
+            let _ = error.print();
+            return ExitCode::from(status);
+        }
+    };
+    ExitCode::from(match cli.command {
+        Command::Demo { clients, ops } => run_demo(clients, ops),
+        Command::Sim {
+            config,
+            seed,
+            self_check,
+            history,
+            json,
+        } => cli::sim::run(&cli::sim::SimArgs {
+            config,
+            seed,
+            self_check,
+            history,
+            json,
+        }),
+        Command::Check {
+            history,
+            steps_max,
+            json,
+        } => cli::check::run(&history, steps_max, json),
         Command::Bench(BenchCommand::Real {
             clients,
             duration_s,
@@ -158,138 +173,48 @@ fn main() -> ExitCode {
                 value_size_bytes,
                 servers,
             };
-            match bench::real::run(&config) {
-                Ok(report) if json => {
-                    println!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
-                    ExitCode::from(EXIT_OK)
-                }
-                Ok(report) => {
-                    print!("{}", bench::real::render_table(&report));
-                    ExitCode::from(EXIT_OK)
-                }
-                Err(error) => {
-                    eprintln!("mcsim: {error}");
-                    ExitCode::from(EXIT_HARNESS)
-                }
-            }
+            cli::bench::real(&config, json)
         }
-        Command::Sim {
-            config,
-            seed,
-            self_check,
-            history,
-            json,
-        } => run_one(config, seed, self_check, history, json),
         Command::Bench(BenchCommand::Sim {
             ops,
             clients,
             seed,
             faults_off_only,
             json,
-        }) => {
-            let modes: &[bool] = if faults_off_only { &[false] } else { &[false, true] };
-            let mut points = Vec::new();
-            for &faults in modes {
-                match bench::sim::measure(clients, ops, faults, seed) {
-                    Ok(point) => points.push(point),
-                    Err(error) => {
-                        eprintln!("mcsim: {error}");
-                        return ExitCode::from(EXIT_HARNESS);
-                    }
-                }
-            }
-            if json {
-                println!("{}", serde_json::to_string_pretty(&points).expect("report serialises"));
-            } else {
-                print!("{}", bench::sim::render_table(&points));
-            }
-            ExitCode::from(EXIT_OK)
-        }
-    }
+        }) => cli::bench::sim(ops, clients, seed, faults_off_only, json),
+        Command::Bench(BenchCommand::Checker {
+            ops,
+            clients,
+            seed,
+            json,
+        }) => cli::bench::checker(&ops, &clients, seed, json),
+    })
 }
 
-fn run_one(
-    config_path: Option<PathBuf>,
-    seed: u64,
-    self_check: bool,
-    history: Option<PathBuf>,
-    json: bool,
-) -> ExitCode {
-    let replay = format!(
-        "mcsim sim{} --seed {seed}{}",
-        config_path
-            .as_ref()
-            .map(|p| format!(" --config {}", p.display()))
-            .unwrap_or_default(),
-        if self_check { " --self-check" } else { "" }
-    );
-    let config = match &config_path {
-        Some(path) => match one_run::load_config(path) {
-            Ok(config) => config,
-            Err(error) => {
-                eprintln!("mcsim: {error}");
-                return ExitCode::from(EXIT_USAGE);
-            }
-        },
-        None => SimConfig::default(),
-    };
-    let (outcome, divergence) = if self_check {
-        match one_run::self_check(&config, seed) {
-            Ok(pair) => pair,
-            Err(error) => {
-                eprintln!("mcsim: {error}");
-                return ExitCode::from(EXIT_USAGE);
+fn run_demo(clients: usize, ops: usize) -> u8 {
+    let replay = format!("mcsim demo --clients {clients} --ops {ops}");
+    match demo::run(clients, ops) {
+        Ok(report) => {
+            println!(
+                "{} clients x {} ops on one deque: {} pushed, {} popped, {} drained; lost {}, duplicated or invented {}",
+                report.clients,
+                report.ops_per_client,
+                report.pushed,
+                report.popped,
+                report.drained,
+                report.lost,
+                report.duplicated_or_invented
+            );
+            if report.conserved() {
+                exit::OK
+            } else {
+                eprintln!("FAIL: values were lost or duplicated; replay: {replay}");
+                exit::CORRECTNESS
             }
         }
-    } else {
-        match sim::run(&config, seed) {
-            Ok(outcome) => (outcome, None),
-            Err(error) => {
-                eprintln!("mcsim: {error}");
-                return ExitCode::from(EXIT_USAGE);
-            }
-        }
-    };
-    if let Some(path) = history {
-        let text = serde_json::to_string_pretty(&outcome.history).expect("history serialises");
-        if let Err(error) = std::fs::write(&path, text) {
-            eprintln!("mcsim: cannot write {}: {error}", path.display());
-            return ExitCode::from(EXIT_HARNESS);
-        }
-    }
-    let summary = RunSummary::of(&outcome);
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&summary).expect("summary serialises")
-        );
-    } else {
-        println!(
-            "seed {} trace {} | {} requests, {} ops, {} timeouts, {} dropped, {} faults, {} losses | results {:?}",
-            summary.seed,
-            summary.trace_hash,
-            summary.stats.requests,
-            outcome.history.ops.len(),
-            summary.stats.timeouts,
-            summary.stats.messages_dropped,
-            summary.stats.faults,
-            summary.losses,
-            summary.results
-        );
-    }
-    match divergence {
-        None if outcome.stats.stuck => {
-            eprintln!("FAIL: the run did not finish within the event budget; replay: {replay}");
-            ExitCode::from(EXIT_HARNESS)
-        }
-        None => ExitCode::from(EXIT_OK),
-        Some(Divergence::TraceHash(a, b)) => {
-            eprintln!("FAIL: nondeterminism: trace hashes {a:016x} and {b:016x} differ; replay: {replay}");
-            ExitCode::from(EXIT_HARNESS)
-        }
-        Some(Divergence::History(index)) => {
-            eprintln!("FAIL: nondeterminism: histories differ at operation {index}; replay: {replay}");
-            ExitCode::from(EXIT_HARNESS)
+        Err(error) => {
+            eprintln!("FAIL: {error}; replay: {replay}");
+            exit::CORRECTNESS
         }
     }
 }

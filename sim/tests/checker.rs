@@ -237,7 +237,18 @@ fn a_simulated_restart_is_detected_corruption() {
 fn arbitrary_history() -> impl Strategy<Value = History> {
     let op_kind = 0u8..4;
     (
-        proptest::collection::vec((op_kind, 0u64..12, 0u64..12, any::<bool>(), 0u8..8), 1..=8),
+        // Intervals from instants to many times the spacing of linearization
+        // points (20 us), so long operations overlap many others.
+        proptest::collection::vec(
+            (
+                op_kind,
+                0u64..12,
+                prop_oneof![0u64..12, 0u64..150],
+                any::<bool>(),
+                0u8..8,
+            ),
+            1..=8,
+        ),
         proptest::option::of((
             any::<proptest::sample::Index>(),
             0u8..3,
@@ -282,10 +293,12 @@ fn arbitrary_history() -> impl Strategy<Value = History> {
                             .map_or(OpResult::Empty, |value| OpResult::Value { value }),
                     ),
                 };
-                let (return_us, result) = if *unknown && specs[i].4 < 2 {
-                    (None, OpResult::Unknown)
-                } else {
-                    (Some(at + after), result)
+                // Unknown outcomes: never returned, or returned unknown (the
+                // effect may still land after the return).
+                let (return_us, result) = match (*unknown, specs[i].4) {
+                    (true, 0) => (None, OpResult::Unknown),
+                    (true, 1) => (Some((at - before).max(1) + after / 4), OpResult::Unknown),
+                    _ => (Some(at + after), result),
                 };
                 ops.push(HistoryOp {
                     client: i as u32,

@@ -1,6 +1,7 @@
 //! Benchmarks that the CLI runs (`mcsim bench ...`); each returns a
 //! serialisable report so figures in notes come from a rerunnable command.
 
+pub mod checker;
 pub mod real;
 pub mod sim;
 

@@ -42,8 +42,10 @@ use search::{SearchOutcome, search};
 
 use crate::history::{History, HistoryOp, OpResult};
 
-/// Steps a check may take before answering `unknown`.
-pub const STEPS_MAX_DEFAULT: u64 = 50_000_000;
+/// Steps a check may take before answering `unknown`. It also bounds memory:
+/// the memo holds at most one 16-byte configuration per step, so a check
+/// stays well under 1 GiB.
+pub const STEPS_MAX_DEFAULT: u64 = 20_000_000;
 
 /// A checker's conclusion about one history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]

@@ -7,7 +7,9 @@
 //!   ([`DequeError::Backend`](memcache_collections::DequeError) and friends)
 //!   and are left out.
 //! - An unknown push whose value some definite pop returned certainly took
-//!   effect, before that pop returned: it becomes definite with that deadline.
+//!   effect, before that pop returned: it becomes definite with that deadline
+//!   (not its own return: a timed-out write can be applied after the client
+//!   gave up on it).
 //! - An unknown push whose value nobody popped is dropped: a value nobody
 //!   observes can only block pops at its end, never enable one, so any valid
 //!   linearization stays valid without it (and its remover, if any).
@@ -94,7 +96,10 @@ pub fn prepare(history: &History, keep: impl Fn(usize, &HistoryOp) -> bool, opti
                 match (result, observed_at) {
                     (OpResult::Ok, None) if options.forgive_unobserved_pushes => continue,
                     (OpResult::Ok, _) => (dequeop, Some(DequeRet::Pushed), returned, true),
-                    (_, Some(deadline)) => (dequeop, Some(DequeRet::Pushed), deadline.min(returned), true),
+                    // An unknown outcome may take effect after the call
+                    // returned (a timed-out write applied late): only the
+                    // pop that returned its value bounds it.
+                    (_, Some(deadline)) => (dequeop, Some(DequeRet::Pushed), deadline, true),
                     (_, None) => continue,
                 }
             }

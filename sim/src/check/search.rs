@@ -9,12 +9,27 @@
 //!   returned `v` fits only when `v` is at its end.
 //! - An optional (unknown) pop is tried only when the value at its end is
 //!   one no definite pop ever returns: removing an observed value leads
-//!   nowhere, and removing nothing changes nothing.
+//!   nowhere, and removing nothing changes nothing. Of the interchangeable
+//!   unknown pops at one end, only one is tried.
 //! - Configurations are memoised as a 128-bit hash: a Zobrist hash of the
 //!   linearized set and a positional polynomial hash of the contents, both
 //!   kept incrementally, so a step costs O(log n) and memory is 16 bytes per
 //!   configuration. (A hash collision could prune a live branch; at 2^-128
 //!   per pair it is not a practical concern.)
+//! - Candidates are tried in the order most likely to be right, so a
+//!   linearizable history is mostly checked without backtracking: first the
+//!   pops that fit now (with distinct values they commute left past
+//!   everything else), then pushes ranked by how their values leave. At one
+//!   end, values that leave by the far end leave in push order (FIFO), values
+//!   that leave by the same end in reverse (LIFO), and every FIFO-leaving value
+//!   was pushed before every LIFO-leaving one (otherwise each would wait for
+//!   the other). A wrong guess between concurrent pushes would otherwise only
+//!   surface when the values come out, possibly thousands of steps later.
+//!   Pushes are also lazy: the ones the most urgent pending operation needs
+//!   go first (itself, or the push of the value it pops, with whatever is
+//!   ranked beneath it), because committing a push before the pushes that
+//!   belong under it have even been invoked is the mistake that surfaces
+//!   latest. Ordering changes speed only; every candidate is still tried.
 //! - A step budget bounds the search; running out is the verdict *unknown*.
 
 use std::collections::BTreeSet;
@@ -64,6 +79,9 @@ struct Frame {
 }
 
 struct Search<'a> {
+    /// Whether every pending push is a candidate (complete) or only the
+    /// ones the urgent operation needs (fast, finds most witnesses).
+    complete: bool,
     entries: &'a [Entry],
     observed: &'a [bool],
     /// Required entries in invocation order, and each entry's position there.
@@ -71,6 +89,12 @@ struct Search<'a> {
     required_position: Vec<usize>,
     optional: Vec<usize>,
     linearized: Vec<bool>,
+    /// Per entry: for pushes, the order to try them in (see the module docs).
+    push_rank: Vec<(u8, u64)>,
+    /// Per value: the entry that pushes it.
+    push_of: Vec<Option<usize>>,
+    /// Per value: the pop that returned it, if any.
+    exits: Vec<Option<usize>>,
     deadlines: BTreeSet<(u64, usize)>,
     frontier: usize,
     state: DequeSpec,
@@ -84,7 +108,23 @@ struct Search<'a> {
 }
 
 /// Searches for a linearization of `prepared` within `steps_max` steps.
+///
+/// Two phases. A fast phase tries only the pushes the most urgent operation
+/// needs: whatever order it finds is a valid witness, so "linearizable" is
+/// sound however it was found. Only if it fails does the complete phase run,
+/// with every pending push a candidate, to decide "not linearizable" (or run
+/// out of budget: unknown).
 pub fn search(prepared: &Prepared, steps_max: u64) -> SearchResult {
+    let fast = search_phase(prepared, steps_max / 2, false);
+    if matches!(fast.outcome, SearchOutcome::Linearizable(_)) {
+        return fast;
+    }
+    let mut complete = search_phase(prepared, steps_max - fast.steps.min(steps_max), true);
+    complete.steps += fast.steps;
+    complete
+}
+
+fn search_phase(prepared: &Prepared, steps_max: u64, complete: bool) -> SearchResult {
     let entries = &prepared.entries;
     let n = entries.len();
     let mut required = Vec::new();
@@ -103,6 +143,7 @@ pub fn search(prepared: &Prepared, steps_max: u64) -> SearchResult {
         powers[i] = mul_mod(powers[i - 1], BASE);
     }
     let mut search = Search {
+        complete,
         entries,
         observed: &prepared.observed,
         deadlines: required.iter().map(|&i| (entries[i].deadline_us, i)).collect(),
@@ -110,6 +151,9 @@ pub fn search(prepared: &Prepared, steps_max: u64) -> SearchResult {
         required_position,
         optional,
         linearized: vec![false; n],
+        push_rank: push_ranks(entries),
+        push_of: pushes_by_value(entries, prepared.values.len()),
+        exits: exits(entries, prepared.values.len()),
         frontier: 0,
         state: DequeSpec::default(),
         left_position: 0,
@@ -179,42 +223,126 @@ impl Search<'_> {
         (SearchOutcome::NotLinearizable { longest: best, stuck }, steps)
     }
 
-    /// Pending entries that may take effect next and fit the current state,
-    /// the most urgent first.
+    /// Pending entries that may take effect next, in the order to try them:
+    /// pops that fit (by deadline), unknown pops that could remove an
+    /// unobserved value, then pushes, lazily: committing a push nobody needs
+    /// yet is the mistake that surfaces latest (when its value finally comes
+    /// out), so only the pushes the most urgent operation `z` needs are
+    /// tried in the fast phase:
+    /// - `z` pushes at one end: the pushes that must lie under it (ranked
+    ///   beneath it and certainly coexisting with its value), `z`, the other
+    ///   pushes at that end by rank, then pushes at the other end whose value
+    ///   leaves by `z`'s end through a pop already pending;
+    /// - `z` pops `v`: the push of `v`;
+    /// - `z` pops empty: none.
+    ///
+    /// The complete phase appends every other pending push.
     fn candidates(&self) -> Vec<usize> {
         let Some(&(deadline, urgent)) = self.deadlines.first() else {
             return Vec::new();
         };
-        let mut choices = Vec::new();
-        if self.fits(urgent) {
-            choices.push(urgent);
-        }
+        let z = &self.entries[urgent];
+        let mut pops = Vec::new();
+        let mut pushes = Vec::new();
         for &entry in &self.required[self.frontier..] {
-            if self.entries[entry].invoke_us > deadline {
+            let e = &self.entries[entry];
+            if e.invoke_us > deadline {
                 break;
             }
-            if entry != urgent && !self.linearized[entry] && self.fits(entry) {
-                choices.push(entry);
+            if self.linearized[entry] {
+                continue;
+            }
+            match e.ret {
+                Some(DequeRet::Pushed) => pushes.push(entry),
+                _ if self.fits(entry) => pops.push(entry),
+                _ => {}
             }
         }
-        let unobserved_at_an_end = [self.state.items.front(), self.state.items.back()]
-            .into_iter()
-            .flatten()
-            .any(|&v| !self.observed[v as usize]);
-        if unobserved_at_an_end {
-            for &entry in &self.optional {
-                let e = &self.entries[entry];
-                if e.invoke_us > deadline {
-                    break;
-                }
-                let removes_unobserved =
-                    matches!(self.state.peek(&e.op), DequeRet::Value(v) if !self.observed[v as usize]);
-                if !self.linearized[entry] && removes_unobserved {
-                    choices.push(entry);
-                }
-            }
+        pops.sort_by_key(|&e| (self.entries[e].deadline_us, e));
+        pushes.sort_by_key(|&e| (self.push_rank[e], e));
+        let lazy: Vec<usize> = match z.ret {
+            Some(DequeRet::Pushed) => self.pushes_around(urgent, &pushes, deadline),
+            Some(DequeRet::Value(v)) => self.push_of[v as usize]
+                .filter(|p| pushes.contains(p))
+                .into_iter()
+                .collect(),
+            _ => Vec::new(),
+        };
+        let mut choices = pops;
+        choices.extend(self.optional_candidates(deadline));
+        if self.complete {
+            let rest: Vec<usize> = pushes.iter().copied().filter(|p| !lazy.contains(p)).collect();
+            choices.extend(lazy);
+            choices.extend(rest);
+        } else {
+            choices.extend(lazy);
         }
         choices
+    }
+
+    /// The pushes to try when the urgent operation `z` is itself a push
+    /// (`pushes`: the pending ones, by rank). See [`Search::candidates`].
+    fn pushes_around(&self, z: usize, pushes: &[usize], deadline: u64) -> Vec<usize> {
+        let z_front = push_end(&self.entries[z].op);
+        let same_end: Vec<usize> = pushes
+            .iter()
+            .copied()
+            .filter(|&w| w != z && push_end(&self.entries[w].op) == z_front)
+            .collect();
+        // Closed under "beneath": a push that must lie under one already
+        // chosen is chosen too.
+        let mut chosen = vec![z];
+        let mut rest = same_end;
+        while let Some(at) = rest.iter().position(|&w| chosen.iter().any(|&b| self.beneath(w, b))) {
+            chosen.push(rest.remove(at));
+        }
+        chosen.sort_by_key(|&e| (self.push_rank[e], e));
+        chosen.extend(rest);
+        let crossing = pushes.iter().copied().filter(|&w| {
+            push_end(&self.entries[w].op) != z_front
+                && self.exit_of(w).is_some_and(|pop| {
+                    let pop = &self.entries[pop];
+                    matches!(pop.op, DequeOp::PopFront) == z_front && pop.invoke_us <= deadline
+                })
+        });
+        chosen.extend(crossing);
+        chosen
+    }
+
+    /// Unknown pops that could remove a value nobody observed from an end:
+    /// one per end. Every such pop invoked before the deadline can take effect
+    /// at any later time, so they are interchangeable and trying one is
+    /// enough; they go early, as removing an unobserved value only unblocks.
+    fn optional_candidates(&self, deadline: u64) -> Vec<usize> {
+        let mut chosen = Vec::new();
+        for end in [DequeOp::PopFront, DequeOp::PopBack] {
+            if !matches!(self.state.peek(&end), DequeRet::Value(v) if !self.observed[v as usize]) {
+                continue;
+            }
+            let first = self
+                .optional
+                .iter()
+                .take_while(|&&e| self.entries[e].invoke_us <= deadline)
+                .find(|&&e| !self.linearized[e] && self.entries[e].op == end);
+            chosen.extend(first);
+        }
+        chosen
+    }
+
+    /// Whether push `w` must lie under push `b`: it ranks beneath `b` and
+    /// certainly coexists with `b`'s value (pushed before the pop of that
+    /// value was even invoked).
+    fn beneath(&self, w: usize, b: usize) -> bool {
+        let exit_invoke = self.exit_of(b).map_or(u64::MAX, |pop| self.entries[pop].invoke_us);
+        self.push_rank[w] < self.push_rank[b] && self.entries[w].deadline_us < exit_invoke
+    }
+
+    /// The pop that returned the value `push` pushed, if any.
+    fn exit_of(&self, push: usize) -> Option<usize> {
+        match self.entries[push].op {
+            DequeOp::PushFront(v) | DequeOp::PushBack(v) => self.exits[v as usize],
+            _ => None,
+        }
     }
 
     fn fits(&self, entry: usize) -> bool {
@@ -313,6 +441,63 @@ impl Search<'_> {
     fn key(&self) -> u128 {
         (u128::from(self.set_hash) << 64) | u128::from(self.contents_hash)
     }
+}
+
+/// Which end a push adds at (true: the front).
+fn push_end(op: &DequeOp) -> bool {
+    matches!(op, DequeOp::PushFront(_))
+}
+
+/// For each value id, the entry that popped it.
+fn exits(entries: &[Entry], values: usize) -> Vec<Option<usize>> {
+    let mut exit = vec![None; values];
+    for (i, e) in entries.iter().enumerate() {
+        if let Some(DequeRet::Value(v)) = e.ret {
+            exit[v as usize] = Some(i);
+        }
+    }
+    exit
+}
+
+/// For each value id, the entry pushing it.
+fn pushes_by_value(entries: &[Entry], values: usize) -> Vec<Option<usize>> {
+    let mut push_of = vec![None; values];
+    for (i, e) in entries.iter().enumerate() {
+        if let DequeOp::PushFront(v) | DequeOp::PushBack(v) = e.op {
+            push_of[v as usize] = Some(i);
+        }
+    }
+    push_of
+}
+
+/// The order to try pushes in: FIFO-leaving values (popped at the far end,
+/// or never) first, by exit time; then LIFO-leaving values (popped at the
+/// end they were pushed at), latest exit first. Exit time is the middle of
+/// the popping operation's interval.
+fn push_ranks(entries: &[Entry]) -> Vec<(u8, u64)> {
+    let mut exits: rustc_hash::FxHashMap<u32, (bool, u64)> = rustc_hash::FxHashMap::default();
+    for e in entries {
+        if let Some(DequeRet::Value(v)) = e.ret {
+            let from_front = matches!(e.op, DequeOp::PopFront);
+            let middle = e.invoke_us / 2 + e.deadline_us / 2;
+            exits.insert(v, (from_front, middle));
+        }
+    }
+    entries
+        .iter()
+        .map(|e| {
+            let (value, at_front) = match e.op {
+                DequeOp::PushFront(v) => (v, true),
+                DequeOp::PushBack(v) => (v, false),
+                _ => return (0, 0),
+            };
+            match exits.get(&value) {
+                Some(&(from_front, at)) if from_front == at_front => (1, u64::MAX - at),
+                Some(&(_, at)) => (0, at),
+                None => (0, u64::MAX),
+            }
+        })
+        .collect()
 }
 
 fn mul_mod(a: u64, b: u64) -> u64 {

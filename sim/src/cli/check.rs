@@ -1,0 +1,47 @@
+//! `mcsim check HISTORY.json`: checks a history from anywhere (the simulator,
+//! real memcached, loom, shuttle, another tool) in the JSON format that
+//! `memcache_sim::history` documents.
+
+use std::path::Path;
+
+use memcache_sim::check::{CheckOptions, check};
+use memcache_sim::exit;
+use memcache_sim::history::History;
+
+/// Reads, checks and reports; returns the exit status.
+pub fn run(path: &Path, steps_max: u64, json: bool) -> u8 {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) => {
+            eprintln!("mcsim: cannot read {}: {error}", path.display());
+            return exit::USAGE;
+        }
+    };
+    let history: History = match serde_json::from_str(&text) {
+        Ok(history) => history,
+        Err(error) => {
+            eprintln!("mcsim: {} is not a history: {error}", path.display());
+            return exit::USAGE;
+        }
+    };
+    let report = check(
+        &history,
+        CheckOptions {
+            steps_max,
+            explain: true,
+        },
+    );
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report).expect("reports serialise"));
+    } else {
+        println!("{}: {} ({} ops)", report.verdict, report.reason, history.ops.len());
+        if let Some(explanation) = &report.explanation {
+            println!("{}", explanation.text);
+        }
+    }
+    let status = exit::for_verdict(report.verdict);
+    if status != exit::OK {
+        eprintln!("FAIL: {}; replay: mcsim check {}", report.verdict, path.display());
+    }
+    status
+}
