@@ -40,6 +40,16 @@ pub const ITEM_SIZE_MAX_DEFAULT: usize = 1024 * 1024;
 /// zero client flags and CAS enabled (measured: FACTS.md).
 pub const ITEM_OVERHEAD_BYTES: usize = 59;
 
+/// Why the server dropped an item on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LossReason {
+    /// Evicted to make room under the memory limit.
+    Evicted,
+    /// A store was refused (too large, or out of memory under `-M`), and
+    /// memcached unlinked the value the key held.
+    RefusedStore,
+}
+
 /// Server settings that change observable behaviour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CoreConfig {
@@ -97,8 +107,8 @@ pub struct ServerCore {
     touch_clock: u64,
     bytes_used: usize,
     evictions: u64,
-    /// Keys evicted since the last `take_evicted`, oldest first.
-    evicted: Vec<Key>,
+    /// Keys lost since the last `take_lost`, oldest first, with why.
+    lost: Vec<(Key, LossReason)>,
     /// The last token handed out; the next store gets `cas_last + 1`.
     cas_last: u64,
 }
@@ -113,7 +123,7 @@ impl ServerCore {
             touch_clock: 0,
             bytes_used: 0,
             evictions: 0,
-            evicted: Vec::new(),
+            lost: Vec::new(),
             cas_last: 0,
         }
     }
@@ -165,15 +175,18 @@ impl ServerCore {
     /// the old value, whatever the mode), then the mode's own condition.
     fn store(&mut self, key: &Key, value: &[u8], condition: impl FnOnce(Option<&Entry>) -> Result<(), Reply>) -> Reply {
         if value.len() > self.config.value_len_max(key.len()) {
-            self.unlink(key);
+            self.unlink_refused(key);
             return Reply::ServerError(ServerError::TooLarge);
         }
         if let Err(refusal) = condition(self.items.get(key)) {
             return refusal;
         }
         let size_bytes = ITEM_OVERHEAD_BYTES + key.len() + value.len();
-        self.unlink(key);
+        let replaced = self.unlink(key);
         if !self.make_room(size_bytes) {
+            if replaced {
+                self.lost.push((key.clone(), LossReason::RefusedStore));
+            }
             return Reply::ServerError(ServerError::OutOfMemory);
         }
         self.cas_last += 1;
@@ -222,9 +235,17 @@ impl ServerCore {
             let entry = self.items.remove(&victim).expect("recency lists only live items");
             self.bytes_used -= entry.size_bytes(&victim);
             self.evictions += 1;
-            self.evicted.push(victim);
+            self.lost.push((victim, LossReason::Evicted));
         }
         true
+    }
+
+    /// A refused store unlinks what the key held (memcached's behaviour);
+    /// that is a loss the harness must know about.
+    fn unlink_refused(&mut self, key: &Key) {
+        if self.unlink(key) {
+            self.lost.push((key.clone(), LossReason::RefusedStore));
+        }
     }
 
     /// Removes `key` and its accounting; true if it was present.
@@ -290,10 +311,11 @@ impl ServerCore {
         self.evictions
     }
 
-    /// The keys evicted since the last call, so a harness can record each
-    /// loss with its time.
-    pub fn take_evicted(&mut self) -> Vec<Key> {
-        std::mem::take(&mut self.evicted)
+    /// The items the server dropped on its own since the last call
+    /// (evictions, and old values unlinked by a refused store), so a harness
+    /// can record each loss with its time and cause.
+    pub fn take_lost(&mut self) -> Vec<(Key, LossReason)> {
+        std::mem::take(&mut self.lost)
     }
 
     /// Whether `key` currently holds an item.
@@ -413,6 +435,7 @@ mod tests {
             Reply::ServerError(ServerError::OutOfMemory)
         );
         assert!(!core.contains(&key("b")), "a refused store unlinks the old value");
+        assert_eq!(core.take_lost(), vec![(key("b"), LossReason::RefusedStore)]);
     }
 
     #[test]

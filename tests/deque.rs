@@ -173,6 +173,31 @@ fn a_lost_node_is_corruption_not_a_wrong_answer<S: Store + Debug>(store: &S) {
     );
 }
 
+/// A lost node that stabilizing keeps meeting as the *penultimate* (after
+/// successfully loading the last node each time) is corruption, not a race
+/// to retry forever. Regression: the port once cleared its "last id I failed
+/// to load" on every successful load, and the simulator caught the endless
+/// retries under node loss.
+fn a_lost_penultimate_node_is_corruption_not_an_endless_retry<S: Store + Debug>(store: &S) {
+    let mut deque = BlockingDeque::create(store, Some("lost-pen"), options()).unwrap();
+    deque.push_back("a").unwrap();
+    deque.push_back("b").unwrap();
+    let b = anchor_of(store, "lost-pen").right.unwrap();
+    block_on(store.delete(&node_key("lost-pen", b))).unwrap();
+    // The push takes effect; only linking `b` to it fails, leaving the
+    // anchor mid-push with a penultimate node that is gone.
+    deque.push_back("c").unwrap();
+    let mut fresh = BlockingDeque::bind(store, "lost-pen", options()).unwrap();
+    assert_eq!(
+        fresh.pop_back().unwrap_err(),
+        DequeError::Corruption {
+            op: memcache_collections::deque::OpKind::PopBack,
+            key: node_key("lost-pen", b),
+            kind: CorruptionKind::MissingNode(b),
+        }
+    );
+}
+
 /// Requests per uncontended operation, counted (ALGORITHM.md's shape: push 7
 /// onto a non-empty deque, 3 onto an empty one; pop 4; a pop that finds
 /// the deque empty 1).
@@ -201,5 +226,6 @@ on_every_world!(
     garbage_under_a_node_is_corruption,
     a_lost_anchor_is_corruption_at_once,
     a_lost_node_is_corruption_not_a_wrong_answer,
+    a_lost_penultimate_node_is_corruption_not_an_endless_retry,
     requests_per_uncontended_op,
 );

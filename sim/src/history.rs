@@ -118,6 +118,9 @@ pub enum LossCause {
     Eviction,
     /// A targeted loss injected by the harness.
     Injected,
+    /// The server refused a store (out of memory under `-M`, or too large)
+    /// and unlinked the value the key held, as memcached does.
+    RefusedStore,
 }
 
 /// Entries destroyed during the run.

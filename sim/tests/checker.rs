@@ -346,3 +346,32 @@ proptest! {
         prop_assert_eq!(matches!(outcome, SearchOutcome::Linearizable(_)), brute, "{:#?}", h);
     }
 }
+
+/// Lost nodes (injected, evicted, or unlinked by a refused store under
+/// `-M`) are reported as corruption: never a liveness failure (endless
+/// retries) nor a false alarm (a loss the harness did not record).
+#[test]
+fn simulated_losses_of_every_kind_are_detected() {
+    for kind in ["lose_node", "evict", "no_evictions"] {
+        for seed in 0..15 {
+            let mut config = SimConfig::default();
+            config.clients.count = 6;
+            config.clients.ops_per_client = 80;
+            match kind {
+                "lose_node" => config.random_faults.lose_node_per_s = 10.0,
+                "evict" => config.servers.memory_limit_bytes = Some(3000),
+                _ => {
+                    config.servers.memory_limit_bytes = Some(3000);
+                    config.servers.evictions = false;
+                }
+            }
+            let report = check(&run(&config, seed).unwrap().history, CheckOptions::default());
+            assert!(
+                matches!(report.verdict, Verdict::Linearizable | Verdict::DetectedCorruption),
+                "{kind} seed {seed}: {}: {}",
+                report.verdict,
+                report.reason
+            );
+        }
+    }
+}

@@ -25,7 +25,11 @@ pub(crate) struct Context<S> {
     pub(crate) retries_max: u32,
     rng: ChaCha12Rng,
     /// The node id this client last failed to load. Failing on the same id
-    /// twice in a row means it is gone for good (ALGORITHM.md).
+    /// twice in a row (two failures, whatever loads succeeded in between)
+    /// means it is gone for good (ALGORITHM.md). It is not cleared by a
+    /// successful load: stabilize loads the last node, then fails on the
+    /// penultimate, on every retry, and clearing in between would retry a
+    /// lost penultimate node forever (the harness found exactly that).
     last_missing: Option<NodeId>,
 }
 
@@ -84,14 +88,15 @@ impl<S: Store> Context<S> {
     }
 
     /// Loads a node. `Ok(None)` means it is missing for the first time, which
-    /// is normally a race (a concurrent pop deleted it); missing the same id
-    /// twice in a row is reported as corruption.
+    /// is normally a race (a concurrent pop deleted it); failing on the same
+    /// id twice in a row is reported as corruption. A node that lost a race
+    /// is never referenced again (pops stabilize before following an inward
+    /// link), so a second failure on it cannot be a race.
     pub(crate) async fn load_node(&mut self, op: OpKind, id: NodeId) -> Result<Option<(Node, CasToken)>, DequeError> {
         let key = self.node_key(id);
         let item = self.store.gets(&key).await.map_err(|source| no_effect(op, source))?;
         match item {
             Some(item) => {
-                self.last_missing = None;
                 let node = format::decode_node(&item.value).map_err(|e| self.malformed(op, &key, e))?;
                 Ok(Some((node, item.cas)))
             }

@@ -472,15 +472,16 @@ fn pushes_by_value(entries: &[Entry], values: usize) -> Vec<Option<usize>> {
 
 /// The order to try pushes in: FIFO-leaving values (popped at the far end,
 /// or never) first, by exit time; then LIFO-leaving values (popped at the
-/// end they were pushed at), latest exit first. Exit time is the middle of
-/// the popping operation's interval.
+/// end they were pushed at), latest exit first. Exit time is the popping
+/// operation's return: a deque operation takes effect with its last
+/// successful CAS, a request or two before it returns, however long its
+/// retries made it.
 fn push_ranks(entries: &[Entry]) -> Vec<(u8, u64)> {
     let mut exits: rustc_hash::FxHashMap<u32, (bool, u64)> = rustc_hash::FxHashMap::default();
     for e in entries {
         if let Some(DequeRet::Value(v)) = e.ret {
             let from_front = matches!(e.op, DequeOp::PopFront);
-            let middle = e.invoke_us / 2 + e.deadline_us / 2;
-            exits.insert(v, (from_front, middle));
+            exits.insert(v, (from_front, e.deadline_us));
         }
     }
     entries

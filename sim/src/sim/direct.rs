@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use std::future::Future;
 
 use memcache_collections::key::Key;
+use memcache_collections::memcore::LossReason;
 use memcache_collections::routing::KetamaRing;
 use memcache_collections::store::{Command, Reply, Store, StoreError};
 
@@ -15,7 +16,7 @@ use super::world::SimServer;
 pub(crate) struct DirectStore<'a> {
     servers: RefCell<&'a mut Vec<SimServer>>,
     ring: &'a KetamaRing,
-    evicted: RefCell<Vec<(u32, Key)>>,
+    lost: RefCell<Vec<(u32, Key, LossReason)>>,
 }
 
 impl<'a> DirectStore<'a> {
@@ -23,13 +24,14 @@ impl<'a> DirectStore<'a> {
         DirectStore {
             servers: RefCell::new(servers),
             ring,
-            evicted: RefCell::new(Vec::new()),
+            lost: RefCell::new(Vec::new()),
         }
     }
 
-    /// Keys evicted while this store was used, with their server.
-    pub(crate) fn take_evicted(&self) -> Vec<(u32, Key)> {
-        self.evicted.take()
+    /// Items the servers dropped while this store was used, with their
+    /// server and cause.
+    pub(crate) fn take_lost(&self) -> Vec<(u32, Key, LossReason)> {
+        self.lost.take()
     }
 }
 
@@ -38,10 +40,10 @@ impl Store for DirectStore<'_> {
         let server = self.ring.server_for(command.key().as_bytes());
         let mut servers = self.servers.borrow_mut();
         let reply = servers[server].core.apply(&command);
-        let evicted = servers[server].core.take_evicted();
-        self.evicted
+        let lost = servers[server].core.take_lost();
+        self.lost
             .borrow_mut()
-            .extend(evicted.into_iter().map(|key| (server as u32, key)));
+            .extend(lost.into_iter().map(|(key, why)| (server as u32, key, why)));
         std::future::ready(Ok(reply))
     }
 }

@@ -12,7 +12,7 @@ use std::task::{Context, Poll, Waker};
 
 use memcache_collections::format;
 use memcache_collections::key::Key;
-use memcache_collections::memcore::{CoreConfig, ServerCore};
+use memcache_collections::memcore::{CoreConfig, LossReason, ServerCore};
 use memcache_collections::routing::{KetamaRing, ServerSpec};
 use memcache_collections::store::{Command, Reply, StoreError};
 use memcache_collections::{Deque, DequeOptions, Variant};
@@ -598,14 +598,8 @@ impl World {
             return;
         }
         let reply = self.servers[server].core.apply(&command);
-        for key in self.servers[server].core.take_evicted() {
-            self.stats.evictions += 1;
-            self.losses.push(Loss {
-                at_us: self.now_us,
-                server: server as u32,
-                key: Some(key.to_string()),
-                cause: LossCause::Eviction,
-            });
+        for (key, why) in self.servers[server].core.take_lost() {
+            self.record_loss(server as u32, key, why);
         }
         let reply_tag = reply_fields(&reply);
         self.trace.note(
@@ -965,14 +959,26 @@ impl World {
             }
         }
         drop(history);
-        for (server, key) in direct.take_evicted() {
-            self.losses.push(Loss {
-                at_us,
-                server,
-                key: Some(key.to_string()),
-                cause: LossCause::Eviction,
-            });
+        for (server, key, why) in direct.take_lost() {
+            self.record_loss(server, key, why);
         }
+    }
+
+    /// Records an item the server dropped on its own.
+    fn record_loss(&mut self, server: u32, key: Key, why: LossReason) {
+        let cause = match why {
+            LossReason::Evicted => {
+                self.stats.evictions += 1;
+                LossCause::Eviction
+            }
+            LossReason::RefusedStore => LossCause::RefusedStore,
+        };
+        self.losses.push(Loss {
+            at_us: self.now_us,
+            server,
+            key: Some(key.to_string()),
+            cause,
+        });
     }
 }
 
