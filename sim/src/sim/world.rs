@@ -630,6 +630,14 @@ impl World {
     fn reply(&mut self, client: usize, server: usize, request: u64, epoch: u32, reply: Reply) {
         if self.servers[server].epoch != epoch {
             self.stats.messages_dropped += 1;
+            self.trace.note(
+                self.now_us,
+                TraceKind::Drop,
+                Parties::link(client, server),
+                &[request],
+                &[],
+                || format!("#{request} reply reset: the server restarted"),
+            );
             return;
         }
         let waiting = self.clients[client]
@@ -746,23 +754,13 @@ impl World {
                 if let Some(target) = self.servers.get_mut(server as usize) {
                     target.core.restart();
                     target.epoch += 1;
-                    self.losses.push(Loss {
-                        at_us: self.now_us,
-                        server,
-                        key: None,
-                        cause: LossCause::Restart,
-                    });
+                    self.lose_everything(server, LossCause::Restart);
                 }
             }
             Fault::FlushAll { server } => {
                 if let Some(target) = self.servers.get_mut(server as usize) {
                     target.core.flush_all();
-                    self.losses.push(Loss {
-                        at_us: self.now_us,
-                        server,
-                        key: None,
-                        cause: LossCause::Flush,
-                    });
+                    self.lose_everything(server, LossCause::Flush);
                 }
             }
             Fault::Lose { target } => {
@@ -962,6 +960,16 @@ impl World {
         for (server, key, why) in direct.take_lost() {
             self.record_loss(server, key, why);
         }
+    }
+
+    /// Records that every item on `server` is gone.
+    fn lose_everything(&mut self, server: u32, cause: LossCause) {
+        self.losses.push(Loss {
+            at_us: self.now_us,
+            server,
+            key: None,
+            cause,
+        });
     }
 
     /// Records an item the server dropped on its own.
