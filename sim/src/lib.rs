@@ -1,6 +1,8 @@
-//! The harness around `memcache-collections`: benchmarks today; the
-//! deterministic simulator, the checkers and the scenario runner as they land.
-//! The `mcsim` binary is its command-line face.
+//! The harness around `memcache-collections`: the deterministic simulator
+//! ([`sim`]), the history format ([`history`]), the linearizability and
+//! corruption checkers ([`check`]) and the benchmarks ([`bench`]). The
+//! `mcsim` binary is its command-line face; scenario files and the suite
+//! runner are next.
 
 pub mod bench;
 pub mod check;
