@@ -1,6 +1,6 @@
 //! The harness around `memcache-collections`: the deterministic simulator
 //! ([`sim`]), the history format ([`history`]), the linearizability and
-//! corruption checkers ([`check`]) and the benchmarks ([`bench`]). The
+//! corruption checkers ([`check`]) and the benchmarks ([`mod@bench`]). The
 //! `mcsim` binary is its command-line face; scenario files and the suite
 //! runner are next.
 
