@@ -12,7 +12,7 @@
 //! One more trap, found by the differential test: the meta client reports
 //! *any* error after a fully written request as ambiguous, including a
 //! `SERVER_ERROR` line (say, a value too large), which is a definite refusal;
-//! [`classify`] unwraps it back into a reply.
+//! our error classification unwraps it back into a reply.
 //! Only base meta flags are used (`mg v c`, `ms c`, `ms ME`, `ms C`, `md`), so
 //! it works with memcached 1.6.18 (Debian 12).
 
