@@ -20,3 +20,5 @@ echo "using $(memcached -V)"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+# A bounded slice of the scenario suite (the main job runs every seed).
+cargo run --locked -p memcache-sim -- run scenarios/ --seeds 20

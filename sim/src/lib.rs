@@ -10,4 +10,6 @@ pub mod demo;
 pub mod exit;
 pub mod history;
 pub mod one_run;
+pub mod runner;
+pub mod scenario;
 pub mod sim;

@@ -1,6 +1,35 @@
 //! `mcsim`: the harness's command line. Exit statuses are documented in
 //! `memcache_sim::exit`.
 
+/// `println!` for the CLI: a reader that went away (`mcsim ... | head`) ends
+/// the program quietly instead of panicking on the broken pipe.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        if let Err(error) = writeln!(stdout, $($arg)*) {
+            if error.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(i32::from(memcache_sim::exit::OK));
+            }
+            panic!("cannot write to stdout: {error}");
+        }
+    }};
+}
+
+/// `print!` for the CLI, with `outln!`'s handling of a closed pipe.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        if let Err(error) = write!(stdout, $($arg)*) {
+            if error.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(i32::from(memcache_sim::exit::OK));
+            }
+            panic!("cannot write to stdout: {error}");
+        }
+    }};
+}
+
 mod cli;
 
 use std::path::PathBuf;
@@ -52,6 +81,42 @@ enum Command {
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Run every scenario x seed under PATHS (files or directories), in
+    /// parallel, and compare each verdict with the scenario's expectation.
+    Run {
+        /// Scenario files or directories.
+        #[arg(default_value = "scenarios")]
+        paths: Vec<PathBuf>,
+        /// Run seeds 0..N of every scenario instead of its own seeds.
+        #[arg(long)]
+        seeds: Option<u64>,
+        /// Run only this seed of every scenario.
+        #[arg(long, conflicts_with = "seeds")]
+        seed: Option<u64>,
+        /// Run only shard K of N (K from 1), splitting each scenario's seeds.
+        #[arg(long, value_parser = cli::run::parse_shard)]
+        shard: Option<(u64, u64)>,
+        /// Worker threads; defaults to the number of cores.
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Print a machine-readable summary on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replay one run of a scenario exactly, with its trace and explanation.
+    Repro {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// The seed to replay.
+        #[arg(long)]
+        seed: u64,
+    },
+    /// List scenarios, variants, fault types and verdicts.
+    List {
+        /// Scenario files or directories.
+        #[arg(default_value = "scenarios")]
+        paths: Vec<PathBuf>,
     },
     /// Check a history file (JSON) from anywhere.
     Check {
@@ -153,6 +218,24 @@ fn main() -> ExitCode {
             history,
             json,
         }),
+        Command::Run {
+            paths,
+            seeds,
+            seed,
+            shard,
+            threads,
+            json,
+        } => {
+            let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let selection = memcache_sim::runner::SeedSelection {
+                count: seeds,
+                single: seed,
+                shard,
+            };
+            cli::run::run(&paths, selection, threads, json)
+        }
+        Command::Repro { scenario, seed } => cli::repro::run(&scenario, seed),
+        Command::List { paths } => cli::list::run(&paths),
         Command::Check {
             history,
             steps_max,
@@ -195,7 +278,7 @@ fn run_demo(clients: usize, ops: usize) -> u8 {
     let replay = format!("mcsim demo --clients {clients} --ops {ops}");
     match demo::run(clients, ops) {
         Ok(report) => {
-            println!(
+            outln!(
                 "{} clients x {} ops on one deque: {} pushed, {} popped, {} drained; lost {}, duplicated or invented {}",
                 report.clients,
                 report.ops_per_client,

@@ -5,9 +5,9 @@ use memcache_sim::exit;
 
 fn print<T: serde::Serialize>(json: bool, report: &T, table: impl FnOnce() -> String) {
     if json {
-        println!("{}", serde_json::to_string_pretty(report).expect("reports serialise"));
+        outln!("{}", serde_json::to_string_pretty(report).expect("reports serialise"));
     } else {
-        print!("{}", table());
+        out!("{}", table());
     }
 }
 

@@ -32,11 +32,11 @@ pub fn run(path: &Path, steps_max: u64, json: bool) -> u8 {
         },
     );
     if json {
-        println!("{}", serde_json::to_string_pretty(&report).expect("reports serialise"));
+        outln!("{}", serde_json::to_string_pretty(&report).expect("reports serialise"));
     } else {
-        println!("{}: {} ({} ops)", report.verdict, report.reason, history.ops.len());
+        outln!("{}: {} ({} ops)", report.verdict, report.reason, history.ops.len());
         if let Some(explanation) = &report.explanation {
-            println!("{}", explanation.text);
+            outln!("{}", explanation.text);
         }
     }
     let status = exit::for_verdict(report.verdict);

@@ -2,4 +2,7 @@
 
 pub mod bench;
 pub mod check;
+pub mod list;
+pub mod repro;
+pub mod run;
 pub mod sim;

@@ -73,9 +73,9 @@ pub fn run(args: &SimArgs) -> u8 {
     let summary = RunSummary::of(&outcome);
     if args.json {
         let value = serde_json::json!({ "run": summary, "verdict": report.verdict, "reason": report.reason });
-        println!("{}", serde_json::to_string_pretty(&value).expect("summary serialises"));
+        outln!("{}", serde_json::to_string_pretty(&value).expect("summary serialises"));
     } else {
-        println!(
+        outln!(
             "seed {} trace {} | {} requests, {} ops, {} timeouts, {} dropped, {} faults, {} losses | {}: {}",
             summary.seed,
             summary.trace_hash,
@@ -89,7 +89,7 @@ pub fn run(args: &SimArgs) -> u8 {
             report.reason
         );
         if let Some(explanation) = &report.explanation {
-            println!("{}", explanation.text);
+            outln!("{}", explanation.text);
         }
     }
     if let Some(divergence) = divergence {

@@ -19,6 +19,8 @@ pub enum Stream {
     Workload = 3,
     /// Node ids of the deque handles (one sub-stream per client).
     NodeIds = 4,
+    /// A scenario's per-seed swarm fault mix.
+    Swarm = 5,
 }
 
 /// A random stream for `stream` (and `index`, e.g. the client), derived from

@@ -1,0 +1,68 @@
+//! `mcsim run [PATHS...]`: every scenario x seed, in parallel, then a summary.
+
+use std::path::PathBuf;
+
+use memcache_sim::exit;
+use memcache_sim::runner::{self, SeedSelection};
+use memcache_sim::scenario::{self, LoadedScenario};
+
+/// Parses `K/N` (1 <= K <= N).
+pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
+    let (k, n) = text.split_once('/').ok_or("expected K/N, e.g. 2/4")?;
+    let (k, n): (u64, u64) = (
+        k.parse().map_err(|_| format!("{k:?} is not a number"))?,
+        n.parse().map_err(|_| format!("{n:?} is not a number"))?,
+    );
+    if k == 0 || k > n {
+        return Err(format!("shard {k}/{n}: K must be between 1 and N"));
+    }
+    Ok((k, n))
+}
+
+/// Loads every scenario under `paths`; the first bad file ends the run.
+pub fn load_all(paths: &[PathBuf]) -> Result<Vec<LoadedScenario>, u8> {
+    let files = scenario::discover(paths).map_err(|error| {
+        eprintln!("mcsim: {error}");
+        exit::USAGE
+    })?;
+    if files.is_empty() {
+        eprintln!("mcsim: no scenario files (*.toml) under {paths:?}");
+        return Err(exit::USAGE);
+    }
+    files
+        .iter()
+        .map(|file| scenario::load(file))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| {
+            eprintln!("mcsim: {error}");
+            exit::USAGE
+        })
+}
+
+/// Runs, prints, returns the exit status.
+pub fn run(paths: &[PathBuf], selection: SeedSelection, threads: usize, json: bool) -> u8 {
+    let scenarios = match load_all(paths) {
+        Ok(scenarios) => scenarios,
+        Err(status) => return status,
+    };
+    let records = runner::run_all(&scenarios, selection, threads, !json);
+    let status = runner::exit_status(&records);
+    if json {
+        let failures: Vec<_> = records.iter().filter(|r| !r.expected).collect();
+        let value = serde_json::json!({
+            "exit": status,
+            "runs": records.len(),
+            "scenarios": runner::summarise(&records),
+            "failures": failures,
+        });
+        outln!("{}", serde_json::to_string_pretty(&value).expect("summaries serialise"));
+    } else {
+        out!("{}", runner::render(&records));
+        outln!(
+            "{} runs, {} unexpected",
+            records.len(),
+            records.iter().filter(|r| !r.expected).count()
+        );
+    }
+    status
+}

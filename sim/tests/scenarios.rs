@@ -1,0 +1,181 @@
+//! Scenario files and the suite runner.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use memcache_sim::check::Verdict;
+use memcache_sim::exit;
+use memcache_sim::runner::{self, RunRecord, SeedSelection};
+use memcache_sim::scenario::{self, ScenarioError};
+
+fn suite_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+}
+
+fn temp_file(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mcsim-scenarios-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn every_shipped_scenario_loads_and_says_what_it_is_for() {
+    let files = scenario::discover(&[suite_dir()]).unwrap();
+    assert!(files.len() >= 15, "{files:?}");
+    for file in files {
+        scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            text.starts_with('#'),
+            "{} must open with a comment saying what it is for",
+            file.display()
+        );
+    }
+}
+
+#[test]
+fn a_malformed_file_names_the_file_line_column_and_key() {
+    let path = temp_file(
+        "bad.toml",
+        "[scenario]\nexpect = [\"linearizable\"]\n\n[clients]\ncount = 4\nopz = 3\n",
+    );
+    let error = scenario::load(&path).unwrap_err();
+    let text = error.to_string();
+    assert!(matches!(error, ScenarioError::Parse { .. }));
+    assert!(
+        text.contains("bad.toml") && text.contains("line 6") && text.contains("column 1") && text.contains("opz"),
+        "{text}"
+    );
+    let wrong_type = temp_file(
+        "type.toml",
+        "[scenario]\nexpect = [\"linearizable\"]\n[clients]\ncount = \"four\"\n",
+    );
+    assert!(scenario::load(&wrong_type).unwrap_err().to_string().contains("line 4"));
+    let unknown_verdict = temp_file("verdict.toml", "[scenario]\nexpect = [\"fine\"]\n");
+    assert!(
+        scenario::load(&unknown_verdict)
+            .unwrap_err()
+            .to_string()
+            .contains("unknown verdict \"fine\"")
+    );
+    let unknown_variant = temp_file(
+        "variant.toml",
+        "[scenario]\nexpect = [\"linearizable\"]\nvariant = \"nope\"\n",
+    );
+    assert!(
+        scenario::load(&unknown_variant)
+            .unwrap_err()
+            .to_string()
+            .contains("unknown variant")
+    );
+}
+
+#[test]
+fn the_cli_refuses_a_bad_scenario_with_the_usage_status() {
+    let path = temp_file("cli-bad.toml", "[scenario]\nexpect = [\"linearizable\"]\nseeds = 5\n");
+    let output = Command::new(env!("CARGO_BIN_EXE_mcsim"))
+        .arg("run")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(i32::from(exit::USAGE)));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cli-bad.toml"));
+}
+
+#[test]
+fn shards_split_the_seeds_without_overlap() {
+    let loaded = scenario::load(&suite_dir().join("clean.toml")).unwrap();
+    let all = SeedSelection {
+        count: Some(10),
+        ..Default::default()
+    }
+    .seeds(&loaded);
+    let mut union: Vec<u64> = (1..=3)
+        .flat_map(|k| {
+            SeedSelection {
+                count: Some(10),
+                shard: Some((k, 3)),
+                ..Default::default()
+            }
+            .seeds(&loaded)
+        })
+        .collect();
+    union.sort_unstable();
+    assert_eq!(union, all);
+}
+
+#[test]
+fn runs_are_deterministic_and_in_job_order_whatever_the_threads() {
+    let scenarios: Vec<_> = ["clean.toml", "restart.toml"]
+        .iter()
+        .map(|f| scenario::load(&suite_dir().join(f)).unwrap())
+        .collect();
+    let selection = SeedSelection {
+        count: Some(6),
+        ..Default::default()
+    };
+    let key = |records: Vec<RunRecord>| -> Vec<(String, u64, Verdict, String)> {
+        records
+            .into_iter()
+            .map(|r| (r.scenario, r.seed, r.verdict, r.trace_hash))
+            .collect()
+    };
+    let one = key(runner::run_all(&scenarios, selection, 1, false));
+    let two = key(runner::run_all(&scenarios, selection, 2, false));
+    assert_eq!(one, two);
+    assert_eq!(one.len(), 12);
+}
+
+#[test]
+fn swarm_seeds_draw_their_own_fault_mixes() {
+    let loaded = scenario::load(&suite_dir().join("swarm.toml")).unwrap();
+    let mixes: std::collections::BTreeSet<String> = (0..20)
+        .map(|seed| format!("{:?}", loaded.config_for(seed).random_faults))
+        .collect();
+    assert!(mixes.len() > 15);
+    assert_eq!(
+        format!("{:?}", loaded.config_for(3)),
+        format!("{:?}", loaded.config_for(3))
+    );
+    let off = (0..50)
+        .filter(|&s| loaded.config_for(s).random_faults.restart_per_s == 0.0)
+        .count();
+    assert!((10..40).contains(&off), "restarts off in {off} of 50 seeds");
+}
+
+#[test]
+fn an_unexpected_verdict_sets_the_exit_status_by_class() {
+    let record = |verdict, expected| RunRecord {
+        scenario: "s".into(),
+        path: "s.toml".into(),
+        seed: 1,
+        verdict,
+        expected,
+        reason: String::new(),
+        trace_hash: String::new(),
+        ops: 0,
+        wall_ms: 0.0,
+    };
+    assert_eq!(runner::exit_status(&[record(Verdict::Linearizable, true)]), exit::OK);
+    assert_eq!(runner::exit_status(&[record(Verdict::Liveness, false)]), exit::LIVENESS);
+    assert_eq!(
+        runner::exit_status(&[
+            record(Verdict::Liveness, false),
+            record(Verdict::SilentCorruption, false)
+        ]),
+        exit::CORRECTNESS
+    );
+    // A canary that stops failing is a failure of the suite.
+    assert_eq!(
+        runner::exit_status(&[record(Verdict::Linearizable, false)]),
+        exit::CORRECTNESS
+    );
+    assert_eq!(runner::exit_status(&[record(Verdict::Unknown, false)]), exit::HARNESS);
+    assert!(
+        record(Verdict::Unknown, false)
+            .replay()
+            .ends_with("mcsim repro s.toml --seed 1")
+    );
+}
