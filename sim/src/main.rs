@@ -100,6 +100,12 @@ enum Command {
         /// Worker threads; defaults to the number of cores.
         #[arg(long)]
         threads: Option<usize>,
+        /// Write a JSON record per run under this directory.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Write JUnit XML (one test case per seed) to this file.
+        #[arg(long)]
+        junit: Option<PathBuf>,
         /// Print a machine-readable summary on stdout.
         #[arg(long)]
         json: bool,
@@ -224,6 +230,8 @@ fn main() -> ExitCode {
             seed,
             shard,
             threads,
+            report,
+            junit,
             json,
         } => {
             let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -232,7 +240,8 @@ fn main() -> ExitCode {
                 single: seed,
                 shard,
             };
-            cli::run::run(&paths, selection, threads, json)
+            let outputs = cli::run::Outputs { report, junit, json };
+            cli::run::run(&paths, selection, threads, &outputs)
         }
         Command::Repro { scenario, seed } => cli::repro::run(&scenario, seed),
         Command::List { paths } => cli::list::run(&paths),

@@ -266,3 +266,54 @@ pub fn render(records: &[RunRecord]) -> String {
     }
     out
 }
+
+/// Writes one JSON record per run under `dir` (`<scenario>/seed-<seed>.json`).
+pub fn write_reports(dir: &std::path::Path, records: &[RunRecord]) -> std::io::Result<()> {
+    for record in records {
+        let scenario_dir = dir.join(&record.scenario);
+        std::fs::create_dir_all(&scenario_dir)?;
+        let text = serde_json::to_string_pretty(record).expect("records serialise");
+        std::fs::write(scenario_dir.join(format!("seed-{}.json", record.seed)), text)?;
+    }
+    Ok(())
+}
+
+/// JUnit XML that CI systems read: one test suite per scenario, one test case
+/// per seed, a failure for every unexpected verdict (with its replay command).
+pub fn junit(records: &[RunRecord]) -> String {
+    fn escape(text: &str) -> String {
+        text.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    }
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"mcsim\">\n");
+    for summary in summarise(records) {
+        out.push_str(&format!(
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\">\n",
+            escape(&summary.scenario),
+            summary.seeds,
+            summary.unexpected
+        ));
+        for record in records.iter().filter(|r| r.scenario == summary.scenario) {
+            out.push_str(&format!(
+                "    <testcase classname=\"{}\" name=\"seed {}\" time=\"{:.3}\">",
+                escape(&record.scenario),
+                record.seed,
+                record.wall_ms / 1e3
+            ));
+            if !record.expected {
+                out.push_str(&format!(
+                    "<failure message=\"{}\">{}; replay: {}</failure>",
+                    escape(record.verdict.name()),
+                    escape(&record.reason),
+                    escape(&record.replay())
+                ));
+            }
+            out.push_str("</testcase>\n");
+        }
+        out.push_str("  </testsuite>\n");
+    }
+    out.push_str("</testsuites>\n");
+    out
+}

@@ -179,3 +179,28 @@ fn an_unexpected_verdict_sets_the_exit_status_by_class() {
             .ends_with("mcsim repro s.toml --seed 1")
     );
 }
+
+#[test]
+fn junit_lists_every_seed_and_each_unexpected_verdict_with_its_replay() {
+    let record = |seed, verdict, expected| RunRecord {
+        scenario: "restart".into(),
+        path: "scenarios/restart.toml".into(),
+        seed,
+        verdict,
+        expected,
+        reason: "a <reason> & more".into(),
+        trace_hash: String::new(),
+        ops: 1,
+        wall_ms: 2.0,
+    };
+    let xml = runner::junit(&[
+        record(1, Verdict::DetectedCorruption, true),
+        record(2, Verdict::SilentCorruption, false),
+    ]);
+    assert!(
+        xml.contains("<testsuite name=\"restart\" tests=\"2\" failures=\"1\">"),
+        "{xml}"
+    );
+    assert!(xml.contains("name=\"seed 2\""));
+    assert!(xml.contains("a &lt;reason&gt; &amp; more; replay: mcsim repro scenarios/restart.toml --seed 2</failure>"));
+}

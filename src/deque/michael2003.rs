@@ -2,7 +2,8 @@
 //! Algorithm for Shared Deques", 2003), exactly as `ALGORITHM.md` describes
 //! it: the baseline that later variants and fixes are measured against.
 //!
-//! Written for the right end; [`Side`] mirrors it for the left. Requests per
+//! Written for the right end; [`Side`] mirrors it for the left. Broken
+//! variants pass [`Flaws`]; each flaw is applied at a point marked `FLAW`. Requests per
 //! uncontended operation: push onto a non-empty deque 7 (gets anchor, set
 //! node, cas anchor, gets penultimate, gets anchor, cas penultimate, cas
 //! anchor), pop 4 (gets anchor, gets node, cas anchor, delete).
@@ -14,6 +15,7 @@
 //! - a missing anchor is corruption at once; a node missing twice in a row is
 //!   corruption (ALGORITHM.md's per-client "last failed id").
 
+use crate::deque::Flaws;
 use crate::deque::context::Context;
 use crate::deque::error::{DequeError, OpKind};
 use crate::deque::side::Side;
@@ -23,6 +25,7 @@ use crate::store::{CasToken, Store};
 /// Pushes `value` at `side`.
 pub(crate) async fn push<S: Store>(
     ctx: &mut Context<S>,
+    _flaws: Flaws,
     op: OpKind,
     side: Side,
     value: Vec<u8>,
@@ -64,7 +67,12 @@ pub(crate) async fn push<S: Store>(
 }
 
 /// Pops from `side`; `Ok(None)` when the deque is empty.
-pub(crate) async fn pop<S: Store>(ctx: &mut Context<S>, op: OpKind, side: Side) -> Result<Option<Vec<u8>>, DequeError> {
+pub(crate) async fn pop<S: Store>(
+    ctx: &mut Context<S>,
+    flaws: Flaws,
+    op: OpKind,
+    side: Side,
+) -> Result<Option<Vec<u8>>, DequeError> {
     for _ in 0..ctx.retries_max {
         let (anchor, token) = ctx.read_anchor(op).await?;
         if anchor.is_empty() {
@@ -80,7 +88,10 @@ pub(crate) async fn pop<S: Store>(ctx: &mut Context<S>, op: OpKind, side: Side) 
         let Some((node, _)) = ctx.load_node(op, end).await? else {
             continue;
         };
-        let popped = if anchor.is_single() {
+        let popped = if anchor.is_single() && flaws.single_pop_clears_one_end {
+            // FLAW (one-end-single-pop): only the popped end is cleared.
+            side.with_end(&anchor, None, anchor.status)
+        } else if anchor.is_single() {
             Anchor::EMPTY
         } else {
             let inner = side.inward(&node).ok_or_else(|| {

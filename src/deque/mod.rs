@@ -31,21 +31,53 @@ pub const NAME_LEN_MAX: usize = KEY_LEN_MAX - NODE_KEY_SUFFIX_LEN;
 pub const RETRIES_MAX_DEFAULT: u32 = 10_000;
 
 /// The deque algorithm a handle runs.
+///
+/// Broken variants exist to prove the harness catches wrong algorithms: each
+/// is `michael2003` with one realistic flaw injected at a marked point (see
+/// [`Flaws`]), so the catalogue shares one algorithm instead of near-copies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Variant {
     /// The 2013 library's algorithm, as `ALGORITHM.md` describes it.
     #[default]
     Michael2003,
+    /// Broken: popping the only item swings just the popped end to "none"
+    /// and leaves the other end naming the deleted node, an easy slip when
+    /// the general case updates one end only. The next operation finds a
+    /// half-empty anchor or a vanished node and reports corruption although
+    /// nothing was lost: the harness must see false alarms (or worse).
+    OneEndSinglePop,
+}
+
+/// The flaws a variant injects into `michael2003`, one per marked point.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Flaws {
+    /// See [`Variant::OneEndSinglePop`].
+    pub(crate) single_pop_clears_one_end: bool,
 }
 
 impl Variant {
     /// Every variant, for listings and for running a suite against each.
-    pub const ALL: &'static [Variant] = &[Variant::Michael2003];
+    pub const ALL: &'static [Variant] = &[Variant::Michael2003, Variant::OneEndSinglePop];
 
     /// The variant's stable name, as scenario files and the CLI spell it.
     pub fn name(self) -> &'static str {
         match self {
             Variant::Michael2003 => "michael2003",
+            Variant::OneEndSinglePop => "one-end-single-pop",
+        }
+    }
+
+    /// Whether the variant is deliberately broken (a mutation to catch).
+    pub fn is_broken(self) -> bool {
+        self != Variant::Michael2003
+    }
+
+    pub(crate) fn flaws(self) -> Flaws {
+        match self {
+            Variant::Michael2003 => Flaws::default(),
+            Variant::OneEndSinglePop => Flaws {
+                single_pop_clears_one_end: true,
+            },
         }
     }
 
@@ -218,17 +250,13 @@ impl<S: Store> Deque<S> {
                 len_max_bytes: self.value_len_max,
             });
         }
-        match self.variant {
-            Variant::Michael2003 => michael2003::push(&mut self.ctx, op, side, value).await,
-        }
+        michael2003::push(&mut self.ctx, self.variant.flaws(), op, side, value).await
     }
 
     /// Pops at either end; what `pop_back` and `pop_front` call.
     pub async fn pop(&mut self, side: Side) -> Result<Option<Vec<u8>>, DequeError> {
         let op = side.pop_op();
-        match self.variant {
-            Variant::Michael2003 => michael2003::pop(&mut self.ctx, op, side).await,
-        }
+        michael2003::pop(&mut self.ctx, self.variant.flaws(), op, side).await
     }
 }
 

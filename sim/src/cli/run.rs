@@ -39,14 +39,37 @@ pub fn load_all(paths: &[PathBuf]) -> Result<Vec<LoadedScenario>, u8> {
         })
 }
 
+/// Where a suite run's results go besides the summary.
+pub struct Outputs {
+    /// A JSON record per run under this directory.
+    pub report: Option<PathBuf>,
+    /// JUnit XML to this file.
+    pub junit: Option<PathBuf>,
+    /// The summary as JSON on stdout instead of a table.
+    pub json: bool,
+}
+
 /// Runs, prints, returns the exit status.
-pub fn run(paths: &[PathBuf], selection: SeedSelection, threads: usize, json: bool) -> u8 {
+pub fn run(paths: &[PathBuf], selection: SeedSelection, threads: usize, outputs: &Outputs) -> u8 {
+    let json = outputs.json;
     let scenarios = match load_all(paths) {
         Ok(scenarios) => scenarios,
         Err(status) => return status,
     };
     let records = runner::run_all(&scenarios, selection, threads, !json);
     let status = runner::exit_status(&records);
+    if let Some(dir) = &outputs.report
+        && let Err(error) = runner::write_reports(dir, &records)
+    {
+        eprintln!("mcsim: cannot write reports under {}: {error}", dir.display());
+        return exit::HARNESS;
+    }
+    if let Some(file) = &outputs.junit
+        && let Err(error) = std::fs::write(file, runner::junit(&records))
+    {
+        eprintln!("mcsim: cannot write {}: {error}", file.display());
+        return exit::HARNESS;
+    }
     if json {
         let failures: Vec<_> = records.iter().filter(|r| !r.expected).collect();
         let value = serde_json::json!({
