@@ -12,4 +12,5 @@ pub mod history;
 pub mod one_run;
 pub mod runner;
 pub mod scenario;
+pub mod shrink;
 pub mod sim;

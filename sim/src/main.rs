@@ -118,6 +118,18 @@ enum Command {
         #[arg(long)]
         seed: u64,
     },
+    /// Shrink a failing run to the smallest scenario that fails the same way,
+    /// and save it.
+    Shrink {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// The failing seed.
+        #[arg(long)]
+        seed: u64,
+        /// Where to save the shrunk scenario (default: <name>-shrunk-seed<S>.toml).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// List scenarios, variants, fault types and verdicts.
     List {
         /// Scenario files or directories.
@@ -244,6 +256,7 @@ fn main() -> ExitCode {
             cli::run::run(&paths, selection, threads, &outputs)
         }
         Command::Repro { scenario, seed } => cli::repro::run(&scenario, seed),
+        Command::Shrink { scenario, seed, out } => cli::shrink::run(&scenario, seed, out),
         Command::List { paths } => cli::list::run(&paths),
         Command::Check {
             history,

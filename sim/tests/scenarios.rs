@@ -204,3 +204,24 @@ fn junit_lists_every_seed_and_each_unexpected_verdict_with_its_replay() {
     assert!(xml.contains("name=\"seed 2\""));
     assert!(xml.contains("a &lt;reason&gt; &amp; more; replay: mcsim repro scenarios/restart.toml --seed 2</failure>"));
 }
+
+/// `shrink` turns a failing canary run into a reproducer of at most 10 ops,
+/// and replaying the reproducer gives the same run every time.
+#[test]
+fn the_canary_shrinks_to_a_tiny_reproducer_that_replays_identically() {
+    use memcache_sim::check::{CheckOptions, check};
+    use memcache_sim::{shrink, sim};
+    let canary = scenario::load(&suite_dir().join("canary-one-end-single-pop.toml")).unwrap();
+    let outcome = sim::run(&canary.config_for(0), 0).unwrap();
+    let verdict = check(&outcome.history, CheckOptions::default()).verdict;
+    assert!(verdict.is_correctness_failure(), "{verdict}");
+    let shrunk = shrink::shrink(&canary, 0, verdict);
+    assert!(shrunk.ops <= 10, "shrunk to {} ops", shrunk.ops);
+    // Round trip through the saved form, then replay twice.
+    let path = temp_file("shrunk.toml", &toml::to_string(&shrunk.scenario).unwrap());
+    let reloaded = scenario::load(&path).unwrap();
+    let replay = || sim::run(&reloaded.config_for(0), 0).unwrap();
+    let (first, second) = (replay(), replay());
+    assert_eq!(first.trace_hash, second.trace_hash);
+    assert_eq!(check(&first.history, CheckOptions::default()).verdict, verdict);
+}

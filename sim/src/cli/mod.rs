@@ -5,4 +5,5 @@ pub mod check;
 pub mod list;
 pub mod repro;
 pub mod run;
+pub mod shrink;
 pub mod sim;
