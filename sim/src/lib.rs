@@ -10,6 +10,7 @@ pub mod demo;
 pub mod exit;
 pub mod history;
 pub mod one_run;
+pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod shrink;

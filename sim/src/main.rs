@@ -117,6 +117,9 @@ enum Command {
         /// The seed to replay.
         #[arg(long)]
         seed: u64,
+        /// Where to write the HTML report.
+        #[arg(long, default_value = "reports")]
+        report_dir: PathBuf,
     },
     /// Shrink a failing run to the smallest scenario that fails the same way,
     /// and save it.
@@ -255,7 +258,11 @@ fn main() -> ExitCode {
             let outputs = cli::run::Outputs { report, junit, json };
             cli::run::run(&paths, selection, threads, &outputs)
         }
-        Command::Repro { scenario, seed } => cli::repro::run(&scenario, seed),
+        Command::Repro {
+            scenario,
+            seed,
+            report_dir,
+        } => cli::repro::run(&scenario, seed, &report_dir),
         Command::Shrink { scenario, seed, out } => cli::shrink::run(&scenario, seed, out),
         Command::List { paths } => cli::list::run(&paths),
         Command::Check {

@@ -11,8 +11,9 @@ use memcache_sim::sim;
 /// Trace lines shown around the failure.
 const TRACE_LINES_MAX: usize = 60;
 
-/// Replays, explains, returns the exit status.
-pub fn run(path: &Path, seed: u64) -> u8 {
+/// Replays, explains, writes the HTML report under `report_dir`, returns the
+/// exit status.
+pub fn run(path: &Path, seed: u64, report_dir: &Path) -> u8 {
     let replay = format!("mcsim repro {} --seed {seed}", path.display());
     let loaded = match scenario::load(path) {
         Ok(loaded) => loaded,
@@ -85,6 +86,13 @@ pub fn run(path: &Path, seed: u64) -> u8 {
     if report.explanation.is_none() && !expected {
         for (i, op) in outcome.history.ops.iter().enumerate().rev().take(10) {
             outln!("  {}", render_op(i, op));
+        }
+    }
+    match memcache_sim::report::write_for_seed(report_dir, &loaded, seed) {
+        Ok(page) => outln!("report: {}", page.display()),
+        Err(error) => {
+            eprintln!("mcsim: cannot write the report under {}: {error}", report_dir.display());
+            return exit::HARNESS;
         }
     }
     if expected {

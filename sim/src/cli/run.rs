@@ -58,11 +58,18 @@ pub fn run(paths: &[PathBuf], selection: SeedSelection, threads: usize, outputs:
     };
     let records = runner::run_all(&scenarios, selection, threads, !json);
     let status = runner::exit_status(&records);
-    if let Some(dir) = &outputs.report
-        && let Err(error) = runner::write_reports(dir, &records)
-    {
-        eprintln!("mcsim: cannot write reports under {}: {error}", dir.display());
-        return exit::HARNESS;
+    if let Some(dir) = &outputs.report {
+        let pages = records.iter().filter(|r| !r.expected).try_for_each(|record| {
+            let scenario = scenarios
+                .iter()
+                .find(|s| s.name == record.scenario)
+                .expect("records name loaded scenarios");
+            memcache_sim::report::write_for_seed(dir, scenario, record.seed).map(|_| ())
+        });
+        if let Err(error) = runner::write_reports(dir, &records).and(pages) {
+            eprintln!("mcsim: cannot write reports under {}: {error}", dir.display());
+            return exit::HARNESS;
+        }
     }
     if let Some(file) = &outputs.junit
         && let Err(error) = std::fs::write(file, runner::junit(&records))

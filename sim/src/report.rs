@@ -1,0 +1,211 @@
+//! One self-contained HTML page per run (no scripts, no network): a timeline
+//! per client with every operation as a bar from invocation to return,
+//! results and unknown outcomes visible, faults and losses on the same time
+//! axis, the operations of the smallest failing sub-history outlined, the
+//! checker's explanation, and the replay command.
+
+use std::fmt::Write as _;
+
+use crate::check::CheckReport;
+use crate::history::{History, OpResult};
+use crate::sim::trace::{TraceKind, TraceRecord};
+
+/// Pixels per row of the timeline.
+const ROW_PX: u64 = 22;
+/// Width of the drawing area for the whole run.
+const WIDTH_PX: f64 = 1800.0;
+/// Left margin for row labels.
+const LABEL_PX: f64 = 90.0;
+
+/// Everything a report page shows.
+pub struct ReportInput<'a> {
+    /// Scenario name.
+    pub scenario: &'a str,
+    /// Seed.
+    pub seed: u64,
+    /// The command that replays the run.
+    pub replay: &'a str,
+    /// The run's history.
+    pub history: &'a History,
+    /// The checker's report.
+    pub check: &'a CheckReport,
+    /// The run's trace (faults are taken from it).
+    pub trace: &'a [TraceRecord],
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn color(result: &OpResult) -> (&'static str, &'static str) {
+    match result {
+        OpResult::Ok => ("#4caf50", "ok"),
+        OpResult::Value { .. } => ("#2196f3", "value"),
+        OpResult::Empty => ("#9e9e9e", "empty"),
+        OpResult::Unknown => ("url(#unknown)", "unknown"),
+        OpResult::Failed { .. } => ("#e0e0e0", "failed"),
+        OpResult::Corruption { .. } => ("#e53935", "corruption"),
+    }
+}
+
+/// Renders the page.
+pub fn html(input: &ReportInput<'_>) -> String {
+    let history = input.history;
+    let end_us = history
+        .ops
+        .iter()
+        .map(|op| op.return_us.unwrap_or(op.invoke_us))
+        .chain(input.trace.iter().map(|r| r.at_us))
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let x = |us: u64| LABEL_PX + us as f64 / end_us as f64 * WIDTH_PX;
+    let mut clients: Vec<u32> = history.ops.iter().map(|op| op.client).collect();
+    clients.sort_unstable();
+    clients.dedup();
+    let row = |client: u32| clients.iter().position(|&c| c == client).unwrap_or(0) as u64;
+    let highlighted: Vec<usize> = input
+        .check
+        .explanation
+        .as_ref()
+        .map(|e| e.minimal.clone())
+        .unwrap_or_default();
+    let height = (clients.len() as u64 + 2) * ROW_PX + 40;
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{:.0}\" height=\"{height}\" font-family=\"monospace\" font-size=\"11\">\
+         <defs><pattern id=\"unknown\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\">\
+         <rect width=\"6\" height=\"6\" fill=\"#ffcc80\"/><line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\" stroke=\"#ef6c00\" stroke-width=\"3\"/></pattern></defs>",
+        LABEL_PX + WIDTH_PX + 20.0
+    );
+    for (i, client) in clients.iter().enumerate() {
+        let label = match history.drain_client {
+            Some(d) if d == *client => "drain".to_owned(),
+            _ => format!("client {client}"),
+        };
+        let _ = write!(
+            svg,
+            "<text x=\"4\" y=\"{}\">{}</text>",
+            (i as u64 + 1) * ROW_PX + 4,
+            escape(&label)
+        );
+    }
+    for record in input
+        .trace
+        .iter()
+        .filter(|r| matches!(r.kind, TraceKind::Fault | TraceKind::Crash))
+    {
+        let _ = write!(
+            svg,
+            "<g class=\"fault\"><line x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"8\" y2=\"{1}\" stroke=\"#8e24aa\" stroke-dasharray=\"4 3\"/>\
+             <title>{2} us: {3}</title></g>",
+            x(record.at_us),
+            height - 20,
+            record.at_us,
+            escape(&record.detail)
+        );
+    }
+    for loss in &history.losses {
+        let _ = write!(
+            svg,
+            "<g class=\"loss\"><line x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"8\" y2=\"{1}\" stroke=\"#d32f2f\"/>\
+             <title>{2} us: loss ({3:?}) of {4} on server {5}</title></g>",
+            x(loss.at_us),
+            height - 20,
+            loss.at_us,
+            loss.cause,
+            escape(loss.key.as_deref().unwrap_or("every item")),
+            loss.server
+        );
+    }
+    for (index, op) in history.ops.iter().enumerate() {
+        let (fill, class) = color(&op.result);
+        let start = x(op.invoke_us);
+        let end = x(op.return_us.unwrap_or(end_us));
+        let y = (row(op.client) + 1) * ROW_PX - 8;
+        let outline = if highlighted.contains(&index) {
+            "stroke=\"#000\" stroke-width=\"2.5\""
+        } else {
+            "stroke=\"#555\" stroke-width=\"0.5\""
+        };
+        let dashed = if op.return_us.is_none() {
+            " stroke-dasharray=\"3 2\""
+        } else {
+            ""
+        };
+        let _ = write!(
+            svg,
+            "<g id=\"op-{index}\" class=\"op {class}\"><rect x=\"{start:.1}\" y=\"{y}\" width=\"{:.1}\" height=\"14\" fill=\"{fill}\" {outline}{dashed}/>\
+             <title>{}</title></g>",
+            (end - start).max(1.5),
+            escape(&crate::check::render_op(index, op))
+        );
+    }
+    svg.push_str("</svg>");
+    let explanation = input
+        .check
+        .explanation
+        .as_ref()
+        .map_or(String::new(), |e| escape(&e.text));
+    let minimal_rows: String = highlighted
+        .iter()
+        .filter_map(|&i| history.ops.get(i).map(|op| (i, op)))
+        .map(|(i, op)| {
+            format!(
+                "<tr id=\"minimal-{i}\"><td>{}</td></tr>",
+                escape(&crate::check::render_op(i, op))
+            )
+        })
+        .collect();
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{scenario} seed {seed}: {verdict}</title>\
+         <style>body{{font-family:sans-serif;margin:1.5em}} pre,code,td{{font-family:monospace;font-size:12px}} \
+         .timeline{{overflow-x:auto;border:1px solid #ccc}} .legend span{{margin-right:1.2em}} .verdict{{font-size:1.4em}}</style></head>\
+         <body><h1>{scenario}, seed {seed}</h1>\
+         <p class=\"verdict\" id=\"verdict\">{verdict}: {reason}</p>\
+         <p>Replay: <code id=\"replay\">{replay}</code></p>\
+         <p class=\"legend\"><span style=\"color:#4caf50\">&#9632; push ok</span><span style=\"color:#2196f3\">&#9632; pop value</span>\
+         <span style=\"color:#9e9e9e\">&#9632; pop empty</span><span style=\"color:#ef6c00\">&#9632; unknown outcome (dashed: never returned)</span>\
+         <span style=\"color:#bdbdbd\">&#9632; failed, no effect</span><span style=\"color:#e53935\">&#9632; corruption reported</span>\
+         <span style=\"color:#8e24aa\">&#9474; fault</span><span style=\"color:#d32f2f\">&#9474; loss</span> \
+         outlined: the smallest failing sub-history. Hover a bar for details.</p>\
+         <div class=\"timeline\">{svg}</div>\
+         <h2>Smallest failing sub-history</h2><table>{minimal_rows}</table>\
+         <h2>Explanation</h2><pre id=\"explanation\">{explanation}</pre></body></html>\n",
+        scenario = escape(input.scenario),
+        seed = input.seed,
+        verdict = input.check.verdict,
+        reason = escape(&input.check.reason),
+        replay = escape(input.replay),
+    )
+}
+
+/// Replays one seed of a scenario with its trace, checks it with an
+/// explanation, and writes `<dir>/<scenario>-seed<S>.html`; returns the path.
+pub fn write_for_seed(
+    dir: &std::path::Path,
+    scenario: &crate::scenario::LoadedScenario,
+    seed: u64,
+) -> std::io::Result<std::path::PathBuf> {
+    let mut config = scenario.config_for(seed);
+    config.keep_trace = true;
+    let outcome = crate::sim::run(&config, seed).map_err(std::io::Error::other)?;
+    let check = crate::check::check(&outcome.history, crate::check::CheckOptions::default());
+    let replay = format!("mcsim repro {} --seed {seed}", scenario.path.display());
+    let page = html(&ReportInput {
+        scenario: &scenario.name,
+        seed,
+        replay: &replay,
+        history: &outcome.history,
+        check: &check,
+        trace: &outcome.trace,
+    });
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(format!("{}-seed{seed}.html", scenario.name));
+    std::fs::write(&path, page)?;
+    Ok(path)
+}
