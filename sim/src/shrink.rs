@@ -2,11 +2,13 @@
 //! keeps failing the same way (the same verdict), until no single step
 //! helps. Steps, coarse to fine: fewer clients, fewer operations, less
 //! prefill, fewer and later faults, random faults off, network faults off,
-//! simpler values, no think time, one server.
+//! simpler values, no think time, one server, then the schedule (a constant
+//! network latency).
 
 use crate::check::{CheckOptions, Verdict, check};
 use crate::scenario::{LoadedScenario, Scenario, Seeds};
 use crate::sim;
+use crate::sim::config::{Latency, Trigger};
 
 /// Runs attempted at most.
 const ATTEMPTS_MAX: usize = 400;
@@ -75,6 +77,12 @@ fn candidates(s: &Scenario) -> Vec<Scenario> {
         push(&|c| {
             c.faults.remove(i);
         });
+        // Later: a failure that survives a later fault did not need it early.
+        push(&|c| match &mut c.faults[i].trigger {
+            Trigger::AtUs { at_us } => *at_us = at_us.saturating_mul(2).max(1),
+            Trigger::AfterOps { ops } => *ops = ops.saturating_mul(2).max(1),
+            Trigger::AfterClientRequests { .. } => {}
+        });
     }
     push(&|c| c.swarm = None);
     push(&|c| c.random_faults = crate::sim::config::RandomFaults::default());
@@ -89,6 +97,9 @@ fn candidates(s: &Scenario) -> Vec<Scenario> {
     });
     push(&|c| c.clients.think_time_us_max = 0);
     push(&|c| c.servers.count = 1);
+    // Then the schedule: a constant latency takes the network's random
+    // timing out of the run.
+    push(&|c| c.network.latency = Latency::Constant { us: 50 });
     out
 }
 
