@@ -38,6 +38,11 @@ pub struct Entry {
     /// Latest time it can take effect: its return, or a deadline derived
     /// from an observation, or [`NEVER`].
     pub deadline_us: u64,
+    /// Latest time it most likely took effect: the same, except that an
+    /// unknown outcome that returned is assumed to have landed before it
+    /// returned. Only the search's fast phase uses it (a witness found under
+    /// an assumption is still a witness).
+    pub likely_deadline_us: u64,
     /// Whether it must be linearized (false only for unknown pops).
     pub required: bool,
 }
@@ -127,6 +132,7 @@ pub fn prepare(history: &History, keep: impl Fn(usize, &HistoryOp) -> bool, opti
             ret,
             invoke_us: op.invoke_us,
             deadline_us,
+            likely_deadline_us: deadline_us.min(returned),
             required,
         });
     }

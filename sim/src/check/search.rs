@@ -89,6 +89,9 @@ struct Search<'a> {
     required_position: Vec<usize>,
     optional: Vec<usize>,
     linearized: Vec<bool>,
+    /// Per entry: the deadline this phase orders by (the likely one in the
+    /// fast phase, the real one in the complete phase).
+    deadline: Vec<u64>,
     /// Per entry: for pushes, the order to try them in (see the module docs).
     push_rank: Vec<(u8, u64)>,
     /// Per value: the entry that pushes it.
@@ -110,8 +113,9 @@ struct Search<'a> {
 /// Searches for a linearization of `prepared` within `steps_max` steps.
 ///
 /// Two phases. A fast phase tries only the pushes the most urgent operation
-/// needs: whatever order it finds is a valid witness, so "linearizable" is
-/// sound however it was found. Only if it fails does the complete phase run,
+/// needs, and assumes an unknown outcome that returned took effect before it
+/// returned: whatever order it finds is a valid witness, so "linearizable"
+/// is sound however it was found. Only if it fails does the complete phase run,
 /// with every pending push a candidate, to decide "not linearizable" (or run
 /// out of budget: unknown).
 pub fn search(prepared: &Prepared, steps_max: u64) -> SearchResult {
@@ -146,7 +150,11 @@ fn search_phase(prepared: &Prepared, steps_max: u64, complete: bool) -> SearchRe
         complete,
         entries,
         observed: &prepared.observed,
-        deadlines: required.iter().map(|&i| (entries[i].deadline_us, i)).collect(),
+        deadlines: required
+            .iter()
+            .map(|&i| (deadline_of(&entries[i], complete), i))
+            .collect(),
+        deadline: entries.iter().map(|e| deadline_of(e, complete)).collect(),
         required,
         required_position,
         optional,
@@ -258,7 +266,7 @@ impl Search<'_> {
                 _ => {}
             }
         }
-        pops.sort_by_key(|&e| (self.entries[e].deadline_us, e));
+        pops.sort_by_key(|&e| (self.deadline[e], e));
         pushes.sort_by_key(|&e| (self.push_rank[e], e));
         let lazy: Vec<usize> = match z.ret {
             Some(DequeRet::Pushed) => self.pushes_around(urgent, &pushes, deadline),
@@ -334,7 +342,7 @@ impl Search<'_> {
     /// value was even invoked).
     fn beneath(&self, w: usize, b: usize) -> bool {
         let exit_invoke = self.exit_of(b).map_or(u64::MAX, |pop| self.entries[pop].invoke_us);
-        self.push_rank[w] < self.push_rank[b] && self.entries[w].deadline_us < exit_invoke
+        self.push_rank[w] < self.push_rank[b] && self.deadline[w] < exit_invoke
     }
 
     /// The pop that returned the value `push` pushed, if any.
@@ -360,7 +368,7 @@ impl Search<'_> {
         self.set_hash ^= zobrist(entry);
         self.path.push(entry);
         if e.required {
-            self.deadlines.remove(&(e.deadline_us, entry));
+            self.deadlines.remove(&(self.deadline[entry], entry));
             while self.frontier < self.required.len() && self.linearized[self.required[self.frontier]] {
                 self.frontier += 1;
             }
@@ -399,7 +407,7 @@ impl Search<'_> {
         self.set_hash ^= zobrist(entry);
         self.path.pop();
         if e.required {
-            self.deadlines.insert((e.deadline_us, entry));
+            self.deadlines.insert((self.deadline[entry], entry));
             self.frontier = self.frontier.min(self.required_position[entry]);
         }
         match (e.op, removed) {
@@ -499,6 +507,16 @@ fn push_ranks(entries: &[Entry]) -> Vec<(u8, u64)> {
             }
         })
         .collect()
+}
+
+/// The deadline a phase orders by: the fast phase assumes unknown outcomes
+/// landed before their call returned; the complete phase assumes nothing.
+fn deadline_of(entry: &Entry, complete: bool) -> u64 {
+    if complete {
+        entry.deadline_us
+    } else {
+        entry.likely_deadline_us
+    }
 }
 
 fn mul_mod(a: u64, b: u64) -> u64 {
