@@ -100,6 +100,11 @@ enum Command {
         /// Worker threads; defaults to the number of cores.
         #[arg(long)]
         threads: Option<usize>,
+        /// Run every scenario with this algorithm variant instead of its own
+        /// (`mcsim list` names them); the scenarios' expectations still apply,
+        /// so a broken variant shows up as unexpected verdicts: caught.
+        #[arg(long)]
+        variant: Option<String>,
         /// Write a JSON record per run under this directory.
         #[arg(long)]
         report: Option<PathBuf>,
@@ -245,6 +250,7 @@ fn main() -> ExitCode {
             seed,
             shard,
             threads,
+            variant,
             report,
             junit,
             json,
@@ -255,7 +261,12 @@ fn main() -> ExitCode {
                 single: seed,
                 shard,
             };
-            let outputs = cli::run::Outputs { report, junit, json };
+            let outputs = cli::run::Outputs {
+                report,
+                junit,
+                json,
+                variant,
+            };
             cli::run::run(&paths, selection, threads, &outputs)
         }
         Command::Repro {

@@ -225,3 +225,32 @@ fn the_canary_shrinks_to_a_tiny_reproducer_that_replays_identically() {
     assert_eq!(first.trace_hash, second.trace_hash);
     assert_eq!(check(&first.history, CheckOptions::default()).verdict, verdict);
 }
+
+/// Broken variants are caught by the scenario that targets their flaw: at
+/// least one of the first seeds earns the failing verdict its flaw causes. (Issue 7's
+/// `mcsim validate` will run the whole catalogue against the whole suite;
+/// `stabilize-without-recheck` still escapes every shipped scenario.)
+#[test]
+fn broken_variants_are_caught_by_the_suite() {
+    // Seeds per case: a liveness failure burns every retry, so fewer.
+    for (variant, scenario_file, caught_as, seeds) in [
+        ("no-corruption-detection", "lose-middle-node.toml", Verdict::Liveness, 3),
+        ("corruption-on-first-miss", "clean.toml", Verdict::FalseAlarm, 30),
+        ("delete-before-cas", "clean.toml", Verdict::FalseAlarm, 30),
+        ("retry-unknown-cas", "lost-replies.toml", Verdict::SilentCorruption, 30),
+        ("set-link-instead-of-cas", "late-delivery.toml", Verdict::FalseAlarm, 30),
+    ] {
+        let mut loaded = scenario::load(&suite_dir().join(scenario_file)).unwrap();
+        loaded.scenario.scenario.variant = variant.to_owned();
+        let selection = SeedSelection {
+            count: Some(seeds),
+            ..Default::default()
+        };
+        let records = runner::run_all(&[loaded], selection, 2, false);
+        assert!(
+            records.iter().any(|r| r.verdict == caught_as),
+            "{variant} escaped {scenario_file}: {:?}",
+            records.iter().map(|r| r.verdict).collect::<Vec<_>>()
+        );
+    }
+}

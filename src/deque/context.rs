@@ -8,6 +8,7 @@
 use rand_chacha::ChaCha12Rng;
 use rand_core::Rng;
 
+use crate::deque::Flaws;
 use crate::deque::error::{CorruptionKind, DequeError, OpKind};
 use crate::format::{self, Anchor, FormatError, Node, NodeId};
 use crate::key::Key;
@@ -23,6 +24,8 @@ pub(crate) struct Context<S> {
     pub(crate) name: String,
     pub(crate) anchor_key: Key,
     pub(crate) retries_max: u32,
+    /// The broken variant's flaws (none for the real algorithm).
+    pub(crate) flaws: Flaws,
     rng: ChaCha12Rng,
     /// The node id this client last failed to load. Failing on the same id
     /// twice in a row (two failures, whatever loads succeeded in between)
@@ -34,12 +37,20 @@ pub(crate) struct Context<S> {
 }
 
 impl<S: Store> Context<S> {
-    pub(crate) fn new(store: S, name: String, anchor_key: Key, retries_max: u32, rng: ChaCha12Rng) -> Self {
+    pub(crate) fn new(
+        store: S,
+        name: String,
+        anchor_key: Key,
+        retries_max: u32,
+        rng: ChaCha12Rng,
+        flaws: Flaws,
+    ) -> Self {
         Context {
             store,
             name,
             anchor_key,
             retries_max,
+            flaws,
             rng,
             last_missing: None,
         }
@@ -99,6 +110,12 @@ impl<S: Store> Context<S> {
             Some(item) => {
                 let node = format::decode_node(&item.value).map_err(|e| self.malformed(op, &key, e))?;
                 Ok(Some((node, item.cas)))
+            }
+            // FLAW (no-corruption-detection): every miss is a race.
+            None if self.flaws.missing_node_is_always_a_race => Ok(None),
+            // FLAW (corruption-on-first-miss): no second look.
+            None if self.flaws.corruption_on_first_miss => {
+                Err(self.corruption(op, &key, CorruptionKind::MissingNode(id)))
             }
             None if self.last_missing == Some(id) => Err(self.corruption(op, &key, CorruptionKind::MissingNode(id))),
             None => {
@@ -177,6 +194,12 @@ impl<S: Store> Context<S> {
             Err(source) if source.outcome_unknown() => Err(on_unknown(source)),
             Err(source) => Err(no_effect(op, source)),
         }
+    }
+
+    /// Writes a published node blindly with `set` (only a broken variant
+    /// does this; see `Variant::SetLinkInsteadOfCas`).
+    pub(crate) async fn overwrite_node(&self, op: OpKind, key: &Key, node: &Node) -> Result<bool, DequeError> {
+        self.write_node(op, key, node).await.map(|()| true)
     }
 
     /// Deletes a popped node after the pop took effect. Failure only leaks

@@ -15,7 +15,6 @@
 //! - a missing anchor is corruption at once; a node missing twice in a row is
 //!   corruption (ALGORITHM.md's per-client "last failed id").
 
-use crate::deque::Flaws;
 use crate::deque::context::Context;
 use crate::deque::error::{DequeError, OpKind};
 use crate::deque::side::Side;
@@ -25,13 +24,12 @@ use crate::store::{CasToken, Store};
 /// Pushes `value` at `side`.
 pub(crate) async fn push<S: Store>(
     ctx: &mut Context<S>,
-    _flaws: Flaws,
     op: OpKind,
     side: Side,
     value: Vec<u8>,
 ) -> Result<(), DequeError> {
-    let id = ctx.fresh_id();
-    let key = ctx.node_key(id);
+    let mut id = ctx.fresh_id();
+    let mut key = ctx.node_key(id);
     for _ in 0..ctx.retries_max {
         let (anchor, token) = ctx.read_anchor(op).await?;
         if anchor.is_empty() {
@@ -42,8 +40,16 @@ pub(crate) async fn push<S: Store>(
                 left: Some(id),
                 right: Some(id),
             };
-            if ctx.cas_anchor_linearizing(op, &single, token).await?.is_some() {
-                return Ok(());
+            match ctx.cas_anchor_linearizing(op, &single, token).await {
+                Ok(Some(_)) => return Ok(()),
+                Ok(None) => {}
+                // FLAW (retry-unknown-cas): a lost reply taken for a failure;
+                // retry with a new node although the first may have landed.
+                Err(error) if ctx.flaws.retry_unknown_cas && error.outcome_unknown() => {
+                    id = ctx.fresh_id();
+                    key = ctx.node_key(id);
+                }
+                Err(error) => return Err(error),
             }
         } else if anchor.status == Status::Stable {
             let end = side
@@ -52,12 +58,21 @@ pub(crate) async fn push<S: Store>(
             let node = side.new_end_node(Some(end), value.clone());
             ctx.write_node(op, &key, &node).await?;
             let pushed = side.with_end(&anchor, Some(id), side.push_status());
-            if ctx.cas_anchor_linearizing(op, &pushed, token).await?.is_some() {
-                // The push has taken effect. Linking the neighbour is
-                // housekeeping any client can finish, so its failure does not
-                // change this push's result.
-                let _ = stabilize(ctx, op, pushed, None, Some(node)).await;
-                return Ok(());
+            match ctx.cas_anchor_linearizing(op, &pushed, token).await {
+                Ok(Some(_)) => {
+                    // The push has taken effect. Linking the neighbour is
+                    // housekeeping any client can finish, so its failure does
+                    // not change this push's result.
+                    let _ = stabilize(ctx, op, pushed, None, Some(node)).await;
+                    return Ok(());
+                }
+                Ok(None) => {}
+                // FLAW (retry-unknown-cas): as above.
+                Err(error) if ctx.flaws.retry_unknown_cas && error.outcome_unknown() => {
+                    id = ctx.fresh_id();
+                    key = ctx.node_key(id);
+                }
+                Err(error) => return Err(error),
             }
         } else {
             stabilize(ctx, op, anchor, Some(token), None).await?;
@@ -67,12 +82,7 @@ pub(crate) async fn push<S: Store>(
 }
 
 /// Pops from `side`; `Ok(None)` when the deque is empty.
-pub(crate) async fn pop<S: Store>(
-    ctx: &mut Context<S>,
-    flaws: Flaws,
-    op: OpKind,
-    side: Side,
-) -> Result<Option<Vec<u8>>, DequeError> {
+pub(crate) async fn pop<S: Store>(ctx: &mut Context<S>, op: OpKind, side: Side) -> Result<Option<Vec<u8>>, DequeError> {
     for _ in 0..ctx.retries_max {
         let (anchor, token) = ctx.read_anchor(op).await?;
         if anchor.is_empty() {
@@ -88,7 +98,7 @@ pub(crate) async fn pop<S: Store>(
         let Some((node, _)) = ctx.load_node(op, end).await? else {
             continue;
         };
-        let popped = if anchor.is_single() && flaws.single_pop_clears_one_end {
+        let popped = if anchor.is_single() && ctx.flaws.single_pop_clears_one_end {
             // FLAW (one-end-single-pop): only the popped end is cleared.
             side.with_end(&anchor, None, anchor.status)
         } else if anchor.is_single() {
@@ -99,8 +109,14 @@ pub(crate) async fn pop<S: Store>(
             })?;
             side.with_end(&anchor, Some(inner), anchor.status)
         };
-        if ctx.cas_anchor_linearizing(op, &popped, token).await?.is_some() {
+        if ctx.flaws.delete_before_cas {
+            // FLAW (delete-before-cas): the node goes before the pop is sure.
             ctx.delete_popped(&ctx.node_key(end)).await;
+        }
+        if ctx.cas_anchor_linearizing(op, &popped, token).await?.is_some() {
+            if !ctx.flaws.delete_before_cas {
+                ctx.delete_popped(&ctx.node_key(end)).await;
+            }
             return Ok(Some(node.value));
         }
     }
@@ -140,13 +156,23 @@ async fn stabilize<S: Store>(
         return Ok(());
     };
     if side.outward(&pen) != Some(last_id) {
-        let (current, current_token) = ctx.read_anchor(op).await?;
-        if current != anchor {
-            return Ok(());
+        // FLAW (stabilize-without-recheck): link without looking again.
+        if !ctx.flaws.stabilize_without_recheck {
+            let (current, current_token) = ctx.read_anchor(op).await?;
+            if current != anchor {
+                return Ok(());
+            }
+            token = Some(current_token);
         }
-        token = Some(current_token);
         side.set_outward(&mut pen, Some(last_id));
-        if !ctx.cas_node(op, &ctx.node_key(pen_id), &pen, pen_token).await? {
+        let pen_key = ctx.node_key(pen_id);
+        let linked = if ctx.flaws.set_link_instead_of_cas {
+            // FLAW (set-link-instead-of-cas): a blind write of a published node.
+            ctx.overwrite_node(op, &pen_key, &pen).await?
+        } else {
+            ctx.cas_node(op, &pen_key, &pen, pen_token).await?
+        };
+        if !linked {
             return Ok(());
         }
     }

@@ -46,6 +46,30 @@ pub enum Variant {
     /// half-empty anchor or a vanished node and reports corruption although
     /// nothing was lost: the harness must see false alarms (or worse).
     OneEndSinglePop,
+    /// Broken: a node that cannot be loaded is always taken for a race (a
+    /// concurrent pop), never for a loss. After an eviction the client
+    /// retries forever: the harness must see liveness failures where the
+    /// baseline reports corruption.
+    NoCorruptionDetection,
+    /// Broken: the first failed node load is declared corruption, without
+    /// the second look that tells a race from a loss. Under contention a
+    /// concurrent pop makes a healthy deque "corrupt": false alarms.
+    CorruptionOnFirstMiss,
+    /// Broken: stabilize links the penultimate node with `set` instead of
+    /// `cas`, so a stale stabilizer can overwrite a newer link (or resurrect
+    /// a popped node): the harness must see wrong or lost values.
+    SetLinkInsteadOfCas,
+    /// Broken: stabilize links the penultimate node without re-reading the
+    /// anchor first, so it can link a node into a deque that has moved on.
+    StabilizeWithoutRecheck,
+    /// Broken: a pop deletes its node before its anchor CAS; when the CAS
+    /// loses, the node is gone but still in the deque: others find a hole
+    /// where nothing was lost (false alarms, lost values).
+    DeleteBeforeCas,
+    /// Broken: a timed-out anchor CAS is taken as failed and the push is
+    /// retried with a new node; if the first CAS had landed, the value is in
+    /// the deque twice: duplicates.
+    RetryUnknownCas,
 }
 
 /// The flaws a variant injects into `michael2003`, one per marked point.
@@ -53,17 +77,44 @@ pub enum Variant {
 pub(crate) struct Flaws {
     /// See [`Variant::OneEndSinglePop`].
     pub(crate) single_pop_clears_one_end: bool,
+    /// See [`Variant::NoCorruptionDetection`].
+    pub(crate) missing_node_is_always_a_race: bool,
+    /// See [`Variant::CorruptionOnFirstMiss`].
+    pub(crate) corruption_on_first_miss: bool,
+    /// See [`Variant::SetLinkInsteadOfCas`].
+    pub(crate) set_link_instead_of_cas: bool,
+    /// See [`Variant::StabilizeWithoutRecheck`].
+    pub(crate) stabilize_without_recheck: bool,
+    /// See [`Variant::DeleteBeforeCas`].
+    pub(crate) delete_before_cas: bool,
+    /// See [`Variant::RetryUnknownCas`].
+    pub(crate) retry_unknown_cas: bool,
 }
 
 impl Variant {
     /// Every variant, for listings and for running a suite against each.
-    pub const ALL: &'static [Variant] = &[Variant::Michael2003, Variant::OneEndSinglePop];
+    pub const ALL: &'static [Variant] = &[
+        Variant::Michael2003,
+        Variant::OneEndSinglePop,
+        Variant::NoCorruptionDetection,
+        Variant::CorruptionOnFirstMiss,
+        Variant::SetLinkInsteadOfCas,
+        Variant::StabilizeWithoutRecheck,
+        Variant::DeleteBeforeCas,
+        Variant::RetryUnknownCas,
+    ];
 
     /// The variant's stable name, as scenario files and the CLI spell it.
     pub fn name(self) -> &'static str {
         match self {
             Variant::Michael2003 => "michael2003",
             Variant::OneEndSinglePop => "one-end-single-pop",
+            Variant::NoCorruptionDetection => "no-corruption-detection",
+            Variant::CorruptionOnFirstMiss => "corruption-on-first-miss",
+            Variant::SetLinkInsteadOfCas => "set-link-instead-of-cas",
+            Variant::StabilizeWithoutRecheck => "stabilize-without-recheck",
+            Variant::DeleteBeforeCas => "delete-before-cas",
+            Variant::RetryUnknownCas => "retry-unknown-cas",
         }
     }
 
@@ -73,10 +124,36 @@ impl Variant {
     }
 
     pub(crate) fn flaws(self) -> Flaws {
+        let none = Flaws::default();
         match self {
-            Variant::Michael2003 => Flaws::default(),
+            Variant::Michael2003 => none,
             Variant::OneEndSinglePop => Flaws {
                 single_pop_clears_one_end: true,
+                ..none
+            },
+            Variant::NoCorruptionDetection => Flaws {
+                missing_node_is_always_a_race: true,
+                ..none
+            },
+            Variant::CorruptionOnFirstMiss => Flaws {
+                corruption_on_first_miss: true,
+                ..none
+            },
+            Variant::SetLinkInsteadOfCas => Flaws {
+                set_link_instead_of_cas: true,
+                ..none
+            },
+            Variant::StabilizeWithoutRecheck => Flaws {
+                stabilize_without_recheck: true,
+                ..none
+            },
+            Variant::DeleteBeforeCas => Flaws {
+                delete_before_cas: true,
+                ..none
+            },
+            Variant::RetryUnknownCas => Flaws {
+                retry_unknown_cas: true,
+                ..none
             },
         }
     }
@@ -193,7 +270,14 @@ impl<S: Store> Deque<S> {
             .value_len_max(node_key_len)
             .saturating_sub(NODE_OVERHEAD_BYTES_MAX);
         Ok(Deque {
-            ctx: Context::new(store, name, anchor_key, options.retries_max, rng),
+            ctx: Context::new(
+                store,
+                name,
+                anchor_key,
+                options.retries_max,
+                rng,
+                options.variant.flaws(),
+            ),
             variant: options.variant,
             value_len_max,
         })
@@ -250,13 +334,13 @@ impl<S: Store> Deque<S> {
                 len_max_bytes: self.value_len_max,
             });
         }
-        michael2003::push(&mut self.ctx, self.variant.flaws(), op, side, value).await
+        michael2003::push(&mut self.ctx, op, side, value).await
     }
 
     /// Pops at either end; what `pop_back` and `pop_front` call.
     pub async fn pop(&mut self, side: Side) -> Result<Option<Vec<u8>>, DequeError> {
         let op = side.pop_op();
-        michael2003::pop(&mut self.ctx, self.variant.flaws(), op, side).await
+        michael2003::pop(&mut self.ctx, op, side).await
     }
 }
 

@@ -47,15 +47,26 @@ pub struct Outputs {
     pub junit: Option<PathBuf>,
     /// The summary as JSON on stdout instead of a table.
     pub json: bool,
+    /// Run this variant instead of each scenario's own.
+    pub variant: Option<String>,
 }
 
 /// Runs, prints, returns the exit status.
 pub fn run(paths: &[PathBuf], selection: SeedSelection, threads: usize, outputs: &Outputs) -> u8 {
     let json = outputs.json;
-    let scenarios = match load_all(paths) {
+    let mut scenarios = match load_all(paths) {
         Ok(scenarios) => scenarios,
         Err(status) => return status,
     };
+    if let Some(variant) = &outputs.variant {
+        if memcache_collections::Variant::from_name(variant).is_none() {
+            eprintln!("mcsim: unknown variant {variant:?} (see `mcsim list`)");
+            return exit::USAGE;
+        }
+        for scenario in &mut scenarios {
+            scenario.scenario.scenario.variant = variant.clone();
+        }
+    }
     let records = runner::run_all(&scenarios, selection, threads, !json);
     let status = runner::exit_status(&records);
     if let Some(dir) = &outputs.report {
