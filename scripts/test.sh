@@ -1,33 +1,31 @@
 #!/usr/bin/env bash
 # The project's one test command (README "Quick start"; CI runs exactly this).
 # Installs what the tests need on a fresh Debian machine (memcached, and
-# chromium for the report-rendering test), then runs every
-# check: formatting, clippy with warnings as errors, and all tests. Tests that
-# need memcached start their own servers on free loopback ports and stop them.
+# chromium for the report-rendering test), then runs every check: formatting,
+# clippy with warnings as errors, all tests, and a bounded slice of the
+# scenario suite. Tests that need memcached start their own servers on free
+# loopback ports and stop them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v memcached >/dev/null 2>&1; then
+# Installs Debian package $2 unless command $1 exists (needs root).
+ensure() {
+  if command -v "$1" >/dev/null 2>&1; then
+    return
+  fi
   if [ "$(id -u)" -ne 0 ]; then
-    echo "memcached is not installed and this is not root: install Debian's memcached package first" >&2
+    echo "$1 is not installed and this is not root: install Debian's $2 package first" >&2
     exit 1
   fi
-  echo "installing memcached from Debian's packages..."
+  echo "installing $2 from Debian's packages..."
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends memcached >/dev/null
-fi
-echo "using $(memcached -V)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2" >/dev/null
+}
 
+ensure memcached memcached
 # The HTML report test renders a page in headless Chromium.
-if ! command -v chromium >/dev/null 2>&1; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "chromium is not installed and this is not root: install Debian's chromium package first" >&2
-    exit 1
-  fi
-  echo "installing chromium from Debian's packages..."
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
-fi
+ensure chromium chromium
+echo "using $(memcached -V)"
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

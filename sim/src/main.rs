@@ -1,33 +1,26 @@
 //! `mcsim`: the harness's command line. Exit statuses are documented in
 //! `memcache_sim::exit`.
 
-/// `println!` for the CLI: a reader that went away (`mcsim ... | head`) ends
-/// the program quietly instead of panicking on the broken pipe.
-macro_rules! outln {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let mut stdout = std::io::stdout().lock();
-        if let Err(error) = writeln!(stdout, $($arg)*) {
-            if error.kind() == std::io::ErrorKind::BrokenPipe {
-                std::process::exit(i32::from(memcache_sim::exit::OK));
-            }
-            panic!("cannot write to stdout: {error}");
+/// Writes CLI output to stdout. A reader that went away (`mcsim ... | head`)
+/// ends the program quietly instead of panicking on the broken pipe.
+fn emit(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    if let Err(error) = std::io::stdout().lock().write_fmt(args) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(i32::from(memcache_sim::exit::OK));
         }
-    }};
+        panic!("cannot write to stdout: {error}");
+    }
 }
 
-/// `print!` for the CLI, with `outln!`'s handling of a closed pipe.
+/// `println!` through [`emit`].
+macro_rules! outln {
+    ($($arg:tt)*) => { crate::emit(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `print!` through [`emit`].
 macro_rules! out {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let mut stdout = std::io::stdout().lock();
-        if let Err(error) = write!(stdout, $($arg)*) {
-            if error.kind() == std::io::ErrorKind::BrokenPipe {
-                std::process::exit(i32::from(memcache_sim::exit::OK));
-            }
-            panic!("cannot write to stdout: {error}");
-        }
-    }};
+    ($($arg:tt)*) => { crate::emit(format_args!($($arg)*)) };
 }
 
 mod cli;

@@ -584,17 +584,26 @@ impl World {
         }
     }
 
+    /// Whether a message sent in `epoch` died with its connection because
+    /// the server restarted since; if so it is counted and traced.
+    fn reset_by_restart(&mut self, client: usize, server: usize, request: u64, epoch: u32, what: &str) -> bool {
+        if self.servers[server].epoch == epoch {
+            return false;
+        }
+        self.stats.messages_dropped += 1;
+        self.trace.note(
+            self.now_us,
+            TraceKind::Drop,
+            Parties::link(client, server),
+            &[request],
+            &[],
+            || format!("#{request} {what} reset: the server restarted"),
+        );
+        true
+    }
+
     fn arrive(&mut self, client: usize, server: usize, request: u64, epoch: u32, command: Command) {
-        if self.servers[server].epoch != epoch {
-            self.stats.messages_dropped += 1;
-            self.trace.note(
-                self.now_us,
-                TraceKind::Drop,
-                Parties::link(client, server),
-                &[request],
-                &[],
-                || format!("#{request} reset: the server restarted"),
-            );
+        if self.reset_by_restart(client, server, request, epoch, "request") {
             return;
         }
         let reply = self.servers[server].core.apply(&command);
@@ -628,16 +637,7 @@ impl World {
     }
 
     fn reply(&mut self, client: usize, server: usize, request: u64, epoch: u32, reply: Reply) {
-        if self.servers[server].epoch != epoch {
-            self.stats.messages_dropped += 1;
-            self.trace.note(
-                self.now_us,
-                TraceKind::Drop,
-                Parties::link(client, server),
-                &[request],
-                &[],
-                || format!("#{request} reply reset: the server restarted"),
-            );
+        if self.reset_by_restart(client, server, request, epoch, "reply") {
             return;
         }
         let waiting = self.clients[client]
