@@ -127,7 +127,7 @@ enum Command {
         /// The failing seed.
         #[arg(long)]
         seed: u64,
-        /// Where to save the shrunk scenario (default: <name>-shrunk-seed<S>.toml).
+        /// Where to save the shrunk scenario (default: `NAME-shrunk-seedS.toml`).
         #[arg(long)]
         out: Option<PathBuf>,
     },

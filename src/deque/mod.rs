@@ -34,7 +34,7 @@ pub const RETRIES_MAX_DEFAULT: u32 = 10_000;
 ///
 /// Broken variants exist to prove the harness catches wrong algorithms: each
 /// is `michael2003` with one realistic flaw injected at a marked point (see
-/// [`Flaws`]), so the catalogue shares one algorithm instead of near-copies.
+/// `Flaws`), so the catalogue shares one algorithm instead of near-copies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Variant {
     /// The 2013 library's algorithm, as `ALGORITHM.md` describes it.
