@@ -89,6 +89,20 @@ pub enum OpResult {
     },
 }
 
+impl OpResult {
+    /// The result's type as the JSON format spells it (`ok`, `value`, ...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            OpResult::Ok => "ok",
+            OpResult::Value { .. } => "value",
+            OpResult::Empty => "empty",
+            OpResult::Unknown => "unknown",
+            OpResult::Failed { .. } => "failed",
+            OpResult::Corruption { .. } => "corruption",
+        }
+    }
+}
+
 /// One operation of one client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryOp {

@@ -64,11 +64,7 @@ impl RunSummary {
     pub fn of(outcome: &RunOutcome) -> Self {
         let mut results = BTreeMap::new();
         for op in &outcome.history.ops {
-            let kind = serde_json::to_value(&op.result)
-                .ok()
-                .and_then(|v| v.get("type").and_then(|t| t.as_str().map(str::to_owned)))
-                .unwrap_or_default();
-            *results.entry(kind).or_default() += 1;
+            *results.entry(op.result.kind().to_owned()).or_default() += 1;
         }
         RunSummary {
             seed: outcome.seed,

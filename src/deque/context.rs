@@ -196,12 +196,6 @@ impl<S: Store> Context<S> {
         }
     }
 
-    /// Writes a published node blindly with `set` (only a broken variant
-    /// does this; see `Variant::SetLinkInsteadOfCas`).
-    pub(crate) async fn overwrite_node(&self, op: OpKind, key: &Key, node: &Node) -> Result<bool, DequeError> {
-        self.write_node(op, key, node).await.map(|()| true)
-    }
-
     /// Deletes a popped node after the pop took effect. Failure only leaks
     /// the item until memcached evicts it, so it is ignored.
     pub(crate) async fn delete_popped(&self, key: &Key) {

@@ -168,7 +168,7 @@ async fn stabilize<S: Store>(
         let pen_key = ctx.node_key(pen_id);
         let linked = if ctx.flaws.set_link_instead_of_cas {
             // FLAW (set-link-instead-of-cas): a blind write of a published node.
-            ctx.overwrite_node(op, &pen_key, &pen).await?
+            ctx.write_node(op, &pen_key, &pen).await.map(|()| true)?
         } else {
             ctx.cas_node(op, &pen_key, &pen, pen_token).await?
         };

@@ -478,7 +478,10 @@ impl World {
 
     /// Notes op invocations and returns that the last poll produced.
     fn trace_ops(&mut self, client: usize) {
-        let history = self.shared.history.borrow();
+        // A second handle on the shared block, so the history can be read
+        // while the trace is written: no op is copied on this hot path.
+        let shared = Rc::clone(&self.shared);
+        let history = shared.history.borrow();
         let mut noted = Vec::new();
         if let Some(index) = self.clients[client].op_index
             && history[index].return_us.is_some()
@@ -494,9 +497,8 @@ impl World {
             }
         }
         self.history_cursor = history.len();
-        let records: Vec<(TraceKind, HistoryOp)> = noted.into_iter().map(|(k, i)| (k, history[i].clone())).collect();
-        drop(history);
-        for (kind, op) in records {
+        for (kind, index) in noted {
+            let op = &history[index];
             let detail = || match kind {
                 TraceKind::Invoke => format!("{} {}", op.op.as_str(), op.value.as_deref().unwrap_or("")),
                 _ => format!("{} -> {:?}", op.op.as_str(), op.result),
