@@ -333,7 +333,11 @@ fn arbitrary_history() -> impl Strategy<Value = History> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2_000, ..ProptestConfig::default() })]
+    // CHECKER_CASES runs it longer (CI: 2,000).
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("CHECKER_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(2_000),
+        ..ProptestConfig::default()
+    })]
 
     /// The search (with its reductions and pruning) and brute force from the
     /// definition agree on every small history.

@@ -16,20 +16,28 @@
 //!   kept incrementally, so a step costs O(log n) and memory is 16 bytes per
 //!   configuration. (A hash collision could prune a live branch; at 2^-128
 //!   per pair it is not a practical concern.)
+//! - A definite pop that fits now is the only branch taken (with distinct
+//!   values it commutes left past everything a valid order puts before it).
+//! - A push that would bury a value past the deadline of the pop that must
+//!   take it out (or keep the deque non-empty past the deadline of a pop
+//!   that finds it empty) is pruned: the value stays until its own pop,
+//!   which is invoked too late.
 //! - Candidates are tried in the order most likely to be right, so a
-//!   linearizable history is mostly checked without backtracking: first the
-//!   pops that fit now (with distinct values they commute left past
-//!   everything else), then pushes ranked by how their values leave. At one
+//!   linearizable history is mostly checked without backtracking: pushes
+//!   ranked by how their values leave. At one
 //!   end, values that leave by the far end leave in push order (FIFO), values
 //!   that leave by the same end in reverse (LIFO), and every FIFO-leaving value
 //!   was pushed before every LIFO-leaving one (otherwise each would wait for
-//!   the other). A wrong guess between concurrent pushes would otherwise only
-//!   surface when the values come out, possibly thousands of steps later.
+//!   the other); FIFO-leaving pushes are put in an order that respects real
+//!   time at both their pushes and their pops. A wrong guess between
+//!   concurrent pushes would otherwise only surface when the values come
+//!   out, possibly thousands of steps later.
 //!   Pushes are also lazy: the ones the most urgent pending operation needs
 //!   go first (itself, or the push of the value it pops, with whatever is
 //!   ranked beneath it), because committing a push before the pushes that
 //!   belong under it have even been invoked is the mistake that surfaces
-//!   latest. Ordering changes speed only; every candidate is still tried.
+//!   latest. Ordering changes speed only: the complete phase still tries
+//!   every candidate the two rules above do not prove dead.
 //! - A step budget bounds the search; running out is the verdict *unknown*.
 
 use std::collections::BTreeSet;
@@ -93,12 +101,20 @@ struct Search<'a> {
     /// fast phase, the real one in the complete phase).
     deadline: Vec<u64>,
     /// Per entry: for pushes, the order to try them in (see the module docs).
-    push_rank: Vec<(u8, u64)>,
+    push_rank: Vec<PushRank>,
     /// Per value: the entry that pushes it.
     push_of: Vec<Option<usize>>,
     /// Per value: the pop that returned it, if any.
     exits: Vec<Option<usize>>,
     deadlines: BTreeSet<(u64, usize)>,
+    /// Values in the deque whose definite pop is at the front (index 1) or
+    /// the back (0), by that pop's deadline.
+    present_exits: [BTreeSet<(u64, u32)>; 2],
+    /// Values in the deque that some definite pop returns, by that pop's
+    /// invocation.
+    present_by_exit_invoke: BTreeSet<(u64, u32)>,
+    /// Pending pops that must find the deque empty, by deadline.
+    pending_empty: BTreeSet<(u64, usize)>,
     frontier: usize,
     state: DequeSpec,
     left_position: i64,
@@ -171,7 +187,15 @@ fn search_phase(prepared: &Prepared, steps_max: u64, complete: bool) -> SearchRe
         contents_hash: 0,
         memo: FxHashSet::default(),
         path: Vec::new(),
+        present_exits: [BTreeSet::new(), BTreeSet::new()],
+        present_by_exit_invoke: BTreeSet::new(),
+        pending_empty: BTreeSet::new(),
     };
+    for (i, entry) in entries.iter().enumerate() {
+        if entry.ret == Some(DequeRet::Empty) {
+            search.pending_empty.insert((search.deadline[i], i));
+        }
+    }
     let (outcome, steps) = search.run(steps_max);
     SearchResult {
         outcome,
@@ -232,8 +256,8 @@ impl Search<'_> {
     }
 
     /// Pending entries that may take effect next, in the order to try them:
-    /// pops that fit (by deadline), unknown pops that could remove an
-    /// unobserved value, then pushes, lazily: committing a push nobody needs
+    /// a definite pop that fits (alone), else unknown pops that could remove
+    /// an unobserved value, then pushes, lazily: committing a push nobody needs
     /// yet is the mistake that surfaces latest (when its value finally comes
     /// out), so only the pushes the most urgent operation `z` needs are
     /// tried in the fast phase:
@@ -261,14 +285,24 @@ impl Search<'_> {
                 continue;
             }
             match e.ret {
+                Some(DequeRet::Pushed) if self.blocks_a_pending_pop(entry) => {}
                 Some(DequeRet::Pushed) => pushes.push(entry),
                 _ if self.fits(entry) => pops.push(entry),
                 _ => {}
             }
         }
-        pops.sort_by_key(|&e| (self.deadline[e], e));
+        // A definite pop that fits now may as well go first: moving it ahead
+        // of the operations a valid order puts before it changes nothing
+        // they see (its value is at its end, so none of them can pop past
+        // it, and a pop that finds the deque empty sees the same emptiness).
+        // So it is the only branch worth trying.
+        if let Some(&pop) = pops.iter().min_by_key(|&&e| (self.deadline[e], e)) {
+            return vec![pop];
+        }
         pushes.sort_by_key(|&e| (self.push_rank[e], e));
         let lazy: Vec<usize> = match z.ret {
+            // Linearizing `z` now is dead; only pops can rescue it.
+            Some(DequeRet::Pushed) if !pushes.contains(&urgent) => Vec::new(),
             Some(DequeRet::Pushed) => self.pushes_around(urgent, &pushes, deadline),
             Some(DequeRet::Value(v)) => self.push_of[v as usize]
                 .filter(|p| pushes.contains(p))
@@ -276,8 +310,7 @@ impl Search<'_> {
                 .collect(),
             _ => Vec::new(),
         };
-        let mut choices = pops;
-        choices.extend(self.optional_candidates(deadline));
+        let mut choices = self.optional_candidates(deadline);
         if self.complete {
             let rest: Vec<usize> = pushes.iter().copied().filter(|p| !lazy.contains(p)).collect();
             choices.extend(lazy);
@@ -335,6 +368,82 @@ impl Search<'_> {
             chosen.extend(first);
         }
         chosen
+    }
+
+    /// Whether linearizing push `w` now would make a pending pop impossible:
+    /// `w`'s value stays until its own pop, which is invoked only after
+    /// - some pop that must find the deque empty has to have happened, or
+    /// - some value already in the deque, which `w` would cover at `w`'s end,
+    ///   has to have left by that end;
+    ///
+    /// or `w`'s value leaves by the far end, where everything already in the
+    /// deque lies before it, but something there leaves only after `w`'s pop
+    /// has to have happened.
+    ///
+    /// Sound pruning (it removes only dead branches), and the cut that keeps
+    /// highly concurrent histories tractable: without it, such a push is
+    /// found wrong only once its value comes out.
+    fn blocks_a_pending_pop(&self, w: usize) -> bool {
+        let Some(exit) = self.exit_of(w) else {
+            return false;
+        };
+        let exit_invoke = self.entries[exit].invoke_us;
+        let at_front = push_end(&self.entries[w].op);
+        let due_before = |first: Option<u64>| first.is_some_and(|deadline| deadline < exit_invoke);
+        let exit_entry = &self.entries[exit];
+        let leaves_by_far_end = matches!(exit_entry.op, DequeOp::PopFront) != at_front;
+        due_before(self.pending_empty.first().map(|&(d, _)| d))
+            || due_before(self.present_exits[usize::from(at_front)].first().map(|&(d, _)| d))
+            || (leaves_by_far_end
+                && self
+                    .present_by_exit_invoke
+                    .last()
+                    .is_some_and(|&(invoke, _)| invoke > self.deadline[exit]))
+    }
+
+    /// Updates what [`Search::blocks_a_pending_pop`] reads after `entry`
+    /// (which removed `removed`) was linearized (`applied`) or undone.
+    fn track(&mut self, entry: usize, removed: Option<u32>, applied: bool) {
+        match self.entries[entry].op {
+            DequeOp::PushFront(v) | DequeOp::PushBack(v) => self.track_presence(v, applied),
+            _ => {
+                if let Some(v) = removed {
+                    self.track_presence(v, !applied);
+                }
+                self.track_empty(entry, applied);
+            }
+        }
+    }
+
+    /// Records that `value` entered (`entered`) or left the deque, for
+    /// [`Search::blocks_a_pending_pop`].
+    fn track_presence(&mut self, value: u32, entered: bool) {
+        let Some(exit) = self.exits[value as usize] else {
+            return;
+        };
+        let end = usize::from(matches!(self.entries[exit].op, DequeOp::PopFront));
+        let key = (self.deadline[exit], value);
+        let by_invoke = (self.entries[exit].invoke_us, value);
+        if entered {
+            self.present_exits[end].insert(key);
+            self.present_by_exit_invoke.insert(by_invoke);
+        } else {
+            self.present_exits[end].remove(&key);
+            self.present_by_exit_invoke.remove(&by_invoke);
+        }
+    }
+
+    /// Records that the empty-finding pop `entry` was linearized or undone.
+    fn track_empty(&mut self, entry: usize, linearized: bool) {
+        if self.entries[entry].ret != Some(DequeRet::Empty) {
+            return;
+        }
+        let key = (self.deadline[entry], entry);
+        if linearized {
+            self.pending_empty.remove(&key);
+        } else {
+            self.pending_empty.insert(key);
+        }
     }
 
     /// Whether push `w` must lie under push `b`: it ranks beneath `b` and
@@ -398,6 +507,7 @@ impl Search<'_> {
             _ => {}
         }
         self.state.invoke(&e.op);
+        self.track(entry, removed, true);
         removed
     }
 
@@ -410,6 +520,7 @@ impl Search<'_> {
             self.deadlines.insert((self.deadline[entry], entry));
             self.frontier = self.frontier.min(self.required_position[entry]);
         }
+        self.track(entry, removed, false);
         match (e.op, removed) {
             (DequeOp::PushFront(v), _) => {
                 self.state.items.pop_front();
@@ -478,35 +589,106 @@ fn pushes_by_value(entries: &[Entry], values: usize) -> Vec<Option<usize>> {
     push_of
 }
 
+/// A push's place in the order to try pushes in: class, then a time-like
+/// key, then a tie-break.
+type PushRank = (u8, u64, u64);
+
 /// The order to try pushes in: FIFO-leaving values (popped at the far end,
-/// or never) first, by exit time; then LIFO-leaving values (popped at the
-/// end they were pushed at), latest exit first. Exit time is the popping
-/// operation's return: a deque operation takes effect with its last
-/// successful CAS, a request or two before it returns, however long its
-/// retries made it.
-fn push_ranks(entries: &[Entry]) -> Vec<(u8, u64)> {
-    let mut exits: rustc_hash::FxHashMap<u32, (bool, u64)> = rustc_hash::FxHashMap::default();
+/// or never) first, then LIFO-leaving values (popped at the end they were
+/// pushed at), latest exit first. Exit time is the popping operation's
+/// return: a deque operation takes effect with its last successful CAS, a
+/// request or two before it returns, however long its retries made it.
+///
+/// FIFO-leaving values pushed at one end (and values nobody saw leave,
+/// which unknown pops may remove when they reach the far end) leave in the
+/// order they were pushed, so their order must respect real time twice: a push that returned
+/// before another was invoked goes first, and so does a value whose pop
+/// returned before the other's pop was invoked. Ranking by exit time alone
+/// can break the first rule for concurrent pops, a mistake that surfaces only
+/// when the values come out thousands of steps later; so their order is a
+/// linear extension of both real-time orders (Kahn's algorithm, earliest exit
+/// first among the ready ones).
+fn push_ranks(entries: &[Entry]) -> Vec<PushRank> {
+    let mut exits: rustc_hash::FxHashMap<u32, (bool, u64, u64)> = rustc_hash::FxHashMap::default();
     for e in entries {
         if let Some(DequeRet::Value(v)) = e.ret {
             let from_front = matches!(e.op, DequeOp::PopFront);
-            exits.insert(v, (from_front, e.deadline_us));
+            exits.insert(v, (from_front, e.invoke_us, e.deadline_us));
         }
     }
-    entries
-        .iter()
-        .map(|e| {
-            let (value, at_front) = match e.op {
-                DequeOp::PushFront(v) => (v, true),
-                DequeOp::PushBack(v) => (v, false),
-                _ => return (0, 0),
-            };
-            match exits.get(&value) {
-                Some(&(from_front, at)) if from_front == at_front => (1, u64::MAX - at),
-                Some(&(_, at)) => (0, at),
-                None => (0, u64::MAX),
+    let mut ranks = vec![(0, 0, 0); entries.len()];
+    let mut fifo: [Vec<Interval2>; 2] = [Vec::new(), Vec::new()];
+    for (i, e) in entries.iter().enumerate() {
+        let (value, at_front) = match e.op {
+            DequeOp::PushFront(v) => (v, true),
+            DequeOp::PushBack(v) => (v, false),
+            _ => continue,
+        };
+        ranks[i] = match exits.get(&value) {
+            Some(&(from_front, _, at)) if from_front == at_front => (1, u64::MAX - at, i as u64),
+            Some(&(_, exit_invoke, exit_return)) => {
+                fifo[usize::from(at_front)].push(Interval2 {
+                    entry: i,
+                    push: (e.invoke_us, e.deadline_us),
+                    pop: (exit_invoke, exit_return),
+                });
+                continue;
             }
-        })
-        .collect()
+            // Nobody observed it leave: only its push is ordered.
+            None => {
+                fifo[usize::from(at_front)].push(Interval2 {
+                    entry: i,
+                    push: (e.invoke_us, e.deadline_us),
+                    pop: (0, u64::MAX),
+                });
+                continue;
+            }
+        };
+    }
+    for group in fifo {
+        let mut exit_max = 0;
+        for (position, item) in linear_extension(group).into_iter().enumerate() {
+            if item.pop.1 != u64::MAX {
+                exit_max = exit_max.max(item.pop.1);
+            }
+            ranks[item.entry] = (0, exit_max, position as u64);
+        }
+    }
+    ranks
+}
+
+/// A FIFO-leaving value: its push's and its pop's (invoke, deadline).
+#[derive(Debug, Clone, Copy)]
+struct Interval2 {
+    entry: usize,
+    push: (u64, u64),
+    pop: (u64, u64),
+}
+
+/// Orders `items` so that `a` precedes `b` whenever `a`'s push returned
+/// before `b`'s was invoked or `a`'s pop returned before `b`'s was invoked,
+/// preferring the earliest pop deadline among the items free to go next.
+/// If the two orders conflict (the history is not linearizable), the
+/// earliest pop deadline goes.
+fn linear_extension(items: Vec<Interval2>) -> Vec<Interval2> {
+    let mut by_push_deadline: BTreeSet<(u64, usize)> = BTreeSet::new();
+    let mut by_pop_deadline: BTreeSet<(u64, usize)> = BTreeSet::new();
+    for (k, item) in items.iter().enumerate() {
+        by_push_deadline.insert((item.push.1, k));
+        by_pop_deadline.insert((item.pop.1, k));
+    }
+    let mut order = Vec::with_capacity(items.len());
+    while let (Some(&(push_min, _)), Some(&(pop_min, first))) = (by_push_deadline.first(), by_pop_deadline.first()) {
+        let ready = by_pop_deadline
+            .iter()
+            .map(|&(_, k)| k)
+            .find(|&k| items[k].push.0 <= push_min && items[k].pop.0 <= pop_min)
+            .unwrap_or(first);
+        by_push_deadline.remove(&(items[ready].push.1, ready));
+        by_pop_deadline.remove(&(items[ready].pop.1, ready));
+        order.push(items[ready]);
+    }
+    order
 }
 
 /// The deadline a phase orders by: the fast phase assumes unknown outcomes
