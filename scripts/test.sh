@@ -2,9 +2,9 @@
 # The project's one test command (README "Quick start"; CI runs exactly this).
 # Installs what the tests need on a fresh Debian machine (memcached, and
 # chromium for the report-rendering test), then runs every check: formatting,
-# clippy with warnings as errors, all tests, and a bounded slice of the
-# scenario suite. Tests that need memcached start their own servers on free
-# loopback ports and stop them.
+# clippy with warnings as errors, all tests (the model-checker suites
+# included), and a bounded slice of the scenario suite. Tests that need
+# memcached start their own servers on free loopback ports and stop them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +29,12 @@ echo "using $(memcached -V)"
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy -p memcache-sim --features models --all-targets --locked -- -D warnings
 cargo test --workspace --locked
-# A bounded slice of the scenario suite (the main job runs every seed).
-cargo run --locked -p memcache-sim -- run scenarios/ --seeds 20
+# The deque under loom and shuttle (release: loom runs ~10x slower in debug).
+# About 5 minutes on 2 cores; ARCHITECTURE.md says how to run them longer.
+cargo test --release --locked -p memcache-sim --features models --test loom --test shuttle --test shuttle_replay
+# A bounded slice of the scenario suite on the default algorithm (the main
+# job runs every seed), and every catalogued broken variant hunted until
+# caught: a variant that escapes, or any unexpected verdict, fails the build.
+cargo run --release --locked -p memcache-sim --features models -- validate --seeds 20 --master-seeds 1

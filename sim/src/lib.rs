@@ -9,9 +9,12 @@ pub mod check;
 pub mod demo;
 pub mod exit;
 pub mod history;
+#[cfg(feature = "models")]
+pub mod models;
 pub mod one_run;
 pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod shrink;
 pub mod sim;
+pub mod validate;

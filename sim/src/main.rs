@@ -148,9 +148,52 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Validate an algorithm change: hunt every catalogued broken variant
+    /// with the suite (it must be caught) and run the suite on the default
+    /// algorithm (it must pass).
+    Validate {
+        /// Scenario files or directories.
+        #[arg(default_value = "scenarios")]
+        paths: Vec<PathBuf>,
+        /// Hunt only this variant.
+        #[arg(long)]
+        variant: Option<String>,
+        /// Master seeds, comma-separated: one hunt per variant and master
+        /// seed; the table gives medians.
+        #[arg(long, value_delimiter = ',', default_value = "1,2,3,4,5")]
+        master_seeds: Vec<u64>,
+        /// Runs per hunt before the variant counts as escaped.
+        #[arg(long, default_value_t = 2_000)]
+        runs_max: u64,
+        /// Seeds 0..N of every scenario for the default algorithm (default:
+        /// each scenario's own seeds).
+        #[arg(long)]
+        seeds: Option<u64>,
+        /// Skip shrinking each variant's first catch.
+        #[arg(long)]
+        no_shrink: bool,
+        /// Worker threads for the default algorithm's run.
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Print JSON instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// The deque under the model checkers loom and shuttle.
+    #[cfg(feature = "models")]
+    #[command(subcommand)]
+    Models(ModelsCommand),
+}
+
+#[cfg(feature = "models")]
+#[derive(Subcommand)]
+enum ModelsCommand {
+    /// For each broken variant, executions and wall time to the first
+    /// failure under loom, shuttle (random, PCT) and the simulator.
+    Compare(cli::models::CompareArgs),
 }
 
 #[derive(Subcommand)]
@@ -274,6 +317,25 @@ fn main() -> ExitCode {
             steps_max,
             json,
         } => cli::check::run(&history, steps_max, json),
+        Command::Validate {
+            paths,
+            variant,
+            master_seeds,
+            runs_max,
+            seeds,
+            no_shrink,
+            threads,
+            json,
+        } => cli::validate::run(&cli::validate::ValidateArgs {
+            paths,
+            variant,
+            master_seeds,
+            runs_max,
+            seeds,
+            shrink: !no_shrink,
+            threads: threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+            json,
+        }),
         Command::Bench(BenchCommand::Real {
             clients,
             duration_s,
@@ -304,6 +366,8 @@ fn main() -> ExitCode {
             seed,
             json,
         }) => cli::bench::checker(&ops, &clients, seed, json),
+        #[cfg(feature = "models")]
+        Command::Models(ModelsCommand::Compare(args)) => cli::models::compare_command(&args),
     })
 }
 

@@ -49,6 +49,9 @@ pub(crate) async fn push<S: Store>(
                     id = ctx.fresh_id();
                     key = ctx.node_key(id);
                 }
+                // FLAW (rewrite-published-node): retry with the same node,
+                // rewritten blind although it may be published.
+                Err(error) if ctx.flaws.rewrite_published_node && error.outcome_unknown() => {}
                 Err(error) => return Err(error),
             }
         } else if anchor.status == Status::Stable {
@@ -72,6 +75,8 @@ pub(crate) async fn push<S: Store>(
                     id = ctx.fresh_id();
                     key = ctx.node_key(id);
                 }
+                // FLAW (rewrite-published-node): as above.
+                Err(error) if ctx.flaws.rewrite_published_node && error.outcome_unknown() => {}
                 Err(error) => return Err(error),
             }
         } else {
@@ -138,6 +143,12 @@ async fn stabilize<S: Store>(
 ) -> Result<(), DequeError> {
     let Some(side) = Side::of_push(anchor.status) else {
         return Ok(());
+    };
+    // FLAW (stabilize-wrong-side): the mirror image of the right side.
+    let side = if ctx.flaws.stabilize_wrong_side {
+        side.opposite()
+    } else {
+        side
     };
     let last_id = side
         .end(&anchor)

@@ -9,6 +9,7 @@
 
 mod context;
 mod error;
+mod increment_queue;
 mod michael2003;
 mod side;
 
@@ -70,6 +71,20 @@ pub enum Variant {
     /// retried with a new node; if the first CAS had landed, the value is in
     /// the deque twice: duplicates.
     RetryUnknownCas,
+    /// Broken: a push whose anchor CAS lost its reply retries with the same
+    /// node, rewriting it with `set`. If the first CAS had landed, the node
+    /// is already published (linked, perhaps popped): the rewrite resets its
+    /// links and the retry pushes it a second time. The harness must see
+    /// duplicates, lost values or broken links.
+    RewritePublishedNode,
+    /// Broken: stabilize mirrors the wrong side, linking the far end's nodes
+    /// after a push. A healthy deque reports broken links (false alarms), or
+    /// values come out in the wrong order.
+    StabilizeWrongSide,
+    /// Broken by design: the increment-allocated deque of the 2013 README's
+    /// warning (see the `increment_queue` module): a pop can claim a slot
+    /// before its push writes it, and reports empty while the value is lost.
+    IncrementAllocatedQueue,
 }
 
 /// The flaws a variant injects into `michael2003`, one per marked point.
@@ -89,6 +104,10 @@ pub(crate) struct Flaws {
     pub(crate) delete_before_cas: bool,
     /// See [`Variant::RetryUnknownCas`].
     pub(crate) retry_unknown_cas: bool,
+    /// See [`Variant::RewritePublishedNode`].
+    pub(crate) rewrite_published_node: bool,
+    /// See [`Variant::StabilizeWrongSide`].
+    pub(crate) stabilize_wrong_side: bool,
 }
 
 impl Variant {
@@ -102,6 +121,9 @@ impl Variant {
         Variant::StabilizeWithoutRecheck,
         Variant::DeleteBeforeCas,
         Variant::RetryUnknownCas,
+        Variant::RewritePublishedNode,
+        Variant::StabilizeWrongSide,
+        Variant::IncrementAllocatedQueue,
     ];
 
     /// The variant's stable name, as scenario files and the CLI spell it.
@@ -115,6 +137,9 @@ impl Variant {
             Variant::StabilizeWithoutRecheck => "stabilize-without-recheck",
             Variant::DeleteBeforeCas => "delete-before-cas",
             Variant::RetryUnknownCas => "retry-unknown-cas",
+            Variant::RewritePublishedNode => "rewrite-published-node",
+            Variant::StabilizeWrongSide => "stabilize-wrong-side",
+            Variant::IncrementAllocatedQueue => "increment-allocated-queue",
         }
     }
 
@@ -155,6 +180,16 @@ impl Variant {
                 retry_unknown_cas: true,
                 ..none
             },
+            Variant::RewritePublishedNode => Flaws {
+                rewrite_published_node: true,
+                ..none
+            },
+            Variant::StabilizeWrongSide => Flaws {
+                stabilize_wrong_side: true,
+                ..none
+            },
+            // A different algorithm, not a flaw: dispatched in `Deque`.
+            Variant::IncrementAllocatedQueue => none,
         }
     }
 
@@ -334,13 +369,19 @@ impl<S: Store> Deque<S> {
                 len_max_bytes: self.value_len_max,
             });
         }
-        michael2003::push(&mut self.ctx, op, side, value).await
+        match self.variant {
+            Variant::IncrementAllocatedQueue => increment_queue::push(&mut self.ctx, op, side, value).await,
+            _ => michael2003::push(&mut self.ctx, op, side, value).await,
+        }
     }
 
     /// Pops at either end; what `pop_back` and `pop_front` call.
     pub async fn pop(&mut self, side: Side) -> Result<Option<Vec<u8>>, DequeError> {
         let op = side.pop_op();
-        michael2003::pop(&mut self.ctx, op, side).await
+        match self.variant {
+            Variant::IncrementAllocatedQueue => increment_queue::pop(&mut self.ctx, op, side).await,
+            _ => michael2003::pop(&mut self.ctx, op, side).await,
+        }
     }
 }
 

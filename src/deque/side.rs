@@ -14,6 +14,14 @@ pub enum Side {
 }
 
 impl Side {
+    /// The other end.
+    pub fn opposite(self) -> Side {
+        match self {
+            Side::Left => Side::Right,
+            Side::Right => Side::Left,
+        }
+    }
+
     /// The push operation at this end.
     pub fn push_op(self) -> OpKind {
         match self {

@@ -5,7 +5,7 @@
 //! A run is a pure function of ([`SimConfig`], seed): the same pair gives the
 //! same history and the same trace hash, in any process.
 
-mod client;
+pub(crate) mod client;
 pub mod config;
 mod direct;
 mod network;

@@ -1,0 +1,219 @@
+//! One model-checking case: a deque, its starting contents, what each client
+//! does, and which faults may strike; and one execution of it in any
+//! [`World`], recorded as a [`History`] for the same checkers the simulator
+//! uses.
+
+use std::fmt;
+use std::sync::Arc;
+
+use memcache_collections::store::block_on;
+use memcache_collections::{Deque, DequeOptions, Variant};
+
+use super::store::{FaultRates, ModelStore, Shared};
+use super::world::World;
+use crate::check::{CheckOptions, CheckReport, Verdict, check};
+use crate::history::{History, HistoryOp, OpName, OpResult};
+
+/// The deque's name in every case.
+pub const DEQUE_NAME: &str = "model";
+
+/// Attempts per operation. A few clients doing a few operations never need
+/// more than a handful; a variant that spins (a lost node taken for a race
+/// forever) must end as a liveness failure, not as an endless model run.
+pub const RETRIES_MAX: u32 = 50;
+
+/// An extra thread that strikes once, at a point the model checker chooses
+/// (loom explores every point).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Chaos {
+    /// Lose one item (a node if there is one, else the anchor).
+    LoseItem,
+    /// Restart the server.
+    Restart,
+}
+
+/// What to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Case {
+    /// The algorithm.
+    pub variant: Variant,
+    /// Items pushed at the back before the clients start.
+    pub initial: usize,
+    /// Each client's operations, in order.
+    pub clients: Vec<Vec<OpName>>,
+    /// Faults drawn per request (shuttle).
+    pub faults: FaultRates,
+    /// A fault thread (loom, shuttle).
+    pub chaos: Option<Chaos>,
+}
+
+impl fmt::Display for Case {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} from {} item(s):", self.variant.name(), self.initial)?;
+        for (client, ops) in self.clients.iter().enumerate() {
+            let names: Vec<&str> = ops.iter().map(|op| op.as_str()).collect();
+            write!(f, " c{client}[{}]", names.join(","))?;
+        }
+        if let Some(chaos) = self.chaos {
+            write!(f, " +{chaos:?}")?;
+        }
+        if self.faults.any() {
+            write!(f, " +faults{:?}", self.faults)?;
+        }
+        Ok(())
+    }
+}
+
+/// The clock: request `r` happens at time `3r`; a loss between requests `r`
+/// and `r + 1` at `3r + 1`.
+pub(crate) fn time_of(requests: u64) -> u64 {
+    3 * requests + 1
+}
+
+/// Runs `case` once in world `W` and returns its history (drain included).
+/// Call it inside the world's model (`loom::model`, a shuttle runner) or,
+/// for [`StdWorld`](super::world::StdWorld), anywhere.
+pub fn execute<W: World>(case: &Case) -> History {
+    let shared = Arc::new(W::lock_new(Shared::new()));
+    let options = |client: usize| DequeOptions {
+        variant: case.variant,
+        id_seed: Some(client as u64),
+        retries_max: RETRIES_MAX,
+        ..DequeOptions::default()
+    };
+    let setup_client = case.clients.len();
+    let quiet = FaultRates::default();
+    let mut ops = Vec::new();
+    let store = ModelStore::<W>::new(shared.clone(), quiet, DEQUE_NAME);
+    let mut setup = block_on(Deque::create(store, Some(DEQUE_NAME), options(setup_client)))
+        .expect("creating a deque on a fresh server cannot fail");
+    for i in 0..case.initial {
+        let value = format!("init.{i}");
+        ops.push(run_op(&mut setup, setup_client, OpName::PushBack, Some(value)));
+    }
+    let chaos = case.chaos.map(|chaos| {
+        let shared = shared.clone();
+        W::spawn(move || {
+            W::with(&shared, |shared| match chaos {
+                Chaos::LoseItem => shared.lose_one(DEQUE_NAME.as_bytes()),
+                Chaos::Restart => shared.restart(),
+            })
+        })
+    });
+    let handles: Vec<_> = case
+        .clients
+        .iter()
+        .enumerate()
+        .map(|(client, names)| {
+            let store = ModelStore::<W>::new(shared.clone(), case.faults, DEQUE_NAME);
+            let mut deque = Deque::attach(store, DEQUE_NAME, options(client)).expect("the name is valid");
+            let names = names.clone();
+            W::spawn(move || {
+                names
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, name)| {
+                        let value = name.is_push().then(|| format!("c{client}.{i}"));
+                        run_op(&mut deque, client, name, value)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for handle in handles {
+        ops.extend(W::join(handle));
+    }
+    if let Some(handle) = chaos {
+        W::join(handle);
+    }
+    let drain_client = setup_client + 1;
+    let store = ModelStore::<W>::new(shared.clone(), quiet, DEQUE_NAME);
+    let mut drain = Deque::attach(store, DEQUE_NAME, options(drain_client)).expect("the name is valid");
+    let pushes = ops.iter().filter(|op| op.op.is_push()).count();
+    for _ in 0..=pushes {
+        let op = run_op(&mut drain, drain_client, OpName::PopFront, None);
+        let done = !matches!(op.result, OpResult::Value { .. });
+        ops.push(op);
+        if done {
+            break;
+        }
+    }
+    ops.sort_by_key(|op| (op.invoke_us, op.client));
+    let losses = W::with(&shared, |shared| shared.losses.clone());
+    History {
+        ops,
+        losses,
+        drain_client: Some(drain_client as u32),
+    }
+}
+
+fn run_op<W: World>(deque: &mut Deque<ModelStore<W>>, client: usize, name: OpName, value: Option<String>) -> HistoryOp {
+    deque.store().begin();
+    let bytes = value.clone().map(String::into_bytes).unwrap_or_default();
+    let result = block_on(crate::sim::client::run_op(deque, name, bytes));
+    let (first, last) = deque.store().span().unwrap_or((0, 0));
+    HistoryOp {
+        client: client as u32,
+        op: name,
+        value,
+        invoke_us: 3 * first,
+        return_us: Some(3 * last),
+        result,
+    }
+}
+
+/// Checks one execution's history with a budget that tiny histories never
+/// exhaust.
+pub fn judge(history: &History) -> CheckReport {
+    check(
+        history,
+        CheckOptions {
+            steps_max: 2_000_000,
+            explain: false,
+        },
+    )
+}
+
+/// Whether a verdict passes under the model checkers: linearizable, or
+/// every loss detected.
+pub fn passes(verdict: Verdict) -> bool {
+    matches!(verdict, Verdict::Linearizable | Verdict::DetectedCorruption)
+}
+
+/// Every combination of `ops_per_client` operations (ends and push/pop) for
+/// `clients` clients, without mirror duplicates (clients are symmetric, so
+/// client 0's list is never after client 1's).
+pub fn all_combinations(clients: usize, ops_per_client: usize) -> Vec<Vec<Vec<OpName>>> {
+    const NAMES: [OpName; 4] = [OpName::PushBack, OpName::PushFront, OpName::PopBack, OpName::PopFront];
+    let mut lists: Vec<Vec<OpName>> = vec![Vec::new()];
+    for _ in 0..ops_per_client {
+        lists = lists
+            .into_iter()
+            .flat_map(|list| {
+                NAMES.iter().map(move |&name| {
+                    let mut next = list.clone();
+                    next.push(name);
+                    next
+                })
+            })
+            .collect();
+    }
+    let mut combos: Vec<Vec<usize>> = vec![Vec::new()];
+    for _ in 0..clients {
+        combos = combos
+            .into_iter()
+            .flat_map(|combo| {
+                let from = combo.last().copied().unwrap_or(0);
+                (from..lists.len()).map(move |i| {
+                    let mut next = combo.clone();
+                    next.push(i);
+                    next
+                })
+            })
+            .collect();
+    }
+    combos
+        .into_iter()
+        .map(|combo| combo.into_iter().map(|i| lists[i].clone()).collect())
+        .collect()
+}

@@ -1,0 +1,210 @@
+//! `mcsim validate`: does the suite catch every catalogued broken variant,
+//! and does the default algorithm pass it?
+//!
+//! For each broken variant and master seed, a *hunt* runs the suite's
+//! scenarios with that variant, seed-major (seed 0 of every scenario, then
+//! seed 1, ...; the seeds are derived from the master seed), until the first
+//! run whose verdict is a failure (correctness or liveness). The first catch
+//! is shrunk to its smallest failing scenario. Runs are sequential on one
+//! thread, so "runs to the first failure" is exact and the wall time is one
+//! core's.
+
+use std::time::Instant;
+
+use memcache_collections::Variant;
+use serde::Serialize;
+
+use crate::check::Verdict;
+use crate::runner::{self, RunRecord};
+use crate::scenario::LoadedScenario;
+use crate::shrink;
+
+/// Seeds of one master seed: `master * SEEDS_PER_MASTER + k`.
+pub const SEEDS_PER_MASTER: u64 = 1_000_000;
+
+/// The run that caught a variant.
+#[derive(Debug, Clone, Serialize)]
+pub struct Catch {
+    /// Scenario name.
+    pub scenario: String,
+    /// Scenario file.
+    pub path: String,
+    /// Seed.
+    pub seed: u64,
+    /// The failing verdict.
+    pub verdict: Verdict,
+    /// The command that replays it.
+    pub replay: String,
+}
+
+/// One hunt: one variant, one master seed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hunt {
+    /// The master seed.
+    pub master_seed: u64,
+    /// The first catch, if any.
+    pub caught: Option<Catch>,
+    /// Runs up to and including the catch (or all runs, if none).
+    pub runs: u64,
+    /// Wall time of those runs.
+    pub wall_s: f64,
+}
+
+/// One variant's line of the mutation table.
+#[derive(Debug, Clone, Serialize)]
+pub struct VariantRow {
+    /// The variant.
+    pub variant: String,
+    /// One hunt per master seed.
+    pub hunts: Vec<Hunt>,
+    /// Median runs to the first failure over the hunts.
+    pub runs_median: u64,
+    /// Median wall seconds to the first failure over the hunts.
+    pub wall_s_median: f64,
+    /// Workload operations of the shrunk reproducer of the first hunt's
+    /// catch (prefill included), if shrinking was asked.
+    pub shrunk_ops: Option<u64>,
+}
+
+impl VariantRow {
+    /// Whether every hunt caught the variant.
+    pub fn caught(&self) -> bool {
+        self.hunts.iter().all(|h| h.caught.is_some())
+    }
+}
+
+/// Whether a verdict is a catch: a correctness or liveness failure.
+pub fn is_catch(verdict: Verdict) -> bool {
+    verdict.is_correctness_failure() || verdict == Verdict::Liveness
+}
+
+/// Hunts `variant` over `scenarios` from `master_seed`, for at most
+/// `runs_max` runs.
+pub fn hunt(scenarios: &[LoadedScenario], variant: Variant, master_seed: u64, runs_max: u64) -> Hunt {
+    let started = Instant::now();
+    let with_variant: Vec<LoadedScenario> = scenarios
+        .iter()
+        .map(|s| {
+            let mut s = s.clone();
+            s.scenario.scenario.variant = variant.name().to_owned();
+            s
+        })
+        .collect();
+    let mut runs = 0;
+    let mut caught = None;
+    'search: for k in 0.. {
+        let seed = master_seed * SEEDS_PER_MASTER + k;
+        for scenario in &with_variant {
+            if runs == runs_max {
+                break 'search;
+            }
+            let record = runner::run_one(scenario, seed);
+            runs += 1;
+            if is_catch(record.verdict) {
+                caught = Some(catch_of(&record, variant));
+                break 'search;
+            }
+        }
+    }
+    Hunt {
+        master_seed,
+        caught,
+        runs,
+        wall_s: started.elapsed().as_secs_f64(),
+    }
+}
+
+fn catch_of(record: &RunRecord, variant: Variant) -> Catch {
+    Catch {
+        scenario: record.scenario.clone(),
+        path: record.path.clone(),
+        seed: record.seed,
+        verdict: record.verdict,
+        replay: format!(
+            "mcsim run {} --seed {} --variant {}",
+            record.path,
+            record.seed,
+            variant.name()
+        ),
+    }
+}
+
+/// The mutation table for `variants`.
+pub fn validate(
+    scenarios: &[LoadedScenario],
+    variants: &[Variant],
+    master_seeds: &[u64],
+    runs_max: u64,
+    shrink_catches: bool,
+) -> Vec<VariantRow> {
+    variants
+        .iter()
+        .map(|&variant| {
+            let hunts: Vec<Hunt> = master_seeds
+                .iter()
+                .map(|&master| hunt(scenarios, variant, master, runs_max))
+                .collect();
+            let shrunk_ops = shrink_catches
+                .then(|| hunts.iter().find_map(|h| h.caught.as_ref()))
+                .flatten()
+                .and_then(|catch| {
+                    let loaded = scenarios.iter().find(|s| s.name == catch.scenario)?;
+                    let mut loaded = loaded.clone();
+                    loaded.scenario.scenario.variant = variant.name().to_owned();
+                    Some(shrink::shrink(&loaded, catch.seed, catch.verdict).ops)
+                });
+            VariantRow {
+                variant: variant.name().to_owned(),
+                runs_median: median(hunts.iter().map(|h| h.runs as f64).collect()) as u64,
+                wall_s_median: median(hunts.iter().map(|h| h.wall_s).collect()),
+                hunts,
+                shrunk_ops,
+            }
+        })
+        .collect()
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_by(f64::total_cmp);
+    let middle = values.len() / 2;
+    if values.len() % 2 == 1 {
+        values[middle]
+    } else {
+        (values[middle - 1] + values[middle]) / 2.0
+    }
+}
+
+/// The mutation table as text.
+pub fn render(rows: &[VariantRow]) -> String {
+    let mut out = format!(
+        "{:<28} {:<8} {:>6} {:>12} {:>10}  first catch (master seed {})\n",
+        "variant",
+        "caught",
+        "runs",
+        "median s",
+        "shrunk ops",
+        rows.first()
+            .and_then(|r| r.hunts.first())
+            .map_or("-".to_owned(), |h| h.master_seed.to_string()),
+    );
+    for row in rows {
+        let caught = row.hunts.iter().filter(|h| h.caught.is_some()).count();
+        let first = row.hunts.first().and_then(|h| h.caught.as_ref());
+        out.push_str(&format!(
+            "{:<28} {:<8} {:>6} {:>12.2} {:>10}  {}\n",
+            row.variant,
+            format!("{caught}/{}", row.hunts.len()),
+            row.runs_median,
+            row.wall_s_median,
+            row.shrunk_ops.map_or("-".to_owned(), |ops| ops.to_string()),
+            first.map_or("escaped".to_owned(), |c| format!(
+                "{} seed {}: {} ({})",
+                c.scenario, c.seed, c.verdict, c.replay
+            )),
+        ));
+    }
+    out
+}
