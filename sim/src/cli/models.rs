@@ -16,7 +16,7 @@ pub struct CompareArgs {
     /// Scenario files or directories for the simulator column.
     #[arg(long, default_value = "scenarios")]
     pub scenarios: Vec<PathBuf>,
-    /// Preemption bound of loom's two-operation cases.
+    /// Preemption bound of loom's bounded cases (one more with a fault thread).
     #[arg(long, default_value_t = 2)]
     pub loom_preemptions: usize,
     /// Schedules per shuttle case.

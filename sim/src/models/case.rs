@@ -58,7 +58,16 @@ impl fmt::Display for Case {
             write!(f, " +{chaos:?}")?;
         }
         if self.faults.any() {
-            write!(f, " +faults{:?}", self.faults)?;
+            let FaultRates {
+                lose_item_per_mille,
+                restart_per_mille,
+                drop_reply_per_mille,
+            } = self.faults;
+            write!(
+                f,
+                " +faults per 1000 requests (lose item {lose_item_per_mille}, restart {restart_per_mille}, \
+                 drop reply {drop_reply_per_mille})"
+            )?;
         }
         Ok(())
     }

@@ -19,7 +19,7 @@ use crate::scenario::LoadedScenario;
 /// Budgets of one comparison.
 #[derive(Debug, Clone)]
 pub struct CompareBudget {
-    /// Preemption bound for the loom cases with two operations per client.
+    /// Preemption bound of loom's bounded cases (see [`loom_cases`]).
     pub loom_preemptions: usize,
     /// Schedules per shuttle case.
     pub shuttle_iterations: usize,
@@ -54,11 +54,12 @@ pub struct Row {
     pub efforts: Vec<Effort>,
 }
 
-/// The loom cases, in search order: two clients with one operation each
-/// (exhaustive), then with two operations each (preemption-bounded), then a
-/// loss and a restart at every point of one-operation cases (exhaustive).
-/// The flag says whether the case is explored within the preemption bound.
-pub fn loom_cases(variant: Variant) -> Vec<(Case, bool)> {
+/// The loom cases with their preemption bounds (`None`: exhaustive), in
+/// search order, cheapest first: two clients with two operations each and
+/// then a loss or a restart at every point of one-operation cases (both
+/// within `preemptions`, one more for the fault thread), then two clients
+/// with one operation each, exhaustively.
+pub fn loom_cases(variant: Variant, preemptions: usize) -> Vec<(Case, Option<usize>)> {
     let mut cases = Vec::new();
     let case = |initial, clients, chaos| Case {
         variant,
@@ -68,20 +69,20 @@ pub fn loom_cases(variant: Variant) -> Vec<(Case, bool)> {
         chaos,
     };
     for initial in 0..3 {
-        for clients in all_combinations(2, 1) {
-            cases.push((case(initial, clients, None), false));
-        }
-    }
-    for initial in 0..3 {
         for clients in all_combinations(2, 2) {
-            cases.push((case(initial, clients, None), true));
+            cases.push((case(initial, clients, None), Some(preemptions)));
         }
     }
     for chaos in [Chaos::LoseItem, Chaos::Restart] {
         for initial in 0..3 {
             for clients in all_combinations(2, 1) {
-                cases.push((case(initial, clients, Some(chaos)), false));
+                cases.push((case(initial, clients, Some(chaos)), Some(preemptions + 1)));
             }
+        }
+    }
+    for initial in 0..3 {
+        for clients in all_combinations(2, 1) {
+            cases.push((case(initial, clients, None), None));
         }
     }
     cases
@@ -122,8 +123,8 @@ pub fn shuttle_cases(variant: Variant) -> Vec<Case> {
 
 /// Searches loom's cases in order until the first failure.
 pub fn loom_effort(variant: Variant, preemptions: usize) -> Effort {
-    let explorations = loom_cases(variant).into_iter().map(|(case, bounded)| {
-        let exploration = explore_loom(&case, bounded.then_some(preemptions));
+    let explorations = loom_cases(variant, preemptions).into_iter().map(|(case, bound)| {
+        let exploration = explore_loom(&case, bound);
         (case.to_string(), exploration)
     });
     sum_until_failure("loom".to_owned(), explorations)
