@@ -43,6 +43,10 @@ pub fn run(args: &ValidateArgs) -> u8 {
     let variants: Vec<Variant> = match &args.variant {
         None => Variant::ALL.iter().copied().filter(|v| v.is_broken()).collect(),
         Some(name) => match Variant::from_name(name) {
+            Some(variant) if !variant.is_broken() => {
+                eprintln!("mcsim: {name} is not a broken variant: nothing to hunt (the suite's own run checks it)");
+                return exit::USAGE;
+            }
             Some(variant) => vec![variant],
             None => {
                 eprintln!("mcsim: unknown variant {name:?} (see `mcsim list`)");
