@@ -58,7 +58,8 @@ pub struct Exploration {
     pub wall: Duration,
     /// The first failure, if any.
     pub failure: Option<ModelFailure>,
-    /// Whether the exploration ran out of budget (loom: a bound was hit).
+    /// Whether the exploration was bounded (loom under a preemption bound),
+    /// so that passing it is evidence, not proof.
     pub incomplete: bool,
 }
 
