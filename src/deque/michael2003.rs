@@ -18,7 +18,8 @@
 use crate::deque::context::Context;
 use crate::deque::error::{DequeError, OpKind};
 use crate::deque::side::Side;
-use crate::format::{Anchor, Node, Status};
+use crate::format::{Anchor, Node, NodeId, Status};
+use crate::key::Key;
 use crate::store::{CasToken, Store};
 
 /// Pushes `value` at `side`.
@@ -43,16 +44,7 @@ pub(crate) async fn push<S: Store>(
             match ctx.cas_anchor_linearizing(op, &single, token).await {
                 Ok(Some(_)) => return Ok(()),
                 Ok(None) => {}
-                // FLAW (retry-unknown-cas): a lost reply taken for a failure;
-                // retry with a new node although the first may have landed.
-                Err(error) if ctx.flaws.retry_unknown_cas && error.outcome_unknown() => {
-                    id = ctx.fresh_id();
-                    key = ctx.node_key(id);
-                }
-                // FLAW (rewrite-published-node): retry with the same node,
-                // rewritten blind although it may be published.
-                Err(error) if ctx.flaws.rewrite_published_node && error.outcome_unknown() => {}
-                Err(error) => return Err(error),
+                Err(error) => retry_after_lost_cas(ctx, error, &mut id, &mut key)?,
             }
         } else if anchor.status == Status::Stable {
             let end = side
@@ -70,20 +62,40 @@ pub(crate) async fn push<S: Store>(
                     return Ok(());
                 }
                 Ok(None) => {}
-                // FLAW (retry-unknown-cas): as above.
-                Err(error) if ctx.flaws.retry_unknown_cas && error.outcome_unknown() => {
-                    id = ctx.fresh_id();
-                    key = ctx.node_key(id);
-                }
-                // FLAW (rewrite-published-node): as above.
-                Err(error) if ctx.flaws.rewrite_published_node && error.outcome_unknown() => {}
-                Err(error) => return Err(error),
+                Err(error) => retry_after_lost_cas(ctx, error, &mut id, &mut key)?,
             }
         } else {
             stabilize(ctx, op, anchor, Some(token), None).await?;
         }
     }
     Err(ctx.retries_exhausted(op))
+}
+
+/// What a push does when its linearizing anchor CAS failed with `error`:
+/// give up with it (the real algorithm: an unknown outcome is surfaced,
+/// never guessed), unless a flaw retries.
+fn retry_after_lost_cas<S: Store>(
+    ctx: &mut Context<S>,
+    error: DequeError,
+    id: &mut NodeId,
+    key: &mut Key,
+) -> Result<(), DequeError> {
+    if !error.outcome_unknown() {
+        return Err(error);
+    }
+    if ctx.flaws.retry_unknown_cas {
+        // FLAW (retry-unknown-cas): a lost reply taken for a failure; retry
+        // with a new node although the first may have landed.
+        *id = ctx.fresh_id();
+        *key = ctx.node_key(*id);
+        Ok(())
+    } else if ctx.flaws.rewrite_published_node {
+        // FLAW (rewrite-published-node): retry with the same node, rewritten
+        // blind although it may be published.
+        Ok(())
+    } else {
+        Err(error)
+    }
 }
 
 /// Pops from `side`; `Ok(None)` when the deque is empty.
