@@ -33,7 +33,7 @@ cargo clippy -p memcache-sim --features models --all-targets --locked -- -D warn
 cargo test --workspace --locked
 # The deque under loom and shuttle (release: loom runs ~10x slower in debug).
 # About 5 minutes on 2 cores; ARCHITECTURE.md says how to run them longer.
-cargo test --release --locked -p memcache-sim --features models --test loom --test shuttle --test shuttle_replay
+cargo test --release --locked -p memcache-sim --features models --lib --test loom --test shuttle --test shuttle_replay
 # A bounded slice of the scenario suite on the default algorithm (the main
 # job runs every seed), and every catalogued broken variant hunted until
 # caught: a variant that escapes, or any unexpected verdict, fails the build.

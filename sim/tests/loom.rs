@@ -34,7 +34,7 @@ fn explore_all(cases: impl IntoIterator<Item = Case>, bound: Option<usize>) -> u
     }
     assert!(
         failures.is_empty(),
-        "{} failing case(s):\n{}",
+        "{} failing case(s):\n{}\nreplay: cargo test --release -p memcache-sim --features models --test loom",
         failures.len(),
         failures.join("\n")
     );

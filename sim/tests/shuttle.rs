@@ -43,7 +43,7 @@ fn explore_all(scheduler: ShuttleScheduler) {
     }
     assert!(
         failures.is_empty(),
-        "{} failing case(s):\n{}",
+        "{} failing case(s):\n{}\nreplay: cargo test --release -p memcache-sim --features models --test shuttle",
         failures.len(),
         failures.join("\n")
     );

@@ -226,3 +226,25 @@ pub fn all_combinations(clients: usize, ops_per_client: usize) -> Vec<Vec<Vec<Op
         .map(|combo| combo.into_iter().map(|i| lists[i].clone()).collect())
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::world::StdWorld;
+
+    /// The same body runs on plain threads: every value pushed comes out once.
+    #[test]
+    fn a_case_runs_on_plain_threads() {
+        for clients in all_combinations(2, 2).into_iter().take(20) {
+            let case = Case {
+                variant: Variant::Michael2003,
+                initial: 1,
+                clients,
+                faults: FaultRates::default(),
+                chaos: None,
+            };
+            let report = judge(&execute::<StdWorld>(&case));
+            assert!(passes(report.verdict), "{case}: {}: {}", report.verdict, report.reason);
+        }
+    }
+}

@@ -3,7 +3,7 @@
 //! needs to its first failure. The tools search in a fixed order over fixed
 //! case lists, so a row is reproducible up to wall time.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use memcache_collections::Variant;
@@ -259,9 +259,4 @@ pub fn render_markdown(rows: &[Row], command: &str) -> String {
         }
     }
     out
-}
-
-/// The default directory for saved shuttle schedules.
-pub fn default_schedule_dir(reports: &Path) -> PathBuf {
-    reports.join("shuttle-schedules")
 }

@@ -58,9 +58,6 @@ pub struct Exploration {
     pub wall: Duration,
     /// The first failure, if any.
     pub failure: Option<ModelFailure>,
-    /// Whether the exploration was bounded (loom under a preemption bound),
-    /// so that passing it is evidence, not proof.
-    pub incomplete: bool,
 }
 
 /// Shared between the body (run by the model checker) and the explorer.
@@ -119,7 +116,6 @@ pub fn explore_loom(case: &Case, preemption_bound: Option<usize>) -> Exploration
         executions: tally.executions.load(Ordering::Relaxed),
         wall: started.elapsed(),
         failure,
-        incomplete: preemption_bound.is_some(),
     }
 }
 
@@ -165,7 +161,6 @@ pub fn explore_shuttle(
         executions: tally.executions.load(Ordering::Relaxed),
         wall: started.elapsed(),
         failure,
-        incomplete: false,
     }
 }
 
