@@ -17,16 +17,25 @@
 //! | 1 | 1 | format version, `1` |
 //! | 2 | 1 | kind: `0x41` (`'A'`) anchor, `0x4E` (`'N'`) node |
 //!
-//! **Anchor, version 1** (5 to 37 bytes):
+//! **Anchor, version 1** (5 to 45 bytes):
 //!
 //! | offset | size | field |
 //! |---|---|---|
 //! | 3 | 1 | status: `0` stable, `1` a right push is half done, `2` a left push is half done |
-//! | 4 | 1 | links present: bit 0 = left end, bit 1 = right end; other bits zero |
+//! | 4 | 1 | present: bit 0 = left end, bit 1 = right end, bit 2 = server lifetime; other bits zero |
 //! | 5 | 16 | left end's node id, if bit 0 |
 //! | .. | 16 | right end's node id, if bit 1 |
+//! | .. | 8 | the anchor server's lifetime, if bit 2 |
 //!
-//! An empty deque has neither end; a one-item deque has both, equal.
+//! An empty deque has neither end; a one-item deque has both, equal. The
+//! lifetime identifies the run of the memcached process that holds the
+//! anchor (see `store::Command::Lifetime`); `create` stamps it and every
+//! later anchor copies it from the one it replaces. CAS tokens are unique
+//! only within one lifetime, so a client that read the anchor before a
+//! restart can overwrite a re-created deque with its token (the restart
+//! ABA, FINDINGS.md); what it writes then carries the old lifetime, which
+//! every reader recognises. `michael2003` writes none; `hardened` always
+//! does.
 //!
 //! **Node, version 1** (4 to 36 bytes plus the value):
 //!
@@ -51,6 +60,8 @@ const KIND_ANCHOR: u8 = b'A';
 const KIND_NODE: u8 = b'N';
 const HEADER_LEN: usize = 3;
 const ID_LEN: usize = 16;
+/// Presence-byte bit of an anchor that carries a server lifetime.
+const LIFETIME_FLAG: u8 = 0b100;
 
 /// The bytes a node adds around its value at most (header, link flags, two
 /// links): what the deque subtracts from the item limit to get the largest
@@ -101,15 +112,28 @@ pub struct Anchor {
     pub left: Option<NodeId>,
     /// The rightmost node, if any.
     pub right: Option<NodeId>,
+    /// The lifetime of the anchor's server when the deque was created,
+    /// copied into every later anchor (see the module docs); `None` for
+    /// algorithms that do not track it.
+    pub lifetime: Option<u64>,
 }
 
 impl Anchor {
-    /// The anchor of an empty deque.
+    /// The anchor of an empty deque with no lifetime stamp.
     pub const EMPTY: Anchor = Anchor {
         status: Status::Stable,
         left: None,
         right: None,
+        lifetime: None,
     };
+
+    /// An empty anchor with the same lifetime stamp.
+    pub fn emptied(&self) -> Anchor {
+        Anchor {
+            lifetime: self.lifetime,
+            ..Anchor::EMPTY
+        }
+    }
 
     /// Both ends absent.
     pub fn is_empty(&self) -> bool {
@@ -193,7 +217,11 @@ pub fn encode_anchor(anchor: &Anchor) -> Vec<u8> {
         Status::RightPush => 1,
         Status::LeftPush => 2,
     });
-    put_links(&mut out, anchor.left, anchor.right);
+    let lifetime_flag = if anchor.lifetime.is_some() { LIFETIME_FLAG } else { 0 };
+    put_links(&mut out, anchor.left, anchor.right, lifetime_flag);
+    if let Some(lifetime) = anchor.lifetime {
+        out.extend_from_slice(&lifetime.to_be_bytes());
+    }
     out
 }
 
@@ -206,21 +234,32 @@ pub fn decode_anchor(bytes: &[u8]) -> Result<Anchor, FormatError> {
         2 => Status::LeftPush,
         found => return Err(FormatError::BadStatus { found }),
     };
-    let (left, right) = reader.links()?;
+    let (left, right, flags) = reader.links(0b11 | LIFETIME_FLAG)?;
+    let lifetime = if flags & LIFETIME_FLAG != 0 {
+        let raw: [u8; 8] = reader.take(8)?.try_into().expect("take returned exactly 8 bytes");
+        Some(u64::from_be_bytes(raw))
+    } else {
+        None
+    };
     let rest = reader.rest();
     if !rest.is_empty() {
         return Err(FormatError::TrailingBytes {
             extra_bytes: rest.len(),
         });
     }
-    Ok(Anchor { status, left, right })
+    Ok(Anchor {
+        status,
+        left,
+        right,
+        lifetime,
+    })
 }
 
 /// Encodes a node (see the module docs for the layout).
 pub fn encode_node(node: &Node) -> Vec<u8> {
     let mut out = Vec::with_capacity(NODE_OVERHEAD_BYTES_MAX + node.value.len());
     out.extend_from_slice(&[MAGIC, VERSION, KIND_NODE]);
-    put_links(&mut out, node.prev, node.next);
+    put_links(&mut out, node.prev, node.next, 0);
     out.extend_from_slice(&node.value);
     out
 }
@@ -228,7 +267,7 @@ pub fn encode_node(node: &Node) -> Vec<u8> {
 /// Decodes a node.
 pub fn decode_node(bytes: &[u8]) -> Result<Node, FormatError> {
     let mut reader = Reader::new(bytes, KIND_NODE)?;
-    let (prev, next) = reader.links()?;
+    let (prev, next, _) = reader.links(0b11)?;
     Ok(Node {
         prev,
         next,
@@ -236,8 +275,8 @@ pub fn decode_node(bytes: &[u8]) -> Result<Node, FormatError> {
     })
 }
 
-fn put_links(out: &mut Vec<u8>, first: Option<NodeId>, second: Option<NodeId>) {
-    out.push(u8::from(first.is_some()) | (u8::from(second.is_some()) << 1));
+fn put_links(out: &mut Vec<u8>, first: Option<NodeId>, second: Option<NodeId>, extra_flags: u8) {
+    out.push(u8::from(first.is_some()) | (u8::from(second.is_some()) << 1) | extra_flags);
     for id in [first, second].into_iter().flatten() {
         out.extend_from_slice(&id.0.to_be_bytes());
     }
@@ -291,14 +330,16 @@ impl<'a> Reader<'a> {
         Ok(NodeId(u128::from_be_bytes(raw)))
     }
 
-    fn links(&mut self) -> Result<(Option<NodeId>, Option<NodeId>), FormatError> {
+    /// The presence byte (only bits in `allowed` may be set) and the links
+    /// it announces.
+    fn links(&mut self, allowed: u8) -> Result<(Option<NodeId>, Option<NodeId>, u8), FormatError> {
         let flags = self.byte()?;
-        if flags & !0b11 != 0 {
+        if flags & !allowed != 0 {
             return Err(FormatError::BadLinkFlags { found: flags });
         }
         let first = if flags & 0b01 != 0 { Some(self.id()?) } else { None };
         let second = if flags & 0b10 != 0 { Some(self.id()?) } else { None };
-        Ok((first, second))
+        Ok((first, second, flags))
     }
 
     fn rest(&self) -> &'a [u8] {
@@ -325,11 +366,20 @@ mod tests {
             status: Status::RightPush,
             left: Some(NodeId(1)),
             right: None,
+            lifetime: None,
         };
         let mut expected = vec![0xD9, 1, b'A', 1, 0b01];
         expected.extend_from_slice(&1u128.to_be_bytes());
         assert_eq!(encode_anchor(&anchor), expected);
         assert_eq!(encode_anchor(&Anchor::EMPTY), vec![0xD9, 1, b'A', 0, 0]);
+        let with_lifetime = Anchor {
+            lifetime: Some(0x0102),
+            ..Anchor::EMPTY
+        };
+        assert_eq!(
+            encode_anchor(&with_lifetime),
+            vec![0xD9, 1, b'A', 0, 0b100, 0, 0, 0, 0, 0, 0, 1, 2]
+        );
 
         let node = Node {
             prev: None,
@@ -373,12 +423,20 @@ mod tests {
             decode_anchor(&[0xD9, 1, b'A', 0, 0, 7]),
             Err(FormatError::TrailingBytes { extra_bytes: 1 })
         );
+        assert_eq!(
+            decode_anchor(&[0xD9, 1, b'A', 0, 0b1000]),
+            Err(FormatError::BadLinkFlags { found: 0b1000 })
+        );
+        assert!(matches!(
+            decode_anchor(&[0xD9, 1, b'A', 0, 0b100, 1, 2]),
+            Err(FormatError::Truncated { .. })
+        ));
     }
 
     proptest! {
         #[test]
-        fn anchors_round_trip(status in status(), left in id(), right in id()) {
-            let anchor = Anchor { status, left, right };
+        fn anchors_round_trip(status in status(), left in id(), right in id(), lifetime in proptest::option::of(any::<u64>())) {
+            let anchor = Anchor { status, left, right, lifetime };
             prop_assert_eq!(decode_anchor(&encode_anchor(&anchor)), Ok(anchor));
         }
 

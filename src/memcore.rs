@@ -111,6 +111,8 @@ pub struct ServerCore {
     lost: Vec<(Key, LossReason)>,
     /// The last token handed out; the next store gets `cas_last + 1`.
     cas_last: u64,
+    /// Restarts so far: which life of the process this is.
+    lifetime: u64,
 }
 
 impl ServerCore {
@@ -125,6 +127,7 @@ impl ServerCore {
             evictions: 0,
             lost: Vec::new(),
             cas_last: 0,
+            lifetime: 0,
         }
     }
 
@@ -168,6 +171,7 @@ impl ServerCore {
                 true => Reply::Deleted,
                 false => Reply::NotFound,
             },
+            Command::Lifetime { .. } => Reply::Lifetime(self.lifetime),
         }
     }
 
@@ -279,6 +283,7 @@ impl ServerCore {
     pub fn restart(&mut self) {
         self.clear();
         self.cas_last = 0;
+        self.lifetime += 1;
     }
 
     /// Loses one item as an eviction would (on a real server: `touch <key> -1`

@@ -10,7 +10,9 @@ use std::thread;
 use std::time::Duration;
 
 use memcache_collections::store::{StoreError, block_on};
-use memcache_collections::{BlockingDeque, DequeError, DequeOptions, Key, MemcachedOptions, MemcachedStore, Store};
+use memcache_collections::{
+    BlockingDeque, DequeError, DequeOptions, Key, MemcachedOptions, MemcachedStore, Store, Variant,
+};
 
 fn quick() -> MemcachedOptions {
     MemcachedOptions {
@@ -54,9 +56,17 @@ fn an_unanswered_write_has_an_unknown_outcome() {
 
 #[test]
 fn create_on_a_silent_server_reports_the_unknown_outcome() {
+    // `michael2003` sends the anchor `add` first: unanswered, so unknown.
     let store = MemcachedStore::connect(&[silent_server()], &quick()).unwrap();
-    let error = BlockingDeque::create(&store, Some("q"), DequeOptions::default()).unwrap_err();
+    let options = DequeOptions {
+        variant: Variant::Michael2003,
+        ..DequeOptions::default()
+    };
+    let error = BlockingDeque::create(&store, Some("q"), options).unwrap_err();
     assert!(error.outcome_unknown(), "{error}");
+    // `hardened` first asks the server's lifetime, a read: no effect.
+    let error = BlockingDeque::create(&store, Some("q"), DequeOptions::default()).unwrap_err();
+    assert!(matches!(error, DequeError::Backend { .. }), "{error}");
 }
 
 #[test]

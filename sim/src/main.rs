@@ -118,6 +118,10 @@ enum Command {
         /// Where to write the HTML report.
         #[arg(long, default_value = "reports")]
         report_dir: PathBuf,
+        /// Run this algorithm variant instead of the scenario's own (as the
+        /// `run --variant` that found the failure did).
+        #[arg(long)]
+        variant: Option<String>,
     },
     /// Shrink a failing run to the smallest scenario that fails the same way,
     /// and save it.
@@ -309,7 +313,8 @@ fn main() -> ExitCode {
             scenario,
             seed,
             report_dir,
-        } => cli::repro::run(&scenario, seed, &report_dir),
+            variant,
+        } => cli::repro::run(&scenario, seed, &report_dir, variant.as_deref()),
         Command::Shrink { scenario, seed, out } => cli::shrink::run(&scenario, seed, out),
         Command::List { paths } => cli::list::run(&paths),
         Command::Check {

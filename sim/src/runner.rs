@@ -66,12 +66,20 @@ pub struct RunRecord {
     pub ops: usize,
     /// Wall-clock milliseconds of simulation and check.
     pub wall_ms: f64,
+    /// The variant run instead of the file's own, if the command line
+    /// overrode it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant_override: Option<String>,
 }
 
 impl RunRecord {
     /// The exact command that replays this run.
     pub fn replay(&self) -> String {
-        format!("mcsim repro {} --seed {}", self.path, self.seed)
+        let mut command = format!("mcsim repro {} --seed {}", self.path, self.seed);
+        if let Some(variant) = &self.variant_override {
+            command.push_str(&format!(" --variant {variant}"));
+        }
+        command
     }
 }
 
@@ -167,6 +175,8 @@ pub fn run_one(scenario: &LoadedScenario, seed: u64) -> RunRecord {
         trace_hash,
         ops,
         wall_ms: started.elapsed().as_secs_f64() * 1e3,
+        variant_override: (scenario.scenario.scenario.variant != scenario.file_variant)
+            .then(|| scenario.scenario.scenario.variant.clone()),
     }
 }
 

@@ -6,9 +6,10 @@
 //! ```toml
 //! # What the scenario is for, in a comment.
 //! [scenario]
-//! variant = "michael2003"                          # default
+//! variant = "hardened"                             # default
 //! expect = ["linearizable", "detected-corruption"] # accepted verdicts
 //! seeds = { count = 200 }                          # or { start = 5, end = 10 }
+//! fails_on = ["michael2003"]  # regressions: variants some seed must fail on
 //!
 //! [clients]           # every section of `sim::config::SimConfig`, same keys
 //! count = 6
@@ -29,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use crate::check::Verdict;
 use crate::sim::config::{ClientsConfig, FaultSpec, NetworkConfig, RandomFaults, ServersConfig, SimConfig};
 use crate::sim::rng::{self, Stream};
+use memcache_collections::Variant;
 
 /// A scenario file, as written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,10 +70,17 @@ pub struct ScenarioMeta {
     /// Which seeds to run.
     #[serde(default)]
     pub seeds: Seeds,
+    /// For a regression scenario pinning a finding: the variants on which
+    /// at least one of its seeds earns a verdict outside `expect` (the
+    /// algorithm the finding was made on). `sim/tests/regressions.rs`
+    /// checks both directions, so a regression cannot quietly stop
+    /// reproducing.
+    #[serde(default)]
+    pub fails_on: Vec<String>,
 }
 
 fn default_variant() -> String {
-    "michael2003".to_owned()
+    Variant::default().name().to_owned()
 }
 
 /// The seeds of a scenario.
@@ -193,6 +202,9 @@ pub struct LoadedScenario {
     pub scenario: Scenario,
     /// The accepted verdicts.
     pub expect: Vec<Verdict>,
+    /// The variant the file names, kept when a command line overrides
+    /// `scenario.variant`, so replay commands can say so.
+    pub file_variant: String,
 }
 
 impl LoadedScenario {
@@ -265,11 +277,14 @@ pub fn load(path: &Path) -> Result<LoadedScenario, ScenarioError> {
     if expect.is_empty() {
         return Err(invalid("scenario.expect: list at least one verdict".into()));
     }
-    if memcache_collections::Variant::from_name(&scenario.scenario.variant).is_none() {
-        return Err(invalid(format!(
-            "scenario.variant: unknown variant {:?} (see `mcsim list`)",
-            scenario.scenario.variant
-        )));
+    let named = std::iter::once(("scenario.variant", &scenario.scenario.variant))
+        .chain(scenario.scenario.fails_on.iter().map(|v| ("scenario.fails_on", v)));
+    for (field, variant) in named {
+        if memcache_collections::Variant::from_name(variant).is_none() {
+            return Err(invalid(format!(
+                "{field}: unknown variant {variant:?} (see `mcsim list`)"
+            )));
+        }
     }
     if scenario.servers.count == 0 || scenario.clients.count == 0 {
         return Err(invalid("servers.count and clients.count must be at least 1".into()));
@@ -280,6 +295,7 @@ pub fn load(path: &Path) -> Result<LoadedScenario, ScenarioError> {
     Ok(LoadedScenario {
         path: path.to_owned(),
         name,
+        file_variant: scenario.scenario.variant.clone(),
         scenario,
         expect,
     })

@@ -45,7 +45,7 @@ fn cases(clients: usize, ops: usize, chaos: Option<Chaos>) -> Vec<Case> {
     (0..3)
         .flat_map(|initial| {
             all_combinations(clients, ops).into_iter().map(move |clients| Case {
-                variant: Variant::Michael2003,
+                variant: Variant::default(),
                 initial,
                 clients,
                 faults: FaultRates::default(),

@@ -157,6 +157,7 @@ fn an_unexpected_verdict_sets_the_exit_status_by_class() {
         trace_hash: String::new(),
         ops: 0,
         wall_ms: 0.0,
+        variant_override: None,
     };
     assert_eq!(runner::exit_status(&[record(Verdict::Linearizable, true)]), exit::OK);
     assert_eq!(runner::exit_status(&[record(Verdict::Liveness, false)]), exit::LIVENESS);
@@ -192,6 +193,7 @@ fn junit_lists_every_seed_and_each_unexpected_verdict_with_its_replay() {
         trace_hash: String::new(),
         ops: 1,
         wall_ms: 2.0,
+        variant_override: None,
     };
     let xml = runner::junit(&[
         record(1, Verdict::DetectedCorruption, true),

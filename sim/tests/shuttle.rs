@@ -31,7 +31,7 @@ fn schedule_dir(name: &str) -> PathBuf {
 fn explore_all(scheduler: ShuttleScheduler) {
     let dir = schedule_dir(&scheduler.name());
     let mut failures = Vec::new();
-    for (i, case) in shuttle_cases(Variant::Michael2003).into_iter().enumerate() {
+    for (i, case) in shuttle_cases(Variant::default()).into_iter().enumerate() {
         let exploration = explore_shuttle(&case, scheduler, i as u64, iterations(), &dir);
         assert_eq!(exploration.executions, iterations() as u64, "{case}");
         if let Some(failure) = exploration.failure {
@@ -71,7 +71,7 @@ fn faults_really_happen_under_shuttle() {
     use memcache_sim::history::{LossCause, OpResult};
     use memcache_sim::models::{ShuttleWorld, execute};
 
-    let case = shuttle_cases(Variant::Michael2003)
+    let case = shuttle_cases(Variant::default())
         .into_iter()
         .rfind(|case| case.faults.any())
         .expect("a faulty case");

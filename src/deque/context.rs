@@ -12,7 +12,7 @@ use crate::deque::Flaws;
 use crate::deque::error::{CorruptionKind, DequeError, OpKind};
 use crate::format::{self, Anchor, FormatError, Node, NodeId};
 use crate::key::Key;
-use crate::store::{CasOutcome, CasToken, Store, StoreError};
+use crate::store::{self, CasOutcome, CasToken, DeleteOutcome, Store, StoreError};
 
 /// One client's view of one deque.
 ///
@@ -26,6 +26,12 @@ pub(crate) struct Context<S> {
     pub(crate) retries_max: u32,
     /// The broken variant's flaws (none for the real algorithm).
     pub(crate) flaws: Flaws,
+    /// Whether anchors carry the server lifetime and every read checks it
+    /// (the hardened algorithm).
+    pub(crate) tracks_lifetime: bool,
+    /// The lifetime of the anchor's server as this handle last asked it;
+    /// asked again only when an anchor disagrees with it.
+    pub(crate) lifetime: Option<u64>,
     rng: ChaCha12Rng,
     /// The node id this client last failed to load. Failing on the same id
     /// twice in a row (two failures, whatever loads succeeded in between)
@@ -44,6 +50,7 @@ impl<S: Store> Context<S> {
         retries_max: u32,
         rng: ChaCha12Rng,
         flaws: Flaws,
+        tracks_lifetime: bool,
     ) -> Self {
         Context {
             store,
@@ -51,6 +58,8 @@ impl<S: Store> Context<S> {
             anchor_key,
             retries_max,
             flaws,
+            tracks_lifetime,
+            lifetime: None,
             rng,
             last_missing: None,
         }
@@ -85,9 +94,24 @@ impl<S: Store> Context<S> {
         self.corruption(op, key, CorruptionKind::BrokenLink(what))
     }
 
+    /// Asks the anchor's server which lifetime it is running, and
+    /// remembers the answer.
+    pub(crate) async fn running_lifetime(&mut self, op: OpKind) -> Result<u64, DequeError> {
+        let running = store::lifetime(&self.store, &self.anchor_key)
+            .await
+            .map_err(|source| no_effect(op, source))?;
+        self.lifetime = Some(running);
+        Ok(running)
+    }
+
     /// Reads and decodes the anchor. A missing anchor is corruption at once:
-    /// nothing but loss removes it.
-    pub(crate) async fn read_anchor(&self, op: OpKind) -> Result<(Anchor, CasToken), DequeError> {
+    /// nothing but loss removes it. When lifetimes are tracked, an anchor
+    /// stamped with another lifetime than the running one is corruption
+    /// too: it was written from a CAS token of an earlier server life. The
+    /// running lifetime is asked (one `stats`) only when the anchor's stamp
+    /// differs from the one this handle last saw, so a healthy deque costs
+    /// nothing extra.
+    pub(crate) async fn read_anchor(&mut self, op: OpKind) -> Result<(Anchor, CasToken), DequeError> {
         let item = self
             .store
             .gets(&self.anchor_key)
@@ -95,6 +119,19 @@ impl<S: Store> Context<S> {
             .map_err(|source| no_effect(op, source))?
             .ok_or_else(|| self.corruption(op, &self.anchor_key, CorruptionKind::MissingAnchor))?;
         let anchor = format::decode_anchor(&item.value).map_err(|e| self.malformed(op, &self.anchor_key, e))?;
+        if self.tracks_lifetime && (self.lifetime.is_none() || self.lifetime != anchor.lifetime) {
+            let running = self.running_lifetime(op).await?;
+            if anchor.lifetime != Some(running) {
+                return Err(self.corruption(
+                    op,
+                    &self.anchor_key,
+                    CorruptionKind::ForeignLifetime {
+                        running,
+                        found: anchor.lifetime,
+                    },
+                ));
+            }
+        }
         Ok((anchor, item.cas))
     }
 
@@ -196,10 +233,24 @@ impl<S: Store> Context<S> {
         }
     }
 
-    /// Deletes a popped node after the pop took effect. Failure only leaks
-    /// the item until memcached evicts it, so it is ignored.
-    pub(crate) async fn delete_popped(&self, key: &Key) {
-        let _ = self.store.delete(key).await;
+    /// Deletes a popped node after the pop took effect. A failed request
+    /// only leaks the item until memcached evicts it, so it is ignored.
+    ///
+    /// Only the pop whose anchor CAS removed a node deletes it, so the node
+    /// is normally there. When lifetimes are tracked, a node found already
+    /// gone is reported: it was lost after this client loaded it, or this
+    /// pop's CAS was a stale token accepted after a restart (the restart
+    /// ABA), and then the value may already have been popped by someone
+    /// else. Returning it could hand out a duplicate, so the pop reports
+    /// corruption instead.
+    pub(crate) async fn delete_popped(&self, op: OpKind, id: NodeId) -> Result<(), DequeError> {
+        let key = self.node_key(id);
+        match self.store.delete(&key).await {
+            Ok(DeleteOutcome::NotFound) if self.tracks_lifetime => {
+                Err(self.corruption(op, &key, CorruptionKind::MissingNode(id)))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The error for an operation whose every attempt lost a race.

@@ -51,6 +51,17 @@ pub enum CorruptionKind {
     /// The entries decode but contradict each other (an end without a
     /// neighbour link where the structure requires one).
     BrokenLink(&'static str),
+    /// The anchor carries another server lifetime than the running one: a
+    /// client that read the anchor before a restart wrote it back over the
+    /// deque re-created since, with a CAS token the new server life handed
+    /// out again (FINDINGS.md, the restart ABA). What the re-created deque
+    /// held is gone.
+    ForeignLifetime {
+        /// The lifetime of the server running now.
+        running: u64,
+        /// The lifetime the anchor carries (`None`: an anchor without one).
+        found: Option<u64>,
+    },
 }
 
 impl fmt::Display for CorruptionKind {
@@ -60,6 +71,13 @@ impl fmt::Display for CorruptionKind {
             CorruptionKind::MissingNode(id) => write!(f, "node {id} is missing"),
             CorruptionKind::Malformed(error) => write!(f, "malformed entry: {error}"),
             CorruptionKind::BrokenLink(what) => write!(f, "broken link: {what}"),
+            CorruptionKind::ForeignLifetime { running, found } => match found {
+                Some(found) => write!(
+                    f,
+                    "the anchor was written in server lifetime {found:x}, not the running {running:x}: a stale CAS from before a restart"
+                ),
+                None => write!(f, "the anchor has no server lifetime stamp (running {running:x})"),
+            },
         }
     }
 }

@@ -37,6 +37,7 @@ fn with_counters(front: u128, back: u128) -> Anchor {
         status: Status::Stable,
         left: Some(NodeId(front)),
         right: Some(NodeId(back)),
+        lifetime: None,
     }
 }
 
@@ -107,7 +108,7 @@ pub(crate) async fn pop<S: Store>(ctx: &mut Context<S>, op: OpKind, side: Side) 
     else {
         return Ok(None);
     };
-    ctx.delete_popped(&key).await;
+    let _ = ctx.delete_popped(op, NodeId(slot)).await;
     match crate::format::decode_node(&item.value) {
         Ok(node) => Ok(Some(node.value)),
         Err(_) => Ok(None),

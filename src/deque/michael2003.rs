@@ -2,8 +2,12 @@
 //! Algorithm for Shared Deques", 2003), exactly as `ALGORITHM.md` describes
 //! it: the baseline that later variants and fixes are measured against.
 //!
-//! Written for the right end; [`Side`] mirrors it for the left. Broken
-//! variants pass [`Flaws`]; each flaw is applied at a point marked `FLAW`. Requests per
+//! Written for the right end; [`Side`] mirrors it for the left. The default
+//! `hardened` variant runs this same code with `Context::tracks_lifetime`
+//! on: anchors carry the server lifetime (checked in `read_anchor`) and a
+//! pop checks the delete of its node (`delete_popped`); FINDINGS.md says
+//! why. Broken variants pass [`Flaws`]; each flaw is applied at a point
+//! marked `FLAW`. Requests per
 //! uncontended operation: push onto a non-empty deque 7 (gets anchor, set
 //! node, cas anchor, gets penultimate, gets anchor, cas penultimate, cas
 //! anchor), pop 4 (gets anchor, gets node, cas anchor, delete).
@@ -40,6 +44,7 @@ pub(crate) async fn push<S: Store>(
                 status: Status::Stable,
                 left: Some(id),
                 right: Some(id),
+                lifetime: anchor.lifetime,
             };
             match ctx.cas_anchor_linearizing(op, &single, token).await {
                 Ok(Some(_)) => return Ok(()),
@@ -119,7 +124,7 @@ pub(crate) async fn pop<S: Store>(ctx: &mut Context<S>, op: OpKind, side: Side) 
             // FLAW (one-end-single-pop): only the popped end is cleared.
             side.with_end(&anchor, None, anchor.status)
         } else if anchor.is_single() {
-            Anchor::EMPTY
+            anchor.emptied()
         } else {
             let inner = side.inward(&node).ok_or_else(|| {
                 ctx.broken_link(op, &ctx.node_key(end), "end node of a longer deque has no inward link")
@@ -128,11 +133,11 @@ pub(crate) async fn pop<S: Store>(ctx: &mut Context<S>, op: OpKind, side: Side) 
         };
         if ctx.flaws.delete_before_cas {
             // FLAW (delete-before-cas): the node goes before the pop is sure.
-            ctx.delete_popped(&ctx.node_key(end)).await;
+            let _ = ctx.delete_popped(op, end).await;
         }
         if ctx.cas_anchor_linearizing(op, &popped, token).await?.is_some() {
             if !ctx.flaws.delete_before_cas {
-                ctx.delete_popped(&ctx.node_key(end)).await;
+                ctx.delete_popped(op, end).await?;
             }
             return Ok(Some(node.value));
         }

@@ -38,8 +38,20 @@ pub const RETRIES_MAX_DEFAULT: u32 = 10_000;
 /// `Flaws`), so the catalogue shares one algorithm instead of near-copies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Variant {
-    /// The 2013 library's algorithm, as `ALGORITHM.md` describes it.
+    /// The library's default: `michael2003` plus the anchor server's
+    /// lifetime in the anchor. `create` stamps it, every anchor written
+    /// copies it, and every anchor read compares it with the running one,
+    /// so an anchor written over a re-created deque by a client that read
+    /// the old one (a CAS token from before a restart is accepted again,
+    /// FACTS.md) is reported as corruption by every reader instead of
+    /// silently dropping the new deque's values. Costs 8 bytes in the
+    /// anchor and one `stats` per handle (at create or first read), none
+    /// per operation. FINDINGS.md has the finding and the fixes this
+    /// variant keeps from the port (unknown outcomes surfaced, published
+    /// nodes never rewritten).
     #[default]
+    Hardened,
+    /// The 2013 library's algorithm, as `ALGORITHM.md` describes it.
     Michael2003,
     /// Broken: popping the only item swings just the popped end to "none"
     /// and leaves the other end naming the deleted node, an easy slip when
@@ -113,6 +125,7 @@ pub(crate) struct Flaws {
 impl Variant {
     /// Every variant, for listings and for running a suite against each.
     pub const ALL: &'static [Variant] = &[
+        Variant::Hardened,
         Variant::Michael2003,
         Variant::OneEndSinglePop,
         Variant::NoCorruptionDetection,
@@ -129,6 +142,7 @@ impl Variant {
     /// The variant's stable name, as scenario files and the CLI spell it.
     pub fn name(self) -> &'static str {
         match self {
+            Variant::Hardened => "hardened",
             Variant::Michael2003 => "michael2003",
             Variant::OneEndSinglePop => "one-end-single-pop",
             Variant::NoCorruptionDetection => "no-corruption-detection",
@@ -145,13 +159,18 @@ impl Variant {
 
     /// Whether the variant is deliberately broken (a mutation to catch).
     pub fn is_broken(self) -> bool {
-        self != Variant::Michael2003
+        !matches!(self, Variant::Hardened | Variant::Michael2003)
+    }
+
+    /// Whether anchors carry and check the server lifetime.
+    pub(crate) fn tracks_lifetime(self) -> bool {
+        self == Variant::Hardened
     }
 
     pub(crate) fn flaws(self) -> Flaws {
         let none = Flaws::default();
         match self {
-            Variant::Michael2003 => none,
+            Variant::Hardened | Variant::Michael2003 => none,
             Variant::OneEndSinglePop => Flaws {
                 single_pop_clears_one_end: true,
                 ..none
@@ -253,8 +272,12 @@ impl<S: Store> Deque<S> {
                 rand_core::Rng::next_u64(&mut rng)
             ),
         };
-        let deque = Deque::new(store, name, options, rng)?;
-        let anchor = format::encode_anchor(&Anchor::EMPTY);
+        let mut deque = Deque::new(store, name, options, rng)?;
+        let mut empty = Anchor::EMPTY;
+        if deque.ctx.tracks_lifetime {
+            empty.lifetime = Some(deque.ctx.running_lifetime(OpKind::Create).await?);
+        }
+        let anchor = format::encode_anchor(&empty);
         match deque.ctx.store.add(&deque.ctx.anchor_key, anchor).await {
             Ok(AddOutcome::Stored(_)) => Ok(deque),
             Ok(AddOutcome::NotStored) => Err(DequeError::AlreadyExists { name: deque.ctx.name }),
@@ -273,7 +296,7 @@ impl<S: Store> Deque<S> {
     /// decodes (one `gets`).
     pub async fn bind(store: S, name: &str, options: DequeOptions) -> Result<Self, DequeError> {
         let rng = id_rng(options.id_seed);
-        let deque = Deque::new(store, name.to_owned(), options, rng)?;
+        let mut deque = Deque::new(store, name.to_owned(), options, rng)?;
         match deque.ctx.read_anchor(OpKind::Bind).await {
             Ok(_) => Ok(deque),
             Err(DequeError::Corruption {
@@ -312,6 +335,7 @@ impl<S: Store> Deque<S> {
                 options.retries_max,
                 rng,
                 options.variant.flaws(),
+                options.variant.tracks_lifetime(),
             ),
             variant: options.variant,
             value_len_max,

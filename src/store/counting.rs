@@ -19,12 +19,14 @@ pub struct CommandCounts {
     pub cas: u64,
     /// `delete` requests.
     pub delete: u64,
+    /// `stats` requests (server lifetime checks).
+    pub stats: u64,
 }
 
 impl CommandCounts {
     /// All requests together.
     pub fn total(&self) -> u64 {
-        self.gets + self.set + self.add + self.cas + self.delete
+        self.gets + self.set + self.add + self.cas + self.delete + self.stats
     }
 }
 
@@ -32,7 +34,7 @@ impl CommandCounts {
 #[derive(Debug, Default)]
 pub struct CountingStore<S> {
     inner: S,
-    counters: [AtomicU64; 5],
+    counters: [AtomicU64; 6],
 }
 
 impl<S> CountingStore<S> {
@@ -58,6 +60,7 @@ impl<S> CountingStore<S> {
             add: read(2),
             cas: read(3),
             delete: read(4),
+            stats: read(5),
         }
     }
 }
@@ -70,6 +73,7 @@ impl<S: Store> Store for CountingStore<S> {
             Command::Add { .. } => 2,
             Command::Cas { .. } => 3,
             Command::Delete { .. } => 4,
+            Command::Lifetime { .. } => 5,
         };
         self.counters[slot].fetch_add(1, Ordering::Relaxed);
         self.inner.call(command)

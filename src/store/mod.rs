@@ -84,6 +84,15 @@ pub enum Command {
         /// The key to remove.
         key: Key,
     },
+    /// Which life of the server that owns `key` is running (`stats`: the
+    /// process id and start time). A restart begins a new life, and CAS
+    /// tokens are unique only within one, so the hardened deque stamps its
+    /// anchor with it to recognise an anchor written from a token of an
+    /// earlier life (FINDINGS.md, the restart ABA).
+    Lifetime {
+        /// A key on the server asked about; only routing reads it.
+        key: Key,
+    },
 }
 
 impl Command {
@@ -94,7 +103,8 @@ impl Command {
             | Command::Set { key, .. }
             | Command::Add { key, .. }
             | Command::Cas { key, .. }
-            | Command::Delete { key } => key,
+            | Command::Delete { key }
+            | Command::Lifetime { key } => key,
         }
     }
 
@@ -106,13 +116,14 @@ impl Command {
             Command::Add { .. } => "add",
             Command::Cas { .. } => "cas",
             Command::Delete { .. } => "delete",
+            Command::Lifetime { .. } => "stats",
         }
     }
 
     /// Whether a lost reply leaves the server state in doubt. Reads are safe
     /// to treat as "never happened"; writes are not.
     pub fn has_side_effect(&self) -> bool {
-        !matches!(self, Command::Gets { .. })
+        !matches!(self, Command::Gets { .. } | Command::Lifetime { .. })
     }
 }
 
@@ -138,6 +149,9 @@ pub enum Reply {
     Deleted,
     /// `SERVER_ERROR ...`: the server refused the request.
     ServerError(ServerError),
+    /// The server's life (see [`Command::Lifetime`]): equal answers mean
+    /// no restart in between.
+    Lifetime(u64),
 }
 
 /// The server-side refusals the deque must tell apart.
@@ -341,6 +355,16 @@ pub trait Store {
                 other => Err(StoreError::unexpected(&command, &other)),
             }
         }
+    }
+}
+
+/// The life of the server owning `key` (see [`Command::Lifetime`]).
+pub async fn lifetime<S: Store + ?Sized>(store: &S, key: &Key) -> Result<u64, StoreError> {
+    let command = Command::Lifetime { key: key.clone() };
+    match store.call(command.clone()).await? {
+        Reply::Lifetime(life) => Ok(life),
+        Reply::ServerError(error) => Err(StoreError::refused(&command, error)),
+        other => Err(StoreError::unexpected(&command, &other)),
     }
 }
 

@@ -10,8 +10,11 @@
 //!    (`retries_exhausted`).
 //! 4. The linearizability search runs on the whole history (drain included).
 //!    When entries were lost and a corruption error was reported at or after
-//!    the first loss, pushes of values nobody ever popped are forgiven (the
-//!    report accounts for them). Then:
+//!    the first loss, pushes of values nobody ever popped are forgiven if
+//!    they were invoked before the last such report (it accounts for them);
+//!    a value pushed after the last report must be found, since nothing
+//!    reported its loss (a deque re-created after a loss starts afresh).
+//!    Then:
 //!    - a valid order exists: `detected-corruption` if entries were lost and
 //!      the loss was reported, else `linearizable` (a loss with no visible
 //!      effect is no failure);
@@ -182,14 +185,18 @@ pub fn check(history: &History, options: CheckOptions) -> CheckReport {
             vec![index],
         );
     }
-    let reported = first_loss_us.is_some_and(|loss| {
+    let last_report_us = first_loss_us.and_then(|loss| {
         history
             .ops
             .iter()
-            .any(|op| matches!(op.result, OpResult::Corruption { .. }) && op.return_us.is_some_and(|r| r >= loss))
+            .filter(|op| matches!(op.result, OpResult::Corruption { .. }))
+            .filter_map(|op| op.return_us)
+            .filter(|&r| r >= loss)
+            .max()
     });
+    let reported = last_report_us.is_some();
     let options_prepare = PrepareOptions {
-        forgive_unobserved_pushes: reported,
+        forgive_unobserved_pushes_invoked_until_us: last_report_us,
     };
     let prepared = prepare(history, |_, _| true, options_prepare);
     let result = search(&prepared, options.steps_max);

@@ -61,9 +61,11 @@ pub struct Prepared {
 /// Which ops of a history to keep, and how to read them.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PrepareOptions {
-    /// Drop pushes of values no definite pop returns even if the push was
-    /// acknowledged: used after a reported loss, which accounts for them.
-    pub forgive_unobserved_pushes: bool,
+    /// Drop pushes invoked at or before this time whose values no definite
+    /// pop returns, even if acknowledged: the time of the last corruption
+    /// report after a loss, which accounts for them. A value pushed after the
+    /// last report must still be found: nothing reported its loss.
+    pub forgive_unobserved_pushes_invoked_until_us: Option<u64>,
 }
 
 /// Prepares `ops` (any subset of a history).
@@ -99,7 +101,13 @@ pub fn prepare(history: &History, keep: impl Fn(usize, &HistoryOp) -> bool, opti
                 };
                 let observed_at = popped_by.get(value).copied();
                 match (result, observed_at) {
-                    (OpResult::Ok, None) if options.forgive_unobserved_pushes => continue,
+                    (OpResult::Ok, None)
+                        if options
+                            .forgive_unobserved_pushes_invoked_until_us
+                            .is_some_and(|until| op.invoke_us <= until) =>
+                    {
+                        continue;
+                    }
                     (OpResult::Ok, _) => (dequeop, Some(DequeRet::Pushed), returned, true),
                     // An unknown outcome may take effect after the call
                     // returned (a timed-out write applied late): only the

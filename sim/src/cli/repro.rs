@@ -13,15 +13,23 @@ const TRACE_LINES_MAX: usize = 60;
 
 /// Replays, explains, writes the HTML report under `report_dir`, returns the
 /// exit status.
-pub fn run(path: &Path, seed: u64, report_dir: &Path) -> u8 {
-    let replay = format!("mcsim repro {} --seed {seed}", path.display());
-    let loaded = match scenario::load(path) {
+pub fn run(path: &Path, seed: u64, report_dir: &Path, variant: Option<&str>) -> u8 {
+    let mut replay = format!("mcsim repro {} --seed {seed}", path.display());
+    let mut loaded = match scenario::load(path) {
         Ok(loaded) => loaded,
         Err(error) => {
             eprintln!("mcsim: {error}");
             return exit::USAGE;
         }
     };
+    if let Some(variant) = variant {
+        if memcache_collections::Variant::from_name(variant).is_none() {
+            eprintln!("mcsim: unknown variant {variant:?} (see `mcsim list`)");
+            return exit::USAGE;
+        }
+        loaded.scenario.scenario.variant = variant.to_owned();
+        replay.push_str(&format!(" --variant {variant}"));
+    }
     let mut config = loaded.config_for(seed);
     config.keep_trace = true;
     let outcome = match sim::run(&config, seed) {

@@ -106,7 +106,7 @@ impl Default for Shared {
 /// requests, so the span is exactly its window).
 pub struct ModelStore<W: World> {
     shared: Arc<W::Lock<Shared>>,
-    faults: FaultRates,
+    faults: Cell<FaultRates>,
     anchor: Vec<u8>,
     first_request: Cell<Option<u64>>,
     last_request: Cell<u64>,
@@ -117,11 +117,17 @@ impl<W: World> ModelStore<W> {
     pub fn new(shared: Arc<W::Lock<Shared>>, faults: FaultRates, anchor: &str) -> Self {
         ModelStore {
             shared,
-            faults,
+            faults: Cell::new(faults),
             anchor: anchor.as_bytes().to_vec(),
             first_request: Cell::new(None),
             last_request: Cell::new(0),
         }
+    }
+
+    /// Switches faults on (or off) from now on: a handle is bound on a quiet
+    /// connection, then handed to its thread with the case's faults.
+    pub fn set_faults(&self, faults: FaultRates) {
+        self.faults.set(faults);
     }
 
     /// Starts a new operation's span.
@@ -143,8 +149,8 @@ impl<W: World> ModelStore<W> {
 impl<W: World> Store for ModelStore<W> {
     fn call(&self, command: Command) -> impl Future<Output = Result<Reply, StoreError>> {
         let (lose, restart) = (
-            self.roll(self.faults.lose_item_per_mille),
-            self.roll(self.faults.restart_per_mille),
+            self.roll(self.faults.get().lose_item_per_mille),
+            self.roll(self.faults.get().restart_per_mille),
         );
         let (request, reply) = W::with(&self.shared, |shared| {
             if lose {
@@ -159,7 +165,7 @@ impl<W: World> Store for ModelStore<W> {
             self.first_request.set(Some(request));
         }
         self.last_request.set(request);
-        let dropped = command.has_side_effect() && self.roll(self.faults.drop_reply_per_mille);
+        let dropped = command.has_side_effect() && self.roll(self.faults.get().drop_reply_per_mille);
         std::future::ready(if dropped {
             Err(StoreError::OutcomeUnknown {
                 command: command.name(),

@@ -16,7 +16,7 @@ use std::task::{Context, Poll};
 
 use memcache_collections::deque::DequeError;
 use memcache_collections::store::{Command, Reply, Store, StoreError};
-use memcache_collections::{Deque, Side};
+use memcache_collections::{Deque, DequeOptions, Side};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
@@ -58,6 +58,8 @@ pub(crate) struct Shared {
     pub(crate) slots: RefCell<Vec<Slot>>,
     pub(crate) history: RefCell<Vec<HistoryOp>>,
     pub(crate) ops_completed: Cell<u64>,
+    /// Deques created again by clients after an anchor loss.
+    pub(crate) recreations: Cell<u64>,
 }
 
 impl Shared {
@@ -229,6 +231,7 @@ pub(crate) async fn client_main(
     mut deque: Deque<SimStore>,
     mut rng: ChaCha8Rng,
     config: ClientsConfig,
+    options: DequeOptions,
     shared: Rc<Shared>,
 ) {
     for seq in 0..config.ops_per_client {
@@ -247,7 +250,34 @@ pub(crate) async fn client_main(
         };
         let index = shared.invoke(client, op, op.is_push().then_some(id));
         let result = run_op(&mut deque, op, value).await;
+        let anchor_lost = matches!(&result, OpResult::Corruption { key, .. } if key == deque.name());
         shared.complete(index, result);
+        if anchor_lost && config.recreate_after_anchor_loss {
+            // A new handle draws node ids from a fresh seed: reusing the
+            // first handle's seed would repeat its ids.
+            let options = DequeOptions {
+                id_seed: Some(rng.random()),
+                ..options.clone()
+            };
+            if let Some(fresh) = recreate(&deque, options, &shared).await {
+                deque = fresh;
+            }
+        }
+    }
+}
+
+/// Creates the deque again, or binds to the one another client created;
+/// `None` (keep the old handle) if the servers could not be reached.
+async fn recreate(deque: &Deque<SimStore>, options: DequeOptions, shared: &Shared) -> Option<Deque<SimStore>> {
+    let store = deque.store().clone();
+    let name = deque.name().to_owned();
+    match Deque::create(store.clone(), Some(&name), options.clone()).await {
+        Ok(fresh) => {
+            shared.recreations.set(shared.recreations.get() + 1);
+            Some(fresh)
+        }
+        Err(DequeError::AlreadyExists { .. }) => Deque::bind(store, &name, options).await.ok(),
+        Err(_) => None,
     }
 }
 

@@ -2,6 +2,7 @@
 //! function of (`SimConfig`, seed). Every default is here, in one place, and
 //! units are the last word of every field name.
 
+use memcache_collections::Variant;
 use serde::{Deserialize, Serialize};
 
 /// One simulated run's world and workload.
@@ -31,7 +32,7 @@ pub struct SimConfig {
 impl Default for SimConfig {
     fn default() -> Self {
         SimConfig {
-            variant: "michael2003".to_owned(),
+            variant: Variant::default().name().to_owned(),
             servers: ServersConfig::default(),
             network: NetworkConfig::default(),
             clients: ClientsConfig::default(),
@@ -178,6 +179,12 @@ pub struct ClientsConfig {
     pub prefill_items: u64,
     /// Attempts per operation before the deque gives up.
     pub retries_max: u32,
+    /// What an application does when its deque's anchor is reported lost
+    /// or foreign: `create` the deque again under its name (or, if another
+    /// client already did, `bind` to it) and carry on. Exercises the restart
+    /// ABA (FINDINGS.md): a client that read the old anchor may write it back
+    /// over the new one.
+    pub recreate_after_anchor_loss: bool,
 }
 
 impl Default for ClientsConfig {
@@ -191,6 +198,7 @@ impl Default for ClientsConfig {
             think_time_us_max: 100,
             prefill_items: 0,
             retries_max: 1_000,
+            recreate_after_anchor_loss: false,
         }
     }
 }
@@ -211,7 +219,10 @@ pub enum Trigger {
     },
     /// Just before `client` sends its request number `requests + 1`: the
     /// first `requests` requests of that client have been answered. Pins a
-    /// fault between two exact steps of an algorithm.
+    /// fault between two exact steps of an algorithm. Only data requests
+    /// count (gets, set, add, cas, delete): a hardened handle's server
+    /// lifetime check is not a step of the algorithm, so the same number
+    /// pins the same step on every variant.
     AfterClientRequests {
         /// The client watched.
         client: u32,

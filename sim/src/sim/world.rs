@@ -68,6 +68,8 @@ pub struct RunStats {
     pub virtual_time_us: u64,
     /// True if the event budget ran out before the clients finished.
     pub stuck: bool,
+    /// Deques clients created again after an anchor loss.
+    pub recreations: u64,
 }
 
 /// Everything a run produced.
@@ -276,7 +278,14 @@ pub fn run(config: &SimConfig, seed: u64) -> Result<RunOutcome, SimError> {
         )
         .map_err(|e| SimError::Setup(e.to_string()))?;
         let workload = rng::stream(seed, Stream::Workload, client as u32);
-        let future = client::client_main(client as u32, deque, workload, config.clients.clone(), shared.clone());
+        let future = client::client_main(
+            client as u32,
+            deque,
+            workload,
+            config.clients.clone(),
+            options(client as u32),
+            shared.clone(),
+        );
         world.clients[client].future = Some(Box::pin(future));
     }
     world.schedule_faults();
@@ -285,6 +294,7 @@ pub fn run(config: &SimConfig, seed: u64) -> Result<RunOutcome, SimError> {
     }
     world.run_events();
     world.stats.virtual_time_us = world.now_us;
+    world.stats.recreations = shared.recreations.get();
     if config.drain && !world.stats.stuck {
         world.drain(options(config.clients.count + 1));
     }
@@ -515,7 +525,13 @@ impl World {
     }
 
     fn send(&mut self, client: usize, command: Command) {
-        self.fire_request_triggers(client);
+        // Request triggers count the deque's data requests only: a lifetime
+        // check (`stats`, hardened handles) is invisible to them, so a
+        // trigger pins the same algorithm step on every variant.
+        let counted = !matches!(command, Command::Lifetime { .. });
+        if counted {
+            self.fire_request_triggers(client);
+        }
         if self.clients[client].finished {
             return;
         }
@@ -524,7 +540,7 @@ impl World {
         self.next_request += 1;
         self.stats.requests += 1;
         let state = &mut self.clients[client];
-        state.requests_sent += 1;
+        state.requests_sent += u64::from(counted);
         state.awaiting = Some(Awaiting {
             request,
             deadline_us: self.now_us + self.network.timeout_us(),
@@ -1017,6 +1033,7 @@ fn reply_fields(reply: &Reply) -> (u64, u64) {
         Reply::NotFound => (6, 0),
         Reply::Deleted => (7, 0),
         Reply::ServerError(_) => (8, 0),
+        Reply::Lifetime(life) => (9, *life),
     }
 }
 
@@ -1030,5 +1047,6 @@ fn describe(reply: &Reply) -> String {
         Reply::NotFound => "NOT_FOUND".to_owned(),
         Reply::Deleted => "DELETED".to_owned(),
         Reply::ServerError(error) => format!("SERVER_ERROR {error}"),
+        Reply::Lifetime(life) => format!("LIFETIME {life}"),
     }
 }
