@@ -34,7 +34,7 @@ pub mod routing;
 pub mod store;
 
 pub use blocking::BlockingDeque;
-pub use deque::{Deque, DequeError, DequeOptions, Side, Variant};
+pub use deque::{Backoff, Deque, DequeError, DequeOptions, Side, Variant};
 pub use key::Key;
 pub use memcached::{MemcachedOptions, MemcachedStore};
 pub use store::{MemoryStore, Store};

@@ -122,6 +122,9 @@ enum Command {
         /// `run --variant` that found the failure did).
         #[arg(long)]
         variant: Option<String>,
+        /// How many trace events to print before the failure.
+        #[arg(long, default_value_t = cli::repro::TRACE_LINES_DEFAULT)]
+        trace_lines: usize,
     },
     /// Shrink a failing run to the smallest scenario that fails the same way,
     /// and save it.
@@ -213,12 +216,27 @@ enum BenchCommand {
         /// Items pushed before measuring.
         #[arg(long, default_value_t = 200)]
         prefill: usize,
-        /// Bytes per value.
-        #[arg(long, default_value_t = 16)]
-        value_size_bytes: usize,
+        /// Bytes per value, comma-separated (16 B to 512 KiB fit memcached's
+        /// default item limit).
+        #[arg(long, value_delimiter = ',', default_value = "16")]
+        value_size_bytes: Vec<usize>,
+        /// Operation mixes, comma-separated.
+        #[arg(long, value_enum, value_delimiter = ',', default_value = "fifo")]
+        mix: Vec<bench::real::Mix>,
         /// memcached servers to spread keys over.
         #[arg(long, default_value_t = 1)]
         servers: usize,
+        /// Also write the report as JSON and an SVG plot of ops/s under this
+        /// directory (`bench-real.json`, `bench-real.svg`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The deque's backoff after a lost race, `FIRST_US,MAX_US` (`0,0`
+        /// retries at once); the library's default if absent.
+        #[arg(long, value_delimiter = ',')]
+        backoff_us: Option<Vec<u32>>,
+        /// The algorithm variant (`mcsim list`).
+        #[arg(long, default_value = "hardened")]
+        variant: String,
         /// Print the report as JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -314,7 +332,8 @@ fn main() -> ExitCode {
             seed,
             report_dir,
             variant,
-        } => cli::repro::run(&scenario, seed, &report_dir, variant.as_deref()),
+            trace_lines,
+        } => cli::repro::run(&scenario, seed, &report_dir, variant.as_deref(), trace_lines),
         Command::Shrink { scenario, seed, out } => cli::shrink::run(&scenario, seed, out),
         Command::List { paths } => cli::list::run(&paths),
         Command::Check {
@@ -346,17 +365,42 @@ fn main() -> ExitCode {
             duration_s,
             prefill,
             value_size_bytes,
+            mix,
             servers,
+            out,
+            backoff_us,
+            variant,
             json,
         }) => {
+            let Some(variant) = memcache_collections::Variant::from_name(&variant) else {
+                eprintln!("mcsim: unknown variant {variant:?} (see `mcsim list`)");
+                return ExitCode::from(exit::USAGE);
+            };
+            let backoff = match backoff_us.as_deref() {
+                None => memcache_collections::Backoff::default(),
+                Some([first_us, max_us]) => memcache_collections::Backoff {
+                    first_us: *first_us,
+                    max_us: *max_us,
+                },
+                Some(other) => {
+                    eprintln!("mcsim: --backoff-us takes FIRST_US,MAX_US, got {other:?}");
+                    return ExitCode::from(exit::USAGE);
+                }
+            };
             let config = bench::real::RealBenchConfig {
                 clients,
                 duration: Duration::from_secs_f64(duration_s),
                 prefill_items: prefill,
-                value_size_bytes,
+                value_sizes_bytes: value_size_bytes,
+                mixes: mix,
                 servers,
+                options: memcache_collections::DequeOptions {
+                    variant,
+                    backoff,
+                    ..Default::default()
+                },
             };
-            cli::bench::real(&config, json)
+            cli::bench::real(&config, json, out.as_deref())
         }
         Command::Bench(BenchCommand::Sim {
             ops,

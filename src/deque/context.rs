@@ -8,11 +8,11 @@
 use rand_chacha::ChaCha12Rng;
 use rand_core::Rng;
 
-use crate::deque::Flaws;
 use crate::deque::error::{CorruptionKind, DequeError, OpKind};
+use crate::deque::{Backoff, DequeOptions, Flaws};
 use crate::format::{self, Anchor, FormatError, Node, NodeId};
 use crate::key::Key;
-use crate::store::{self, CasOutcome, CasToken, DeleteOutcome, Store, StoreError};
+use crate::store::{self, CasOutcome, CasToken, Command, DeleteOutcome, Item, Reply, Store, StoreError};
 
 /// One client's view of one deque.
 ///
@@ -32,6 +32,21 @@ pub(crate) struct Context<S> {
     /// The lifetime of the anchor's server as this handle last asked it;
     /// asked again only when an anchor disagrees with it.
     pub(crate) lifetime: Option<u64>,
+    /// Whether the round-trip engineering is on (the hardened algorithm):
+    /// operations start from [`guess`](Context::guess), and a pusher reads
+    /// and links its neighbour in pipelined batches.
+    pub(crate) engineered: bool,
+    /// The anchor and token of this client's last successful anchor CAS: an
+    /// uncontended client's next operation can CAS against it without
+    /// reading the anchor first. The CAS itself checks the guess (a wrong
+    /// one fails on the token), and each guess is used once, so a stale one
+    /// costs one failed attempt, never a wrong result.
+    guess: Option<(Anchor, CasToken)>,
+    /// Waiting between attempts after a lost race.
+    backoff: Backoff,
+    /// Attempts started by this handle's operations (an uncontended
+    /// operation makes one; each lost race one more).
+    pub(crate) attempts: u64,
     rng: ChaCha12Rng,
     /// The node id this client last failed to load. Failing on the same id
     /// twice in a row (two failures, whatever loads succeeded in between)
@@ -43,26 +58,37 @@ pub(crate) struct Context<S> {
 }
 
 impl<S: Store> Context<S> {
-    pub(crate) fn new(
-        store: S,
-        name: String,
-        anchor_key: Key,
-        retries_max: u32,
-        rng: ChaCha12Rng,
-        flaws: Flaws,
-        tracks_lifetime: bool,
-    ) -> Self {
+    /// A handle's state, with what `options` and its variant ask for.
+    pub(crate) fn new(store: S, name: String, anchor_key: Key, rng: ChaCha12Rng, options: &DequeOptions) -> Self {
         Context {
             store,
             name,
             anchor_key,
-            retries_max,
-            flaws,
-            tracks_lifetime,
+            retries_max: options.retries_max,
+            flaws: options.variant.flaws(),
+            tracks_lifetime: options.variant.tracks_lifetime(),
             lifetime: None,
+            engineered: options.variant.engineers_round_trips(),
+            guess: None,
+            backoff: options.backoff,
+            attempts: 0,
             rng,
             last_missing: None,
         }
+    }
+
+    /// Waits before attempt number `attempt` (0 is the first, which never
+    /// waits): a random time up to the backoff's bound for this many losses
+    /// in a row, drawn from the handle's own generator, so the simulator
+    /// replays it.
+    pub(crate) async fn back_off(&mut self, attempt: u32) {
+        self.attempts += 1;
+        let bound_us = self.backoff.bound_us(attempt);
+        if attempt == 0 || bound_us == 0 {
+            return;
+        }
+        let wait_us = self.rng.next_u64() % (u64::from(bound_us) + 1);
+        self.store.pause(std::time::Duration::from_micros(wait_us)).await;
     }
 
     /// A fresh node id; 128 random bits never repeat in practice.
@@ -135,6 +161,20 @@ impl<S: Store> Context<S> {
         Ok((anchor, item.cas))
     }
 
+    /// The anchor an operation's attempt starts from: the guess, if round
+    /// trips are engineered and it is `usable` for this operation, else a
+    /// fresh read. A guess is taken, so the next attempt reads afresh.
+    pub(crate) async fn start_anchor(
+        &mut self,
+        op: OpKind,
+        usable: fn(&Anchor) -> bool,
+    ) -> Result<(Anchor, CasToken), DequeError> {
+        match self.guess.take() {
+            Some((anchor, token)) if self.engineered && usable(&anchor) => Ok((anchor, token)),
+            _ => self.read_anchor(op).await,
+        }
+    }
+
     /// Loads a node. `Ok(None)` means it is missing for the first time, which
     /// is normally a race (a concurrent pop deleted it); failing on the same
     /// id twice in a row is reported as corruption. A node that lost a race
@@ -142,8 +182,20 @@ impl<S: Store> Context<S> {
     /// link), so a second failure on it cannot be a race.
     pub(crate) async fn load_node(&mut self, op: OpKind, id: NodeId) -> Result<Option<(Node, CasToken)>, DequeError> {
         let key = self.node_key(id);
-        let item = self.store.gets(&key).await.map_err(|source| no_effect(op, source))?;
-        match item {
+        let item = self.store.gets(&key).await;
+        self.node_from(op, id, item)
+    }
+
+    /// What a `gets` of node `id` found, with [`load_node`](Context::load_node)'s
+    /// rules for a miss.
+    fn node_from(
+        &mut self,
+        op: OpKind,
+        id: NodeId,
+        item: Result<Option<Item>, StoreError>,
+    ) -> Result<Option<(Node, CasToken)>, DequeError> {
+        let key = self.node_key(id);
+        match item.map_err(|source| no_effect(op, source))? {
             Some(item) => {
                 let node = format::decode_node(&item.value).map_err(|e| self.malformed(op, &key, e))?;
                 Ok(Some((node, item.cas)))
@@ -193,39 +245,144 @@ impl<S: Store> Context<S> {
     /// when another client won; a lost reply makes the whole op's outcome
     /// unknown.
     pub(crate) async fn cas_anchor_linearizing(
-        &self,
+        &mut self,
         op: OpKind,
         anchor: &Anchor,
         token: CasToken,
     ) -> Result<Option<CasToken>, DequeError> {
-        self.cas_anchor(op, anchor, token, |source| DequeError::OutcomeUnknown { op, source })
-            .await
+        let command = self.anchor_cas_command(anchor, token);
+        let reply = self.store.call(command.clone()).await;
+        self.anchor_cas_outcome(op, anchor, &command, reply, |source| DequeError::OutcomeUnknown {
+            op,
+            source,
+        })
     }
 
     /// CASes the anchor as housekeeping (marking it stable): not a
     /// linearization point, so a lost reply means "no effect on contents".
     pub(crate) async fn cas_anchor_housekeeping(
-        &self,
+        &mut self,
         op: OpKind,
         anchor: &Anchor,
         token: CasToken,
     ) -> Result<Option<CasToken>, DequeError> {
-        self.cas_anchor(op, anchor, token, |source| no_effect(op, source)).await
+        let command = self.anchor_cas_command(anchor, token);
+        let reply = self.store.call(command.clone()).await;
+        self.anchor_cas_outcome(op, anchor, &command, reply, |source| no_effect(op, source))
     }
 
-    async fn cas_anchor(
-        &self,
+    /// A push's linearizing anchor CAS and, in the same round trip, what the
+    /// pusher's own stabilize needs: the node it links to (`pen`, the old
+    /// end), then the anchor again. The reads' results come back raw and
+    /// are looked at only if the CAS won ([`own_node`](Context::own_node)).
+    /// Commands of a batch may be far apart in time (other clients run in
+    /// between), so the anchor read after `pen` plays the part of
+    /// ALGORITHM.md's re-check: only if the anchor still holds this push
+    /// was `pen` read while linking it was this push's business.
+    pub(crate) async fn cas_anchor_and_read(
+        &mut self,
         op: OpKind,
         anchor: &Anchor,
         token: CasToken,
+        pen: NodeId,
+    ) -> (Result<Option<CasToken>, DequeError>, OwnPushReads) {
+        let cas = self.anchor_cas_command(anchor, token);
+        let read_pen = Command::Gets {
+            key: self.node_key(pen),
+        };
+        let read_anchor = Command::Gets {
+            key: self.anchor_key.clone(),
+        };
+        let replies = self
+            .store
+            .call_batch(vec![cas.clone(), read_pen.clone(), read_anchor.clone()])
+            .await;
+        let [cas_reply, pen_reply, anchor_reply]: [Result<Reply, StoreError>; 3] =
+            replies.try_into().expect("one reply per command");
+        let won = self.anchor_cas_outcome(op, anchor, &cas, cas_reply, |source| DequeError::OutcomeUnknown {
+            op,
+            source,
+        });
+        let reads = OwnPushReads {
+            pen: store::gets_outcome(&read_pen, pen_reply),
+            anchor_token: store::gets_outcome(&read_anchor, anchor_reply)
+                .ok()
+                .flatten()
+                .map(|item| item.cas),
+        };
+        (won, reads)
+    }
+
+    /// The node a pusher read with [`cas_anchor_and_read`](Context::cas_anchor_and_read),
+    /// under [`load_node`](Context::load_node)'s rules.
+    pub(crate) fn own_node(
+        &mut self,
+        op: OpKind,
+        id: NodeId,
+        item: Result<Option<Item>, StoreError>,
+    ) -> Result<Option<(Node, CasToken)>, DequeError> {
+        self.node_from(op, id, item)
+    }
+
+    /// Finishes this client's own push: links `pen` to the pushed node and
+    /// marks the anchor `stable`, in one round trip when both live on one
+    /// server (in order: the link first). Marking stable whatever the link
+    /// did is safe: the anchor CAS succeeds only if the anchor still holds
+    /// this push, and then nobody else can have moved `pen`'s link except
+    /// to this push's node. On different servers the order is not kept, so
+    /// the anchor is marked only after the link succeeded.
+    pub(crate) async fn link_and_mark_stable(
+        &mut self,
+        op: OpKind,
+        pen: NodeId,
+        linked: &Node,
+        pen_token: CasToken,
+        stable: &Anchor,
+        anchor_token: CasToken,
+    ) -> Result<(), DequeError> {
+        let pen_key = self.node_key(pen);
+        let link = Command::Cas {
+            key: pen_key.clone(),
+            value: format::encode_node(linked),
+            token: pen_token,
+        };
+        if !self.store.colocated(&pen_key, &self.anchor_key) {
+            if self.cas_node(op, &pen_key, linked, pen_token).await? {
+                self.cas_anchor_housekeeping(op, stable, anchor_token).await?;
+            }
+            return Ok(());
+        }
+        let mark = self.anchor_cas_command(stable, anchor_token);
+        let replies = self.store.call_batch(vec![link, mark.clone()]).await;
+        let mark_reply = replies.into_iter().nth(1).expect("one reply per command");
+        self.anchor_cas_outcome(op, stable, &mark, mark_reply, |source| no_effect(op, source))?;
+        Ok(())
+    }
+
+    fn anchor_cas_command(&self, anchor: &Anchor, token: CasToken) -> Command {
+        Command::Cas {
+            key: self.anchor_key.clone(),
+            value: format::encode_anchor(anchor),
+            token,
+        }
+    }
+
+    /// What an anchor CAS reply means for the deque; remembers a won
+    /// anchor as the next guess.
+    fn anchor_cas_outcome(
+        &mut self,
+        op: OpKind,
+        anchor: &Anchor,
+        command: &Command,
+        reply: Result<Reply, StoreError>,
         on_unknown: impl FnOnce(StoreError) -> DequeError,
     ) -> Result<Option<CasToken>, DequeError> {
-        match self
-            .store
-            .cas(&self.anchor_key, format::encode_anchor(anchor), token)
-            .await
-        {
-            Ok(CasOutcome::Stored(token)) => Ok(Some(token)),
+        self.guess = None;
+        match store::cas_outcome(command, reply) {
+            Ok(CasOutcome::Stored(token)) => {
+                self.guess = Some((*anchor, token));
+                Ok(Some(token))
+            }
             Ok(CasOutcome::Exists) => Ok(None),
             Ok(CasOutcome::NotFound) => Err(self.corruption(op, &self.anchor_key, CorruptionKind::MissingAnchor)),
             Err(source) if source.outcome_unknown() => Err(on_unknown(source)),
@@ -260,6 +417,15 @@ impl<S: Store> Context<S> {
             attempts: self.retries_max,
         }
     }
+}
+
+/// What a pusher read right after its winning CAS, for its own stabilize.
+#[derive(Debug)]
+pub(crate) struct OwnPushReads {
+    /// The node the push links to, as `gets` answered.
+    pub(crate) pen: Result<Option<Item>, StoreError>,
+    /// The anchor's token when read after `pen`, if it could be read.
+    pub(crate) anchor_token: Option<CasToken>,
 }
 
 /// A store failure before the operation's linearization point: whatever the

@@ -47,7 +47,8 @@ async fn claim<S: Store>(
     op: OpKind,
     moved: impl Fn(u128, u128) -> Option<(u128, u128, u128)>,
 ) -> Result<Option<u128>, DequeError> {
-    for _ in 0..ctx.retries_max {
+    for attempt in 0..ctx.retries_max {
+        ctx.back_off(attempt).await;
         let (anchor, token) = ctx.read_anchor(op).await?;
         let (front, back) = counters(&anchor);
         let Some((front, back, slot)) = moved(front, back) else {

@@ -19,7 +19,7 @@
 //! - a missing anchor is corruption at once; a node missing twice in a row is
 //!   corruption (ALGORITHM.md's per-client "last failed id").
 
-use crate::deque::context::Context;
+use crate::deque::context::{Context, OwnPushReads};
 use crate::deque::error::{DequeError, OpKind};
 use crate::deque::side::Side;
 use crate::format::{Anchor, Node, NodeId, Status};
@@ -35,8 +35,9 @@ pub(crate) async fn push<S: Store>(
 ) -> Result<(), DequeError> {
     let mut id = ctx.fresh_id();
     let mut key = ctx.node_key(id);
-    for _ in 0..ctx.retries_max {
-        let (anchor, token) = ctx.read_anchor(op).await?;
+    for attempt in 0..ctx.retries_max {
+        ctx.back_off(attempt).await;
+        let (anchor, token) = ctx.start_anchor(op, |a| a.status == Status::Stable).await?;
         if anchor.is_empty() {
             let node = side.new_end_node(None, value.clone());
             ctx.write_node(op, &key, &node).await?;
@@ -58,6 +59,21 @@ pub(crate) async fn push<S: Store>(
             let node = side.new_end_node(Some(end), value.clone());
             ctx.write_node(op, &key, &node).await?;
             let pushed = side.with_end(&anchor, Some(id), side.push_status());
+            if ctx.engineered {
+                let (won, pen) = ctx.cas_anchor_and_read(op, &pushed, token, end).await;
+                match won {
+                    Ok(Some(pushed_token)) => {
+                        // Housekeeping, as below: the push has taken effect.
+                        let _ = finish_own_push(ctx, op, side, pushed, pushed_token, id, end, pen).await;
+                        return Ok(());
+                    }
+                    Ok(None) => continue,
+                    Err(error) => {
+                        retry_after_lost_cas(ctx, error, &mut id, &mut key)?;
+                        continue;
+                    }
+                }
+            }
             match ctx.cas_anchor_linearizing(op, &pushed, token).await {
                 Ok(Some(_)) => {
                     // The push has taken effect. Linking the neighbour is
@@ -105,8 +121,13 @@ fn retry_after_lost_cas<S: Store>(
 
 /// Pops from `side`; `Ok(None)` when the deque is empty.
 pub(crate) async fn pop<S: Store>(ctx: &mut Context<S>, op: OpKind, side: Side) -> Result<Option<Vec<u8>>, DequeError> {
-    for _ in 0..ctx.retries_max {
-        let (anchor, token) = ctx.read_anchor(op).await?;
+    for attempt in 0..ctx.retries_max {
+        ctx.back_off(attempt).await;
+        // "Empty" must come from a fresh read (it is the linearization
+        // point), so a guess serves only a stable, non-empty anchor.
+        let (anchor, token) = ctx
+            .start_anchor(op, |a| a.status == Status::Stable && !a.is_empty())
+            .await?;
         if anchor.is_empty() {
             return Ok(None);
         }
@@ -143,6 +164,42 @@ pub(crate) async fn pop<S: Store>(ctx: &mut Context<S>, op: OpKind, side: Side) 
         }
     }
     Err(ctx.retries_exhausted(op))
+}
+
+/// The pusher finishes its own push (hardened). `reads` came in the same
+/// round trip as the winning CAS: `pen`, the old end, then the anchor. If the
+/// anchor still held this push after `pen` was read (its token unchanged),
+/// `pen` is as ALGORITHM.md's re-check would have it, and the link and the
+/// stable mark go out together (`Context::link_and_mark_stable`); otherwise
+/// another client has moved on and finishes it.
+#[allow(clippy::too_many_arguments)]
+async fn finish_own_push<S: Store>(
+    ctx: &mut Context<S>,
+    op: OpKind,
+    side: Side,
+    pushed: Anchor,
+    pushed_token: CasToken,
+    last_id: NodeId,
+    pen_id: NodeId,
+    reads: OwnPushReads,
+) -> Result<(), DequeError> {
+    if reads.anchor_token != Some(pushed_token) {
+        return Ok(());
+    }
+    let Some((mut pen, pen_token)) = ctx.own_node(op, pen_id, reads.pen)? else {
+        return Ok(());
+    };
+    let stable = Anchor {
+        status: Status::Stable,
+        ..pushed
+    };
+    if side.outward(&pen) == Some(last_id) {
+        ctx.cas_anchor_housekeeping(op, &stable, pushed_token).await?;
+        return Ok(());
+    }
+    side.set_outward(&mut pen, Some(last_id));
+    ctx.link_and_mark_stable(op, pen_id, &pen, pen_token, &stable, pushed_token)
+        .await
 }
 
 /// Finishes a half-done push recorded in `anchor`: links the penultimate node

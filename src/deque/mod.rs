@@ -167,6 +167,13 @@ impl Variant {
         self == Variant::Hardened
     }
 
+    /// Whether operations start from the client's last anchor and a pusher
+    /// pipelines its own stabilize (`michael2003` and its flawed copies keep
+    /// ALGORITHM.md's request sequence, where the flaws live).
+    pub(crate) fn engineers_round_trips(self) -> bool {
+        self == Variant::Hardened
+    }
+
     pub(crate) fn flaws(self) -> Flaws {
         let none = Flaws::default();
         match self {
@@ -218,6 +225,50 @@ impl Variant {
     }
 }
 
+/// How a handle waits after an attempt lost a race (another client's CAS
+/// won), before it tries again.
+///
+/// CAS over a network is unfair (the 2013 README's caveat): a client that
+/// just lost tends to lose again, and every lost attempt costs round trips
+/// that slow the winners too. Waiting a random time, up to a bound that
+/// doubles with each consecutive loss ("full jitter"), spreads the retries
+/// out. The wait happens in the store's time ([`Store::pause`]): real time
+/// on memcached, virtual time in the simulator, none under the model
+/// checkers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// The bound of the first wait; 0 switches backoff off.
+    pub first_us: u32,
+    /// The largest bound, however many losses in a row.
+    pub max_us: u32,
+}
+
+impl Backoff {
+    /// No waiting: retry at once.
+    pub const NONE: Backoff = Backoff { first_us: 0, max_us: 0 };
+
+    /// The bound of the wait before retry number `retry` (1 for the first).
+    pub fn bound_us(&self, retry: u32) -> u32 {
+        let doubling = retry.saturating_sub(1).min(31);
+        self.first_us.saturating_mul(1 << doubling).min(self.max_us)
+    }
+}
+
+impl Default for Backoff {
+    /// Measured with `mcsim bench real` (the closing note of issue 8).
+    fn default() -> Self {
+        Backoff {
+            first_us: BACKOFF_FIRST_US_DEFAULT,
+            max_us: BACKOFF_MAX_US_DEFAULT,
+        }
+    }
+}
+
+/// The first backoff bound by default.
+pub const BACKOFF_FIRST_US_DEFAULT: u32 = 800;
+/// The largest backoff bound by default.
+pub const BACKOFF_MAX_US_DEFAULT: u32 = 25_600;
+
 /// Settings of one handle.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DequeOptions {
@@ -231,6 +282,8 @@ pub struct DequeOptions {
     /// Seed for node ids. `None` draws one from the operating system; the
     /// simulator passes one derived from its master seed so runs replay.
     pub id_seed: Option<u64>,
+    /// Waiting between attempts after a lost race.
+    pub backoff: Backoff,
 }
 
 impl Default for DequeOptions {
@@ -240,6 +293,7 @@ impl Default for DequeOptions {
             item_size_max: ITEM_SIZE_MAX_DEFAULT,
             retries_max: RETRIES_MAX_DEFAULT,
             id_seed: None,
+            backoff: Backoff::default(),
         }
     }
 }
@@ -328,15 +382,7 @@ impl<S: Store> Deque<S> {
             .value_len_max(node_key_len)
             .saturating_sub(NODE_OVERHEAD_BYTES_MAX);
         Ok(Deque {
-            ctx: Context::new(
-                store,
-                name,
-                anchor_key,
-                options.retries_max,
-                rng,
-                options.variant.flaws(),
-                options.variant.tracks_lifetime(),
-            ),
+            ctx: Context::new(store, name, anchor_key, rng, &options),
             variant: options.variant,
             value_len_max,
         })
@@ -356,6 +402,13 @@ impl<S: Store> Deque<S> {
     /// the name's length.
     pub fn value_len_max(&self) -> usize {
         self.value_len_max
+    }
+
+    /// Attempts this handle's operations have made: one per uncontended
+    /// operation, one more per lost race. Benchmarks report retries per
+    /// operation from it.
+    pub fn attempts(&self) -> u64 {
+        self.ctx.attempts
     }
 
     /// The store this handle talks to.

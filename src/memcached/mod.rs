@@ -22,7 +22,7 @@ mod local;
 use std::future::Future;
 use std::time::Duration;
 
-use memcache::exp::{self as meta, Delete, Get, Meta, MetaClient, MutationStatus, Router, Set};
+use memcache::exp::{self as meta, Delete, Get, Meta, MetaClient, MutationStatus, Op, OpResult, Router, Set};
 
 pub use local::{LocalServer, LocalServerConfig, LocalServerError};
 
@@ -121,42 +121,46 @@ impl MemcachedStore {
     }
 
     fn execute(&self, command: &Command) -> Result<Reply, StoreError> {
-        let outcome = match command {
-            Command::Gets { key } => {
-                let result = self.client.run(Get::new(key.as_bytes()).meta(Meta::NONE.cas()));
-                result.map(|got| match (got.hit(), got.value, got.item.cas) {
-                    (true, Some(value), Some(cas)) => Ok(Reply::Value(Item {
-                        value,
-                        cas: CasToken(cas),
-                    })),
-                    (false, _, _) => Ok(Reply::Miss),
-                    (true, value, cas) => Err(format!(
-                        "hit without value or token (value {}, cas {cas:?})",
-                        value.is_some()
-                    )),
+        match command {
+            Command::Lifetime { key } => self.lifetime(key),
+            _ => self
+                .execute_batch(std::slice::from_ref(command))
+                .pop()
+                .expect("one result per command"),
+        }
+    }
+
+    /// Sends `commands` with one round trip per server (`run_batch`
+    /// pipelines each server's group on one connection, in order).
+    fn execute_batch(&self, commands: &[Command]) -> Vec<Result<Reply, StoreError>> {
+        if commands.iter().any(|c| matches!(c, Command::Lifetime { .. })) {
+            return commands.iter().map(|c| self.execute(c)).collect();
+        }
+        let operations: Vec<Op> = commands.iter().map(operation).collect();
+        match self.client.run_batch(operations) {
+            // Validation failed before anything was written.
+            Err(error) => commands
+                .iter()
+                .map(|command| {
+                    Err(StoreError::NotApplied {
+                        command: command.name(),
+                        key: command.key().clone(),
+                        detail: error.to_string(),
+                    })
                 })
-            }
-            Command::Set { key, value } => self.store(Set::new(key.as_bytes(), value)),
-            Command::Add { key, value } => self.store(Set::new(key.as_bytes(), value).add()),
-            Command::Cas { key, value, token } => self.store(Set::new(key.as_bytes(), value).compare_cas(token.0)),
-            Command::Delete { key } => self
-                .client
-                .run(Delete::new(key.as_bytes()))
-                .map(|result| match result.status {
-                    MutationStatus::Applied => Ok(Reply::Deleted),
-                    MutationStatus::NotFound => Ok(Reply::NotFound),
-                    other => Err(format!("delete answered {other:?}")),
-                }),
-            Command::Lifetime { key } => return self.lifetime(key),
-        };
-        match outcome {
-            Ok(Ok(reply)) => Ok(reply),
-            Ok(Err(detail)) => Err(StoreError::Protocol {
-                command: command.name(),
-                key: command.key().clone(),
-                detail,
-            }),
-            Err(error) => classify(command, error),
+                .collect(),
+            Ok(results) => commands
+                .iter()
+                .zip(results)
+                .map(|(command, result)| match result {
+                    Ok(wire) => reply_of(command, wire).map_err(|detail| StoreError::Protocol {
+                        command: command.name(),
+                        key: command.key().clone(),
+                        detail,
+                    }),
+                    Err(error) => classify(command, error),
+                })
+                .collect(),
         }
     }
 
@@ -191,18 +195,53 @@ impl MemcachedStore {
         let started = field("time")?.saturating_sub(field("uptime")?);
         Ok(Reply::Lifetime(field("pid")? << 40 ^ started))
     }
+}
 
-    fn store(&self, set: Set) -> Result<Result<Reply, String>, meta::Error> {
-        self.client.run(set.return_cas()).map(|result| match result.status {
-            MutationStatus::Applied => match result.cas {
-                Some(cas) => Ok(Reply::Stored { cas: CasToken(cas) }),
-                None => Err("store applied without the requested token".to_owned()),
-            },
+/// The meta operation that carries `command` (not `Lifetime`, which is a
+/// plain `stats`).
+fn operation(command: &Command) -> Op {
+    match command {
+        Command::Gets { key } => Get::new(key.as_bytes()).meta(Meta::NONE.cas()).into(),
+        Command::Set { key, value } => Set::new(key.as_bytes(), value).return_cas().into(),
+        Command::Add { key, value } => Set::new(key.as_bytes(), value).add().return_cas().into(),
+        Command::Cas { key, value, token } => Set::new(key.as_bytes(), value).compare_cas(token.0).return_cas().into(),
+        Command::Delete { key } => Delete::new(key.as_bytes()).into(),
+        Command::Lifetime { .. } => unreachable!("lifetime checks are sent as stats, never batched"),
+    }
+}
+
+/// The reply a meta result stands for, or why it does not fit the command.
+fn reply_of(command: &Command, wire: OpResult) -> Result<Reply, String> {
+    match (command, wire) {
+        (Command::Gets { .. }, OpResult::Get(got)) => match (got.hit(), got.value, got.item.cas) {
+            (true, Some(value), Some(cas)) => Ok(Reply::Value(Item {
+                value,
+                cas: CasToken(cas),
+            })),
+            (false, _, _) => Ok(Reply::Miss),
+            (true, value, cas) => Err(format!(
+                "hit without value or token (value {}, cas {cas:?})",
+                value.is_some()
+            )),
+        },
+        (Command::Delete { .. }, OpResult::Mutation(result)) => match result.status {
+            MutationStatus::Applied => Ok(Reply::Deleted),
             MutationStatus::NotFound => Ok(Reply::NotFound),
-            MutationStatus::AlreadyExists => Ok(Reply::NotStored),
-            MutationStatus::CasMismatch => Ok(Reply::Exists),
-            other => Err(format!("store answered {other:?}")),
-        })
+            other => Err(format!("delete answered {other:?}")),
+        },
+        (Command::Set { .. } | Command::Add { .. } | Command::Cas { .. }, OpResult::Mutation(result)) => {
+            match result.status {
+                MutationStatus::Applied => match result.cas {
+                    Some(cas) => Ok(Reply::Stored { cas: CasToken(cas) }),
+                    None => Err("store applied without the requested token".to_owned()),
+                },
+                MutationStatus::NotFound => Ok(Reply::NotFound),
+                MutationStatus::AlreadyExists => Ok(Reply::NotStored),
+                MutationStatus::CasMismatch => Ok(Reply::Exists),
+                other => Err(format!("store answered {other:?}")),
+            }
+        }
+        (command, other) => Err(format!("{} answered {other:?}", command.name())),
     }
 }
 
@@ -289,5 +328,19 @@ fn server_error(text: &str) -> ServerError {
 impl Store for MemcachedStore {
     fn call(&self, command: Command) -> impl Future<Output = Result<Reply, StoreError>> {
         std::future::ready(self.execute(&command))
+    }
+
+    fn call_batch(&self, commands: Vec<Command>) -> impl Future<Output = Vec<Result<Reply, StoreError>>> {
+        std::future::ready(self.execute_batch(&commands))
+    }
+
+    fn colocated(&self, a: &Key, b: &Key) -> bool {
+        self.ring.server_for(a.as_bytes()) == self.ring.server_for(b.as_bytes())
+    }
+
+    /// Blocks the calling thread (each client has its own).
+    fn pause(&self, duration: Duration) -> impl Future<Output = ()> {
+        std::thread::sleep(duration);
+        std::future::ready(())
     }
 }

@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::key::Key;
 use crate::store::{Command, Reply, Store, StoreError};
 
 /// Requests sent, by command.
@@ -21,10 +22,14 @@ pub struct CommandCounts {
     pub delete: u64,
     /// `stats` requests (server lifetime checks).
     pub stats: u64,
+    /// Round trips: one per single request, and one per server a batch
+    /// spans (a batch is pipelined per server).
+    pub round_trips: u64,
 }
 
 impl CommandCounts {
-    /// All requests together.
+    /// All requests together (not round trips: a batch sends several
+    /// requests in one).
     pub fn total(&self) -> u64 {
         self.gets + self.set + self.add + self.cas + self.delete + self.stats
     }
@@ -34,7 +39,7 @@ impl CommandCounts {
 #[derive(Debug, Default)]
 pub struct CountingStore<S> {
     inner: S,
-    counters: [AtomicU64; 6],
+    counters: [AtomicU64; 7],
 }
 
 impl<S> CountingStore<S> {
@@ -61,12 +66,13 @@ impl<S> CountingStore<S> {
             cas: read(3),
             delete: read(4),
             stats: read(5),
+            round_trips: read(6),
         }
     }
 }
 
-impl<S: Store> Store for CountingStore<S> {
-    fn call(&self, command: Command) -> impl Future<Output = Result<Reply, StoreError>> {
+impl<S> CountingStore<S> {
+    fn count(&self, command: &Command) {
         let slot = match command {
             Command::Gets { .. } => 0,
             Command::Set { .. } => 1,
@@ -76,6 +82,34 @@ impl<S: Store> Store for CountingStore<S> {
             Command::Lifetime { .. } => 5,
         };
         self.counters[slot].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl<S: Store> Store for CountingStore<S> {
+    fn call(&self, command: Command) -> impl Future<Output = Result<Reply, StoreError>> {
+        self.count(&command);
+        self.counters[6].fetch_add(1, Ordering::Relaxed);
         self.inner.call(command)
+    }
+
+    fn call_batch(&self, commands: Vec<Command>) -> impl Future<Output = Vec<Result<Reply, StoreError>>> {
+        // One round trip per server the batch touches.
+        let mut servers: Vec<&Key> = Vec::new();
+        for command in &commands {
+            self.count(command);
+            if !servers.iter().any(|key| self.inner.colocated(key, command.key())) {
+                servers.push(command.key());
+            }
+        }
+        self.counters[6].fetch_add(servers.len() as u64, Ordering::Relaxed);
+        self.inner.call_batch(commands)
+    }
+
+    fn colocated(&self, a: &Key, b: &Key) -> bool {
+        self.inner.colocated(a, b)
+    }
+
+    fn pause(&self, duration: std::time::Duration) -> impl Future<Output = ()> {
+        self.inner.pause(duration)
     }
 }

@@ -7,6 +7,7 @@
 use std::future::Future;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use crate::key::Key;
 use crate::memcore::{CoreConfig, ServerCore};
 use crate::store::{Command, Reply, Store, StoreError};
 
@@ -35,5 +36,10 @@ impl MemoryStore {
 impl Store for MemoryStore {
     fn call(&self, command: Command) -> impl Future<Output = Result<Reply, StoreError>> {
         std::future::ready(Ok(self.core().apply(&command)))
+    }
+
+    /// One server: every key is on it.
+    fn colocated(&self, _: &Key, _: &Key) -> bool {
+        true
     }
 }

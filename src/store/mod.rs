@@ -281,16 +281,65 @@ pub trait Store {
     /// Sends one command to the server owning its key and waits for the reply.
     fn call(&self, command: Command) -> impl Future<Output = Result<Reply, StoreError>>;
 
+    /// Sends `commands` as one pipeline where the world can (one round
+    /// trip per server) and returns each command's own result, in order.
+    ///
+    /// Commands to one server travel on one connection and are applied in
+    /// the given order; commands to different servers may be applied in
+    /// any order (see [`colocated`](Store::colocated)). A command the
+    /// server refuses (a CAS mismatch, a miss) does not stop the later
+    /// ones, so a caller batches only commands whose later members are
+    /// safe whatever the server answered to the earlier ones. A transport
+    /// failure does: as on a broken connection, the commands after it are
+    /// not applied.
+    ///
+    /// The default sends them one after another and stops at the first
+    /// transport failure. That allows every interleaving a pipeline allows
+    /// (other clients' requests may come between any two), so worlds
+    /// without pipelining still check the same algorithm.
+    fn call_batch(&self, commands: Vec<Command>) -> impl Future<Output = Vec<Result<Reply, StoreError>>> {
+        async move {
+            let mut results = Vec::with_capacity(commands.len());
+            let mut broken = false;
+            for command in commands {
+                if broken {
+                    results.push(Err(StoreError::NotApplied {
+                        command: command.name(),
+                        key: command.key().clone(),
+                        detail: "not sent: an earlier command of its batch failed".to_owned(),
+                    }));
+                    continue;
+                }
+                let result = self.call(command).await;
+                broken = result.is_err();
+                results.push(result);
+            }
+            results
+        }
+    }
+
+    /// Waits `duration` before the caller's next request: how a deque backs
+    /// off after losing a race. Each world waits in its own time (the
+    /// simulator in virtual time); worlds without time, such as the model
+    /// checkers, do not wait at all, which is the default.
+    fn pause(&self, duration: std::time::Duration) -> impl Future<Output = ()> {
+        let _ = duration;
+        std::future::ready(())
+    }
+
+    /// Whether `a` and `b` live on the same server, so that a batch applies
+    /// them in order. `false` unless the world knows its routing.
+    fn colocated(&self, a: &Key, b: &Key) -> bool {
+        let _ = (a, b);
+        false
+    }
+
     /// Reads `key` with its CAS token; `None` on a miss.
     fn gets(&self, key: &Key) -> impl Future<Output = Result<Option<Item>, StoreError>> {
         async move {
             let command = Command::Gets { key: key.clone() };
-            match self.call(command.clone()).await? {
-                Reply::Value(item) => Ok(Some(item)),
-                Reply::Miss => Ok(None),
-                Reply::ServerError(error) => Err(StoreError::refused(&command, error)),
-                other => Err(StoreError::unexpected(&command, &other)),
-            }
+            let reply = self.call(command.clone()).await;
+            gets_outcome(&command, reply)
         }
     }
 
@@ -301,12 +350,8 @@ pub trait Store {
                 key: key.clone(),
                 value,
             };
-            let reply = self.call(command.clone()).await?;
-            match reply {
-                Reply::Stored { cas } => Ok(cas),
-                Reply::ServerError(error) => Err(StoreError::refused(&command, error)),
-                other => Err(StoreError::unexpected(&command, &other)),
-            }
+            let reply = self.call(command.clone()).await;
+            set_outcome(&command, reply)
         }
     }
 
@@ -334,13 +379,8 @@ pub trait Store {
                 value,
                 token,
             };
-            match self.call(command.clone()).await? {
-                Reply::Stored { cas } => Ok(CasOutcome::Stored(cas)),
-                Reply::Exists => Ok(CasOutcome::Exists),
-                Reply::NotFound => Ok(CasOutcome::NotFound),
-                Reply::ServerError(error) => Err(StoreError::refused(&command, error)),
-                other => Err(StoreError::unexpected(&command, &other)),
-            }
+            let reply = self.call(command.clone()).await;
+            cas_outcome(&command, reply)
         }
     }
 
@@ -358,6 +398,36 @@ pub trait Store {
     }
 }
 
+/// What a `gets` reply means (for [`Store::gets`] and batches).
+pub fn gets_outcome(command: &Command, reply: Result<Reply, StoreError>) -> Result<Option<Item>, StoreError> {
+    match reply? {
+        Reply::Value(item) => Ok(Some(item)),
+        Reply::Miss => Ok(None),
+        Reply::ServerError(error) => Err(StoreError::refused(command, error)),
+        other => Err(StoreError::unexpected(command, &other)),
+    }
+}
+
+/// What a `set` reply means (for [`Store::set`] and batches).
+pub fn set_outcome(command: &Command, reply: Result<Reply, StoreError>) -> Result<CasToken, StoreError> {
+    match reply? {
+        Reply::Stored { cas } => Ok(cas),
+        Reply::ServerError(error) => Err(StoreError::refused(command, error)),
+        other => Err(StoreError::unexpected(command, &other)),
+    }
+}
+
+/// What a `cas` reply means (for [`Store::cas`] and batches).
+pub fn cas_outcome(command: &Command, reply: Result<Reply, StoreError>) -> Result<CasOutcome, StoreError> {
+    match reply? {
+        Reply::Stored { cas } => Ok(CasOutcome::Stored(cas)),
+        Reply::Exists => Ok(CasOutcome::Exists),
+        Reply::NotFound => Ok(CasOutcome::NotFound),
+        Reply::ServerError(error) => Err(StoreError::refused(command, error)),
+        other => Err(StoreError::unexpected(command, &other)),
+    }
+}
+
 /// The life of the server owning `key` (see [`Command::Lifetime`]).
 pub async fn lifetime<S: Store + ?Sized>(store: &S, key: &Key) -> Result<u64, StoreError> {
     let command = Command::Lifetime { key: key.clone() };
@@ -372,17 +442,53 @@ impl<S: Store> Store for &S {
     fn call(&self, command: Command) -> impl Future<Output = Result<Reply, StoreError>> {
         (**self).call(command)
     }
+
+    fn pause(&self, duration: std::time::Duration) -> impl Future<Output = ()> {
+        (**self).pause(duration)
+    }
+
+    fn call_batch(&self, commands: Vec<Command>) -> impl Future<Output = Vec<Result<Reply, StoreError>>> {
+        (**self).call_batch(commands)
+    }
+
+    fn colocated(&self, a: &Key, b: &Key) -> bool {
+        (**self).colocated(a, b)
+    }
 }
 
 impl<S: Store> Store for Arc<S> {
     fn call(&self, command: Command) -> impl Future<Output = Result<Reply, StoreError>> {
         (**self).call(command)
     }
+
+    fn pause(&self, duration: std::time::Duration) -> impl Future<Output = ()> {
+        (**self).pause(duration)
+    }
+
+    fn call_batch(&self, commands: Vec<Command>) -> impl Future<Output = Vec<Result<Reply, StoreError>>> {
+        (**self).call_batch(commands)
+    }
+
+    fn colocated(&self, a: &Key, b: &Key) -> bool {
+        (**self).colocated(a, b)
+    }
 }
 
 impl<S: Store> Store for Rc<S> {
     fn call(&self, command: Command) -> impl Future<Output = Result<Reply, StoreError>> {
         (**self).call(command)
+    }
+
+    fn pause(&self, duration: std::time::Duration) -> impl Future<Output = ()> {
+        (**self).pause(duration)
+    }
+
+    fn call_batch(&self, commands: Vec<Command>) -> impl Future<Output = Vec<Result<Reply, StoreError>>> {
+        (**self).call_batch(commands)
+    }
+
+    fn colocated(&self, a: &Key, b: &Key) -> bool {
+        (**self).colocated(a, b)
     }
 }
 

@@ -12,10 +12,23 @@ fn print<T: serde::Serialize>(json: bool, report: &T, table: impl FnOnce() -> St
 }
 
 /// `mcsim bench real`.
-pub fn real(config: &bench::real::RealBenchConfig, json: bool) -> u8 {
+pub fn real(config: &bench::real::RealBenchConfig, json: bool, out: Option<&std::path::Path>) -> u8 {
     match bench::real::run(config) {
         Ok(report) => {
             print(json, &report, || bench::real::render_table(&report));
+            if let Some(dir) = out {
+                let written = std::fs::create_dir_all(dir)
+                    .and_then(|()| {
+                        let text = serde_json::to_string_pretty(&report).expect("reports serialise");
+                        std::fs::write(dir.join("bench-real.json"), text)
+                    })
+                    .and_then(|()| std::fs::write(dir.join("bench-real.svg"), bench::real::render_svg(&report)));
+                if let Err(error) = written {
+                    eprintln!("mcsim: cannot write the report under {}: {error}", dir.display());
+                    return exit::HARNESS;
+                }
+                eprintln!("wrote {0}/bench-real.json and {0}/bench-real.svg", dir.display());
+            }
             exit::OK
         }
         Err(error) => {

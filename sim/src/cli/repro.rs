@@ -8,12 +8,12 @@ use memcache_sim::exit;
 use memcache_sim::scenario;
 use memcache_sim::sim;
 
-/// Trace lines shown around the failure.
-const TRACE_LINES_MAX: usize = 60;
+/// Trace lines shown before the failure, unless asked for more.
+pub const TRACE_LINES_DEFAULT: usize = 60;
 
 /// Replays, explains, writes the HTML report under `report_dir`, returns the
 /// exit status.
-pub fn run(path: &Path, seed: u64, report_dir: &Path, variant: Option<&str>) -> u8 {
+pub fn run(path: &Path, seed: u64, report_dir: &Path, variant: Option<&str>, trace_lines: usize) -> u8 {
     let mut replay = format!("mcsim repro {} --seed {seed}", path.display());
     let mut loaded = match scenario::load(path) {
         Ok(loaded) => loaded,
@@ -74,9 +74,9 @@ pub fn run(path: &Path, seed: u64, report_dir: &Path, variant: Option<&str>) -> 
     let window: Vec<_> = outcome.trace.iter().filter(|r| r.at_us <= until_us).collect();
     outln!(
         "trace, last {} events up to {until_us} us:",
-        TRACE_LINES_MAX.min(window.len())
+        trace_lines.min(window.len())
     );
-    for record in window.iter().rev().take(TRACE_LINES_MAX).rev() {
+    for record in window.iter().rev().take(trace_lines).rev() {
         let who = match (record.client, record.server) {
             (Some(c), Some(s)) => format!("c{c}->s{s}"),
             (Some(c), None) => format!("c{c}"),

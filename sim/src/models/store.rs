@@ -6,6 +6,7 @@ use std::cell::Cell;
 use std::future::Future;
 use std::sync::Arc;
 
+use memcache_collections::key::Key;
 use memcache_collections::memcore::{CoreConfig, LossReason, ServerCore};
 use memcache_collections::store::{Command, Reply, Store, StoreError};
 
@@ -175,5 +176,11 @@ impl<W: World> Store for ModelStore<W> {
         } else {
             Ok(reply)
         })
+    }
+
+    /// One server. Batches take the trait's default, one request at a time,
+    /// so the model checker may interleave other clients between them.
+    fn colocated(&self, _: &Key, _: &Key) -> bool {
+        true
     }
 }

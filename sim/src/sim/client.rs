@@ -15,6 +15,8 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use memcache_collections::deque::DequeError;
+use memcache_collections::key::Key;
+use memcache_collections::routing::KetamaRing;
 use memcache_collections::store::{Command, Reply, Store, StoreError};
 use memcache_collections::{Deque, DequeOptions, Side};
 use rand::RngExt;
@@ -89,11 +91,14 @@ impl Shared {
 pub(crate) struct SimStore {
     client: usize,
     shared: Rc<Shared>,
+    /// The world's routing, so the client knows which keys share a server
+    /// (and batches them as a real client would).
+    ring: Rc<KetamaRing>,
 }
 
 impl SimStore {
-    pub(crate) fn new(client: usize, shared: Rc<Shared>) -> Self {
-        SimStore { client, shared }
+    pub(crate) fn new(client: usize, shared: Rc<Shared>, ring: Rc<KetamaRing>) -> Self {
+        SimStore { client, shared, ring }
     }
 }
 
@@ -131,6 +136,21 @@ impl Store for SimStore {
         match park.await {
             Incoming::Reply(result) => result,
             Incoming::Woken => unreachable!("the world wakes only sleeping clients"),
+        }
+    }
+
+    // Batches use the trait's default: one request after another, which
+    // allows every interleaving a pipeline on one connection allows.
+
+    fn colocated(&self, a: &Key, b: &Key) -> bool {
+        self.ring.server_for(a.as_bytes()) == self.ring.server_for(b.as_bytes())
+    }
+
+    /// Sleeps in virtual time, like think time.
+    async fn pause(&self, duration: std::time::Duration) {
+        let duration_us = u64::try_from(duration.as_micros()).unwrap_or(u64::MAX);
+        if duration_us > 0 {
+            sleep(&self.shared, self.client, duration_us).await;
         }
     }
 }

@@ -185,6 +185,11 @@ pub struct ClientsConfig {
     /// ABA (FINDINGS.md): a client that read the old anchor may write it back
     /// over the new one.
     pub recreate_after_anchor_loss: bool,
+    /// The deque's backoff after a lost race: the first bound, in virtual
+    /// microseconds (0: retry at once). Defaults to the library's.
+    pub backoff_first_us: u32,
+    /// The largest backoff bound.
+    pub backoff_max_us: u32,
 }
 
 impl Default for ClientsConfig {
@@ -199,6 +204,8 @@ impl Default for ClientsConfig {
             prefill_items: 0,
             retries_max: 1_000,
             recreate_after_anchor_loss: false,
+            backoff_first_us: memcache_collections::deque::BACKOFF_FIRST_US_DEFAULT,
+            backoff_max_us: memcache_collections::deque::BACKOFF_MAX_US_DEFAULT,
         }
     }
 }

@@ -46,4 +46,8 @@ impl Store for DirectStore<'_> {
             .extend(lost.into_iter().map(|(key, why)| (server as u32, key, why)));
         std::future::ready(Ok(reply))
     }
+
+    fn colocated(&self, a: &Key, b: &Key) -> bool {
+        self.ring.server_for(a.as_bytes()) == self.ring.server_for(b.as_bytes())
+    }
 }

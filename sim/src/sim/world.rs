@@ -10,6 +10,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
+use memcache_collections::deque::Backoff;
 use memcache_collections::format;
 use memcache_collections::key::Key;
 use memcache_collections::memcore::{CoreConfig, LossReason, ServerCore};
@@ -268,11 +269,16 @@ pub fn run(config: &SimConfig, seed: u64) -> Result<RunOutcome, SimError> {
         item_size_max: config.servers.item_size_max_bytes,
         retries_max: config.clients.retries_max,
         id_seed: Some(rng::derived_seed(seed, Stream::NodeIds, client)),
+        backoff: Backoff {
+            first_us: config.clients.backoff_first_us,
+            max_us: config.clients.backoff_max_us,
+        },
     };
     world.setup(options(config.clients.count))?;
+    let ring = Rc::new(world.ring.clone());
     for client in 0..client_count {
         let deque = Deque::attach(
-            SimStore::new(client, shared.clone()),
+            SimStore::new(client, shared.clone(), ring.clone()),
             DEQUE_NAME,
             options(client as u32),
         )
