@@ -31,10 +31,12 @@ pub mod key;
 pub mod memcached;
 pub mod memcore;
 pub mod routing;
+pub mod sharded;
 pub mod store;
 
 pub use blocking::BlockingDeque;
 pub use deque::{Backoff, Deque, DequeError, DequeOptions, Side, Variant};
 pub use key::Key;
 pub use memcached::{MemcachedOptions, MemcachedStore};
+pub use sharded::ShardedDeque;
 pub use store::{MemoryStore, Store};

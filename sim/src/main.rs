@@ -226,6 +226,9 @@ enum BenchCommand {
         /// memcached servers to spread keys over.
         #[arg(long, default_value_t = 1)]
         servers: usize,
+        /// Measure a sharded deque of this many shards (1: a plain deque).
+        #[arg(long, default_value_t = 1)]
+        shards: usize,
         /// Also write the report as JSON and an SVG plot of ops/s under this
         /// directory (`bench-real.json`, `bench-real.svg`).
         #[arg(long)]
@@ -367,6 +370,7 @@ fn main() -> ExitCode {
             value_size_bytes,
             mix,
             servers,
+            shards,
             out,
             backoff_us,
             variant,
@@ -394,6 +398,7 @@ fn main() -> ExitCode {
                 value_sizes_bytes: value_size_bytes,
                 mixes: mix,
                 servers,
+                shards,
                 options: memcache_collections::DequeOptions {
                     variant,
                     backoff,

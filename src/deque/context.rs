@@ -42,6 +42,17 @@ pub(crate) struct Context<S> {
     /// one fails on the token), and each guess is used once, so a stale one
     /// costs one failed attempt, never a wrong result.
     guess: Option<(Anchor, CasToken)>,
+    /// Whether the current attempt started from the guess.
+    guessing: bool,
+    /// Guesses to pass up before trusting one again: a guess that missed
+    /// (another client had moved the anchor) costs a round trip more than
+    /// reading would have, so after a miss the handle reads for a while,
+    /// twice as long after each miss in a row (up to
+    /// [`GUESS_SKIP_MAX`]). A handle that returns to a deque others use
+    /// (a shard, say) thus stops guessing; a lone client always guesses.
+    guess_skip: u32,
+    /// The skip the next miss sets.
+    guess_skip_next: u32,
     /// Waiting between attempts after a lost race.
     backoff: Backoff,
     /// Attempts started by this handle's operations (an uncontended
@@ -70,6 +81,9 @@ impl<S: Store> Context<S> {
             lifetime: None,
             engineered: options.variant.engineers_round_trips(),
             guess: None,
+            guessing: false,
+            guess_skip: 0,
+            guess_skip_next: 1,
             backoff: options.backoff,
             attempts: 0,
             rng,
@@ -169,8 +183,20 @@ impl<S: Store> Context<S> {
         op: OpKind,
         usable: fn(&Anchor) -> bool,
     ) -> Result<(Anchor, CasToken), DequeError> {
+        if std::mem::take(&mut self.guessing) {
+            // The last attempt started from a guess and did not win.
+            self.guess_skip = self.guess_skip_next;
+            self.guess_skip_next = (self.guess_skip_next * 2).min(GUESS_SKIP_MAX);
+        }
         match self.guess.take() {
-            Some((anchor, token)) if self.engineered && usable(&anchor) => Ok((anchor, token)),
+            Some((anchor, token)) if self.engineered && usable(&anchor) => {
+                if self.guess_skip > 0 {
+                    self.guess_skip -= 1;
+                    return self.read_anchor(op).await;
+                }
+                self.guessing = true;
+                Ok((anchor, token))
+            }
             _ => self.read_anchor(op).await,
         }
     }
@@ -380,6 +406,9 @@ impl<S: Store> Context<S> {
         self.guess = None;
         match store::cas_outcome(command, reply) {
             Ok(CasOutcome::Stored(token)) => {
+                if std::mem::take(&mut self.guessing) {
+                    self.guess_skip_next = 1;
+                }
                 self.guess = Some((*anchor, token));
                 Ok(Some(token))
             }
@@ -418,6 +447,10 @@ impl<S: Store> Context<S> {
         }
     }
 }
+
+/// The longest run of operations a handle reads the anchor for after its
+/// guesses kept missing, before it tries a guess again.
+const GUESS_SKIP_MAX: u32 = 64;
 
 /// What a pusher read right after its winning CAS, for its own stabilize.
 #[derive(Debug)]

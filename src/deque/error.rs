@@ -100,6 +100,14 @@ pub enum NameError {
     /// overwrite this anchor.
     #[error("name ends like a node key (`:` and 32 hex digits)")]
     LooksLikeNodeKey,
+    /// A sharded deque needs 1 to `shards_max` shards.
+    #[error("{shards} shards; a sharded deque has 1 to {shards_max}")]
+    ShardCount {
+        /// The count asked for.
+        shards: usize,
+        /// The largest count.
+        shards_max: usize,
+    },
 }
 
 /// A deque operation's failure. Each variant says what is known about the

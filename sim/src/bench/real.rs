@@ -13,8 +13,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use memcache_collections::memcached::{LocalServer, LocalServerConfig, LocalServerError};
-use memcache_collections::store::CountingStore;
-use memcache_collections::{BlockingDeque, DequeOptions, MemcachedOptions, MemcachedStore};
+use memcache_collections::store::{CountingStore, block_on};
+use memcache_collections::{BlockingDeque, DequeOptions, MemcachedOptions, MemcachedStore, ShardedDeque, Side};
 use serde::Serialize;
 
 use super::{jain_index, quantile};
@@ -59,8 +59,39 @@ pub struct RealBenchConfig {
     pub prefill_items: usize,
     /// memcached servers to spread keys over.
     pub servers: usize,
+    /// Shards of a [`ShardedDeque`]; 1 measures a plain deque.
+    pub shards: usize,
     /// The clients' deque settings (algorithm, backoff).
     pub options: DequeOptions,
+}
+
+/// A plain or a sharded deque handle, driven the same way.
+enum Handle<'a> {
+    Plain(Box<BlockingDeque<&'a CountingStore<MemcachedStore>>>),
+    Sharded(ShardedDeque<&'a CountingStore<MemcachedStore>>),
+}
+
+impl Handle<'_> {
+    fn push(&mut self, side: Side, value: Vec<u8>) -> bool {
+        match self {
+            Handle::Plain(deque) => block_on(deque.as_async().push(side, value)).is_ok(),
+            Handle::Sharded(deque) => block_on(deque.push(side, value)).is_ok(),
+        }
+    }
+
+    fn pop(&mut self, side: Side) -> bool {
+        match self {
+            Handle::Plain(deque) => block_on(deque.as_async().pop(side)).is_ok(),
+            Handle::Sharded(deque) => block_on(deque.pop(side)).is_ok(),
+        }
+    }
+
+    fn attempts(&mut self) -> u64 {
+        match self {
+            Handle::Plain(deque) => deque.as_async().attempts(),
+            Handle::Sharded(deque) => deque.shards().iter().map(|shard| shard.attempts()).sum(),
+        }
+    }
 }
 
 /// One (mix, value size, client count) point.
@@ -110,6 +141,8 @@ pub struct RealBenchReport {
     pub prefill_items: usize,
     /// Servers used.
     pub servers: usize,
+    /// Shards (1: a plain deque).
+    pub shards: usize,
     /// One entry per point.
     pub points: Vec<RealBenchPoint>,
 }
@@ -149,6 +182,7 @@ pub fn run(config: &RealBenchConfig) -> Result<RealBenchReport, LocalServerError
         duration_s: config.duration.as_secs_f64(),
         prefill_items: config.prefill_items,
         servers: addresses.len(),
+        shards: config.shards,
         points,
     })
 }
@@ -158,12 +192,26 @@ fn connect(addresses: &[String]) -> MemcachedStore {
 }
 
 fn measure(config: &RealBenchConfig, addresses: &[String], mix: Mix, size: usize, clients: usize) -> RealBenchPoint {
-    let name = format!("bench-{}-{size}-{clients}", mix.name());
-    let store = connect(addresses);
-    let mut deque = BlockingDeque::create(&store, Some(&name), config.options.clone()).expect("create bench deque");
+    let name = format!("bench-{}-{size}-{clients}-{}", mix.name(), config.shards);
+    let store = CountingStore::new(connect(addresses));
+    let mut deque = if config.shards > 1 {
+        Handle::Sharded(
+            block_on(ShardedDeque::create(
+                &store,
+                &name,
+                config.shards,
+                config.options.clone(),
+            ))
+            .expect("create bench deque"),
+        )
+    } else {
+        Handle::Plain(Box::new(
+            BlockingDeque::create(&store, Some(&name), config.options.clone()).expect("create bench deque"),
+        ))
+    };
     let value = vec![b'v'; size];
     for _ in 0..config.prefill_items {
-        deque.push_back(value.clone()).expect("prefill");
+        assert!(deque.push(Side::Right, value.clone()), "prefill");
     }
     let start = Barrier::new(clients + 1);
     let (tallies, elapsed) = thread::scope(|scope| {
@@ -213,9 +261,18 @@ fn client_loop(
     config: &RealBenchConfig,
 ) -> ClientTally {
     let store = CountingStore::new(connect(addresses));
-    let mut deque = BlockingDeque::bind(&store, name, config.options.clone()).expect("bind bench deque");
+    let mut deque = if config.shards > 1 {
+        Handle::Sharded(
+            block_on(ShardedDeque::bind(&store, name, config.shards, config.options.clone()))
+                .expect("bind bench deque"),
+        )
+    } else {
+        Handle::Plain(Box::new(
+            BlockingDeque::bind(&store, name, config.options.clone()).expect("bind bench deque"),
+        ))
+    };
     let baseline = store.counts();
-    let attempts_before = deque.as_async().attempts();
+    let attempts_before = deque.attempts();
     let mut tally = ClientTally {
         ops: 0,
         errors: 0,
@@ -229,10 +286,10 @@ fn client_loop(
     while Instant::now() < deadline {
         let began = Instant::now();
         let ok = match (mix, tally.ops % 4) {
-            (Mix::BothEnds, 2) => deque.push_front(value.to_vec()).is_ok(),
-            (Mix::BothEnds, 3) | (Mix::Lifo, 1 | 3) => deque.pop_back().is_ok(),
-            (_, 0 | 2) => deque.push_back(value.to_vec()).is_ok(),
-            _ => deque.pop_front().is_ok(),
+            (Mix::BothEnds, 2) => deque.push(Side::Left, value.to_vec()),
+            (Mix::BothEnds, 3) | (Mix::Lifo, 1 | 3) => deque.pop(Side::Right),
+            (_, 0 | 2) => deque.push(Side::Right, value.to_vec()),
+            _ => deque.pop(Side::Left),
         };
         tally
             .latencies_us
@@ -243,15 +300,16 @@ fn client_loop(
     let counts = store.counts();
     tally.requests = counts.total() - baseline.total();
     tally.round_trips = counts.round_trips - baseline.round_trips;
-    tally.attempts = deque.as_async().attempts() - attempts_before;
+    tally.attempts = deque.attempts() - attempts_before;
     tally
 }
 
 /// The human-readable table, beside the Python library's figures.
 pub fn render_table(report: &RealBenchReport) -> String {
     let mut out = format!(
-        "deque ({}, backoff {}-{} us) on local memcached ({} server(s)), {} prefilled, {:.0} s per point\n",
+        "deque ({}, {} shard(s), backoff {}-{} us) on local memcached ({} server(s)), {} prefilled, {:.0} s per point\n",
         report.variant,
+        report.shards,
         report.backoff_us.0,
         report.backoff_us.1,
         report.servers,
