@@ -1,16 +1,21 @@
 //! The 2013 library's algorithm (Maged Michael, "CAS-Based Lock-Free
-//! Algorithm for Shared Deques", 2003), exactly as `ALGORITHM.md` describes
-//! it: the baseline that later variants and fixes are measured against.
+//! Algorithm for Shared Deques", 2003), as `ALGORITHM.md` describes it: the
+//! baseline that later variants and fixes are measured against.
 //!
-//! Written for the right end; [`Side`] mirrors it for the left. The default
-//! `hardened` variant runs this same code with `Context::tracks_lifetime`
-//! on: anchors carry the server lifetime (checked in `read_anchor`) and a
-//! pop checks the delete of its node (`delete_popped`); FINDINGS.md says
-//! why. Broken variants pass [`Flaws`]; each flaw is applied at a point
-//! marked `FLAW`. Requests per
-//! uncontended operation: push onto a non-empty deque 7 (gets anchor, set
-//! node, cas anchor, gets penultimate, gets anchor, cas penultimate, cas
-//! anchor), pop 4 (gets anchor, gets node, cas anchor, delete).
+//! Written for the right end; [`Side`] mirrors it for the left. Broken
+//! variants pass [`Flaws`]; each flaw is applied at a point marked `FLAW`.
+//! Requests per uncontended operation: push onto a non-empty deque 7 (gets
+//! anchor, set node, cas anchor, gets penultimate, gets anchor, cas
+//! penultimate, cas anchor), pop 4 (gets anchor, gets node, cas anchor,
+//! delete), one round trip each.
+//!
+//! The default `hardened` variant runs this same code with its `Context`
+//! switches on (FINDINGS.md and ARCHITECTURE.md say why):
+//! - anchors carry the server lifetime, checked in `read_anchor`, and a pop
+//!   checks the delete of its node (`delete_popped`);
+//! - an operation starts from the anchor its client last wrote
+//!   (`start_anchor`), and a pusher finishes its own push in two pipelined
+//!   batches (`finish_own_push`): push 6 requests in 3 round trips, pop 3.
 //!
 //! What it does with faults (the harness measures the consequences):
 //! - a lost reply on the anchor CAS that would complete the op is surfaced as

@@ -316,6 +316,8 @@ impl<S: Store> Deque<S> {
     /// Creates a new, empty deque. With `name: None` a random name is drawn.
     /// Fails with [`DequeError::AlreadyExists`] if the name is taken: the
     /// anchor is written with `add`, so two racing creators cannot both win.
+    /// A `hardened` handle first asks the anchor's server its lifetime (one
+    /// `stats`), which it stamps into the anchor.
     pub async fn create(store: S, name: Option<&str>, options: DequeOptions) -> Result<Self, DequeError> {
         let mut rng = id_rng(options.id_seed);
         let name = match name {

@@ -438,59 +438,30 @@ pub async fn lifetime<S: Store + ?Sized>(store: &S, key: &Key) -> Result<u64, St
     }
 }
 
-impl<S: Store> Store for &S {
-    fn call(&self, command: Command) -> impl Future<Output = Result<Reply, StoreError>> {
-        (**self).call(command)
-    }
+/// A pointer to a store is the store: every method forwards.
+macro_rules! forward_store {
+    ($($pointer:ty),*) => {$(
+        impl<S: Store> Store for $pointer {
+            fn call(&self, command: Command) -> impl Future<Output = Result<Reply, StoreError>> {
+                (**self).call(command)
+            }
 
-    fn pause(&self, duration: std::time::Duration) -> impl Future<Output = ()> {
-        (**self).pause(duration)
-    }
+            fn pause(&self, duration: std::time::Duration) -> impl Future<Output = ()> {
+                (**self).pause(duration)
+            }
 
-    fn call_batch(&self, commands: Vec<Command>) -> impl Future<Output = Vec<Result<Reply, StoreError>>> {
-        (**self).call_batch(commands)
-    }
+            fn call_batch(&self, commands: Vec<Command>) -> impl Future<Output = Vec<Result<Reply, StoreError>>> {
+                (**self).call_batch(commands)
+            }
 
-    fn colocated(&self, a: &Key, b: &Key) -> bool {
-        (**self).colocated(a, b)
-    }
+            fn colocated(&self, a: &Key, b: &Key) -> bool {
+                (**self).colocated(a, b)
+            }
+        }
+    )*};
 }
 
-impl<S: Store> Store for Arc<S> {
-    fn call(&self, command: Command) -> impl Future<Output = Result<Reply, StoreError>> {
-        (**self).call(command)
-    }
-
-    fn pause(&self, duration: std::time::Duration) -> impl Future<Output = ()> {
-        (**self).pause(duration)
-    }
-
-    fn call_batch(&self, commands: Vec<Command>) -> impl Future<Output = Vec<Result<Reply, StoreError>>> {
-        (**self).call_batch(commands)
-    }
-
-    fn colocated(&self, a: &Key, b: &Key) -> bool {
-        (**self).colocated(a, b)
-    }
-}
-
-impl<S: Store> Store for Rc<S> {
-    fn call(&self, command: Command) -> impl Future<Output = Result<Reply, StoreError>> {
-        (**self).call(command)
-    }
-
-    fn pause(&self, duration: std::time::Duration) -> impl Future<Output = ()> {
-        (**self).pause(duration)
-    }
-
-    fn call_batch(&self, commands: Vec<Command>) -> impl Future<Output = Vec<Result<Reply, StoreError>>> {
-        (**self).call_batch(commands)
-    }
-
-    fn colocated(&self, a: &Key, b: &Key) -> bool {
-        (**self).colocated(a, b)
-    }
-}
+forward_store!(&S, Arc<S>, Rc<S>);
 
 /// Drives a store future to completion on the current thread.
 ///
