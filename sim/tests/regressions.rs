@@ -45,8 +45,8 @@ fn every_regression_still_fails_on_the_algorithm_it_pins() {
             let records = runner::run_all(&[on_variant], SeedSelection::default(), 2, false);
             assert!(
                 records.iter().any(|r| !r.expected),
-                "{} no longer fails on {variant}: every one of its {} seeds earned an expected verdict \
-                 (replay the suite: mcsim run {} --variant {variant})",
+                "{} no longer fails on {variant}: every one of its {} seeds earned an expected verdict; \
+                 replay: mcsim run {} --variant {variant}",
                 loaded.name,
                 records.len(),
                 loaded.path.display()
