@@ -213,8 +213,9 @@ impl<S: Store> Context<S> {
     }
 
     /// What a `gets` of node `id` found, with [`load_node`](Context::load_node)'s
-    /// rules for a miss.
-    fn node_from(
+    /// rules for a miss (also for the node a pusher read in the batch of its
+    /// CAS, [`cas_anchor_and_read`](Context::cas_anchor_and_read)).
+    pub(crate) fn node_from(
         &mut self,
         op: OpKind,
         id: NodeId,
@@ -300,7 +301,7 @@ impl<S: Store> Context<S> {
     /// A push's linearizing anchor CAS and, in the same round trip, what the
     /// pusher's own stabilize needs: the node it links to (`pen`, the old
     /// end), then the anchor again. The reads' results come back raw and
-    /// are looked at only if the CAS won ([`own_node`](Context::own_node)).
+    /// are looked at only if the CAS won ([`node_from`](Context::node_from)).
     /// Commands of a batch may be far apart in time (other clients run in
     /// between), so the anchor read after `pen` plays the part of
     /// ALGORITHM.md's re-check: only if the anchor still holds this push
@@ -337,17 +338,6 @@ impl<S: Store> Context<S> {
                 .map(|item| item.cas),
         };
         (won, reads)
-    }
-
-    /// The node a pusher read with [`cas_anchor_and_read`](Context::cas_anchor_and_read),
-    /// under [`load_node`](Context::load_node)'s rules.
-    pub(crate) fn own_node(
-        &mut self,
-        op: OpKind,
-        id: NodeId,
-        item: Result<Option<Item>, StoreError>,
-    ) -> Result<Option<(Node, CasToken)>, DequeError> {
-        self.node_from(op, id, item)
     }
 
     /// Finishes this client's own push: links `pen` to the pushed node and

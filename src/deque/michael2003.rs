@@ -191,7 +191,7 @@ async fn finish_own_push<S: Store>(
     if reads.anchor_token != Some(pushed_token) {
         return Ok(());
     }
-    let Some((mut pen, pen_token)) = ctx.own_node(op, pen_id, reads.pen)? else {
+    let Some((mut pen, pen_token)) = ctx.node_from(op, pen_id, reads.pen)? else {
         return Ok(());
     };
     let stable = Anchor {
