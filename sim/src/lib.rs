@@ -18,3 +18,4 @@ pub mod scenario;
 pub mod shrink;
 pub mod sim;
 pub mod validate;
+pub mod workload;

@@ -58,6 +58,14 @@ pub enum ConnectError {
     /// A server address is not `host:port`.
     #[error("server address {0:?} is not host:port")]
     BadAddress(String),
+    /// `connect_via` got a different number of dial addresses than servers.
+    #[error("{servers} servers but {dial} dial addresses")]
+    DialCount {
+        /// Servers in the ring.
+        servers: usize,
+        /// Addresses to dial.
+        dial: usize,
+    },
     /// The client could not be set up.
     #[error("cannot connect to memcached: {0}")]
     Client(#[from] meta::Error),
@@ -70,6 +78,9 @@ pub enum ConnectError {
 pub struct MemcachedStore {
     client: MetaClient,
     servers: Vec<ServerSpec>,
+    /// Where each server is reached (the same as `servers` unless a proxy
+    /// sits in between).
+    dial: Vec<ServerSpec>,
     ring: KetamaRing,
     options: MemcachedOptions,
 }
@@ -95,22 +106,43 @@ impl Router for KetamaRouter {
 impl MemcachedStore {
     /// Connects to `addresses` (`host:port` each), in ring order.
     pub fn connect<A: AsRef<str>>(addresses: &[A], options: &MemcachedOptions) -> Result<Self, ConnectError> {
-        if addresses.is_empty() {
+        Self::connect_via(addresses, addresses, options)
+    }
+
+    /// Routes keys as if talking to `servers` (the ring's names, which every
+    /// client of one cluster must share), but dials `dial[i]` for server
+    /// `i`: a proxy in front of each server, such as the harness's
+    /// fault-injecting one, then changes nothing about where keys live.
+    pub fn connect_via<A: AsRef<str>, D: AsRef<str>>(
+        servers: &[A],
+        dial: &[D],
+        options: &MemcachedOptions,
+    ) -> Result<Self, ConnectError> {
+        if servers.is_empty() {
             return Err(ConnectError::NoServers);
         }
-        let servers = addresses
+        let parse = |a: &str| ServerSpec::parse(a).ok_or_else(|| ConnectError::BadAddress(a.to_owned()));
+        let servers = servers
             .iter()
-            .map(|a| ServerSpec::parse(a.as_ref()).ok_or_else(|| ConnectError::BadAddress(a.as_ref().to_owned())))
+            .map(|a| parse(a.as_ref()))
             .collect::<Result<Vec<_>, _>>()?;
+        let dial = dial.iter().map(|a| parse(a.as_ref())).collect::<Result<Vec<_>, _>>()?;
+        if dial.len() != servers.len() {
+            return Err(ConnectError::DialCount {
+                servers: servers.len(),
+                dial: dial.len(),
+            });
+        }
         let client = MetaClient::builder()
             .router(KetamaRouter(KetamaRing::new(&servers)))
             .io_timeout(Some(options.io_timeout))
             .connect_timeout(Some(options.connect_timeout))
-            .connect_multiple(servers.iter().map(ServerSpec::address).collect::<Vec<_>>())?;
+            .connect_multiple(dial.iter().map(ServerSpec::address).collect::<Vec<_>>())?;
         Ok(MemcachedStore {
             client,
             ring: KetamaRing::new(&servers),
             servers,
+            dial,
             options: options.clone(),
         })
     }
@@ -174,7 +206,7 @@ impl MemcachedStore {
     /// the deque asks only when it creates, at a handle's first read, or on
     /// seeing an anchor from another life, so the extra connection is rare.
     fn lifetime(&self, key: &Key) -> Result<Reply, StoreError> {
-        let server = &self.servers[self.ring.server_for(key.as_bytes())];
+        let server = &self.dial[self.ring.server_for(key.as_bytes())];
         let failed = |detail: String| StoreError::NotApplied {
             command: "stats",
             key: key.clone(),

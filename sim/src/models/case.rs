@@ -170,7 +170,7 @@ pub fn execute<W: World>(case: &Case) -> History {
 fn run_op<W: World>(deque: &mut Deque<ModelStore<W>>, client: usize, name: OpName, value: Option<String>) -> HistoryOp {
     deque.store().begin();
     let bytes = value.clone().map(String::into_bytes).unwrap_or_default();
-    let result = block_on(crate::sim::client::run_op(deque, name, bytes));
+    let result = block_on(crate::workload::run_op(deque, name, bytes));
     let (first, last) = deque.store().span().unwrap_or((0, 0));
     HistoryOp {
         client: client as u32,

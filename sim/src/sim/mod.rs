@@ -8,6 +8,7 @@
 pub(crate) mod client;
 pub mod config;
 mod direct;
+pub mod fault_draw;
 mod network;
 pub mod rng;
 pub mod trace;

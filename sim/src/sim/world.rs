@@ -20,13 +20,15 @@ use memcache_collections::{Deque, DequeOptions, Variant};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
-use super::client::{self, Incoming, Outgoing, Shared, SimStore, Slot};
-use super::config::{Fault, FaultSpec, LossTarget, PartitionMode, SimConfig, Trigger};
+use super::client::{Incoming, Outgoing, Shared, SimStore, Slot};
+use super::config::{Fault, FaultSpec, LossTarget, SimConfig, Trigger};
 use super::direct::DirectStore;
+use super::fault_draw::RandomKind;
 use super::network::{Direction, Fate, Network};
 use super::rng::{self, Stream};
 use super::trace::{Parties, Trace, TraceKind, TraceRecord};
 use crate::history::{History, HistoryOp, Loss, LossCause, OpName, OpResult};
+use crate::workload;
 
 /// The deque every simulated client shares.
 pub const DEQUE_NAME: &str = "simdeque";
@@ -127,16 +129,6 @@ enum Event {
         server: usize,
         clients: Vec<usize>,
     },
-}
-
-#[derive(Debug, Clone, Copy)]
-enum RandomKind {
-    Restart,
-    Flush,
-    LoseNode,
-    LoseAnchor,
-    Partition,
-    Pause,
 }
 
 /// A queue entry: small, so heap sifts move 24 bytes; the event itself
@@ -284,7 +276,7 @@ pub fn run(config: &SimConfig, seed: u64) -> Result<RunOutcome, SimError> {
         )
         .map_err(|e| SimError::Setup(e.to_string()))?;
         let workload = rng::stream(seed, Stream::Workload, client as u32);
-        let future = client::client_main(
+        let future = workload::client_main(
             client as u32,
             deque,
             workload,
@@ -352,7 +344,7 @@ impl World {
         let mut history = self.shared.history.borrow_mut();
         for i in 0..prefill_items {
             let id = format!("p.{i}");
-            memcache_collections::store::block_on(deque.push_back(client::value_bytes(&id, size_bytes)))
+            memcache_collections::store::block_on(deque.push_back(workload::value_bytes(&id, size_bytes)))
                 .map_err(|e| SimError::Setup(e.to_string()))?;
             // Prefill pushes are sequential: each its own instant, before
             // the workload starts.
@@ -378,28 +370,13 @@ impl World {
                 Trigger::AfterOps { .. } | Trigger::AfterClientRequests { .. } => self.armed.push(spec),
             }
         }
-        for kind in [
-            RandomKind::Restart,
-            RandomKind::Flush,
-            RandomKind::LoseNode,
-            RandomKind::LoseAnchor,
-            RandomKind::Partition,
-            RandomKind::Pause,
-        ] {
+        for kind in RandomKind::ALL {
             self.schedule_random(kind);
         }
     }
 
     fn random_rate(&self, kind: RandomKind) -> f64 {
-        let rates = &self.config.random_faults;
-        match kind {
-            RandomKind::Restart => rates.restart_per_s,
-            RandomKind::Flush => rates.flush_per_s,
-            RandomKind::LoseNode => rates.lose_node_per_s,
-            RandomKind::LoseAnchor => rates.lose_anchor_per_s,
-            RandomKind::Partition => rates.partition_per_s,
-            RandomKind::Pause => rates.pause_per_s,
-        }
+        kind.rate_per_s(&self.config.random_faults)
     }
 
     fn schedule_random(&mut self, kind: RandomKind) {
@@ -870,42 +847,8 @@ impl World {
     }
 
     fn draw_random_fault(&mut self, kind: RandomKind) -> Fault {
-        let servers = self.servers.len() as u32;
-        let clients = self.clients.len() as u32;
-        let rates = &self.config.random_faults;
-        let (partition_us, pause_us) = (rates.partition_duration_us, rates.pause_duration_us);
-        match kind {
-            RandomKind::Restart => Fault::Restart {
-                server: self.fault_rng.random_range(0..servers),
-            },
-            RandomKind::Flush => Fault::FlushAll {
-                server: self.fault_rng.random_range(0..servers),
-            },
-            RandomKind::LoseNode => Fault::Lose {
-                target: LossTarget::RandomNode,
-            },
-            RandomKind::LoseAnchor => Fault::Lose {
-                target: LossTarget::Anchor,
-            },
-            RandomKind::Partition => {
-                let server = self.fault_rng.random_range(0..servers);
-                let cut: Vec<u32> = (0..clients).filter(|_| self.fault_rng.random_bool(0.5)).collect();
-                Fault::Partition {
-                    server,
-                    clients: if cut.is_empty() { vec![0] } else { cut },
-                    duration_us: partition_us,
-                    mode: if self.fault_rng.random_bool(0.5) {
-                        PartitionMode::Drop
-                    } else {
-                        PartitionMode::Hold
-                    },
-                }
-            }
-            RandomKind::Pause => Fault::Pause {
-                client: self.fault_rng.random_range(0..clients.max(1)),
-                duration_us: pause_us,
-            },
-        }
+        let (servers, clients) = (self.servers.len() as u32, self.clients.len() as u32);
+        kind.draw(&mut self.fault_rng, servers, clients, &self.config.random_faults)
     }
 
     /// The key a targeted loss destroys, read from the servers as an oracle.
@@ -964,7 +907,7 @@ impl World {
             } else {
                 OpName::PopBack
             };
-            let result = memcache_collections::store::block_on(client::run_op(&mut deque, op, Vec::new()));
+            let result = memcache_collections::store::block_on(workload::run_op(&mut deque, op, Vec::new()));
             let finished = !matches!(result, OpResult::Value { .. });
             // Drain pops are sequential: each its own instant after the run.
             let invoke_us = at_us + 1 + 2 * round as u64;
