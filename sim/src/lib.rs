@@ -12,6 +12,7 @@ pub mod history;
 #[cfg(feature = "models")]
 pub mod models;
 pub mod one_run;
+pub mod real;
 pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -107,6 +107,11 @@ enum Command {
         /// Print a machine-readable summary on stdout.
         #[arg(long)]
         json: bool,
+        /// Where to run: the simulator, or real memcached processes started
+        /// by the harness with real faults (one run at a time unless
+        /// `--threads` says otherwise).
+        #[arg(long, value_enum, default_value_t = memcache_sim::runner::Backend::Sim)]
+        backend: memcache_sim::runner::Backend,
     },
     /// Replay one run of a scenario exactly, with its trace and explanation.
     Repro {
@@ -315,8 +320,13 @@ fn main() -> ExitCode {
             report,
             junit,
             json,
+            backend,
         } => {
-            let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let threads = threads.unwrap_or_else(|| match backend {
+                memcache_sim::runner::Backend::Sim => std::thread::available_parallelism().map_or(1, |n| n.get()),
+                // A real run is a dozen threads and its own servers already.
+                memcache_sim::runner::Backend::Real => 1,
+            });
             let selection = memcache_sim::runner::SeedSelection {
                 count: seeds,
                 single: seed,
@@ -327,6 +337,7 @@ fn main() -> ExitCode {
                 junit,
                 json,
                 variant,
+                backend,
             };
             cli::run::run(&paths, selection, threads, &outputs)
         }

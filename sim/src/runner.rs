@@ -14,6 +14,18 @@ use crate::exit;
 use crate::scenario::LoadedScenario;
 use crate::sim;
 
+/// Where a scenario runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    /// The deterministic simulator: one seed is one exact run.
+    #[default]
+    Sim,
+    /// Real memcached processes the harness starts, with real faults
+    /// (`crate::real`): one seed fixes the choices, not the interleaving.
+    Real,
+}
+
 /// Which seeds of each scenario to run.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SeedSelection {
@@ -70,12 +82,26 @@ pub struct RunRecord {
     /// overrode it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub variant_override: Option<String>,
+    /// Where it ran.
+    pub backend: Backend,
+    /// A real run's counters (proxy fates, faults, memcached's evictions).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub real: Option<crate::real::RealStats>,
+    /// An unexpected real run's history: the only evidence, since the run
+    /// cannot be replayed exactly (`--report` writes it for `mcsim check`).
+    #[serde(skip)]
+    pub history: Option<crate::history::History>,
 }
 
 impl RunRecord {
     /// The exact command that replays this run.
+    /// A real run cannot be replayed exactly, only run again with the same
+    /// choices.
     pub fn replay(&self) -> String {
-        let mut command = format!("mcsim repro {} --seed {}", self.path, self.seed);
+        let mut command = match self.backend {
+            Backend::Sim => format!("mcsim repro {} --seed {}", self.path, self.seed),
+            Backend::Real => format!("mcsim run {} --seed {} --backend real", self.path, self.seed),
+        };
         if let Some(variant) = &self.variant_override {
             command.push_str(&format!(" --variant {variant}"));
         }
@@ -83,8 +109,21 @@ impl RunRecord {
     }
 }
 
-/// Runs every selected seed of every scenario on `threads` threads.
+/// Runs every selected seed of every scenario in the simulator on
+/// `threads` threads.
 pub fn run_all(
+    scenarios: &[LoadedScenario],
+    selection: SeedSelection,
+    threads: usize,
+    progress: bool,
+) -> Vec<RunRecord> {
+    run_all_on(Backend::Sim, scenarios, selection, threads, progress)
+}
+
+/// Runs every selected seed of every scenario on `backend`, `threads` runs
+/// at a time.
+pub fn run_all_on(
+    backend: Backend,
     scenarios: &[LoadedScenario],
     selection: SeedSelection,
     threads: usize,
@@ -115,7 +154,10 @@ pub fn run_all(
                     let Some(&(scenario, seed)) = jobs.get(index) else {
                         break;
                     };
-                    let record = run_one(&scenarios[scenario], seed);
+                    let record = match backend {
+                        Backend::Sim => run_one(&scenarios[scenario], seed),
+                        Backend::Real => run_one_real(&scenarios[scenario], seed),
+                    };
                     if !record.expected {
                         bar.set_message(format!("{} unexpected", record.scenario));
                     }
@@ -134,7 +176,7 @@ pub fn run_all(
         .collect()
 }
 
-/// Runs and checks one seed of one scenario.
+/// Runs and checks one seed of one scenario in the simulator.
 pub fn run_one(scenario: &LoadedScenario, seed: u64) -> RunRecord {
     let started = Instant::now();
     let config = scenario.config_for(seed);
@@ -152,19 +194,92 @@ pub fn run_one(scenario: &LoadedScenario, seed: u64) -> RunRecord {
             outcome.history.ops.len(),
         ),
         Ok(outcome) => {
-            let options = CheckOptions {
-                explain: false,
-                ..CheckOptions::default()
-            };
-            let report = check(&outcome.history, options);
+            let (verdict, reason) = judge(&outcome.history);
             (
-                report.verdict,
-                report.reason,
+                verdict,
+                reason,
                 format!("{:016x}", outcome.trace_hash),
                 outcome.history.ops.len(),
             )
         }
     };
+    record(
+        scenario,
+        seed,
+        Backend::Sim,
+        (verdict, reason),
+        trace_hash,
+        ops,
+        started,
+        None,
+    )
+}
+
+/// Runs and checks one seed of one scenario on real memcached. A run the
+/// real backend refuses or cannot set up is `unknown` (a harness failure),
+/// with the reason.
+pub fn run_one_real(scenario: &LoadedScenario, seed: u64) -> RunRecord {
+    let started = Instant::now();
+    let config = scenario.config_for(seed);
+    match crate::real::run(&config, seed) {
+        Err(error) => record(
+            scenario,
+            seed,
+            Backend::Real,
+            (Verdict::Unknown, format!("the run could not start: {error}")),
+            String::new(),
+            0,
+            started,
+            None,
+        ),
+        Ok(outcome) => {
+            let judged = if outcome.stats.stuck {
+                (
+                    Verdict::Liveness,
+                    "the clients did not finish within the deadline".to_owned(),
+                )
+            } else {
+                judge(&outcome.history)
+            };
+            let ops = outcome.history.ops.len();
+            let mut record = record(
+                scenario,
+                seed,
+                Backend::Real,
+                judged,
+                String::new(),
+                ops,
+                started,
+                Some(outcome.stats),
+            );
+            if !record.expected {
+                record.history = Some(outcome.history);
+            }
+            record
+        }
+    }
+}
+
+fn judge(history: &crate::history::History) -> (Verdict, String) {
+    let options = CheckOptions {
+        explain: false,
+        ..CheckOptions::default()
+    };
+    let report = check(history, options);
+    (report.verdict, report.reason)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record(
+    scenario: &LoadedScenario,
+    seed: u64,
+    backend: Backend,
+    (verdict, reason): (Verdict, String),
+    trace_hash: String,
+    ops: usize,
+    started: Instant,
+    real: Option<crate::real::RealStats>,
+) -> RunRecord {
     RunRecord {
         scenario: scenario.name.clone(),
         path: scenario.path.display().to_string(),
@@ -177,6 +292,9 @@ pub fn run_one(scenario: &LoadedScenario, seed: u64) -> RunRecord {
         wall_ms: started.elapsed().as_secs_f64() * 1e3,
         variant_override: (scenario.scenario.scenario.variant != scenario.file_variant)
             .then(|| scenario.scenario.scenario.variant.clone()),
+        backend,
+        real,
+        history: None,
     }
 }
 
@@ -277,13 +395,19 @@ pub fn render(records: &[RunRecord]) -> String {
     out
 }
 
-/// Writes one JSON record per run under `dir` (`<scenario>/seed-<seed>.json`).
+/// Writes one JSON record per run under `dir` (`<scenario>/seed-<seed>.json`),
+/// and the history of an unexpected real run beside it
+/// (`seed-<seed>.history.json`, for `mcsim check`).
 pub fn write_reports(dir: &std::path::Path, records: &[RunRecord]) -> std::io::Result<()> {
     for record in records {
         let scenario_dir = dir.join(&record.scenario);
         std::fs::create_dir_all(&scenario_dir)?;
         let text = serde_json::to_string_pretty(record).expect("records serialise");
         std::fs::write(scenario_dir.join(format!("seed-{}.json", record.seed)), text)?;
+        if let Some(history) = &record.history {
+            let text = serde_json::to_string_pretty(history).expect("histories serialise");
+            std::fs::write(scenario_dir.join(format!("seed-{}.history.json", record.seed)), text)?;
+        }
     }
     Ok(())
 }

@@ -6,12 +6,14 @@
 
 use memcache_collections::deque::DequeError;
 use memcache_collections::store::Store;
-use memcache_collections::{Deque, DequeOptions, Side};
+use memcache_collections::{Backoff, Deque, DequeOptions, Side, Variant};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
 use crate::history::{OpName, OpResult};
+use crate::sim::SimConfig;
 use crate::sim::config::{ClientsConfig, OpMix};
+use crate::sim::rng::{self, Stream};
 
 /// Pads value ids up to the configured size; never part of an id.
 pub const VALUE_PAD: u8 = b'~';
@@ -24,6 +26,21 @@ pub trait Recorder {
     fn complete(&self, index: usize, result: OpResult);
     /// A client created the deque again after an anchor loss.
     fn recreated(&self);
+}
+
+/// The deque options of client `client` (the setup and drain clients
+/// included) in a run of `config` from `seed`: the same in every world.
+pub fn deque_options(config: &SimConfig, variant: Variant, seed: u64, client: u32) -> DequeOptions {
+    DequeOptions {
+        variant,
+        item_size_max: config.servers.item_size_max_bytes,
+        retries_max: config.clients.retries_max,
+        id_seed: Some(rng::derived_seed(seed, Stream::NodeIds, client)),
+        backoff: Backoff {
+            first_us: config.clients.backoff_first_us,
+            max_us: config.clients.backoff_max_us,
+        },
+    }
 }
 
 /// The value a client pushes: its id, padded to `size_bytes`.

@@ -123,6 +123,37 @@ impl LocalServer {
         }
     }
 
+    /// `stats` over a fresh admin connection: every `STAT <name> <value>`
+    /// line, in the server's order. The harness reads `evictions` and
+    /// `store_no_memory` from it, the only trace memcached leaves of an item
+    /// it dropped on its own.
+    pub fn stats(&self) -> io::Result<Vec<(String, String)>> {
+        let options = super::MemcachedOptions {
+            io_timeout: STARTUP_TIMEOUT,
+            connect_timeout: STARTUP_TIMEOUT,
+        };
+        super::stats_exchange(&self.address(), &options)
+    }
+
+    /// Makes `key` an immediate miss with `touch <key> -1` (FACTS.md: no
+    /// command evicts a chosen key, and a client cannot tell this from an
+    /// eviction). `Ok(false)` if the key was not there.
+    pub fn expire(&self, key: &crate::key::Key) -> io::Result<bool> {
+        let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port))?;
+        stream.set_read_timeout(Some(STARTUP_TIMEOUT))?;
+        let mut request = b"touch ".to_vec();
+        request.extend_from_slice(key.as_bytes());
+        request.extend_from_slice(b" -1\r\n");
+        stream.write_all(&request)?;
+        let mut reply = String::new();
+        BufReader::new(stream).read_line(&mut reply)?;
+        match reply.as_str() {
+            "TOUCHED\r\n" => Ok(true),
+            "NOT_FOUND\r\n" => Ok(false),
+            other => Err(io::Error::other(format!("touch answered {other:?}"))),
+        }
+    }
+
     /// Kills the process and starts a new one on the same port: every item is
     /// lost and the CAS counter starts again at 1, as in a real restart.
     pub fn restart(&mut self) -> Result<(), LocalServerError> {

@@ -314,7 +314,7 @@ fn classify(command: &Command, error: meta::Error) -> Result<Reply, StoreError> 
 
 /// Sends `stats` to `address` on a fresh connection and returns its
 /// `STAT <name> <value>` lines, in order, up to `END`.
-fn stats_exchange(address: &str, options: &MemcachedOptions) -> std::io::Result<Vec<(String, String)>> {
+pub(crate) fn stats_exchange(address: &str, options: &MemcachedOptions) -> std::io::Result<Vec<(String, String)>> {
     use std::io::{BufRead, BufReader, Error, ErrorKind, Write};
     use std::net::{TcpStream, ToSocketAddrs};
 

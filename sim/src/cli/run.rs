@@ -49,6 +49,8 @@ pub struct Outputs {
     pub json: bool,
     /// Run this variant instead of each scenario's own.
     pub variant: Option<String>,
+    /// Where the scenarios run.
+    pub backend: runner::Backend,
 }
 
 /// Runs, prints, returns the exit status.
@@ -67,16 +69,23 @@ pub fn run(paths: &[PathBuf], selection: SeedSelection, threads: usize, outputs:
             scenario.scenario.scenario.variant = variant.clone();
         }
     }
-    let records = runner::run_all(&scenarios, selection, threads, !json);
+    let records = runner::run_all_on(outputs.backend, &scenarios, selection, threads, !json);
     let status = runner::exit_status(&records);
     if let Some(dir) = &outputs.report {
-        let pages = records.iter().filter(|r| !r.expected).try_for_each(|record| {
-            let scenario = scenarios
-                .iter()
-                .find(|s| s.name == record.scenario)
-                .expect("records name loaded scenarios");
-            memcache_sim::report::write_for_seed(dir, scenario, record.seed).map(|_| ())
-        });
+        // An HTML page replays the run in the simulator, which only means
+        // the same run there.
+        let replayable = |r: &&runner::RunRecord| r.backend == runner::Backend::Sim;
+        let pages = records
+            .iter()
+            .filter(|r| !r.expected)
+            .filter(replayable)
+            .try_for_each(|record| {
+                let scenario = scenarios
+                    .iter()
+                    .find(|s| s.name == record.scenario)
+                    .expect("records name loaded scenarios");
+                memcache_sim::report::write_for_seed(dir, scenario, record.seed).map(|_| ())
+            });
         if let Err(error) = runner::write_reports(dir, &records).and(pages) {
             eprintln!("mcsim: cannot write reports under {}: {error}", dir.display());
             return exit::HARNESS;

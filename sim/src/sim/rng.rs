@@ -21,6 +21,8 @@ pub enum Stream {
     NodeIds = 4,
     /// A scenario's per-seed swarm fault mix.
     Swarm = 5,
+    /// The real backend's filler traffic (value sizes).
+    Filler = 6,
 }
 
 /// A random stream for `stream` (and `index`, e.g. the client), derived from

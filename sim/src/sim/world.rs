@@ -10,7 +10,6 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use memcache_collections::deque::Backoff;
 use memcache_collections::format;
 use memcache_collections::key::Key;
 use memcache_collections::memcore::{CoreConfig, LossReason, ServerCore};
@@ -256,16 +255,7 @@ pub fn run(config: &SimConfig, seed: u64) -> Result<RunOutcome, SimError> {
         losses: Vec::new(),
         stats: RunStats::default(),
     };
-    let options = |client: u32| DequeOptions {
-        variant,
-        item_size_max: config.servers.item_size_max_bytes,
-        retries_max: config.clients.retries_max,
-        id_seed: Some(rng::derived_seed(seed, Stream::NodeIds, client)),
-        backoff: Backoff {
-            first_us: config.clients.backoff_first_us,
-            max_us: config.clients.backoff_max_us,
-        },
-    };
+    let options = |client: u32| workload::deque_options(config, variant, seed, client);
     world.setup(options(config.clients.count))?;
     let ring = Rc::new(world.ring.clone());
     for client in 0..client_count {

@@ -1,0 +1,177 @@
+//! The threads that run beside a real run's clients until the workload is
+//! over: the fault clock (timed and random faults), the loss monitor
+//! (memcached's own evictions, seen through `stats`), and the filler that
+//! keeps a memory-limited server full.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use memcache_collections::key::Key;
+use memcache_collections::memcached::MemcachedStore;
+use memcache_collections::store::{Command, Store, block_on};
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+
+use super::control::Control;
+use crate::history::LossCause;
+use crate::sim::config::{Fault, RandomFaults};
+use crate::sim::fault_draw::RandomKind;
+use crate::sim::rng;
+
+/// How often the loss monitor reads each server's counters.
+const MONITOR_INTERVAL: Duration = Duration::from_millis(5);
+/// Filler sets per pipelined batch.
+const FILLER_BATCH: usize = 32;
+/// Filler batches before the workload, at most, while waiting for the
+/// first eviction or refusal.
+const PREFILL_BATCHES_MAX: usize = 20_000;
+
+/// Fires the timed faults at their microsecond (since the run began) and
+/// the random ones as Poisson processes, until the workload is over. The
+/// draws follow the simulator's order on the fault stream.
+pub fn fault_clock(control: &Control, timed: Vec<(u64, Fault)>, rates: &RandomFaults) {
+    let (servers, clients) = (control.cluster.len() as u32, control.gates.len() as u32);
+    let mut due: Vec<(u64, Option<Fault>, Option<RandomKind>)> = timed
+        .into_iter()
+        .map(|(at_us, fault)| (at_us, Some(fault), None))
+        .collect();
+    let start_us = control.now_us();
+    for kind in RandomKind::ALL {
+        let rate = kind.rate_per_s(rates);
+        if rate > 0.0 {
+            let after_us = rng::sample_interval_us(&mut control.fault_rng.lock().expect("not poisoned"), rate);
+            due.push((start_us + after_us, None, Some(kind)));
+        }
+    }
+    loop {
+        if control.workload_over.load(Ordering::SeqCst) {
+            return;
+        }
+        let Some(next) = (0..due.len()).min_by_key(|&i| due[i].0) else {
+            return;
+        };
+        let wait = control.instant(due[next].0).checked_duration_since(Instant::now());
+        if let Some(wait) = wait {
+            // Sleep in short steps, so the end of the workload is noticed.
+            std::thread::sleep(wait.min(Duration::from_millis(5)));
+            continue;
+        }
+        let (_, fault, kind) = due.swap_remove(next);
+        if let Some(fault) = fault {
+            control.fire(fault);
+        }
+        if let Some(kind) = kind {
+            let fault = kind.draw(
+                &mut control.fault_rng.lock().expect("not poisoned"),
+                servers,
+                clients,
+                rates,
+            );
+            control.fire(fault);
+            let rate = kind.rate_per_s(rates);
+            let after_us = rng::sample_interval_us(&mut control.fault_rng.lock().expect("not poisoned"), rate);
+            due.push((control.now_us() + after_us, None, Some(kind)));
+        }
+    }
+}
+
+/// Watches every server's eviction and out-of-memory counters until `stop`
+/// (and once more after). memcached does not say which
+/// item it dropped or when, so a rise is recorded as a loss of anything on
+/// that server at the previous reading, the latest instant known to come
+/// before it: the checker may then forgive too much, never accuse wrongly.
+/// Returns how many items the servers reported dropped.
+pub fn loss_monitor(control: &Control, stop: &AtomicBool) -> u64 {
+    let servers = control.cluster.len();
+    let mut last: Vec<Option<(u64, u64)>> = vec![None; servers];
+    let mut dropped_total = 0;
+    loop {
+        let over = stop.load(Ordering::SeqCst);
+        for (server, last) in last.iter_mut().enumerate() {
+            let asked_us = control.now_us();
+            let Ok(count) = control.cluster.dropped_items(server) else {
+                continue;
+            };
+            if let Some((previous_us, previous)) = *last {
+                // A restart resets the counters (and records its own loss).
+                let dropped = if count >= previous { count - previous } else { count };
+                if dropped > 0 {
+                    dropped_total += dropped;
+                    control.record_loss(previous_us, server, None, LossCause::Eviction);
+                }
+            }
+            *last = Some((asked_us, count));
+        }
+        if over {
+            return dropped_total;
+        }
+        std::thread::sleep(MONITOR_INTERVAL);
+    }
+}
+
+/// Filler traffic for a memory-limited scenario: sets of random sizes
+/// under `filler:<n>` (sizes over the deque's own range, so they compete
+/// for the same slab classes).
+pub struct Filler {
+    store: MemcachedStore,
+    rng: ChaCha8Rng,
+    size_bytes_max: usize,
+    next: u64,
+}
+
+impl Filler {
+    /// A filler writing through `store`, values up to `size_bytes_max`.
+    pub fn new(store: MemcachedStore, rng: ChaCha8Rng, size_bytes_max: usize) -> Self {
+        Filler {
+            store,
+            rng,
+            size_bytes_max,
+            next: 0,
+        }
+    }
+
+    /// Sets written so far.
+    pub fn sets(&self) -> u64 {
+        self.next
+    }
+
+    /// Fills until every server has dropped or refused an item (memory is
+    /// full), or the batch bound is reached; returns whether it got there.
+    pub fn fill_up(&mut self, control: &Control) -> bool {
+        let full = |control: &Control| {
+            (0..control.cluster.len()).all(|s| control.cluster.dropped_items(s).is_ok_and(|count| count > 0))
+        };
+        for round in 0..PREFILL_BATCHES_MAX {
+            self.batch();
+            if round % 16 == 15 && full(control) {
+                return true;
+            }
+        }
+        full(control)
+    }
+
+    /// Keeps writing until the workload is over.
+    pub fn run(&mut self, control: &Control) {
+        while !control.workload_over.load(Ordering::SeqCst) {
+            self.batch();
+            // Leave the cores to the clients between batches.
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    fn batch(&mut self) {
+        let commands: Vec<Command> = (0..FILLER_BATCH)
+            .map(|_| {
+                let key = Key::new(format!("filler:{}", self.next)).expect("filler keys are valid");
+                self.next += 1;
+                let size = self.rng.random_range(0..=self.size_bytes_max);
+                Command::Set {
+                    key,
+                    value: vec![b'f'; size],
+                }
+            })
+            .collect();
+        // Refusals (out of memory under -M) are the point; errors too.
+        let _ = block_on(self.store.call_batch(commands));
+    }
+}

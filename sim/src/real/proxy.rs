@@ -1,0 +1,386 @@
+//! A fault-injecting TCP proxy for one client-server link: the real
+//! backend's network. Each client dials its own proxy for each server, so a
+//! link's faults touch exactly that pair, as in the simulator.
+//!
+//! The proxy frames memcached's meta protocol (a request is a line, plus a
+//! data block for `ms`; a reply is a line, plus a data block for `VA`, or a
+//! `STAT` list up to `END`), so every fate applies to one whole message:
+//!
+//! - **latency**: each message is held for a latency drawn from the
+//!   scenario's distribution (on top of loopback's own), in order, as TCP
+//!   keeps a connection's bytes in order;
+//! - **dropped request / reply**: the message is swallowed, and so is
+//!   everything after it on that connection in that direction (a byte
+//!   stream cannot skip a message); its client times out (a write's
+//!   outcome is then unknown), gives the connection up, and dials again;
+//! - **delay spike**: the message is held `delay_spike_us` longer, usually
+//!   past the client's timeout: the request is applied after its client gave
+//!   up, while the client's next requests go on a new connection;
+//! - **partition**: while a link is cut, its messages are swallowed (`drop`)
+//!   or held until it heals (`hold`);
+//! - **reset**: a server restart closes the proxy's upstream connection, and
+//!   the proxy closes the client's, as the kernel would.
+//!
+//! Fates are drawn from the link's own ChaCha stream (master seed, client,
+//! server), so a seed fixes which message of a link suffers what; which
+//! request that message carries depends on thread timing, as on any real
+//! network.
+
+use std::io::{self, BufRead, BufReader, Write};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+
+use crate::sim::config::{NetworkConfig, PartitionMode};
+use crate::sim::rng;
+
+/// Which way a message travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Request,
+    Reply,
+}
+
+/// Counters of one link.
+#[derive(Debug, Default)]
+struct LinkCounters {
+    forwarded: AtomicU64,
+    dropped: AtomicU64,
+    spiked: AtomicU64,
+    held: AtomicU64,
+}
+
+/// Counters summed over links.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LinkTotals {
+    /// Messages forwarded.
+    pub forwarded: u64,
+    /// Messages swallowed.
+    pub dropped: u64,
+    /// Messages held for a spike.
+    pub spiked: u64,
+    /// Messages held by a partition.
+    pub held: u64,
+}
+
+/// A cut link: until when, and what happens to its messages.
+#[derive(Debug, Clone, Copy)]
+struct Cut {
+    until: Instant,
+    mode: PartitionMode,
+}
+
+struct LinkState {
+    upstream: SocketAddr,
+    network: NetworkConfig,
+    rng: Mutex<ChaCha8Rng>,
+    cut: Mutex<Option<Cut>>,
+    healed: Condvar,
+    stopping: AtomicBool,
+    counters: LinkCounters,
+    pumps: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// One link's proxy: listens on a free loopback port and forwards every
+/// accepted connection to the server, applying the link's faults.
+pub struct LinkProxy {
+    address: SocketAddr,
+    state: Arc<LinkState>,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+impl LinkProxy {
+    /// Starts a proxy for client `client` to the server at `upstream`.
+    pub fn start(
+        upstream: SocketAddr,
+        network: &NetworkConfig,
+        seed: u64,
+        client: u32,
+        server: u32,
+    ) -> io::Result<Self> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+        let address = listener.local_addr()?;
+        let state = Arc::new(LinkState {
+            upstream,
+            network: network.clone(),
+            rng: Mutex::new(rng::stream(seed, rng::Stream::Network, link_index(client, server))),
+            cut: Mutex::new(None),
+            healed: Condvar::new(),
+            stopping: AtomicBool::new(false),
+            counters: LinkCounters::default(),
+            pumps: Mutex::new(Vec::new()),
+        });
+        let acceptor_state = state.clone();
+        let acceptor = thread::Builder::new()
+            .name(format!("proxy-{client}-{server}"))
+            .spawn(move || accept_loop(&listener, &acceptor_state))?;
+        Ok(LinkProxy {
+            address,
+            state,
+            acceptor: Some(acceptor),
+        })
+    }
+
+    /// Where the client dials.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Cuts the link for `duration`.
+    pub fn cut(&self, duration: Duration, mode: PartitionMode) {
+        *self.state.cut.lock().expect("no pump panics holding the lock") = Some(Cut {
+            until: Instant::now() + duration,
+            mode,
+        });
+    }
+
+    /// Heals the link now; held messages go on.
+    pub fn heal(&self) {
+        *self.state.cut.lock().expect("no pump panics holding the lock") = None;
+        self.state.healed.notify_all();
+    }
+
+    /// Heals the link, delivers what it held, stops accepting, waits for
+    /// every connection to close (call after the clients are gone: a pump
+    /// ends when both of its ends have closed), and adds its counters.
+    pub fn shutdown_and_count(mut self, totals: &mut LinkTotals) {
+        self.stop();
+        let counters = &self.state.counters;
+        totals.forwarded += counters.forwarded.load(Ordering::Relaxed);
+        totals.dropped += counters.dropped.load(Ordering::Relaxed);
+        totals.spiked += counters.spiked.load(Ordering::Relaxed);
+        totals.held += counters.held.load(Ordering::Relaxed);
+    }
+
+    fn stop(&mut self) {
+        self.state.stopping.store(true, Ordering::SeqCst);
+        self.heal();
+        // Wake the acceptor with a connection of our own.
+        let _ = TcpStream::connect(self.address);
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
+        }
+        let pumps = std::mem::take(&mut *self.state.pumps.lock().expect("no pump panics holding the lock"));
+        for pump in pumps {
+            let _ = pump.join();
+        }
+    }
+}
+
+impl Drop for LinkProxy {
+    fn drop(&mut self) {
+        if self.acceptor.is_some() {
+            self.stop();
+        }
+    }
+}
+
+/// The link's index within the network stream: client and server together.
+fn link_index(client: u32, server: u32) -> u32 {
+    1 + (client << 8 | server)
+}
+
+fn accept_loop(listener: &TcpListener, state: &Arc<LinkState>) {
+    for stream in listener.incoming() {
+        if state.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let Ok(client) = stream else { continue };
+        let Ok(server) = TcpStream::connect(state.upstream) else {
+            // The server is down (restarting): the client sees its
+            // connection closed, as it would see a refused one.
+            let _ = client.shutdown(Shutdown::Both);
+            continue;
+        };
+        let _ = client.set_nodelay(true);
+        let _ = server.set_nodelay(true);
+        let pumps = [
+            spawn_pump(state, &client, &server, Direction::Request),
+            spawn_pump(state, &server, &client, Direction::Reply),
+        ];
+        state
+            .pumps
+            .lock()
+            .expect("no pump panics holding the lock")
+            .extend(pumps.into_iter().flatten());
+    }
+}
+
+fn spawn_pump(
+    state: &Arc<LinkState>,
+    from: &TcpStream,
+    to: &TcpStream,
+    direction: Direction,
+) -> Option<JoinHandle<()>> {
+    let (from, to) = (from.try_clone().ok()?, to.try_clone().ok()?);
+    let state = state.clone();
+    thread::Builder::new()
+        .name("proxy-pump".to_owned())
+        .spawn(move || pump(&state, from, to, direction))
+        .ok()
+}
+
+/// Forwards one direction of one connection, message by message, until
+/// either end closes; then closes the other end's writing side, so the
+/// peer sees the connection go.
+fn pump(state: &LinkState, from: TcpStream, mut to: TcpStream, direction: Direction) {
+    let mut reader = BufReader::new(from);
+    let mut released = Instant::now();
+    let mut black_hole = false;
+    loop {
+        let message = match direction {
+            Direction::Request => read_request(&mut reader),
+            Direction::Reply => read_reply(&mut reader),
+        };
+        let Ok(Some(message)) = message else { break };
+        let read_at = Instant::now();
+        // A byte stream cannot lose one message and deliver the next: once
+        // a message is lost, the connection is a black hole in that
+        // direction until its client gives it up.
+        let delay = if black_hole { None } else { fate(state, direction) };
+        let Some(delay) = delay else {
+            black_hole = true;
+            state.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            continue;
+        };
+        // In order, as TCP delivers: never before the previous message.
+        released = released.max(read_at + delay);
+        if let Some(wait) = released.checked_duration_since(Instant::now()) {
+            thread::sleep(wait);
+        }
+        if to.write_all(&message).is_err() {
+            break;
+        }
+        state.counters.forwarded.fetch_add(1, Ordering::Relaxed);
+    }
+    match direction {
+        // Let the server finish what it was sent, then close.
+        Direction::Request => {
+            let _ = to.shutdown(Shutdown::Write);
+        }
+        // The server closed (a restart) or the client left: reset both.
+        Direction::Reply => {
+            let _ = to.shutdown(Shutdown::Both);
+            let _ = reader.get_ref().shutdown(Shutdown::Both);
+        }
+    }
+}
+
+/// The delay of a message about to cross the link, or `None` if it is lost.
+fn fate(state: &LinkState, direction: Direction) -> Option<Duration> {
+    let cut = *state.cut.lock().expect("no pump panics holding the lock");
+    if let Some(cut) = cut
+        && Instant::now() < cut.until
+    {
+        match cut.mode {
+            PartitionMode::Drop => return None,
+            PartitionMode::Hold => {
+                state.counters.held.fetch_add(1, Ordering::Relaxed);
+                wait_for_heal(state);
+            }
+        }
+    }
+    let network = &state.network;
+    let mut rng = state.rng.lock().expect("no pump panics holding the lock");
+    let drop_rate = match direction {
+        Direction::Request => network.drop_request_rate,
+        Direction::Reply => network.drop_reply_rate,
+    };
+    if drop_rate > 0.0 && rng.random_bool(drop_rate.min(1.0)) {
+        return None;
+    }
+    let mut delay_us = rng::sample_latency(&mut rng, &network.latency);
+    if network.delay_spike_rate > 0.0 && rng.random_bool(network.delay_spike_rate.min(1.0)) {
+        state.counters.spiked.fetch_add(1, Ordering::Relaxed);
+        delay_us += network.delay_spike_us;
+    }
+    Some(Duration::from_micros(delay_us))
+}
+
+fn wait_for_heal(state: &LinkState) {
+    let mut cut = state.cut.lock().expect("no pump panics holding the lock");
+    while let Some(current) = *cut {
+        let now = Instant::now();
+        if now >= current.until || state.stopping.load(Ordering::SeqCst) {
+            break;
+        }
+        cut = state
+            .healed
+            .wait_timeout(cut, current.until - now)
+            .expect("no pump panics holding the lock")
+            .0;
+    }
+}
+
+/// One request: a line, plus `<datalen>` bytes and CRLF for `ms`.
+/// `Ok(None)` at a clean end of stream.
+fn read_request(reader: &mut BufReader<TcpStream>) -> io::Result<Option<Vec<u8>>> {
+    let Some(mut message) = read_line(reader)? else {
+        return Ok(None);
+    };
+    if message.starts_with(b"ms ") {
+        let length = token(&message, 2).ok_or_else(|| malformed("ms without a data length", &message))?;
+        read_block(reader, length, &mut message)?;
+    }
+    Ok(Some(message))
+}
+
+/// One reply: a line, plus a data block for `VA`, or every `STAT` line up to
+/// `END` for `stats`.
+fn read_reply(reader: &mut BufReader<TcpStream>) -> io::Result<Option<Vec<u8>>> {
+    let Some(mut message) = read_line(reader)? else {
+        return Ok(None);
+    };
+    if message.starts_with(b"VA ") {
+        let length = token(&message, 1).ok_or_else(|| malformed("VA without a data length", &message))?;
+        read_block(reader, length, &mut message)?;
+    } else if message.starts_with(b"STAT ") {
+        loop {
+            let line = read_line(reader)?.ok_or_else(|| malformed("stats ended before END", &message))?;
+            message.extend_from_slice(&line);
+            if line == b"END\r\n" {
+                break;
+            }
+        }
+    }
+    Ok(Some(message))
+}
+
+fn read_line(reader: &mut BufReader<TcpStream>) -> io::Result<Option<Vec<u8>>> {
+    let mut line = Vec::new();
+    reader.read_until(b'\n', &mut line)?;
+    Ok(line.ends_with(b"\n").then_some(line))
+}
+
+fn read_block(reader: &mut BufReader<TcpStream>, length: usize, message: &mut Vec<u8>) -> io::Result<()> {
+    let start = message.len();
+    message.resize(start + length + 2, 0);
+    io::Read::read_exact(reader, &mut message[start..])
+}
+
+/// The `index`-th space-separated token of a line, as a number.
+fn token(line: &[u8], index: usize) -> Option<usize> {
+    let text = std::str::from_utf8(line).ok()?;
+    text.split_ascii_whitespace().nth(index)?.parse().ok()
+}
+
+fn malformed(what: &str, line: &[u8]) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, format!("{what}: {}", line.escape_ascii()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_read_by_position() {
+        assert_eq!(token(b"ms simdeque:00 12 c O3\r\n", 2), Some(12));
+        assert_eq!(token(b"VA 5 c77\r\n", 1), Some(5));
+        assert_eq!(token(b"VA x\r\n", 1), None);
+    }
+}
