@@ -383,8 +383,14 @@ pub fn render(records: &[RunRecord]) -> String {
         ));
     }
     for record in records.iter().filter(|r| !r.expected) {
+        // A real run is a sample: the same command runs the same choices
+        // again, not the same interleaving.
+        let label = match record.backend {
+            Backend::Sim => "replay",
+            Backend::Real => "rerun",
+        };
         out.push_str(&format!(
-            "FAIL {} seed {}: {} (not expected): {}; replay: {}\n",
+            "FAIL {} seed {}: {} (not expected): {}; {label}: {}\n",
             record.scenario,
             record.seed,
             record.verdict,

@@ -5,7 +5,7 @@ use std::process::Command;
 
 use memcache_sim::check::Verdict;
 use memcache_sim::exit;
-use memcache_sim::runner::{self, RunRecord, SeedSelection};
+use memcache_sim::runner::{self, Backend, RunRecord, SeedSelection};
 use memcache_sim::scenario::{self, ScenarioError};
 
 fn suite_dir() -> PathBuf {
@@ -158,6 +158,9 @@ fn an_unexpected_verdict_sets_the_exit_status_by_class() {
         ops: 0,
         wall_ms: 0.0,
         variant_override: None,
+        backend: Backend::Sim,
+        real: None,
+        history: None,
     };
     assert_eq!(runner::exit_status(&[record(Verdict::Linearizable, true)]), exit::OK);
     assert_eq!(runner::exit_status(&[record(Verdict::Liveness, false)]), exit::LIVENESS);
@@ -179,6 +182,12 @@ fn an_unexpected_verdict_sets_the_exit_status_by_class() {
             .replay()
             .ends_with("mcsim repro s.toml --seed 1")
     );
+    let real = RunRecord {
+        backend: Backend::Real,
+        ..record(Verdict::FalseAlarm, false)
+    };
+    assert_eq!(real.replay(), "mcsim run s.toml --seed 1 --backend real");
+    assert!(runner::render(&[real]).contains("; rerun: mcsim run s.toml --seed 1 --backend real"));
 }
 
 #[test]
@@ -194,6 +203,9 @@ fn junit_lists_every_seed_and_each_unexpected_verdict_with_its_replay() {
         ops: 1,
         wall_ms: 2.0,
         variant_override: None,
+        backend: Backend::Sim,
+        real: None,
+        history: None,
     };
     let xml = runner::junit(&[
         record(1, Verdict::DetectedCorruption, true),

@@ -109,23 +109,31 @@ pub fn loss_monitor(control: &Control, stop: &AtomicBool) -> u64 {
     }
 }
 
-/// Filler traffic for a memory-limited scenario: sets of random sizes
-/// under `filler:<n>` (sizes over the deque's own range, so they compete
-/// for the same slab classes).
+/// Filler traffic for a memory-limited scenario: sets under `filler:<n>`
+/// whose items are the size of the deque's nodes. memcached evicts per
+/// slab class (items of similar size), so only filler of the nodes' sizes
+/// pushes nodes out.
 pub struct Filler {
     store: MemcachedStore,
     rng: ChaCha8Rng,
-    size_bytes_max: usize,
+    sizes_bytes: std::ops::RangeInclusive<usize>,
     next: u64,
 }
 
+/// How much longer a node's key and header are than a filler's key: a
+/// filler value this much longer than a node's value makes an item of the
+/// node's size.
+const NODE_ITEM_EXTRA_BYTES: usize = 66;
+
 impl Filler {
-    /// A filler writing through `store`, values up to `size_bytes_max`.
-    pub fn new(store: MemcachedStore, rng: ChaCha8Rng, size_bytes_max: usize) -> Self {
+    /// A filler writing through `store`, for deque values of
+    /// `value_sizes_bytes`.
+    pub fn new(store: MemcachedStore, rng: ChaCha8Rng, value_sizes_bytes: std::ops::RangeInclusive<usize>) -> Self {
+        let (min, max) = value_sizes_bytes.into_inner();
         Filler {
             store,
             rng,
-            size_bytes_max,
+            sizes_bytes: min + NODE_ITEM_EXTRA_BYTES..=max.max(min) + NODE_ITEM_EXTRA_BYTES,
             next: 0,
         }
     }
@@ -164,7 +172,7 @@ impl Filler {
             .map(|_| {
                 let key = Key::new(format!("filler:{}", self.next)).expect("filler keys are valid");
                 self.next += 1;
-                let size = self.rng.random_range(0..=self.size_bytes_max);
+                let size = self.rng.random_range(self.sizes_bytes.clone());
                 Command::Set {
                     key,
                     value: vec![b'f'; size],

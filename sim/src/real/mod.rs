@@ -162,8 +162,8 @@ pub fn run(config: &SimConfig, seed: u64) -> Result<RealOutcome, RealError> {
     setup(&control, &setup_store, config, options(client_count))?;
     let mut stats = RealStats::default();
     let mut filler = plan.memory_pressure.then(|| {
-        let size_bytes_max = config.clients.value_size_bytes_max + 64;
-        background::Filler::new(filler_store, rng::stream(seed, Stream::Filler, 0), size_bytes_max)
+        let sizes = config.clients.value_size_bytes_min..=config.clients.value_size_bytes_max;
+        background::Filler::new(filler_store, rng::stream(seed, Stream::Filler, 0), sizes)
     });
     if let Some(filler) = &mut filler {
         stats.memory_full = filler.fill_up(&control);

@@ -1,0 +1,127 @@
+//! The scenario suite on real memcached (`mcsim run --backend real`): the
+//! same files the simulator runs, against servers the harness starts
+//! itself, with faults applied for real. Each fault type must earn a
+//! verdict its scenario expects, and must actually have happened: a
+//! verdict on a run whose fault never fired would prove nothing.
+
+use std::path::Path;
+
+use memcache_sim::check::Verdict;
+use memcache_sim::real::{self, RealError, RealStats};
+use memcache_sim::runner::{self, Backend, RunRecord, SeedSelection};
+use memcache_sim::scenario::{self, LoadedScenario};
+use memcache_sim::sim::SimConfig;
+use memcache_sim::sim::config::{Fault, FaultSpec, Trigger};
+
+fn suite() -> Vec<LoadedScenario> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let files = scenario::discover(&[dir]).unwrap();
+    files
+        .iter()
+        .map(|f| scenario::load(f).unwrap_or_else(|e| panic!("{e}")))
+        .collect()
+}
+
+/// What a scenario's fault leaves in a real run's counters, for the
+/// scenarios built around one fault type.
+fn fault_happened(scenario: &str, stats: &RealStats) -> Option<bool> {
+    Some(match scenario {
+        "flush" | "restart" | "lose-anchor" | "lose-middle-node" | "pause" | "pause-storm" => stats.faults > 0,
+        "lose-node" => stats.faults > 0,
+        "crash-mid-push" => stats.crashed_clients == 1,
+        "lost-requests" | "lost-replies" | "partition-drop" => stats.messages_dropped > 0,
+        "late-delivery" => stats.messages_spiked > 0,
+        "partition-hold" => stats.messages_held > 0,
+        "eviction" | "out-of-memory" => stats.memory_full && stats.items_dropped > 0,
+        "restart-recreate" | "restart-aba" | "restart-aba-pop" => stats.faults > 0 && stats.recreations > 0,
+        _ => return None,
+    })
+}
+
+fn describe(record: &RunRecord) -> String {
+    format!(
+        "{} seed {}: {} ({}); rerun: {}",
+        record.scenario,
+        record.seed,
+        record.verdict,
+        record.reason,
+        record.replay()
+    )
+}
+
+#[test]
+fn every_fault_type_earns_its_expected_verdict_on_real_memcached() {
+    let scenarios = suite();
+    let selection = SeedSelection {
+        count: Some(1),
+        ..SeedSelection::default()
+    };
+    let records = runner::run_all_on(Backend::Real, &scenarios, selection, 1, false);
+    assert_eq!(records.len(), scenarios.len());
+    let unexpected: Vec<String> = records.iter().filter(|r| !r.expected).map(describe).collect();
+    assert!(unexpected.is_empty(), "{unexpected:#?}");
+    let mut checked = 0;
+    for record in &records {
+        let stats = record.real.as_ref().expect("a real run has counters");
+        if let Some(happened) = fault_happened(&record.scenario, stats) {
+            assert!(happened, "the fault never happened: {stats:?}; {}", describe(record));
+            checked += 1;
+        }
+    }
+    assert!(checked >= 15, "only {checked} single-fault scenarios found");
+}
+
+#[test]
+fn the_canary_fails_on_real_memcached_too() {
+    let canary: Vec<LoadedScenario> = suite()
+        .into_iter()
+        .filter(|s| s.name == "canary-one-end-single-pop")
+        .collect();
+    let selection = SeedSelection {
+        count: Some(3),
+        ..SeedSelection::default()
+    };
+    for record in runner::run_all_on(Backend::Real, &canary, selection, 1, false) {
+        assert!(
+            !matches!(record.verdict, Verdict::Linearizable | Verdict::DetectedCorruption),
+            "the broken variant passed on real memcached: {}",
+            describe(&record)
+        );
+    }
+}
+
+#[test]
+fn what_real_memcached_cannot_do_is_refused_with_the_reason() {
+    let mut config = SimConfig::default();
+    config.servers.item_size_max_bytes = 512;
+    config.faults.push(FaultSpec {
+        trigger: Trigger::AfterOps { ops: 1 },
+        fault: Fault::Pause {
+            client: 9,
+            duration_us: 10,
+        },
+    });
+    match real::run(&config, 1) {
+        Err(RealError::Unsupported(reasons)) => {
+            assert_eq!(reasons.len(), 2, "{reasons:?}");
+            assert!(reasons[0].contains("-I accepts 1024 bytes"), "{reasons:?}");
+            assert!(reasons[1].contains("faults[0]: names client 9"), "{reasons:?}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_clean_real_run_conserves_every_value() {
+    let mut config = SimConfig::default();
+    config.clients.count = 3;
+    config.clients.ops_per_client = 40;
+    config.clients.prefill_items = 5;
+    let outcome = real::run(&config, 7).unwrap();
+    let report = memcache_sim::check::check(&outcome.history, Default::default());
+    assert_eq!(report.verdict, Verdict::Linearizable, "{}", report.reason);
+    // Prefill, the workload, and the drain down to an empty pop.
+    let drained = outcome.history.ops.iter().filter(|op| op.client == 4).count();
+    assert!(drained >= 1 && outcome.history.ops.len() >= 5 + 120 + drained);
+    assert!(outcome.stats.messages_forwarded > 0 && outcome.stats.messages_dropped == 0);
+}
