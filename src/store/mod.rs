@@ -298,24 +298,7 @@ pub trait Store {
     /// (other clients' requests may come between any two), so worlds
     /// without pipelining still check the same algorithm.
     fn call_batch(&self, commands: Vec<Command>) -> impl Future<Output = Vec<Result<Reply, StoreError>>> {
-        async move {
-            let mut results = Vec::with_capacity(commands.len());
-            let mut broken = false;
-            for command in commands {
-                if broken {
-                    results.push(Err(StoreError::NotApplied {
-                        command: command.name(),
-                        key: command.key().clone(),
-                        detail: "not sent: an earlier command of its batch failed".to_owned(),
-                    }));
-                    continue;
-                }
-                let result = self.call(command).await;
-                broken = result.is_err();
-                results.push(result);
-            }
-            results
-        }
+        call_one_by_one(self, commands)
     }
 
     /// Waits `duration` before the caller's next request: how a deque backs
@@ -462,6 +445,29 @@ macro_rules! forward_store {
 }
 
 forward_store!(&S, Arc<S>, Rc<S>);
+
+/// Sends a batch's commands one after another through `store.call`,
+/// stopping at the first transport failure as a broken connection would:
+/// the default [`Store::call_batch`], and what a store that must split a
+/// batch (to act between two of its commands) falls back to.
+pub async fn call_one_by_one<S: Store + ?Sized>(store: &S, commands: Vec<Command>) -> Vec<Result<Reply, StoreError>> {
+    let mut results = Vec::with_capacity(commands.len());
+    let mut broken = false;
+    for command in commands {
+        if broken {
+            results.push(Err(StoreError::NotApplied {
+                command: command.name(),
+                key: command.key().clone(),
+                detail: "not sent: an earlier command of its batch failed".to_owned(),
+            }));
+            continue;
+        }
+        let result = store.call(command).await;
+        broken = result.is_err();
+        results.push(result);
+    }
+    results
+}
 
 /// Drives a store future to completion on the current thread.
 ///

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use memcache_collections::key::Key;
 use memcache_collections::memcached::MemcachedStore;
-use memcache_collections::store::{Command, Reply, Store, StoreError};
+use memcache_collections::store::{Command, Reply, Store, StoreError, call_one_by_one};
 
 use super::control::Control;
 
@@ -57,22 +57,7 @@ impl Store for GatedStore<'_> {
             self.control.count_requests(self.client, count - 1);
             return self.inner.call_batch(commands).await;
         }
-        let mut results = Vec::with_capacity(commands.len());
-        let mut broken = false;
-        for command in commands {
-            if broken {
-                results.push(Err(StoreError::NotApplied {
-                    command: command.name(),
-                    key: command.key().clone(),
-                    detail: "not sent: an earlier command of its batch failed".to_owned(),
-                }));
-                continue;
-            }
-            let result = self.call(command).await;
-            broken = result.is_err();
-            results.push(result);
-        }
-        results
+        call_one_by_one(self, commands).await
     }
 
     fn colocated(&self, a: &Key, b: &Key) -> bool {

@@ -18,7 +18,7 @@ use super::cluster::Cluster;
 use super::proxy::{LinkProxy, LinkTotals};
 use crate::history::{HistoryOp, Loss, LossCause, OpName, OpResult};
 use crate::sim::DEQUE_NAME;
-use crate::sim::config::{Fault, FaultSpec, LossTarget, Trigger};
+use crate::sim::config::{Fault, FaultSpec, LossTarget, Trigger, partitioned_clients};
 use crate::workload::Recorder;
 
 /// Nodes a random-node loss walks at most to pick its victim.
@@ -242,13 +242,8 @@ impl Control {
                 duration_us,
                 mode,
             } => {
-                let clients: Vec<usize> = if clients.is_empty() {
-                    (0..self.gates.len()).collect()
-                } else {
-                    clients.iter().map(|&c| c as usize).collect()
-                };
                 let proxies = lock(&self.proxies);
-                for client in clients {
+                for client in partitioned_clients(&clients, self.gates.len()) {
                     if let Some(link) = proxies.get(client).and_then(|links| links.get(server as usize)) {
                         link.cut(Duration::from_micros(duration_us), mode);
                     }

@@ -309,6 +309,16 @@ pub enum Fault {
     },
 }
 
+/// The clients a partition cuts off: those named that exist, or every
+/// client when none is named.
+pub fn partitioned_clients(named: &[u32], count: usize) -> Vec<usize> {
+    if named.is_empty() {
+        (0..count).collect()
+    } else {
+        named.iter().map(|&c| c as usize).filter(|&c| c < count).collect()
+    }
+}
+
 /// A fault and when it fires.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -775,7 +775,7 @@ impl World {
             } => {
                 let server = server as usize;
                 if server < self.servers.len() {
-                    let clients = self.client_list(&clients);
+                    let clients = super::config::partitioned_clients(&clients, self.clients.len());
                     self.network.cut(server, &clients, mode);
                     self.schedule(duration_us, Event::Heal { server, clients });
                 }
@@ -806,18 +806,6 @@ impl World {
                         });
                 }
             }
-        }
-    }
-
-    fn client_list(&self, clients: &[u32]) -> Vec<usize> {
-        if clients.is_empty() {
-            (0..self.clients.len()).collect()
-        } else {
-            clients
-                .iter()
-                .map(|&c| c as usize)
-                .filter(|&c| c < self.clients.len())
-                .collect()
         }
     }
 
