@@ -85,6 +85,18 @@ fn lost_requests_time_out() {
 }
 
 #[test]
+fn resets_fail_requests_at_once_without_a_timeout() {
+    let mut config = base();
+    config.network.reset_rate = 0.05;
+    let outcome = run(&config, 1).unwrap();
+    let stats = &outcome.stats;
+    // Every reset is heard of after one latency: no request waits for its
+    // timeout.
+    assert!(stats.resets > 0 && stats.timeouts == 0, "{stats:?}");
+    assert!(count(&outcome, |r| *r == OpResult::Unknown) > 0);
+}
+
+#[test]
 fn delay_spikes_apply_requests_after_their_client_gave_up() {
     let mut config = base();
     config.network.delay_spike_rate = 0.05;

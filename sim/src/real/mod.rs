@@ -9,7 +9,7 @@
 //! | restart | kill the process, start it again on the same port |
 //! | `flush_all` | `flush_all` on an admin connection |
 //! | loss of the anchor or a node | `touch <key> -1` (FACTS.md: a miss a client cannot tell from an eviction) |
-//! | latency, drops, spikes, partitions | a fault-injecting proxy per client-server link (`proxy.rs`) |
+//! | latency, drops, spikes, resets, partitions | a fault-injecting proxy per client-server link (`proxy.rs`) |
 //! | pause, crash | the client's gate, between two of its requests |
 //! | timed and random faults | real microseconds since the workload began |
 //!
@@ -80,6 +80,8 @@ pub struct RealStats {
     pub messages_forwarded: u64,
     /// Messages they swallowed (drops and cut links).
     pub messages_dropped: u64,
+    /// Connections the proxies reset under a message.
+    pub connection_resets: u64,
     /// Messages held for a delay spike.
     pub messages_spiked: u64,
     /// Messages held by a partition until it healed.
@@ -229,6 +231,7 @@ pub fn run(config: &SimConfig, seed: u64) -> Result<RealOutcome, RealError> {
         stats.messages_forwarded = links.forwarded;
         stats.messages_dropped = links.dropped;
         stats.messages_spiked = links.spiked;
+        stats.connection_resets = links.resets;
         stats.messages_held = links.held;
         if config.drain && !stats.stuck {
             drain(control_ref, &setup_store, config, options(client_count + 1));

@@ -18,8 +18,9 @@
 //!   up, while the client's next requests go on a new connection;
 //! - **partition**: while a link is cut, its messages are swallowed (`drop`)
 //!   or held until it heals (`hold`);
-//! - **reset**: a server restart closes the proxy's upstream connection, and
-//!   the proxy closes the client's, as the kernel would.
+//! - **reset** (`reset_rate`): the message is lost and the proxy closes the
+//!   connection at both ends, so the client hears of it at once; a server
+//!   restart does the same to every connection of that server.
 //!
 //! Fates are drawn from the link's own ChaCha stream (master seed, client,
 //! server), so a seed fixes which message of a link suffers what; which
@@ -50,6 +51,7 @@ enum Direction {
 #[derive(Debug, Default)]
 struct LinkCounters {
     forwarded: AtomicU64,
+    resets: AtomicU64,
     dropped: AtomicU64,
     spiked: AtomicU64,
     held: AtomicU64,
@@ -60,8 +62,10 @@ struct LinkCounters {
 pub struct LinkTotals {
     /// Messages forwarded.
     pub forwarded: u64,
-    /// Messages swallowed.
+    /// Messages swallowed (resets included).
     pub dropped: u64,
+    /// Connections reset under a message.
+    pub resets: u64,
     /// Messages held for a spike.
     pub spiked: u64,
     /// Messages held by a partition.
@@ -153,6 +157,7 @@ impl LinkProxy {
         let counters = &self.state.counters;
         totals.forwarded += counters.forwarded.load(Ordering::Relaxed);
         totals.dropped += counters.dropped.load(Ordering::Relaxed);
+        totals.resets += counters.resets.load(Ordering::Relaxed);
         totals.spiked += counters.spiked.load(Ordering::Relaxed);
         totals.held += counters.held.load(Ordering::Relaxed);
     }
@@ -242,11 +247,20 @@ fn pump(state: &LinkState, from: TcpStream, mut to: TcpStream, direction: Direct
         // A byte stream cannot lose one message and deliver the next: once
         // a message is lost, the connection is a black hole in that
         // direction until its client gives it up.
-        let delay = if black_hole { None } else { fate(state, direction) };
-        let Some(delay) = delay else {
-            black_hole = true;
-            state.counters.dropped.fetch_add(1, Ordering::Relaxed);
-            continue;
+        let delay = match if black_hole { Fate::Lost } else { fate(state, direction) } {
+            Fate::Delayed(delay) => delay,
+            Fate::Lost => {
+                black_hole = true;
+                state.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            Fate::Reset => {
+                state.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                state.counters.resets.fetch_add(1, Ordering::Relaxed);
+                let _ = reader.get_ref().shutdown(Shutdown::Both);
+                let _ = to.shutdown(Shutdown::Both);
+                return;
+            }
         };
         // In order, as TCP delivers: never before the previous message.
         released = released.max(read_at + delay);
@@ -271,14 +285,25 @@ fn pump(state: &LinkState, from: TcpStream, mut to: TcpStream, direction: Direct
     }
 }
 
-/// The delay of a message about to cross the link, or `None` if it is lost.
-fn fate(state: &LinkState, direction: Direction) -> Option<Duration> {
+/// What happens to one message.
+enum Fate {
+    /// It is forwarded after this delay.
+    Delayed(Duration),
+    /// It is swallowed.
+    Lost,
+    /// Its connection is closed under it.
+    Reset,
+}
+
+/// The fate of a message about to cross the link; draws in the simulator's
+/// order (latency, drop, spike, reset).
+fn fate(state: &LinkState, direction: Direction) -> Fate {
     let cut = *state.cut.lock().expect("no pump panics holding the lock");
     if let Some(cut) = cut
         && Instant::now() < cut.until
     {
         match cut.mode {
-            PartitionMode::Drop => return None,
+            PartitionMode::Drop => return Fate::Lost,
             PartitionMode::Hold => {
                 state.counters.held.fetch_add(1, Ordering::Relaxed);
                 wait_for_heal(state);
@@ -291,15 +316,22 @@ fn fate(state: &LinkState, direction: Direction) -> Option<Duration> {
         Direction::Request => network.drop_request_rate,
         Direction::Reply => network.drop_reply_rate,
     };
-    if drop_rate > 0.0 && rng.random_bool(drop_rate.min(1.0)) {
-        return None;
+    let latency_us = rng::sample_latency(&mut rng, &network.latency);
+    let dropped = drop_rate > 0.0 && rng.random_bool(drop_rate.min(1.0));
+    let spiked = network.delay_spike_rate > 0.0 && rng.random_bool(network.delay_spike_rate.min(1.0));
+    let reset = network.reset_rate > 0.0 && rng.random_bool(network.reset_rate.min(1.0));
+    if dropped {
+        return Fate::Lost;
     }
-    let mut delay_us = rng::sample_latency(&mut rng, &network.latency);
-    if network.delay_spike_rate > 0.0 && rng.random_bool(network.delay_spike_rate.min(1.0)) {
+    if reset {
+        return Fate::Reset;
+    }
+    let mut delay_us = latency_us;
+    if spiked {
         state.counters.spiked.fetch_add(1, Ordering::Relaxed);
         delay_us += network.delay_spike_us;
     }
-    Some(Duration::from_micros(delay_us))
+    Fate::Delayed(Duration::from_micros(delay_us))
 }
 
 fn wait_for_heal(state: &LinkState) {

@@ -112,6 +112,12 @@ pub struct NetworkConfig {
     pub delay_spike_rate: f64,
     /// The extra delay of a spike.
     pub delay_spike_us: u64,
+    /// Probability that a message's connection is reset under it: the
+    /// message is lost (a request never applied, a reply after the server
+    /// applied it) and its client learns at once, one latency later,
+    /// instead of at its timeout. Either way the client cannot know
+    /// whether a write took effect.
+    pub reset_rate: f64,
     /// A request without a reply after this long fails with an unknown
     /// outcome (a write) or no effect (a read).
     pub client_timeout_us: u64,
@@ -128,6 +134,7 @@ impl Default for NetworkConfig {
             drop_reply_rate: 0.0,
             delay_spike_rate: 0.0,
             delay_spike_us: 20_000,
+            reset_rate: 0.0,
             client_timeout_us: 10_000,
         }
     }

@@ -1,6 +1,7 @@
 //! The simulated network: one state machine per client-server link (up, or
 //! cut in drop or hold mode, as turmoil models links), and the per-message
-//! fate (latency, drop, delay spike) drawn from the network stream.
+//! fate (latency, drop, delay spike, connection reset) drawn from the
+//! network stream.
 
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
@@ -28,6 +29,9 @@ pub(crate) enum Fate {
     Cut,
     /// The link is cut and holds messages until it heals.
     Held,
+    /// The connection is reset: the message is lost and its client hears
+    /// of it after this many microseconds.
+    Reset { after_us: u64 },
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -73,6 +77,8 @@ impl Network {
         let dropped = drop_rate > 0.0 && self.rng.random_bool(drop_rate.min(1.0));
         let spike_rate = self.config.delay_spike_rate;
         let spiked = spike_rate > 0.0 && self.rng.random_bool(spike_rate.min(1.0));
+        let reset_rate = self.config.reset_rate;
+        let reset = reset_rate > 0.0 && self.rng.random_bool(reset_rate.min(1.0));
         let link = *self.link(client, server);
         if link.cuts > 0 {
             return match link.mode {
@@ -82,6 +88,9 @@ impl Network {
         }
         if dropped {
             return Fate::Dropped;
+        }
+        if reset {
+            return Fate::Reset { after_us: latency_us };
         }
         let spike_us = if spiked { self.config.delay_spike_us } else { 0 };
         Fate::Arrives {

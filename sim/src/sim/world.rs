@@ -58,6 +58,9 @@ pub struct RunStats {
     pub messages_dropped: u64,
     /// Requests whose client gave up waiting.
     pub timeouts: u64,
+    /// Messages lost to a connection reset (counted in `messages_dropped`
+    /// too).
+    pub resets: u64,
     /// Replies that arrived after their client gave up.
     pub stale_replies: u64,
     /// Items evicted by memory pressure.
@@ -115,6 +118,11 @@ enum Event {
     },
     Timeout {
         client: usize,
+    },
+    /// The connection carrying `request` was reset.
+    Reset {
+        client: usize,
+        request: u64,
     },
     Wake {
         client: usize,
@@ -415,6 +423,7 @@ impl World {
                 reply,
             } => self.reply(client, server, request, epoch, reply),
             Event::Timeout { client } => self.timeout(client),
+            Event::Reset { client, request } => self.reset(client, request),
             Event::Wake { client } => self.deliver(client, Incoming::Woken),
             Event::Resume { client } => {
                 self.clients[client].paused = false;
@@ -561,6 +570,23 @@ impl World {
                     || format!("{direction:?} lost"),
                 );
             }
+            Fate::Reset { after_us } => {
+                self.stats.messages_dropped += 1;
+                self.stats.resets += 1;
+                let request = match &event {
+                    Event::Arrive { request, .. } | Event::Reply { request, .. } => *request,
+                    _ => unreachable!("only requests and replies cross a link"),
+                };
+                self.trace.note(
+                    self.now_us,
+                    TraceKind::Drop,
+                    Parties::link(client, server),
+                    &[request],
+                    &[],
+                    || format!("#{request} {direction:?} lost: connection reset"),
+                );
+                self.schedule(after_us, Event::Reset { client, request });
+            }
             Fate::Held => {
                 self.trace.note(
                     self.now_us,
@@ -672,10 +698,28 @@ impl World {
             self.schedule(deadline_us - self.now_us, Event::Timeout { client });
             return;
         }
-        let awaiting = self.clients[client].awaiting.take().expect("checked above");
-        let request = awaiting.request;
-        self.stats.timeouts += 1;
         let detail = format!("no reply within {} us", self.network.timeout_us());
+        self.stats.timeouts += 1;
+        self.give_up(client, detail);
+    }
+
+    /// The connection under `request` was reset: its client fails it now,
+    /// if it is still waiting for it.
+    fn reset(&mut self, client: usize, request: u64) {
+        if self.clients[client]
+            .awaiting
+            .as_ref()
+            .is_some_and(|a| a.request == request)
+        {
+            self.give_up(client, "connection reset".to_owned());
+        }
+    }
+
+    /// Fails the request `client` awaits: a read had no effect; a write
+    /// may or may not have.
+    fn give_up(&mut self, client: usize, detail: String) {
+        let awaiting = self.clients[client].awaiting.take().expect("the client awaits a reply");
+        let request = awaiting.request;
         self.trace.note(
             self.now_us,
             TraceKind::Timeout,
