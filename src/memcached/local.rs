@@ -169,10 +169,36 @@ impl Drop for LocalServer {
     }
 }
 
+/// Stops a server started by [`spawn_ready`]: closing the watchdog's stdin
+/// makes it kill memcached (SIGKILL, a crash, not a clean shutdown) and
+/// exit once memcached is gone, so the port is free when this returns.
 fn kill(child: &mut Child) {
+    drop(child.stdin.take());
+    let deadline = Instant::now() + STARTUP_TIMEOUT;
+    while Instant::now() < deadline {
+        if !matches!(child.try_wait(), Ok(None)) {
+            return;
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// The watchdog memcached runs under (`sh -c`, memcached's command line as
+/// its arguments). It kills memcached when its stdin closes: when the
+/// [`LocalServer`] stops it, and also when this process dies without
+/// running destructors (Ctrl-C, a signal, an abort), so no server outlives
+/// the harness. It exits with memcached's status, so a server that fails
+/// to start is noticed.
+const WATCHDOG: &str = r#"exec 3<&0
+"$@" </dev/null &
+pid=$!
+{ read -r _ <&3; kill -9 "$pid" 2>/dev/null; } &
+wait "$pid""#;
+
+/// The exit status `sh` gives a command it cannot find.
+const COMMAND_NOT_FOUND: i32 = 127;
 
 fn free_port() -> Result<u16, LocalServerError> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(LocalServerError::NoPort)?;
@@ -180,13 +206,15 @@ fn free_port() -> Result<u16, LocalServerError> {
 }
 
 fn spawn_ready(config: &LocalServerConfig, port: u16) -> Result<Child, LocalServerError> {
-    let mut command = Command::new(&config.binary);
+    let mut command = Command::new("sh");
     command
+        .args(["-c", WATCHDOG, "memcached-watchdog"])
+        .arg(&config.binary)
         .args(["-l", "127.0.0.1", "-U", "0", "-c", "1024"])
         .args(["-p", &port.to_string(), "-m", &config.memory_mb.to_string()])
         // Ignored unless we are root, where memcached insists on it.
         .args(["-u", "root"])
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     if let Some(size) = config.item_size_max {
@@ -202,6 +230,12 @@ fn spawn_ready(config: &LocalServerConfig, port: u16) -> Result<Child, LocalServ
     let deadline = Instant::now() + STARTUP_TIMEOUT;
     loop {
         if let Ok(Some(status)) = child.try_wait() {
+            if status.code() == Some(COMMAND_NOT_FOUND) {
+                return Err(LocalServerError::Spawn {
+                    binary: config.binary.clone(),
+                    source: io::Error::new(io::ErrorKind::NotFound, "no such executable"),
+                });
+            }
             return Err(LocalServerError::NotReady {
                 port,
                 detail: format!("exited with {status}"),
