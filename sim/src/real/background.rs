@@ -26,51 +26,52 @@ const FILLER_BATCH: usize = 32;
 /// first eviction or refusal.
 const PREFILL_BATCHES_MAX: usize = 20_000;
 
+/// What the fault clock fires next.
+enum Due {
+    /// A scenario fault at its time.
+    Timed(Fault),
+    /// The next event of a random fault kind.
+    Random(RandomKind),
+}
+
 /// Fires the timed faults at their microsecond (since the run began) and
 /// the random ones as Poisson processes, until the workload is over. The
 /// draws follow the simulator's order on the fault stream.
 pub fn fault_clock(control: &Control, timed: Vec<(u64, Fault)>, rates: &RandomFaults) {
     let (servers, clients) = (control.cluster.len() as u32, control.gates.len() as u32);
-    let mut due: Vec<(u64, Option<Fault>, Option<RandomKind>)> = timed
+    let next_interval_us = |kind: RandomKind| {
+        let mut rng = control.fault_rng.lock().expect("not poisoned");
+        rng::sample_interval_us(&mut rng, kind.rate_per_s(rates))
+    };
+    let mut due: Vec<(u64, Due)> = timed
         .into_iter()
-        .map(|(at_us, fault)| (at_us, Some(fault), None))
+        .map(|(at_us, fault)| (at_us, Due::Timed(fault)))
         .collect();
     let start_us = control.now_us();
-    for kind in RandomKind::ALL {
-        let rate = kind.rate_per_s(rates);
-        if rate > 0.0 {
-            let after_us = rng::sample_interval_us(&mut control.fault_rng.lock().expect("not poisoned"), rate);
-            due.push((start_us + after_us, None, Some(kind)));
-        }
+    for kind in RandomKind::ALL.into_iter().filter(|kind| kind.rate_per_s(rates) > 0.0) {
+        due.push((start_us + next_interval_us(kind), Due::Random(kind)));
     }
-    loop {
-        if control.workload_over.load(Ordering::SeqCst) {
-            return;
-        }
+    while !control.workload_over.load(Ordering::SeqCst) {
         let Some(next) = (0..due.len()).min_by_key(|&i| due[i].0) else {
             return;
         };
-        let wait = control.instant(due[next].0).checked_duration_since(Instant::now());
-        if let Some(wait) = wait {
+        if let Some(wait) = control.instant(due[next].0).checked_duration_since(Instant::now()) {
             // Sleep in short steps, so the end of the workload is noticed.
             std::thread::sleep(wait.min(Duration::from_millis(5)));
             continue;
         }
-        let (_, fault, kind) = due.swap_remove(next);
-        if let Some(fault) = fault {
-            control.fire(fault);
-        }
-        if let Some(kind) = kind {
-            let fault = kind.draw(
-                &mut control.fault_rng.lock().expect("not poisoned"),
-                servers,
-                clients,
-                rates,
-            );
-            control.fire(fault);
-            let rate = kind.rate_per_s(rates);
-            let after_us = rng::sample_interval_us(&mut control.fault_rng.lock().expect("not poisoned"), rate);
-            due.push((control.now_us() + after_us, None, Some(kind)));
+        match due.swap_remove(next).1 {
+            Due::Timed(fault) => control.fire(fault),
+            Due::Random(kind) => {
+                let fault = kind.draw(
+                    &mut control.fault_rng.lock().expect("not poisoned"),
+                    servers,
+                    clients,
+                    rates,
+                );
+                control.fire(fault);
+                due.push((control.now_us() + next_interval_us(kind), Due::Random(kind)));
+            }
         }
     }
 }

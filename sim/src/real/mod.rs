@@ -42,7 +42,7 @@ use serde::Serialize;
 
 use crate::history::{History, HistoryOp, OpName, OpResult};
 use crate::sim::DEQUE_NAME;
-use crate::sim::config::{Fault, SimConfig, Trigger};
+use crate::sim::config::{Fault, FaultSpec, SimConfig, Trigger};
 use crate::sim::rng::{self, Stream};
 use crate::workload;
 use client::GatedStore;
@@ -138,30 +138,8 @@ pub fn run(config: &SimConfig, seed: u64) -> Result<RealOutcome, RealError> {
     let filler_store = direct()?;
     let client_count = config.clients.count;
     let proxies = start_proxies(&cluster, config, seed)?;
-    let client_options = MemcachedOptions {
-        io_timeout: Duration::from_micros(config.network.client_timeout_us),
-        connect_timeout: Duration::from_micros(config.network.client_timeout_us),
-    };
-    let stores = proxies
-        .iter()
-        .map(|links| {
-            let dial: Vec<String> = links.iter().map(|l| l.address().to_string()).collect();
-            MemcachedStore::connect_via(cluster.addresses(), &dial, &client_options).map_err(|e| e.to_string())
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(RealError::Setup)?;
-    let (timed, armed): (Vec<_>, Vec<_>) = config
-        .faults
-        .iter()
-        .cloned()
-        .partition(|spec| matches!(spec.trigger, Trigger::AtUs { .. }));
-    let timed: Vec<(u64, Fault)> = timed
-        .into_iter()
-        .filter_map(|spec| match spec.trigger {
-            Trigger::AtUs { at_us } => Some((at_us, spec.fault)),
-            _ => None,
-        })
-        .collect();
+    let stores = client_stores(&cluster, &proxies, config)?;
+    let (timed, armed) = split_faults(config);
     let control = Control::new(cluster, proxies, admin, armed, rng::stream(seed, Stream::Faults, 0));
     setup(&control, &setup_store, config, options(client_count))?;
     let mut stats = RealStats::default();
@@ -258,6 +236,42 @@ pub fn run(config: &SimConfig, seed: u64) -> Result<RealOutcome, RealError> {
         },
         stats,
     })
+}
+
+/// Each client's store: routed by the servers' names, dialling the
+/// client's own proxies, with the scenario's timeout on every exchange.
+fn client_stores(
+    cluster: &Cluster,
+    proxies: &[Vec<LinkProxy>],
+    config: &SimConfig,
+) -> Result<Vec<MemcachedStore>, RealError> {
+    let timeout = Duration::from_micros(config.network.client_timeout_us);
+    let options = MemcachedOptions {
+        io_timeout: timeout,
+        connect_timeout: timeout,
+    };
+    proxies
+        .iter()
+        .map(|links| {
+            let dial: Vec<String> = links.iter().map(|l| l.address().to_string()).collect();
+            MemcachedStore::connect_via(cluster.addresses(), &dial, &options)
+                .map_err(|e| RealError::Setup(e.to_string()))
+        })
+        .collect()
+}
+
+/// The scenario's faults: those at a time, for the fault clock, and those
+/// armed on op or request counts, for the clients to fire.
+fn split_faults(config: &SimConfig) -> (Vec<(u64, Fault)>, Vec<FaultSpec>) {
+    let mut timed = Vec::new();
+    let mut armed = Vec::new();
+    for spec in &config.faults {
+        match spec.trigger {
+            Trigger::AtUs { at_us } => timed.push((at_us, spec.fault.clone())),
+            _ => armed.push(spec.clone()),
+        }
+    }
+    (timed, armed)
 }
 
 fn start_proxies(cluster: &Cluster, config: &SimConfig, seed: u64) -> Result<Vec<Vec<LinkProxy>>, RealError> {
