@@ -559,32 +559,16 @@ impl World {
     fn transmit(&mut self, client: usize, server: usize, direction: Direction, event: Event) {
         match self.network.fate(client, server, direction) {
             Fate::Arrives { after_us } => self.schedule(after_us, event),
-            Fate::Dropped | Fate::Cut => {
-                self.stats.messages_dropped += 1;
-                self.trace.note(
-                    self.now_us,
-                    TraceKind::Drop,
-                    Parties::link(client, server),
-                    &[],
-                    &[],
-                    || format!("{direction:?} lost"),
-                );
-            }
+            Fate::Dropped | Fate::Cut => self.lose_message(client, server, &[], || format!("{direction:?} lost")),
             Fate::Reset { after_us } => {
-                self.stats.messages_dropped += 1;
                 self.stats.resets += 1;
                 let request = match &event {
                     Event::Arrive { request, .. } | Event::Reply { request, .. } => *request,
                     _ => unreachable!("only requests and replies cross a link"),
                 };
-                self.trace.note(
-                    self.now_us,
-                    TraceKind::Drop,
-                    Parties::link(client, server),
-                    &[request],
-                    &[],
-                    || format!("#{request} {direction:?} lost: connection reset"),
-                );
+                self.lose_message(client, server, &[request], || {
+                    format!("#{request} {direction:?} lost: connection reset")
+                });
                 self.schedule(after_us, Event::Reset { client, request });
             }
             Fate::Held => {
@@ -607,16 +591,24 @@ impl World {
         if self.servers[server].epoch == epoch {
             return false;
         }
+        self.lose_message(client, server, &[request], || {
+            format!("#{request} {what} reset: the server restarted")
+        });
+        true
+    }
+
+    /// Counts and traces a message lost on the link between `client` and
+    /// `server` (`tags`: its request number, when known).
+    fn lose_message(&mut self, client: usize, server: usize, tags: &[u64], detail: impl FnOnce() -> String) {
         self.stats.messages_dropped += 1;
         self.trace.note(
             self.now_us,
             TraceKind::Drop,
             Parties::link(client, server),
-            &[request],
+            tags,
             &[],
-            || format!("#{request} {what} reset: the server restarted"),
+            detail,
         );
-        true
     }
 
     fn arrive(&mut self, client: usize, server: usize, request: u64, epoch: u32, command: Command) {
