@@ -71,6 +71,20 @@ pub const NODE_OVERHEAD_BYTES_MAX: usize = HEADER_LEN + 1 + 2 * ID_LEN;
 /// Length of a node key's suffix: `:` and 32 hex digits.
 pub const NODE_KEY_SUFFIX_LEN: usize = 1 + 2 * ID_LEN;
 
+/// The key of node `id` of the deque named `deque_name`:
+/// `<deque_name>:<id as 32 hex digits>`. Every process that shares a deque
+/// must build node keys this way; the harness uses it to name a node it
+/// destroys. Fails only if the name leaves no room for the suffix (deque
+/// names are checked for that when a handle is made).
+pub fn node_key(deque_name: &str, id: NodeId) -> Result<crate::key::Key, crate::key::KeyError> {
+    crate::key::Key::new(format!("{deque_name}:{id}"))
+}
+
+/// The prefix every node key of the deque named `deque_name` starts with.
+pub fn node_key_prefix(deque_name: &str) -> String {
+    format!("{deque_name}:")
+}
+
 /// A node's identity: 128 random bits, so ids never collide in practice and
 /// never repeat, which keeps a recycled id from posing as an old node.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -9,7 +9,8 @@ use rand_chacha::ChaCha12Rng;
 use rand_core::Rng;
 
 use crate::deque::error::{CorruptionKind, DequeError, OpKind};
-use crate::deque::{Backoff, DequeOptions, Flaws};
+use crate::deque::guess::{GuessPolicy, Start};
+use crate::deque::{Backoff, DequeOptions, Flaw};
 use crate::format::{self, Anchor, FormatError, Node, NodeId};
 use crate::key::Key;
 use crate::store::{self, CasOutcome, CasToken, Command, DeleteOutcome, Item, Reply, Store, StoreError};
@@ -24,8 +25,8 @@ pub(crate) struct Context<S> {
     pub(crate) name: String,
     pub(crate) anchor_key: Key,
     pub(crate) retries_max: u32,
-    /// The broken variant's flaws (none for the real algorithm).
-    pub(crate) flaws: Flaws,
+    /// The broken variant's flaw (none for the real algorithms).
+    flaw: Option<Flaw>,
     /// Whether anchors carry the server lifetime and every read checks it
     /// (the hardened algorithm).
     pub(crate) tracks_lifetime: bool,
@@ -33,26 +34,11 @@ pub(crate) struct Context<S> {
     /// asked again only when an anchor disagrees with it.
     pub(crate) lifetime: Option<u64>,
     /// Whether the round-trip engineering is on (the hardened algorithm):
-    /// operations start from [`guess`](Context::guess), and a pusher reads
-    /// and links its neighbour in pipelined batches.
+    /// operations may start from the guessed anchor, and a pusher reads and
+    /// links its neighbour in pipelined batches.
     pub(crate) engineered: bool,
-    /// The anchor and token of this client's last successful anchor CAS: an
-    /// uncontended client's next operation can CAS against it without
-    /// reading the anchor first. The CAS itself checks the guess (a wrong
-    /// one fails on the token), and each guess is used once, so a stale one
-    /// costs one failed attempt, never a wrong result.
-    guess: Option<(Anchor, CasToken)>,
-    /// Whether the current attempt started from the guess.
-    guessing: bool,
-    /// Guesses to pass up before trusting one again: a guess that missed
-    /// (another client had moved the anchor) costs a round trip more than
-    /// reading would have, so after a miss the handle reads for a while,
-    /// twice as long after each miss in a row (up to
-    /// [`GUESS_SKIP_MAX`]). A handle that returns to a deque others use
-    /// (a shard, say) thus stops guessing; a lone client always guesses.
-    guess_skip: u32,
-    /// The skip the next miss sets.
-    guess_skip_next: u32,
+    /// When to start from the anchor this handle last wrote.
+    guess: GuessPolicy,
     /// Waiting between attempts after a lost race.
     backoff: Backoff,
     /// Attempts started by this handle's operations (an uncontended
@@ -76,19 +62,21 @@ impl<S: Store> Context<S> {
             name,
             anchor_key,
             retries_max: options.retries_max,
-            flaws: options.variant.flaws(),
+            flaw: options.variant.flaw(),
             tracks_lifetime: options.variant.tracks_lifetime(),
             lifetime: None,
             engineered: options.variant.engineers_round_trips(),
-            guess: None,
-            guessing: false,
-            guess_skip: 0,
-            guess_skip_next: 1,
+            guess: GuessPolicy::new(),
             backoff: options.backoff,
             attempts: 0,
             rng,
             last_missing: None,
         }
+    }
+
+    /// Whether this handle's variant injects `flaw`.
+    pub(crate) fn has(&self, flaw: Flaw) -> bool {
+        self.flaw == Some(flaw)
     }
 
     /// Waits before attempt number `attempt` (0 is the first, which never
@@ -114,7 +102,7 @@ impl<S: Store> Context<S> {
 
     /// `<name>:<id>`; always a valid key because names leave room for it.
     pub(crate) fn node_key(&self, id: NodeId) -> Key {
-        Key::new(format!("{}:{id}", self.name)).expect("deque names leave room for node key suffixes")
+        format::node_key(&self.name, id).expect("deque names leave room for node key suffixes")
     }
 
     fn corruption(&self, op: OpKind, key: &Key, kind: CorruptionKind) -> DequeError {
@@ -176,28 +164,17 @@ impl<S: Store> Context<S> {
     }
 
     /// The anchor an operation's attempt starts from: the guess, if round
-    /// trips are engineered and it is `usable` for this operation, else a
-    /// fresh read. A guess is taken, so the next attempt reads afresh.
+    /// trips are engineered and the guess policy offers one `usable` for
+    /// this operation, else a fresh read.
     pub(crate) async fn start_anchor(
         &mut self,
         op: OpKind,
         usable: fn(&Anchor) -> bool,
     ) -> Result<(Anchor, CasToken), DequeError> {
-        if std::mem::take(&mut self.guessing) {
-            // The last attempt started from a guess and did not win.
-            self.guess_skip = self.guess_skip_next;
-            self.guess_skip_next = (self.guess_skip_next * 2).min(GUESS_SKIP_MAX);
-        }
-        match self.guess.take() {
-            Some((anchor, token)) if self.engineered && usable(&anchor) => {
-                if self.guess_skip > 0 {
-                    self.guess_skip -= 1;
-                    return self.read_anchor(op).await;
-                }
-                self.guessing = true;
-                Ok((anchor, token))
-            }
-            _ => self.read_anchor(op).await,
+        let engineered = self.engineered;
+        match self.guess.start(|anchor| engineered && usable(anchor)) {
+            Start::Guess(anchor, token) => Ok((anchor, token)),
+            Start::Read => self.read_anchor(op).await,
         }
     }
 
@@ -228,9 +205,9 @@ impl<S: Store> Context<S> {
                 Ok(Some((node, item.cas)))
             }
             // FLAW (no-corruption-detection): every miss is a race.
-            None if self.flaws.missing_node_is_always_a_race => Ok(None),
+            None if self.has(Flaw::MissingNodeIsAlwaysARace) => Ok(None),
             // FLAW (corruption-on-first-miss): no second look.
-            None if self.flaws.corruption_on_first_miss => {
+            None if self.has(Flaw::CorruptionOnFirstMiss) => {
                 Err(self.corruption(op, &key, CorruptionKind::MissingNode(id)))
             }
             None if self.last_missing == Some(id) => Err(self.corruption(op, &key, CorruptionKind::MissingNode(id))),
@@ -268,34 +245,20 @@ impl<S: Store> Context<S> {
         Ok(matches!(outcome, CasOutcome::Stored(_)))
     }
 
-    /// CASes the anchor as the step that makes `op` take effect. `Ok(None)`
-    /// when another client won; a lost reply makes the whole op's outcome
-    /// unknown.
-    pub(crate) async fn cas_anchor_linearizing(
+    /// CASes the anchor. `Ok(None)` when another client won. What a lost
+    /// reply means depends on the CAS's `effect`: the whole operation's
+    /// outcome is unknown for the CAS that makes it take effect, while a
+    /// housekeeping CAS (marking the anchor stable) changes no contents.
+    pub(crate) async fn cas_anchor(
         &mut self,
         op: OpKind,
+        effect: Effect,
         anchor: &Anchor,
         token: CasToken,
     ) -> Result<Option<CasToken>, DequeError> {
         let command = self.anchor_cas_command(anchor, token);
         let reply = self.store.call(command.clone()).await;
-        self.anchor_cas_outcome(op, anchor, &command, reply, |source| DequeError::OutcomeUnknown {
-            op,
-            source,
-        })
-    }
-
-    /// CASes the anchor as housekeeping (marking it stable): not a
-    /// linearization point, so a lost reply means "no effect on contents".
-    pub(crate) async fn cas_anchor_housekeeping(
-        &mut self,
-        op: OpKind,
-        anchor: &Anchor,
-        token: CasToken,
-    ) -> Result<Option<CasToken>, DequeError> {
-        let command = self.anchor_cas_command(anchor, token);
-        let reply = self.store.call(command.clone()).await;
-        self.anchor_cas_outcome(op, anchor, &command, reply, |source| no_effect(op, source))
+        self.anchor_cas_outcome(op, effect, anchor, &command, reply)
     }
 
     /// A push's linearizing anchor CAS and, in the same round trip, what the
@@ -326,10 +289,7 @@ impl<S: Store> Context<S> {
             .await;
         let [cas_reply, pen_reply, anchor_reply]: [Result<Reply, StoreError>; 3] =
             replies.try_into().expect("one reply per command");
-        let won = self.anchor_cas_outcome(op, anchor, &cas, cas_reply, |source| DequeError::OutcomeUnknown {
-            op,
-            source,
-        });
+        let won = self.anchor_cas_outcome(op, Effect::Linearizing, anchor, &cas, cas_reply);
         let reads = OwnPushReads {
             pen: store::gets_outcome(&read_pen, pen_reply),
             anchor_token: store::gets_outcome(&read_anchor, anchor_reply)
@@ -364,14 +324,14 @@ impl<S: Store> Context<S> {
         };
         if !self.store.colocated(&pen_key, &self.anchor_key) {
             if self.cas_node(op, &pen_key, linked, pen_token).await? {
-                self.cas_anchor_housekeeping(op, stable, anchor_token).await?;
+                self.cas_anchor(op, Effect::Housekeeping, stable, anchor_token).await?;
             }
             return Ok(());
         }
         let mark = self.anchor_cas_command(stable, anchor_token);
         let replies = self.store.call_batch(vec![link, mark.clone()]).await;
         let mark_reply = replies.into_iter().nth(1).expect("one reply per command");
-        self.anchor_cas_outcome(op, stable, &mark, mark_reply, |source| no_effect(op, source))?;
+        self.anchor_cas_outcome(op, Effect::Housekeeping, stable, &mark, mark_reply)?;
         Ok(())
     }
 
@@ -388,23 +348,22 @@ impl<S: Store> Context<S> {
     fn anchor_cas_outcome(
         &mut self,
         op: OpKind,
+        effect: Effect,
         anchor: &Anchor,
         command: &Command,
         reply: Result<Reply, StoreError>,
-        on_unknown: impl FnOnce(StoreError) -> DequeError,
     ) -> Result<Option<CasToken>, DequeError> {
-        self.guess = None;
+        self.guess.forget();
         match store::cas_outcome(command, reply) {
             Ok(CasOutcome::Stored(token)) => {
-                if std::mem::take(&mut self.guessing) {
-                    self.guess_skip_next = 1;
-                }
-                self.guess = Some((*anchor, token));
+                self.guess.won(*anchor, token);
                 Ok(Some(token))
             }
             Ok(CasOutcome::Exists) => Ok(None),
             Ok(CasOutcome::NotFound) => Err(self.corruption(op, &self.anchor_key, CorruptionKind::MissingAnchor)),
-            Err(source) if source.outcome_unknown() => Err(on_unknown(source)),
+            Err(source) if source.outcome_unknown() && effect == Effect::Linearizing => {
+                Err(DequeError::OutcomeUnknown { op, source })
+            }
             Err(source) => Err(no_effect(op, source)),
         }
     }
@@ -438,9 +397,16 @@ impl<S: Store> Context<S> {
     }
 }
 
-/// The longest run of operations a handle reads the anchor for after its
-/// guesses kept missing, before it tries a guess again.
-const GUESS_SKIP_MAX: u32 = 64;
+/// What an anchor CAS does for its operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Effect {
+    /// It makes the operation take effect: a lost reply leaves the
+    /// operation's outcome unknown.
+    Linearizing,
+    /// Housekeeping any client may finish (marking the anchor stable): a
+    /// lost reply changes no contents.
+    Housekeeping,
+}
 
 /// What a pusher read right after its winning CAS, for its own stabilize.
 #[derive(Debug)]

@@ -15,7 +15,7 @@
 //! The counters live in the anchor's two end fields, read as numbers, so
 //! the variant shares the anchor format and `Deque::create`.
 
-use crate::deque::context::Context;
+use crate::deque::context::{Context, Effect};
 use crate::deque::error::{DequeError, OpKind};
 use crate::deque::side::Side;
 use crate::format::{Anchor, Node, NodeId, Status};
@@ -55,7 +55,7 @@ async fn claim<S: Store>(
             return Ok(None);
         };
         if ctx
-            .cas_anchor_linearizing(op, &with_counters(front, back), token)
+            .cas_anchor(op, Effect::Linearizing, &with_counters(front, back), token)
             .await?
             .is_some()
         {

@@ -24,7 +24,8 @@
 //! - a missing anchor is corruption at once; a node missing twice in a row is
 //!   corruption (ALGORITHM.md's per-client "last failed id").
 
-use crate::deque::context::{Context, OwnPushReads};
+use crate::deque::Flaw;
+use crate::deque::context::{Context, Effect, OwnPushReads};
 use crate::deque::error::{DequeError, OpKind};
 use crate::deque::side::Side;
 use crate::format::{Anchor, Node, NodeId, Status};
@@ -52,7 +53,7 @@ pub(crate) async fn push<S: Store>(
                 right: Some(id),
                 lifetime: anchor.lifetime,
             };
-            match ctx.cas_anchor_linearizing(op, &single, token).await {
+            match ctx.cas_anchor(op, Effect::Linearizing, &single, token).await {
                 Ok(Some(_)) => return Ok(()),
                 Ok(None) => {}
                 Err(error) => retry_after_lost_cas(ctx, error, &mut id, &mut key)?,
@@ -79,7 +80,7 @@ pub(crate) async fn push<S: Store>(
                     }
                 }
             }
-            match ctx.cas_anchor_linearizing(op, &pushed, token).await {
+            match ctx.cas_anchor(op, Effect::Linearizing, &pushed, token).await {
                 Ok(Some(_)) => {
                     // The push has taken effect. Linking the neighbour is
                     // housekeeping any client can finish, so its failure does
@@ -109,13 +110,13 @@ fn retry_after_lost_cas<S: Store>(
     if !error.outcome_unknown() {
         return Err(error);
     }
-    if ctx.flaws.retry_unknown_cas {
+    if ctx.has(Flaw::RetryUnknownCas) {
         // FLAW (retry-unknown-cas): a lost reply taken for a failure; retry
         // with a new node although the first may have landed.
         *id = ctx.fresh_id();
         *key = ctx.node_key(*id);
         Ok(())
-    } else if ctx.flaws.rewrite_published_node {
+    } else if ctx.has(Flaw::RewritePublishedNode) {
         // FLAW (rewrite-published-node): retry with the same node, rewritten
         // blind although it may be published.
         Ok(())
@@ -146,7 +147,7 @@ pub(crate) async fn pop<S: Store>(ctx: &mut Context<S>, op: OpKind, side: Side) 
         let Some((node, _)) = ctx.load_node(op, end).await? else {
             continue;
         };
-        let popped = if anchor.is_single() && ctx.flaws.single_pop_clears_one_end {
+        let popped = if anchor.is_single() && ctx.has(Flaw::SinglePopClearsOneEnd) {
             // FLAW (one-end-single-pop): only the popped end is cleared.
             side.with_end(&anchor, None, anchor.status)
         } else if anchor.is_single() {
@@ -157,12 +158,12 @@ pub(crate) async fn pop<S: Store>(ctx: &mut Context<S>, op: OpKind, side: Side) 
             })?;
             side.with_end(&anchor, Some(inner), anchor.status)
         };
-        if ctx.flaws.delete_before_cas {
+        if ctx.has(Flaw::DeleteBeforeCas) {
             // FLAW (delete-before-cas): the node goes before the pop is sure.
             let _ = ctx.delete_popped(op, end).await;
         }
-        if ctx.cas_anchor_linearizing(op, &popped, token).await?.is_some() {
-            if !ctx.flaws.delete_before_cas {
+        if ctx.cas_anchor(op, Effect::Linearizing, &popped, token).await?.is_some() {
+            if !ctx.has(Flaw::DeleteBeforeCas) {
                 ctx.delete_popped(op, end).await?;
             }
             return Ok(Some(node.value));
@@ -199,7 +200,7 @@ async fn finish_own_push<S: Store>(
         ..pushed
     };
     if side.outward(&pen) == Some(last_id) {
-        ctx.cas_anchor_housekeeping(op, &stable, pushed_token).await?;
+        ctx.cas_anchor(op, Effect::Housekeeping, &stable, pushed_token).await?;
         return Ok(());
     }
     side.set_outward(&mut pen, Some(last_id));
@@ -224,7 +225,7 @@ async fn stabilize<S: Store>(
         return Ok(());
     };
     // FLAW (stabilize-wrong-side): the mirror image of the right side.
-    let side = if ctx.flaws.stabilize_wrong_side {
+    let side = if ctx.has(Flaw::StabilizeWrongSide) {
         side.opposite()
     } else {
         side
@@ -247,7 +248,7 @@ async fn stabilize<S: Store>(
     };
     if side.outward(&pen) != Some(last_id) {
         // FLAW (stabilize-without-recheck): link without looking again.
-        if !ctx.flaws.stabilize_without_recheck {
+        if !ctx.has(Flaw::StabilizeWithoutRecheck) {
             let (current, current_token) = ctx.read_anchor(op).await?;
             if current != anchor {
                 return Ok(());
@@ -256,7 +257,7 @@ async fn stabilize<S: Store>(
         }
         side.set_outward(&mut pen, Some(last_id));
         let pen_key = ctx.node_key(pen_id);
-        let linked = if ctx.flaws.set_link_instead_of_cas {
+        let linked = if ctx.has(Flaw::SetLinkInsteadOfCas) {
             // FLAW (set-link-instead-of-cas): a blind write of a published node.
             ctx.write_node(op, &pen_key, &pen).await.map(|()| true)?
         } else {
@@ -280,6 +281,6 @@ async fn stabilize<S: Store>(
         status: Status::Stable,
         ..anchor
     };
-    ctx.cas_anchor_housekeeping(op, &stable, token).await?;
+    ctx.cas_anchor(op, Effect::Housekeeping, &stable, token).await?;
     Ok(())
 }

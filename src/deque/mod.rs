@@ -9,6 +9,7 @@
 
 mod context;
 mod error;
+mod guess;
 mod increment_queue;
 mod michael2003;
 mod side;
@@ -35,7 +36,7 @@ pub const RETRIES_MAX_DEFAULT: u32 = 10_000;
 ///
 /// Broken variants exist to prove the harness catches wrong algorithms: each
 /// is `michael2003` with one realistic flaw injected at a marked point (see
-/// `Flaws`), so the catalogue shares one algorithm instead of near-copies.
+/// `Flaw`), so the catalogue shares one algorithm instead of near-copies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Variant {
     /// The library's default: `michael2003` plus the anchor server's
@@ -99,27 +100,29 @@ pub enum Variant {
     IncrementAllocatedQueue,
 }
 
-/// The flaws a variant injects into `michael2003`, one per marked point.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Flaws {
+/// The one flaw a broken variant injects into `michael2003`, applied at
+/// the point marked `FLAW (<variant name>)`: one algorithm for the whole
+/// catalogue instead of near-copies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flaw {
     /// See [`Variant::OneEndSinglePop`].
-    pub(crate) single_pop_clears_one_end: bool,
+    SinglePopClearsOneEnd,
     /// See [`Variant::NoCorruptionDetection`].
-    pub(crate) missing_node_is_always_a_race: bool,
+    MissingNodeIsAlwaysARace,
     /// See [`Variant::CorruptionOnFirstMiss`].
-    pub(crate) corruption_on_first_miss: bool,
+    CorruptionOnFirstMiss,
     /// See [`Variant::SetLinkInsteadOfCas`].
-    pub(crate) set_link_instead_of_cas: bool,
+    SetLinkInsteadOfCas,
     /// See [`Variant::StabilizeWithoutRecheck`].
-    pub(crate) stabilize_without_recheck: bool,
+    StabilizeWithoutRecheck,
     /// See [`Variant::DeleteBeforeCas`].
-    pub(crate) delete_before_cas: bool,
+    DeleteBeforeCas,
     /// See [`Variant::RetryUnknownCas`].
-    pub(crate) retry_unknown_cas: bool,
+    RetryUnknownCas,
     /// See [`Variant::RewritePublishedNode`].
-    pub(crate) rewrite_published_node: bool,
+    RewritePublishedNode,
     /// See [`Variant::StabilizeWrongSide`].
-    pub(crate) stabilize_wrong_side: bool,
+    StabilizeWrongSide,
 }
 
 impl Variant {
@@ -174,48 +177,21 @@ impl Variant {
         self == Variant::Hardened
     }
 
-    pub(crate) fn flaws(self) -> Flaws {
-        let none = Flaws::default();
+    /// The flaw this variant injects into `michael2003`, if any.
+    pub(crate) fn flaw(self) -> Option<Flaw> {
         match self {
-            Variant::Hardened | Variant::Michael2003 => none,
-            Variant::OneEndSinglePop => Flaws {
-                single_pop_clears_one_end: true,
-                ..none
-            },
-            Variant::NoCorruptionDetection => Flaws {
-                missing_node_is_always_a_race: true,
-                ..none
-            },
-            Variant::CorruptionOnFirstMiss => Flaws {
-                corruption_on_first_miss: true,
-                ..none
-            },
-            Variant::SetLinkInsteadOfCas => Flaws {
-                set_link_instead_of_cas: true,
-                ..none
-            },
-            Variant::StabilizeWithoutRecheck => Flaws {
-                stabilize_without_recheck: true,
-                ..none
-            },
-            Variant::DeleteBeforeCas => Flaws {
-                delete_before_cas: true,
-                ..none
-            },
-            Variant::RetryUnknownCas => Flaws {
-                retry_unknown_cas: true,
-                ..none
-            },
-            Variant::RewritePublishedNode => Flaws {
-                rewrite_published_node: true,
-                ..none
-            },
-            Variant::StabilizeWrongSide => Flaws {
-                stabilize_wrong_side: true,
-                ..none
-            },
-            // A different algorithm, not a flaw: dispatched in `Deque`.
-            Variant::IncrementAllocatedQueue => none,
+            // The real algorithms, and a different algorithm dispatched in
+            // `Deque`.
+            Variant::Hardened | Variant::Michael2003 | Variant::IncrementAllocatedQueue => None,
+            Variant::OneEndSinglePop => Some(Flaw::SinglePopClearsOneEnd),
+            Variant::NoCorruptionDetection => Some(Flaw::MissingNodeIsAlwaysARace),
+            Variant::CorruptionOnFirstMiss => Some(Flaw::CorruptionOnFirstMiss),
+            Variant::SetLinkInsteadOfCas => Some(Flaw::SetLinkInsteadOfCas),
+            Variant::StabilizeWithoutRecheck => Some(Flaw::StabilizeWithoutRecheck),
+            Variant::DeleteBeforeCas => Some(Flaw::DeleteBeforeCas),
+            Variant::RetryUnknownCas => Some(Flaw::RetryUnknownCas),
+            Variant::RewritePublishedNode => Some(Flaw::RewritePublishedNode),
+            Variant::StabilizeWrongSide => Some(Flaw::StabilizeWrongSide),
         }
     }
 
