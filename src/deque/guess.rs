@@ -169,14 +169,9 @@ mod tests {
             while !contended_op(&mut policy) {}
         }
         let mut reads = 0;
-        loop {
-            match policy.start(|_| true) {
-                Start::Read => {
-                    reads += 1;
-                    policy.won(anchor(1), CasToken(1));
-                }
-                Start::Guess(..) => break,
-            }
+        while policy.start(|_| true) == Start::Read {
+            reads += 1;
+            policy.won(anchor(1), CasToken(1));
         }
         assert_eq!(reads, 4);
         // This guess wins: the next miss skips one operation only.
