@@ -76,6 +76,7 @@ pub const NODE_KEY_SUFFIX_LEN: usize = 1 + 2 * ID_LEN;
 /// must build node keys this way; the harness uses it to name a node it
 /// destroys. Fails only if the name leaves no room for the suffix (deque
 /// names are checked for that when a handle is made).
+#[inline]
 pub fn node_key(deque_name: &str, id: NodeId) -> Result<crate::key::Key, crate::key::KeyError> {
     crate::key::Key::new(format!("{deque_name}:{id}"))
 }

@@ -19,7 +19,10 @@
 //!   the run ended); its result is then `unknown`.
 //! - `result.type`: `ok` (push took effect), `value` with `value` (pop returned
 //!   it), `empty` (pop found the deque empty), `unknown` (may or may not have
-//!   taken effect), `failed` with `error` (certainly had no effect),
+//!   taken effect), `failed` with `error` (certainly had no effect; `error`
+//!   is one of `already_exists`, `not_found`, `invalid_name`,
+//!   `value_too_large`, `backend`, `retries_exhausted`, the last a
+//!   liveness failure),
 //!   `corruption` with `key` and `detail` (the deque reported lost or garbled data).
 //! - `losses`: entries the run destroyed; `key: null` means every entry on
 //!   that server (restart, flush). Optional (default: none).
@@ -77,8 +80,8 @@ pub enum OpResult {
     Unknown,
     /// The operation certainly had no effect.
     Failed {
-        /// The error's kind, for reports.
-        error: String,
+        /// Why.
+        error: FailKind,
     },
     /// The deque reported corruption.
     Corruption {
@@ -100,6 +103,62 @@ impl OpResult {
             OpResult::Failed { .. } => "failed",
             OpResult::Corruption { .. } => "corruption",
         }
+    }
+}
+
+/// Why an operation failed without effect, as the deque's error says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailKind {
+    /// `create` of a name that exists.
+    AlreadyExists,
+    /// `bind` to a name that does not.
+    NotFound,
+    /// A name that is not a valid deque name.
+    InvalidName,
+    /// A value larger than the item limit allows.
+    ValueTooLarge,
+    /// A request failed before the operation could take effect.
+    Backend,
+    /// Every attempt lost a race, up to the retry bound: a liveness
+    /// failure, not a failure of the store.
+    RetriesExhausted,
+}
+
+impl FailKind {
+    /// The kind of a deque error that left the deque unchanged. Corruption
+    /// and unknown outcomes are results of their own in a history, never
+    /// failures, so they have no kind here.
+    pub fn of(error: &memcache_collections::DequeError) -> FailKind {
+        use memcache_collections::DequeError;
+        match error {
+            DequeError::AlreadyExists { .. } => FailKind::AlreadyExists,
+            DequeError::NotFound { .. } => FailKind::NotFound,
+            DequeError::InvalidName { .. } => FailKind::InvalidName,
+            DequeError::ValueTooLarge { .. } => FailKind::ValueTooLarge,
+            DequeError::RetriesExhausted { .. } => FailKind::RetriesExhausted,
+            DequeError::Backend { .. } | DequeError::Corruption { .. } | DequeError::OutcomeUnknown { .. } => {
+                FailKind::Backend
+            }
+        }
+    }
+
+    /// The kind's name as the JSON format spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            FailKind::AlreadyExists => "already_exists",
+            FailKind::NotFound => "not_found",
+            FailKind::InvalidName => "invalid_name",
+            FailKind::ValueTooLarge => "value_too_large",
+            FailKind::Backend => "backend",
+            FailKind::RetriesExhausted => "retries_exhausted",
+        }
+    }
+}
+
+impl std::fmt::Display for FailKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 

@@ -1,7 +1,8 @@
-//! Scenario files: a simulated world, its workload and faults, which seeds to
-//! run, which algorithm variant, and which verdicts that variant is expected
-//! to earn. TOML read with serde; unknown keys are errors that name the file,
-//! line, column and key.
+//! Scenario files: a run configuration ([`RunConfig`]: servers, network,
+//! clients, faults), which seeds to run, which algorithm variant, and which
+//! verdicts that variant is expected to earn. TOML read with serde; unknown
+//! keys, unknown variants or verdicts, and out-of-range rates are errors
+//! that name the file, line, column and key.
 //!
 //! ```toml
 //! # What the scenario is for, in a comment.
@@ -11,7 +12,7 @@
 //! seeds = { count = 200 }                          # or { start = 5, end = 10 }
 //! fails_on = ["michael2003"]  # regressions: variants some seed must fail on
 //!
-//! [clients]           # every section of `sim::config::SimConfig`, same keys
+//! [clients]           # every section of `config::RunConfig`, same keys
 //! count = 6
 //!
 //! [swarm]             # optional: each seed draws its own fault mix
@@ -19,43 +20,68 @@
 //! restart_per_s = [0.0, 5.0]
 //! ```
 //!
-//! Defaults live in one place: `sim::config` for the world, this module for
+//! Defaults live in one place: `crate::config` for the run, this module for
 //! the scenario table and swarm ranges.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
-use rand::RngExt;
-use serde::{Deserialize, Serialize};
-
-use crate::check::Verdict;
-use crate::sim::config::{ClientsConfig, FaultSpec, NetworkConfig, RandomFaults, ServersConfig, SimConfig};
-use crate::sim::rng::{self, Stream};
 use memcache_collections::Variant;
+use rand::RngExt;
+use serde::de::{Error as _, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::config::RunConfig;
+use crate::rng::{self, Stream};
+use crate::verdict::Verdict;
 
 /// A scenario file, as written.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Scenario {
-    /// What to run and what to expect.
-    pub scenario: ScenarioMeta,
-    /// The servers.
-    #[serde(default)]
-    pub servers: ServersConfig,
-    /// The network.
-    #[serde(default)]
-    pub network: NetworkConfig,
-    /// The clients and workload.
-    #[serde(default)]
-    pub clients: ClientsConfig,
-    /// Scheduled faults.
-    #[serde(default)]
-    pub faults: Vec<FaultSpec>,
-    /// Random faults at fixed rates.
-    #[serde(default)]
-    pub random_faults: RandomFaults,
+    /// The `[scenario]` table: what to run and what to expect.
+    #[serde(rename = "scenario")]
+    pub meta: ScenarioMeta,
+    /// The run configuration: every other section but `[swarm]`.
+    #[serde(flatten)]
+    pub config: RunConfig,
     /// Per-seed random fault mixes (TigerBeetle's swarm testing).
-    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub swarm: Option<Swarm>,
+}
+
+impl<'de> Deserialize<'de> for Scenario {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Sections;
+        impl<'de> Visitor<'de> for Sections {
+            type Value = Scenario;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a scenario")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scenario, A::Error> {
+                let mut meta = None;
+                let mut config = RunConfig::default();
+                let mut swarm = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "scenario" => meta = Some(map.next_value()?),
+                        "swarm" => swarm = Some(map.next_value()?),
+                        _ if config.read_section(&key, &mut map)? => {}
+                        _ => {
+                            let mut known = vec!["scenario", "swarm"];
+                            known.extend_from_slice(RunConfig::SECTIONS);
+                            return Err(A::Error::custom(format!(
+                                "unknown section `{key}`, expected one of {}",
+                                known.join(", ")
+                            )));
+                        }
+                    }
+                }
+                let meta = meta.ok_or_else(|| A::Error::missing_field("scenario"))?;
+                Ok(Scenario { meta, config, swarm })
+            }
+        }
+        deserializer.deserialize_map(Sections)
+    }
 }
 
 /// The `[scenario]` table.
@@ -63,10 +89,10 @@ pub struct Scenario {
 #[serde(deny_unknown_fields)]
 pub struct ScenarioMeta {
     /// The algorithm variant to run.
-    #[serde(default = "default_variant")]
-    pub variant: String,
+    #[serde(default, with = "variant_name")]
+    pub variant: Variant,
     /// The verdicts this variant is expected to earn on every seed.
-    pub expect: Vec<String>,
+    pub expect: Vec<Verdict>,
     /// Which seeds to run.
     #[serde(default)]
     pub seeds: Seeds,
@@ -75,12 +101,55 @@ pub struct ScenarioMeta {
     /// algorithm the finding was made on). `sim/tests/regressions.rs`
     /// checks both directions, so a regression cannot quietly stop
     /// reproducing.
-    #[serde(default)]
-    pub fails_on: Vec<String>,
+    #[serde(default, with = "variant_names", skip_serializing_if = "Vec::is_empty")]
+    pub fails_on: Vec<Variant>,
 }
 
-fn default_variant() -> String {
-    Variant::default().name().to_owned()
+/// Variants in files and on the command line: by [`Variant::name`].
+pub mod variant_name {
+    use memcache_collections::Variant;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Parses a variant name; the error lists the catalogue.
+    pub fn parse(name: &str) -> Result<Variant, String> {
+        Variant::from_name(name).ok_or_else(|| {
+            let known: Vec<&str> = Variant::ALL.iter().map(|v| v.name()).collect();
+            format!("unknown variant {name:?}; the variants are {}", known.join(", "))
+        })
+    }
+
+    /// Writes the name.
+    pub fn serialize<S: Serializer>(variant: &Variant, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(variant.name())
+    }
+
+    /// Reads a name.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Variant, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        parse(&name).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A list of variants by name.
+mod variant_names {
+    use memcache_collections::Variant;
+    use serde::ser::SerializeSeq;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(variants: &[Variant], serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(variants.len()))?;
+        for variant in variants {
+            seq.serialize_element(variant.name())?;
+        }
+        seq.end()
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Variant>, D::Error> {
+        Vec::<String>::deserialize(deserializer)?
+            .iter()
+            .map(|name| super::variant_name::parse(name).map_err(serde::de::Error::custom))
+            .collect()
+    }
 }
 
 /// The seeds of a scenario.
@@ -124,6 +193,7 @@ impl Seeds {
 #[serde(deny_unknown_fields, default)]
 pub struct Swarm {
     /// Probability that a fault kind is off for a seed.
+    #[serde(deserialize_with = "crate::config::probability")]
     pub off_probability: f64,
     /// Range of `network.drop_request_rate`.
     pub drop_request_rate: [f64; 2],
@@ -158,6 +228,87 @@ impl Default for Swarm {
             lose_anchor_per_s: [0.0, 2.0],
             partition_per_s: [0.0, 20.0],
             pause_per_s: [0.0, 20.0],
+        }
+    }
+}
+
+/// What one seed drew from a [`Swarm`]: the rates its run uses, in the
+/// order they were drawn. Shown by `repro`, in JSON records and in the HTML
+/// report, so a reader knows what a failing swarm seed injected.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SwarmDraws {
+    /// `(field, rate)`, with the field named as in the configuration
+    /// (`network.drop_reply_rate`, `random_faults.restart_per_s`, ...); 0
+    /// means the kind was switched off for this seed.
+    pub rates: Vec<(&'static str, f64)>,
+}
+
+impl Swarm {
+    /// Every range with the configuration field it sets, in draw order.
+    fn ranges(&self) -> [(&'static str, [f64; 2]); 9] {
+        [
+            ("network.drop_request_rate", self.drop_request_rate),
+            ("network.drop_reply_rate", self.drop_reply_rate),
+            ("network.delay_spike_rate", self.delay_spike_rate),
+            ("random_faults.restart_per_s", self.restart_per_s),
+            ("random_faults.flush_per_s", self.flush_per_s),
+            ("random_faults.lose_node_per_s", self.lose_node_per_s),
+            ("random_faults.lose_anchor_per_s", self.lose_anchor_per_s),
+            ("random_faults.partition_per_s", self.partition_per_s),
+            ("random_faults.pause_per_s", self.pause_per_s),
+        ]
+    }
+
+    /// The rates of `seed`, from the seed's own swarm stream.
+    pub fn draw(&self, seed: u64) -> SwarmDraws {
+        let mut rng = rng::stream(seed, Stream::Swarm, 0);
+        let rates = self
+            .ranges()
+            .into_iter()
+            .map(|(field, range)| {
+                let off = rng.random_bool(self.off_probability.clamp(0.0, 1.0));
+                let u: f64 = rng.random();
+                let rate = if off { 0.0 } else { range[0] + u * (range[1] - range[0]) };
+                (field, rate)
+            })
+            .collect();
+        SwarmDraws { rates }
+    }
+}
+
+impl SwarmDraws {
+    /// Sets the drawn rates in `config`.
+    pub fn apply(&self, config: &mut RunConfig) {
+        for &(field, rate) in &self.rates {
+            let slot = match field {
+                "network.drop_request_rate" => &mut config.network.drop_request_rate,
+                "network.drop_reply_rate" => &mut config.network.drop_reply_rate,
+                "network.delay_spike_rate" => &mut config.network.delay_spike_rate,
+                "random_faults.restart_per_s" => &mut config.random_faults.restart_per_s,
+                "random_faults.flush_per_s" => &mut config.random_faults.flush_per_s,
+                "random_faults.lose_node_per_s" => &mut config.random_faults.lose_node_per_s,
+                "random_faults.lose_anchor_per_s" => &mut config.random_faults.lose_anchor_per_s,
+                "random_faults.partition_per_s" => &mut config.random_faults.partition_per_s,
+                "random_faults.pause_per_s" => &mut config.random_faults.pause_per_s,
+                other => unreachable!("swarm draws name configuration fields only, not {other}"),
+            };
+            *slot = rate;
+        }
+    }
+}
+
+impl fmt::Display for SwarmDraws {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let on: Vec<String> = self
+            .rates
+            .iter()
+            .filter(|(_, rate)| *rate > 0.0)
+            .map(|(field, rate)| format!("{field} = {rate:.4}"))
+            .collect();
+        if on.is_empty() {
+            f.write_str("every fault kind off")
+        } else {
+            f.write_str(&on.join(", "))
         }
     }
 }
@@ -200,51 +351,46 @@ pub struct LoadedScenario {
     pub name: String,
     /// The parsed file.
     pub scenario: Scenario,
-    /// The accepted verdicts.
-    pub expect: Vec<Verdict>,
-    /// The variant the file names, kept when a command line overrides
-    /// `scenario.variant`, so replay commands can say so.
-    pub file_variant: String,
 }
 
 impl LoadedScenario {
-    /// The world of one seed (swarm rates drawn from the seed's own stream).
-    pub fn config_for(&self, seed: u64) -> SimConfig {
-        let s = &self.scenario;
-        let mut config = SimConfig {
-            variant: s.scenario.variant.clone(),
-            servers: s.servers.clone(),
-            network: s.network.clone(),
-            clients: s.clients.clone(),
-            faults: s.faults.clone(),
-            random_faults: s.random_faults.clone(),
-            drain: true,
-            keep_trace: false,
-        };
-        if let Some(swarm) = &s.swarm {
-            apply_swarm(swarm, seed, &mut config);
-        }
-        config
+    /// The verdicts the scenario accepts.
+    pub fn expect(&self) -> &[Verdict] {
+        &self.scenario.meta.expect
     }
 }
 
-fn apply_swarm(swarm: &Swarm, seed: u64, config: &mut SimConfig) {
-    let mut rng = rng::stream(seed, Stream::Swarm, 0);
-    let mut draw = |range: [f64; 2]| -> f64 {
-        let off = rng.random_bool(swarm.off_probability.clamp(0.0, 1.0));
-        let u: f64 = rng.random();
-        if off { 0.0 } else { range[0] + u * (range[1] - range[0]) }
+/// Parses a scenario from its text; `path` is only for messages.
+pub fn parse(path: &Path, text: &str) -> Result<LoadedScenario, ScenarioError> {
+    let scenario: Scenario = toml::from_str(text).map_err(|error| ScenarioError::Parse {
+        path: path.to_owned(),
+        message: error.to_string(),
+    })?;
+    let invalid = |message: String| ScenarioError::Invalid {
+        path: path.to_owned(),
+        message,
     };
-    config.network.drop_request_rate = draw(swarm.drop_request_rate);
-    config.network.drop_reply_rate = draw(swarm.drop_reply_rate);
-    config.network.delay_spike_rate = draw(swarm.delay_spike_rate);
-    let faults = &mut config.random_faults;
-    faults.restart_per_s = draw(swarm.restart_per_s);
-    faults.flush_per_s = draw(swarm.flush_per_s);
-    faults.lose_node_per_s = draw(swarm.lose_node_per_s);
-    faults.lose_anchor_per_s = draw(swarm.lose_anchor_per_s);
-    faults.partition_per_s = draw(swarm.partition_per_s);
-    faults.pause_per_s = draw(swarm.pause_per_s);
+    let expect = &scenario.meta.expect;
+    if expect.is_empty() {
+        return Err(invalid("scenario.expect: list at least one verdict".into()));
+    }
+    if expect.contains(&Verdict::CouldNotStart) {
+        return Err(invalid(
+            "scenario.expect: could-not-start is a harness failure, not a verdict a scenario can expect".into(),
+        ));
+    }
+    let problems = scenario.config.problems();
+    if !problems.is_empty() {
+        return Err(invalid(problems.join("; ")));
+    }
+    let name = path
+        .file_stem()
+        .map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned());
+    Ok(LoadedScenario {
+        path: path.to_owned(),
+        name,
+        scenario,
+    })
 }
 
 /// Reads and validates one scenario file.
@@ -253,52 +399,7 @@ pub fn load(path: &Path) -> Result<LoadedScenario, ScenarioError> {
         path: path.to_owned(),
         source,
     })?;
-    let scenario: Scenario = toml::from_str(&text).map_err(|error| ScenarioError::Parse {
-        path: path.to_owned(),
-        message: error.to_string(),
-    })?;
-    let invalid = |message: String| ScenarioError::Invalid {
-        path: path.to_owned(),
-        message,
-    };
-    let expect = scenario
-        .scenario
-        .expect
-        .iter()
-        .map(|name| {
-            Verdict::from_name(name).ok_or_else(|| {
-                let known: Vec<&str> = Verdict::ALL.iter().map(|v| v.name()).collect();
-                invalid(format!(
-                    "scenario.expect: unknown verdict {name:?}; expected one of {known:?}"
-                ))
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    if expect.is_empty() {
-        return Err(invalid("scenario.expect: list at least one verdict".into()));
-    }
-    let named = std::iter::once(("scenario.variant", &scenario.scenario.variant))
-        .chain(scenario.scenario.fails_on.iter().map(|v| ("scenario.fails_on", v)));
-    for (field, variant) in named {
-        if memcache_collections::Variant::from_name(variant).is_none() {
-            return Err(invalid(format!(
-                "{field}: unknown variant {variant:?} (see `mcsim list`)"
-            )));
-        }
-    }
-    if scenario.servers.count == 0 || scenario.clients.count == 0 {
-        return Err(invalid("servers.count and clients.count must be at least 1".into()));
-    }
-    let name = path
-        .file_stem()
-        .map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned());
-    Ok(LoadedScenario {
-        path: path.to_owned(),
-        name,
-        file_variant: scenario.scenario.variant.clone(),
-        scenario,
-        expect,
-    })
+    parse(path, &text)
 }
 
 /// Every `.toml` file under the given paths (files as given, directories

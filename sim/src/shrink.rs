@@ -5,10 +5,11 @@
 //! simpler values, no think time, one server, then the schedule (a constant
 //! network latency).
 
-use crate::check::{CheckOptions, Verdict, check};
+use crate::config::{Latency, RandomFaults, Trigger};
+use crate::pipeline;
+use crate::plan::{Overrides, RunPlan};
 use crate::scenario::{LoadedScenario, Scenario, Seeds};
-use crate::sim;
-use crate::sim::config::{Latency, Trigger};
+use crate::verdict::Verdict;
 
 /// Runs attempted at most.
 const ATTEMPTS_MAX: usize = 400;
@@ -28,27 +29,23 @@ pub struct Shrunk {
     pub attempts: usize,
 }
 
-/// The verdict of one seed of a scenario.
-fn verdict_of(loaded: &LoadedScenario, seed: u64) -> Option<Verdict> {
-    let outcome = sim::run(&loaded.config_for(seed), seed).ok()?;
-    if outcome.stats.stuck {
-        return Some(Verdict::Liveness);
-    }
-    let options = CheckOptions {
-        explain: false,
-        ..CheckOptions::default()
-    };
-    Some(check(&outcome.history, options).verdict)
+/// The verdict of one seed of a scenario, judged by the pipeline like any
+/// run (a stuck run is a liveness failure, a refused one could not start).
+pub fn verdict_of(loaded: &LoadedScenario, seed: u64, overrides: Overrides) -> Verdict {
+    let plan = RunPlan::for_scenario(loaded, seed, overrides);
+    pipeline::run(plan, pipeline::quiet()).judgement.verdict
 }
 
 /// Workload operations of a scenario (prefill included).
 pub fn workload_ops(scenario: &Scenario) -> u64 {
-    u64::from(scenario.clients.count) * scenario.clients.ops_per_client + scenario.clients.prefill_items
+    let clients = &scenario.config.clients;
+    u64::from(clients.count) * clients.ops_per_client + clients.prefill_items
 }
 
 /// Candidate simplifications of `s`, most aggressive first.
 fn candidates(s: &Scenario) -> Vec<Scenario> {
     let mut out = Vec::new();
+    let config = &s.config;
     let mut push = |edit: &dyn Fn(&mut Scenario)| {
         let mut c = s.clone();
         edit(&mut c);
@@ -56,59 +53,68 @@ fn candidates(s: &Scenario) -> Vec<Scenario> {
             out.push(c);
         }
     };
-    for count in [1, 2, s.clients.count / 2, s.clients.count.saturating_sub(1)] {
-        if count >= 1 && count < s.clients.count {
-            push(&|c| c.clients.count = count);
+    for count in [1, 2, config.clients.count / 2, config.clients.count.saturating_sub(1)] {
+        if count >= 1 && count < config.clients.count {
+            push(&|c| c.config.clients.count = count);
         }
     }
-    let ops = s.clients.ops_per_client;
+    let ops = config.clients.ops_per_client;
     for fewer in [1, 2, 3, ops / 4, ops / 2, ops.saturating_sub(1)] {
         if fewer >= 1 && fewer < ops {
-            push(&|c| c.clients.ops_per_client = fewer);
+            push(&|c| c.config.clients.ops_per_client = fewer);
         }
     }
-    let prefill = s.clients.prefill_items;
+    let prefill = config.clients.prefill_items;
     for fewer in [0, prefill / 2, prefill.saturating_sub(1)] {
         if fewer < prefill {
-            push(&|c| c.clients.prefill_items = fewer);
+            push(&|c| c.config.clients.prefill_items = fewer);
         }
     }
-    for i in 0..s.faults.len() {
+    for i in 0..config.faults.len() {
         push(&|c| {
-            c.faults.remove(i);
+            c.config.faults.remove(i);
         });
         // Later: a failure that survives a later fault did not need it early.
-        push(&|c| match &mut c.faults[i].trigger {
+        push(&|c| match &mut c.config.faults[i].trigger {
             Trigger::AtUs { at_us } => *at_us = at_us.saturating_mul(2).max(1),
             Trigger::AfterOps { ops } => *ops = ops.saturating_mul(2).max(1),
             Trigger::AfterClientRequests { .. } => {}
         });
     }
     push(&|c| c.swarm = None);
-    push(&|c| c.random_faults = crate::sim::config::RandomFaults::default());
+    push(&|c| c.config.random_faults = RandomFaults::default());
     push(&|c| {
-        c.network.drop_request_rate = 0.0;
-        c.network.drop_reply_rate = 0.0;
-        c.network.delay_spike_rate = 0.0;
+        c.config.network.drop_request_rate = 0.0;
+        c.config.network.drop_reply_rate = 0.0;
+        c.config.network.delay_spike_rate = 0.0;
     });
     push(&|c| {
-        c.clients.value_size_bytes_min = 0;
-        c.clients.value_size_bytes_max = 0;
+        c.config.clients.value_size_bytes_min = 0;
+        c.config.clients.value_size_bytes_max = 0;
     });
-    push(&|c| c.clients.think_time_us_max = 0);
-    push(&|c| c.servers.count = 1);
+    push(&|c| c.config.clients.think_time_us_max = 0);
+    push(&|c| c.config.servers.count = 1);
     // Then the schedule: a constant latency takes the network's random
     // timing out of the run.
-    push(&|c| c.network.latency = Latency::Constant { us: 50 });
+    push(&|c| c.config.network.latency = Latency::Constant { us: 50 });
     out
 }
 
-/// Shrinks `loaded` at `seed`, keeping its verdict `target`.
-pub fn shrink(loaded: &LoadedScenario, seed: u64, target: Verdict) -> Shrunk {
+/// Shrinks `loaded` at `seed` (with the command line's `overrides`),
+/// keeping its verdict `target`. The shrunk scenario names the variant that
+/// ran, so it replays without overrides.
+pub fn shrink(loaded: &LoadedScenario, seed: u64, overrides: Overrides, target: Verdict) -> Shrunk {
     let mut current = loaded.clone();
-    current.scenario.scenario.seeds = Seeds::Range {
+    current.scenario.meta.seeds = Seeds::Range {
         start: seed,
         end: seed + 1,
+    };
+    if let Some(variant) = overrides.variant {
+        current.scenario.meta.variant = variant;
+    }
+    let overrides = Overrides {
+        variant: None,
+        ..overrides
     };
     let mut attempts = 0;
     'improve: while attempts < ATTEMPTS_MAX {
@@ -118,7 +124,7 @@ pub fn shrink(loaded: &LoadedScenario, seed: u64, target: Verdict) -> Shrunk {
                 scenario: candidate,
                 ..current.clone()
             };
-            if verdict_of(&trial, seed) == Some(target) {
+            if verdict_of(&trial, seed, overrides) == target {
                 current = trial;
                 continue 'improve;
             }

@@ -14,10 +14,12 @@ use std::time::Instant;
 use memcache_collections::Variant;
 use serde::Serialize;
 
-use crate::check::Verdict;
-use crate::runner::{self, RunRecord};
+use crate::pipeline;
+use crate::plan::{Overrides, RunPlan};
+use crate::record::RunRecord;
 use crate::scenario::LoadedScenario;
 use crate::shrink;
+use crate::verdict::Verdict;
 
 /// Seeds of one master seed: `master * SEEDS_PER_MASTER + k`.
 pub const SEEDS_PER_MASTER: u64 = 1_000_000;
@@ -82,26 +84,22 @@ pub fn is_catch(verdict: Verdict) -> bool {
 /// `runs_max` runs.
 pub fn hunt(scenarios: &[LoadedScenario], variant: Variant, master_seed: u64, runs_max: u64) -> Hunt {
     let started = Instant::now();
-    let with_variant: Vec<LoadedScenario> = scenarios
-        .iter()
-        .map(|s| {
-            let mut s = s.clone();
-            s.scenario.scenario.variant = variant.name().to_owned();
-            s
-        })
-        .collect();
+    let overrides = Overrides {
+        variant: Some(variant),
+        ..Overrides::default()
+    };
     let mut runs = 0;
     let mut caught = None;
     'search: for k in 0.. {
         let seed = master_seed * SEEDS_PER_MASTER + k;
-        for scenario in &with_variant {
+        for scenario in scenarios {
             if runs == runs_max {
                 break 'search;
             }
-            let record = runner::run_one(scenario, seed);
+            let ran = pipeline::run(RunPlan::for_scenario(scenario, seed, overrides), pipeline::quiet());
             runs += 1;
-            if is_catch(record.verdict) {
-                caught = Some(catch_of(&record, variant));
+            if is_catch(ran.record.verdict) {
+                caught = Some(catch_of(&ran.record));
                 break 'search;
             }
         }
@@ -114,18 +112,13 @@ pub fn hunt(scenarios: &[LoadedScenario], variant: Variant, master_seed: u64, ru
     }
 }
 
-fn catch_of(record: &RunRecord, variant: Variant) -> Catch {
+fn catch_of(record: &RunRecord) -> Catch {
     Catch {
         scenario: record.scenario.clone(),
         path: record.path.clone(),
         seed: record.seed,
         verdict: record.verdict,
-        replay: format!(
-            "mcsim run {} --seed {} --variant {}",
-            record.path,
-            record.seed,
-            variant.name()
-        ),
+        replay: record.replay.clone(),
     }
 }
 
@@ -149,9 +142,11 @@ pub fn validate(
                 .flatten()
                 .and_then(|catch| {
                     let loaded = scenarios.iter().find(|s| s.name == catch.scenario)?;
-                    let mut loaded = loaded.clone();
-                    loaded.scenario.scenario.variant = variant.name().to_owned();
-                    Some(shrink::shrink(&loaded, catch.seed, catch.verdict).ops)
+                    let overrides = Overrides {
+                        variant: Some(variant),
+                        ..Overrides::default()
+                    };
+                    Some(shrink::shrink(loaded, catch.seed, overrides, catch.verdict).ops)
                 });
             VariantRow {
                 variant: variant.name().to_owned(),

@@ -4,9 +4,9 @@
 use memcache_sim::check::prepare::{PrepareOptions, prepare};
 use memcache_sim::check::search::{SearchOutcome, search};
 use memcache_sim::check::{CheckOptions, Verdict, brute_force_linearizable, check};
+use memcache_sim::config::{Fault, FaultSpec, RunConfig, Trigger};
 use memcache_sim::history::{History, HistoryOp, Loss, LossCause, OpName, OpResult};
-use memcache_sim::sim::config::{Fault, FaultSpec, Trigger};
-use memcache_sim::sim::{SimConfig, run};
+use memcache_sim::pipeline::simulate;
 use proptest::prelude::*;
 
 fn op(
@@ -156,7 +156,7 @@ fn giving_up_is_a_liveness_failure() {
         0,
         Some(10),
         OpResult::Failed {
-            error: "retries_exhausted".into(),
+            error: memcache_sim::history::FailKind::RetriesExhausted,
         },
     )]);
     assert_eq!(verdict(&h), Verdict::Liveness);
@@ -188,11 +188,11 @@ fn unknown_outcomes_may_or_may_not_have_happened() {
 
 #[test]
 fn clean_simulated_runs_are_linearizable() {
-    let mut config = SimConfig::default();
+    let mut config = RunConfig::default();
     config.clients.count = 6;
     config.clients.ops_per_client = 100;
     for seed in 0..10 {
-        let outcome = run(&config, seed).unwrap();
+        let outcome = simulate(&config, seed);
         let report = check(&outcome.history, CheckOptions::default());
         assert_eq!(report.verdict, Verdict::Linearizable, "seed {seed}: {}", report.reason);
     }
@@ -200,16 +200,16 @@ fn clean_simulated_runs_are_linearizable() {
 
 #[test]
 fn simulated_runs_with_lost_replies_are_linearizable() {
-    let mut config = SimConfig::default();
+    let mut config = RunConfig::default();
     config.clients.count = 6;
     config.clients.ops_per_client = 100;
     config.network.drop_reply_rate = 0.02;
     for seed in 0..10 {
-        let outcome = run(&config, seed).unwrap();
+        let outcome = simulate(&config, seed);
         let report = check(&outcome.history, CheckOptions::default());
         assert!(
             matches!(report.verdict, Verdict::Linearizable),
-            "seed {seed}: {} {}; replay: mcsim sim --seed {seed}",
+            "seed {seed}: {} {}; replay: cargo test -p memcache-sim --test checker simulated_runs_with_lost_replies",
             report.verdict,
             report.reason
         );
@@ -218,14 +218,14 @@ fn simulated_runs_with_lost_replies_are_linearizable() {
 
 #[test]
 fn a_simulated_restart_is_detected_corruption() {
-    let mut config = SimConfig::default();
+    let mut config = RunConfig::default();
     config.clients.count = 4;
     config.clients.ops_per_client = 60;
     config.faults.push(FaultSpec {
         trigger: Trigger::AfterOps { ops: 80 },
         fault: Fault::Restart { server: 0 },
     });
-    let outcome = run(&config, 3).unwrap();
+    let outcome = simulate(&config, 3);
     let report = check(&outcome.history, CheckOptions::default());
     assert_eq!(report.verdict, Verdict::DetectedCorruption, "{}", report.reason);
 }
@@ -358,7 +358,7 @@ proptest! {
 fn simulated_losses_of_every_kind_are_detected() {
     for kind in ["lose_node", "evict", "no_evictions"] {
         for seed in 0..15 {
-            let mut config = SimConfig::default();
+            let mut config = RunConfig::default();
             config.clients.count = 6;
             config.clients.ops_per_client = 80;
             match kind {
@@ -369,7 +369,7 @@ fn simulated_losses_of_every_kind_are_detected() {
                     config.servers.evictions = false;
                 }
             }
-            let report = check(&run(&config, seed).unwrap().history, CheckOptions::default());
+            let report = check(&simulate(&config, seed).history, CheckOptions::default());
             assert!(
                 matches!(report.verdict, Verdict::Linearizable | Verdict::DetectedCorruption),
                 "{kind} seed {seed}: {}: {}",

@@ -6,22 +6,41 @@
 
 use std::collections::BTreeMap;
 
+use memcache_collections::Variant;
+use memcache_sim::config::{Fault, FaultSpec, LossTarget, OpMix, PartitionMode, RunConfig, Trigger};
 use memcache_sim::history::{LossCause, OpResult};
-use memcache_sim::sim::config::{Fault, FaultSpec, LossTarget, OpMix, PartitionMode, Trigger};
-use memcache_sim::sim::{RunOutcome, SimConfig, run};
+use memcache_sim::outcome::Outcome;
+use memcache_sim::pipeline;
+use memcache_sim::plan::RunPlan;
 
-fn base() -> SimConfig {
-    let mut config = SimConfig::default();
+/// Simulates `config` from `seed`, keeping the trace.
+fn run(config: &RunConfig, seed: u64) -> Outcome {
+    let mut plan = RunPlan::for_config(config.clone(), None, seed, Variant::default());
+    plan.keep_trace = true;
+    pipeline::execute(&plan)
+}
+
+/// Requests that waited for their whole timeout.
+fn timeouts(outcome: &Outcome) -> usize {
+    outcome
+        .trace
+        .iter()
+        .filter(|r| r.detail.contains("no reply within"))
+        .count()
+}
+
+fn base() -> RunConfig {
+    let mut config = RunConfig::default();
     config.clients.count = 4;
     config.clients.ops_per_client = 60;
     config
 }
 
-fn count(outcome: &RunOutcome, pred: impl Fn(&OpResult) -> bool) -> usize {
+fn count(outcome: &Outcome, pred: impl Fn(&OpResult) -> bool) -> usize {
     outcome.history.ops.iter().filter(|op| pred(&op.result)).count()
 }
 
-fn corruption(outcome: &RunOutcome) -> usize {
+fn corruption(outcome: &Outcome) -> usize {
     count(outcome, |r| matches!(r, OpResult::Corruption { .. }))
 }
 
@@ -34,7 +53,7 @@ fn at_op(ops: u64, fault: Fault) -> FaultSpec {
 
 /// Every value pushed with a definite `ok` is popped exactly once (drain
 /// included), and nothing else is popped.
-fn assert_conserved(outcome: &RunOutcome) {
+fn assert_conserved(outcome: &Outcome) {
     let mut popped: BTreeMap<&str, usize> = BTreeMap::new();
     for op in &outcome.history.ops {
         if let OpResult::Value { value } = &op.result {
@@ -57,7 +76,7 @@ fn assert_conserved(outcome: &RunOutcome) {
 #[test]
 fn without_faults_every_op_succeeds_and_every_value_is_conserved() {
     for seed in 0..10 {
-        let outcome = run(&base(), seed).unwrap();
+        let outcome = run(&base(), seed);
         let definite = count(&outcome, |r| {
             matches!(r, OpResult::Ok | OpResult::Value { .. } | OpResult::Empty)
         });
@@ -71,8 +90,8 @@ fn without_faults_every_op_succeeds_and_every_value_is_conserved() {
 fn lost_replies_make_outcomes_unknown() {
     let mut config = base();
     config.network.drop_reply_rate = 0.05;
-    let outcome = run(&config, 1).unwrap();
-    assert!(outcome.stats.timeouts > 0);
+    let outcome = run(&config, 1);
+    assert!(timeouts(&outcome) > 0);
     assert!(count(&outcome, |r| *r == OpResult::Unknown) > 0);
 }
 
@@ -80,19 +99,20 @@ fn lost_replies_make_outcomes_unknown() {
 fn lost_requests_time_out() {
     let mut config = base();
     config.network.drop_request_rate = 0.05;
-    let outcome = run(&config, 1).unwrap();
-    assert!(outcome.stats.messages_dropped > 0 && outcome.stats.timeouts > 0);
+    let outcome = run(&config, 1);
+    assert!(outcome.counters.messages_dropped > 0 && timeouts(&outcome) > 0);
 }
 
 #[test]
 fn resets_fail_requests_at_once_without_a_timeout() {
     let mut config = base();
     config.network.reset_rate = 0.05;
-    let outcome = run(&config, 1).unwrap();
-    let stats = &outcome.stats;
+    let outcome = run(&config, 1);
+    let counters = &outcome.counters;
     // Every reset is heard of after one latency: no request waits for its
     // timeout.
-    assert!(stats.resets > 0 && stats.timeouts == 0, "{stats:?}");
+    assert!(counters.resets > 0 && timeouts(&outcome) == 0, "{counters:?}");
+    assert!(counters.requests_failed > 0);
     assert!(count(&outcome, |r| *r == OpResult::Unknown) > 0);
 }
 
@@ -100,15 +120,16 @@ fn resets_fail_requests_at_once_without_a_timeout() {
 fn delay_spikes_apply_requests_after_their_client_gave_up() {
     let mut config = base();
     config.network.delay_spike_rate = 0.05;
-    let outcome = run(&config, 1).unwrap();
-    assert!(outcome.stats.stale_replies > 0, "{:?}", outcome.stats);
+    let outcome = run(&config, 1);
+    let sim = outcome.counters.sim.as_ref().expect("a simulated run");
+    assert!(sim.stale_replies > 0, "{sim:?}");
 }
 
 #[test]
 fn a_restart_loses_everything_and_is_reported_as_corruption() {
     let mut config = base();
     config.faults.push(at_op(60, Fault::Restart { server: 0 }));
-    let outcome = run(&config, 1).unwrap();
+    let outcome = run(&config, 1);
     assert_eq!(outcome.history.losses[0].cause, LossCause::Restart);
     assert!(corruption(&outcome) > 0);
 }
@@ -117,7 +138,7 @@ fn a_restart_loses_everything_and_is_reported_as_corruption() {
 fn a_flush_loses_everything_and_is_reported_as_corruption() {
     let mut config = base();
     config.faults.push(at_op(60, Fault::FlushAll { server: 0 }));
-    let outcome = run(&config, 1).unwrap();
+    let outcome = run(&config, 1);
     assert_eq!(outcome.history.losses[0].cause, LossCause::Flush);
     assert!(corruption(&outcome) > 0);
 }
@@ -131,7 +152,7 @@ fn losing_the_anchor_is_reported_as_corruption() {
             target: LossTarget::Anchor,
         },
     ));
-    let outcome = run(&config, 1).unwrap();
+    let outcome = run(&config, 1);
     assert_eq!(outcome.history.losses.len(), 1);
     assert!(outcome.history.ops.iter().any(|op| matches!(&op.result,
         OpResult::Corruption { detail, .. } if detail.contains("anchor"))));
@@ -147,7 +168,7 @@ fn losing_a_node_at_a_position_is_reported_as_corruption() {
             target: LossTarget::NodeAt { position: 2 },
         },
     ));
-    let outcome = run(&config, 1).unwrap();
+    let outcome = run(&config, 1);
     assert_eq!(outcome.history.losses.len(), 1, "{:?}", outcome.history.losses);
     assert!(corruption(&outcome) > 0);
 }
@@ -164,12 +185,18 @@ fn memory_pressure_evicts_and_no_eviction_mode_refuses() {
     config.clients.value_size_bytes_min = 200;
     config.clients.value_size_bytes_max = 200;
     config.servers.memory_limit_bytes = Some(8_000);
-    let evicting = run(&config, 1).unwrap();
-    assert!(evicting.stats.evictions > 0);
+    let evicting = run(&config, 1);
+    assert!(evicting.counters.items_dropped > 0);
     assert!(evicting.history.losses.iter().all(|l| l.cause == LossCause::Eviction));
     config.servers.evictions = false;
-    let refusing = run(&config, 1).unwrap();
-    assert_eq!(refusing.stats.evictions, 0);
+    let refusing = run(&config, 1);
+    assert!(
+        refusing
+            .history
+            .losses
+            .iter()
+            .all(|l| l.cause == LossCause::RefusedStore)
+    );
     assert!(count(&refusing, |r| matches!(r, OpResult::Failed { .. })) > 0);
 }
 
@@ -177,7 +204,6 @@ fn memory_pressure_evicts_and_no_eviction_mode_refuses() {
 fn a_held_partition_delays_and_a_dropping_one_loses_messages() {
     for (mode, check) in [(PartitionMode::Hold, "held"), (PartitionMode::Drop, "dropped")] {
         let mut config = base();
-        config.keep_trace = true;
         config.faults.push(at_op(
             20,
             Fault::Partition {
@@ -187,8 +213,8 @@ fn a_held_partition_delays_and_a_dropping_one_loses_messages() {
                 mode,
             },
         ));
-        let outcome = run(&config, 1).unwrap();
-        assert!(outcome.stats.timeouts > 0, "{check}");
+        let outcome = run(&config, 1);
+        assert!(timeouts(&outcome) > 0, "{check}");
         let noted = outcome
             .trace
             .iter()
@@ -211,7 +237,7 @@ fn a_paused_client_stalls_its_operation() {
             duration_us: 50_000,
         },
     });
-    let outcome = run(&config, 1).unwrap();
+    let outcome = run(&config, 1);
     let longest = outcome
         .history
         .ops
@@ -243,7 +269,7 @@ fn a_client_crashing_mid_push_leaves_an_unreturned_op_that_others_finish() {
         trigger: Trigger::AfterClientRequests { client: 0, requests: 3 },
         fault: Fault::Crash { client: 0 },
     });
-    let outcome = run(&config, 1).unwrap();
+    let outcome = run(&config, 1);
     let crashed: Vec<_> = outcome.history.ops.iter().filter(|op| op.client == 0).collect();
     assert_eq!(crashed.len(), 1);
     assert_eq!((crashed[0].return_us, &crashed[0].result), (None, &OpResult::Unknown));

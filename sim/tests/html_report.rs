@@ -6,8 +6,10 @@
 use std::path::Path;
 use std::process::Command;
 
-use memcache_sim::check::{CheckOptions, check};
-use memcache_sim::report;
+use memcache_sim::check::CheckOptions;
+use memcache_sim::output::files;
+use memcache_sim::pipeline;
+use memcache_sim::plan::{Overrides, RunPlan};
 use memcache_sim::scenario;
 
 fn chromium() -> String {
@@ -20,11 +22,16 @@ fn the_report_of_a_failing_run_shows_the_failing_op_in_chromium() {
     let canary =
         scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/canary-one-end-single-pop.toml"))
             .unwrap();
-    let page = report::write_for_seed(&dir, &canary, 5).unwrap();
+    let mut plan = RunPlan::for_scenario(&canary, 5, Overrides::default());
+    plan.keep_trace = true;
+    let ran = pipeline::run(plan, CheckOptions::default());
+    let page = files::write_page(&dir, &ran).unwrap();
     // The failing op, as the checker names it.
-    let outcome = memcache_sim::sim::run(&canary.config_for(5), 5).unwrap();
-    let verdict = check(&outcome.history, CheckOptions::default());
-    let failing = verdict.explanation.expect("a failure is explained").minimal[0];
+    let failing = ran
+        .judgement
+        .explanation(&ran.outcome)
+        .expect("a failure is explained")
+        .minimal[0];
     let output = Command::new(chromium())
         .args([
             "--headless",
@@ -58,7 +65,8 @@ fn the_report_of_a_failing_run_shows_the_failing_op_in_chromium() {
         dom.contains(&format!("id=\"minimal-{failing}\"")),
         "and listed in the failing sub-history"
     );
-    assert!(dom.contains(verdict.verdict.name()));
-    assert!(dom.contains("mcsim repro") && dom.contains("--seed 5"));
+    assert!(dom.contains(ran.record.verdict.name()));
+    assert!(dom.contains(&ran.record.replay), "the replay command");
+    assert!(dom.contains("one-end-single-pop"), "the variant");
     std::fs::remove_dir_all(dir).unwrap();
 }

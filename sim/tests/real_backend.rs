@@ -6,12 +6,20 @@
 
 use std::path::Path;
 
-use memcache_sim::check::Verdict;
-use memcache_sim::real::{self, RealError, RealStats};
-use memcache_sim::runner::{self, Backend, RunRecord, SeedSelection};
+use memcache_collections::Variant;
+use memcache_sim::config::{Fault, FaultSpec, RunConfig, Trigger};
+use memcache_sim::outcome::{Counters, RunEnd};
+use memcache_sim::pipeline;
+use memcache_sim::plan::{Backend, Overrides, RunPlan};
+use memcache_sim::record::RunRecord;
+use memcache_sim::runner::{self, SeedSelection};
 use memcache_sim::scenario::{self, LoadedScenario};
-use memcache_sim::sim::SimConfig;
-use memcache_sim::sim::config::{Fault, FaultSpec, Trigger};
+use memcache_sim::verdict::Verdict;
+
+const REAL: Overrides = Overrides {
+    variant: None,
+    backend: Backend::Real,
+};
 
 fn suite() -> Vec<LoadedScenario> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
@@ -24,30 +32,24 @@ fn suite() -> Vec<LoadedScenario> {
 
 /// What a scenario's fault leaves in a real run's counters, for the
 /// scenarios built around one fault type.
-fn fault_happened(scenario: &str, stats: &RealStats) -> Option<bool> {
+fn fault_happened(scenario: &str, stats: &Counters) -> Option<bool> {
+    let real = stats.real.as_ref().expect("a real run has its own counters");
     Some(match scenario {
         "flush" | "restart" | "lose-anchor" | "lose-middle-node" | "pause" | "pause-storm" => stats.faults > 0,
         "lose-node" => stats.faults > 0,
         "crash-mid-push" => stats.crashed_clients == 1,
         "lost-requests" | "lost-replies" | "partition-drop" => stats.messages_dropped > 0,
         "late-delivery" => stats.messages_spiked > 0,
-        "resets" => stats.connection_resets > 0,
+        "resets" => stats.resets > 0,
         "partition-hold" => stats.messages_held > 0,
-        "eviction" | "out-of-memory" => stats.memory_full && stats.items_dropped > 0,
+        "eviction" | "out-of-memory" => real.memory_full && stats.items_dropped > 0,
         "restart-recreate" | "restart-aba" | "restart-aba-pop" => stats.faults > 0 && stats.recreations > 0,
         _ => return None,
     })
 }
 
 fn describe(record: &RunRecord) -> String {
-    format!(
-        "{} seed {}: {} ({}); rerun: {}",
-        record.scenario,
-        record.seed,
-        record.verdict,
-        record.reason,
-        record.replay()
-    )
+    record.failure_line()
 }
 
 #[test]
@@ -57,13 +59,13 @@ fn every_fault_type_earns_its_expected_verdict_on_real_memcached() {
         count: Some(1),
         ..SeedSelection::default()
     };
-    let records = runner::run_all_on(Backend::Real, &scenarios, selection, 1, false);
+    let records = runner::run_scenarios(&scenarios, selection, REAL, 1);
     assert_eq!(records.len(), scenarios.len());
     let unexpected: Vec<String> = records.iter().filter(|r| !r.expected).map(describe).collect();
     assert!(unexpected.is_empty(), "{unexpected:#?}");
     let mut checked = 0;
     for record in &records {
-        let stats = record.real.as_ref().expect("a real run has counters");
+        let stats = &record.counters;
         if let Some(happened) = fault_happened(&record.scenario, stats) {
             assert!(happened, "the fault never happened: {stats:?}; {}", describe(record));
             checked += 1;
@@ -81,18 +83,19 @@ fn broken_variants_are_caught_on_real_memcached_too() {
         ("resets", Some("retry-unknown-cas")),
     ];
     for (name, variant) in cases {
-        let mut scenario = suite()
+        let scenario = suite()
             .into_iter()
             .find(|s| s.name == name)
             .unwrap_or_else(|| panic!("no scenario {name}"));
-        if let Some(variant) = variant {
-            scenario.scenario.scenario.variant = variant.to_owned();
-        }
         let selection = SeedSelection {
             count: Some(3),
             ..SeedSelection::default()
         };
-        let records = runner::run_all_on(Backend::Real, &[scenario], selection, 1, false);
+        let overrides = Overrides {
+            variant: variant.and_then(Variant::from_name),
+            ..REAL
+        };
+        let records = runner::run_scenarios(&[scenario], selection, overrides, 1);
         let passed = |r: &&RunRecord| matches!(r.verdict, Verdict::Linearizable | Verdict::DetectedCorruption);
         let caught = records.len() - records.iter().filter(passed).count();
         assert!(
@@ -103,9 +106,17 @@ fn broken_variants_are_caught_on_real_memcached_too() {
     }
 }
 
+/// A bare configuration on real memcached.
+fn real_plan(config: RunConfig, seed: u64) -> RunPlan {
+    RunPlan {
+        backend: Backend::Real,
+        ..RunPlan::for_config(config, None, seed, Variant::default())
+    }
+}
+
 #[test]
 fn what_real_memcached_cannot_do_is_refused_with_the_reason() {
-    let mut config = SimConfig::default();
+    let mut config = RunConfig::default();
     config.servers.item_size_max_bytes = 512;
     config.faults.push(FaultSpec {
         trigger: Trigger::AfterOps { ops: 1 },
@@ -114,27 +125,27 @@ fn what_real_memcached_cannot_do_is_refused_with_the_reason() {
             duration_us: 10,
         },
     });
-    match real::run(&config, 1) {
-        Err(RealError::Unsupported(reasons)) => {
-            assert_eq!(reasons.len(), 2, "{reasons:?}");
-            assert!(reasons[0].contains("-I accepts 1024 bytes"), "{reasons:?}");
-            assert!(reasons[1].contains("faults[0]: names client 9"), "{reasons:?}");
-        }
-        other => panic!("expected a refusal, got {other:?}"),
-    }
+    let ran = pipeline::run(real_plan(config, 1), pipeline::quiet());
+    assert_eq!(ran.record.verdict, Verdict::CouldNotStart);
+    let reason = &ran.record.reason;
+    assert!(reason.contains("faults[0]: names client 9"), "{reason}");
+    assert!(reason.contains("-I accepts 1024 bytes"), "{reason}");
+    assert_eq!(ran.record.exit_class, memcache_sim::exit::HARNESS);
 }
 
 #[test]
 fn a_clean_real_run_conserves_every_value() {
-    let mut config = SimConfig::default();
+    let mut config = RunConfig::default();
     config.clients.count = 3;
     config.clients.ops_per_client = 40;
     config.clients.prefill_items = 5;
-    let outcome = real::run(&config, 7).unwrap();
-    let report = memcache_sim::check::check(&outcome.history, Default::default());
-    assert_eq!(report.verdict, Verdict::Linearizable, "{}", report.reason);
+    let ran = pipeline::run(real_plan(config, 7), pipeline::quiet());
+    let outcome = &ran.outcome;
+    assert_eq!(outcome.end, RunEnd::Finished);
+    assert_eq!(ran.record.verdict, Verdict::Linearizable, "{}", ran.record.reason);
     // Prefill, the workload, and the drain down to an empty pop.
     let drained = outcome.history.ops.iter().filter(|op| op.client == 4).count();
     assert!(drained >= 1 && outcome.history.ops.len() >= 5 + 120 + drained);
-    assert!(outcome.stats.messages_forwarded > 0 && outcome.stats.messages_dropped == 0);
+    assert!(outcome.counters.requests > 0 && outcome.counters.messages_dropped == 0);
+    assert_eq!(ran.record.ops.succeeded, 125);
 }

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use memcache_sim::plan::Overrides;
 use memcache_sim::runner::{self, SeedSelection};
 use memcache_sim::scenario::{self, LoadedScenario};
 
@@ -21,11 +22,16 @@ fn regressions() -> Vec<LoadedScenario> {
 #[test]
 fn every_regression_passes_on_its_own_variant() {
     for loaded in regressions() {
-        let records = runner::run_all(std::slice::from_ref(&loaded), SeedSelection::default(), 2, false);
+        let records = runner::run_scenarios(
+            std::slice::from_ref(&loaded),
+            SeedSelection::default(),
+            Overrides::default(),
+            2,
+        );
         let failures: Vec<String> = records
             .iter()
             .filter(|r| !r.expected)
-            .map(|r| format!("seed {}: {} ({}); replay: {}", r.seed, r.verdict, r.reason, r.replay()))
+            .map(|r| r.failure_line())
             .collect();
         assert!(failures.is_empty(), "{}: {failures:#?}", loaded.name);
     }
@@ -35,21 +41,25 @@ fn every_regression_passes_on_its_own_variant() {
 fn every_regression_still_fails_on_the_algorithm_it_pins() {
     for loaded in regressions() {
         assert!(
-            !loaded.scenario.scenario.fails_on.is_empty(),
+            !loaded.scenario.meta.fails_on.is_empty(),
             "{}: a regression names the variants it fails on (scenario.fails_on)",
             loaded.name
         );
-        for variant in &loaded.scenario.scenario.fails_on {
-            let mut on_variant = loaded.clone();
-            on_variant.scenario.scenario.variant = variant.clone();
-            let records = runner::run_all(&[on_variant], SeedSelection::default(), 2, false);
+        for &variant in &loaded.scenario.meta.fails_on {
+            let overrides = Overrides {
+                variant: Some(variant),
+                ..Overrides::default()
+            };
+            let records = runner::run_scenarios(std::slice::from_ref(&loaded), SeedSelection::default(), overrides, 2);
             assert!(
                 records.iter().any(|r| !r.expected),
-                "{} no longer fails on {variant}: every one of its {} seeds earned an expected verdict; \
-                 replay: mcsim run {} --variant {variant}",
+                "{} no longer fails on {}: every one of its {} seeds earned an expected verdict; \
+                 replay: mcsim run {} --variant {}",
                 loaded.name,
+                variant.name(),
                 records.len(),
-                loaded.path.display()
+                loaded.path.display(),
+                variant.name()
             );
         }
     }

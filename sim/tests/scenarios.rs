@@ -3,10 +3,14 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use memcache_sim::check::Verdict;
+use memcache_collections::Variant;
 use memcache_sim::exit;
-use memcache_sim::runner::{self, Backend, RunRecord, SeedSelection};
+use memcache_sim::output::{junit, table};
+use memcache_sim::plan::{Backend, Overrides, RunPlan};
+use memcache_sim::record::{self, RunRecord};
+use memcache_sim::runner::{self, SeedSelection};
 use memcache_sim::scenario::{self, ScenarioError};
+use memcache_sim::verdict::Verdict;
 
 fn suite_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
@@ -116,14 +120,14 @@ fn runs_are_deterministic_and_in_job_order_whatever_the_threads() {
         count: Some(6),
         ..Default::default()
     };
-    let key = |records: Vec<RunRecord>| -> Vec<(String, u64, Verdict, String)> {
+    let key = |records: Vec<RunRecord>| -> Vec<(String, u64, Verdict, Option<String>)> {
         records
             .into_iter()
             .map(|r| (r.scenario, r.seed, r.verdict, r.trace_hash))
             .collect()
     };
-    let one = key(runner::run_all(&scenarios, selection, 1, false));
-    let two = key(runner::run_all(&scenarios, selection, 2, false));
+    let one = key(runner::run_scenarios(&scenarios, selection, Overrides::default(), 1));
+    let two = key(runner::run_scenarios(&scenarios, selection, Overrides::default(), 2));
     assert_eq!(one, two);
     assert_eq!(one.len(), 12);
 }
@@ -131,85 +135,76 @@ fn runs_are_deterministic_and_in_job_order_whatever_the_threads() {
 #[test]
 fn swarm_seeds_draw_their_own_fault_mixes() {
     let loaded = scenario::load(&suite_dir().join("swarm.toml")).unwrap();
+    let config_for = |seed| RunPlan::for_scenario(&loaded, seed, Overrides::default()).config;
     let mixes: std::collections::BTreeSet<String> = (0..20)
-        .map(|seed| format!("{:?}", loaded.config_for(seed).random_faults))
+        .map(|seed| format!("{:?}", config_for(seed).random_faults))
         .collect();
     assert!(mixes.len() > 15);
-    assert_eq!(
-        format!("{:?}", loaded.config_for(3)),
-        format!("{:?}", loaded.config_for(3))
-    );
+    assert_eq!(format!("{:?}", config_for(3)), format!("{:?}", config_for(3)));
     let off = (0..50)
-        .filter(|&s| loaded.config_for(s).random_faults.restart_per_s == 0.0)
+        .filter(|&s| config_for(s).random_faults.restart_per_s == 0.0)
         .count();
     assert!((10..40).contains(&off), "restarts off in {off} of 50 seeds");
 }
 
-#[test]
-fn an_unexpected_verdict_sets_the_exit_status_by_class() {
-    let record = |verdict, expected| RunRecord {
-        scenario: "s".into(),
-        path: "s.toml".into(),
-        seed: 1,
+/// A record as a run of scenario `s.toml` would leave it.
+fn record(seed: u64, verdict: Verdict, expected: bool, backend: Backend) -> RunRecord {
+    let replay = match backend {
+        Backend::Sim => format!("mcsim repro scenarios/restart.toml --seed {seed}"),
+        Backend::Real => format!("mcsim run scenarios/restart.toml --seed {seed} --backend real"),
+    };
+    RunRecord {
+        scenario: "restart".into(),
+        path: "scenarios/restart.toml".into(),
+        seed,
+        variant: "hardened".into(),
+        variant_overridden: false,
+        backend,
         verdict,
         expected,
-        reason: String::new(),
-        trace_hash: String::new(),
-        ops: 0,
-        wall_ms: 0.0,
-        variant_override: None,
-        backend: Backend::Sim,
-        real: None,
-        history: None,
-    };
-    assert_eq!(runner::exit_status(&[record(Verdict::Linearizable, true)]), exit::OK);
-    assert_eq!(runner::exit_status(&[record(Verdict::Liveness, false)]), exit::LIVENESS);
+        reason: "a <reason> & more".into(),
+        exit_class: if expected {
+            exit::OK
+        } else {
+            verdict.exit_class_unexpected()
+        },
+        replay,
+        trace_hash: None,
+        ops: Default::default(),
+        counters: Default::default(),
+        swarm: None,
+        wall_ms: 2.0,
+    }
+}
+
+#[test]
+fn an_unexpected_verdict_sets_the_exit_status_by_class() {
+    let sim = |verdict, expected| record(1, verdict, expected, Backend::Sim);
+    assert_eq!(record::exit_status(&[sim(Verdict::Linearizable, true)]), exit::OK);
+    assert_eq!(record::exit_status(&[sim(Verdict::Liveness, false)]), exit::LIVENESS);
     assert_eq!(
-        runner::exit_status(&[
-            record(Verdict::Liveness, false),
-            record(Verdict::SilentCorruption, false)
-        ]),
+        record::exit_status(&[sim(Verdict::Liveness, false), sim(Verdict::SilentCorruption, false)]),
         exit::CORRECTNESS
     );
     // A canary that stops failing is a failure of the suite.
     assert_eq!(
-        runner::exit_status(&[record(Verdict::Linearizable, false)]),
+        record::exit_status(&[sim(Verdict::Linearizable, false)]),
         exit::CORRECTNESS
     );
-    assert_eq!(runner::exit_status(&[record(Verdict::Unknown, false)]), exit::HARNESS);
-    assert!(
-        record(Verdict::Unknown, false)
-            .replay()
-            .ends_with("mcsim repro s.toml --seed 1")
+    assert_eq!(record::exit_status(&[sim(Verdict::Unknown, false)]), exit::HARNESS);
+    assert_eq!(
+        record::exit_status(&[sim(Verdict::CouldNotStart, false)]),
+        exit::HARNESS
     );
-    let real = RunRecord {
-        backend: Backend::Real,
-        ..record(Verdict::FalseAlarm, false)
-    };
-    assert_eq!(real.replay(), "mcsim run s.toml --seed 1 --backend real");
-    assert!(runner::render(&[real]).contains("; rerun: mcsim run s.toml --seed 1 --backend real"));
+    let real = record(1, Verdict::FalseAlarm, false, Backend::Real);
+    assert!(table::render(&[real]).contains("; rerun: mcsim run scenarios/restart.toml --seed 1 --backend real"));
 }
 
 #[test]
 fn junit_lists_every_seed_and_each_unexpected_verdict_with_its_replay() {
-    let record = |seed, verdict, expected| RunRecord {
-        scenario: "restart".into(),
-        path: "scenarios/restart.toml".into(),
-        seed,
-        verdict,
-        expected,
-        reason: "a <reason> & more".into(),
-        trace_hash: String::new(),
-        ops: 1,
-        wall_ms: 2.0,
-        variant_override: None,
-        backend: Backend::Sim,
-        real: None,
-        history: None,
-    };
-    let xml = runner::junit(&[
-        record(1, Verdict::DetectedCorruption, true),
-        record(2, Verdict::SilentCorruption, false),
+    let xml = junit::render(&[
+        record(1, Verdict::DetectedCorruption, true, Backend::Sim),
+        record(2, Verdict::SilentCorruption, false, Backend::Sim),
     ]);
     assert!(
         xml.contains("<testsuite name=\"restart\" tests=\"2\" failures=\"1\">"),
@@ -223,21 +218,24 @@ fn junit_lists_every_seed_and_each_unexpected_verdict_with_its_replay() {
 /// and replaying the reproducer gives the same run every time.
 #[test]
 fn the_canary_shrinks_to_a_tiny_reproducer_that_replays_identically() {
-    use memcache_sim::check::{CheckOptions, check};
-    use memcache_sim::{shrink, sim};
+    use memcache_sim::{pipeline, shrink};
     let canary = scenario::load(&suite_dir().join("canary-one-end-single-pop.toml")).unwrap();
-    let outcome = sim::run(&canary.config_for(0), 0).unwrap();
-    let verdict = check(&outcome.history, CheckOptions::default()).verdict;
+    let verdict = shrink::verdict_of(&canary, 0, Overrides::default());
     assert!(verdict.is_correctness_failure(), "{verdict}");
-    let shrunk = shrink::shrink(&canary, 0, verdict);
+    let shrunk = shrink::shrink(&canary, 0, Overrides::default(), verdict);
     assert!(shrunk.ops <= 10, "shrunk to {} ops", shrunk.ops);
     // Round trip through the saved form, then replay twice.
     let path = temp_file("shrunk.toml", &toml::to_string(&shrunk.scenario).unwrap());
     let reloaded = scenario::load(&path).unwrap();
-    let replay = || sim::run(&reloaded.config_for(0), 0).unwrap();
+    let replay = || {
+        pipeline::run(
+            RunPlan::for_scenario(&reloaded, 0, Overrides::default()),
+            pipeline::quiet(),
+        )
+    };
     let (first, second) = (replay(), replay());
-    assert_eq!(first.trace_hash, second.trace_hash);
-    assert_eq!(check(&first.history, CheckOptions::default()).verdict, verdict);
+    assert_eq!(first.record.trace_hash, second.record.trace_hash);
+    assert_eq!(first.record.verdict, verdict);
 }
 
 /// Broken variants are caught by the scenario that targets their flaw: at
@@ -254,13 +252,16 @@ fn broken_variants_are_caught_by_the_suite() {
         ("retry-unknown-cas", "lost-replies.toml", Verdict::SilentCorruption, 30),
         ("set-link-instead-of-cas", "late-delivery.toml", Verdict::FalseAlarm, 30),
     ] {
-        let mut loaded = scenario::load(&suite_dir().join(scenario_file)).unwrap();
-        loaded.scenario.scenario.variant = variant.to_owned();
+        let loaded = scenario::load(&suite_dir().join(scenario_file)).unwrap();
         let selection = SeedSelection {
             count: Some(seeds),
             ..Default::default()
         };
-        let records = runner::run_all(&[loaded], selection, 2, false);
+        let overrides = Overrides {
+            variant: Variant::from_name(variant),
+            ..Overrides::default()
+        };
+        let records = runner::run_scenarios(&[loaded], selection, overrides, 2);
         assert!(
             records.iter().any(|r| r.verdict == caught_as),
             "{variant} escaped {scenario_file}: {:?}",

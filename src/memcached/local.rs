@@ -154,6 +154,51 @@ impl LocalServer {
         }
     }
 
+    /// Every live key, from `lru_crawler metadump all` over a fresh admin
+    /// connection (memcached 1.5.x and later; keys are percent-encoded on
+    /// the wire and decoded here; expired keys are not listed). A crawler
+    /// still busy with an earlier request is asked again, for up to a
+    /// second. The harness uses it to pick an item to destroy as an
+    /// eviction would, among every item a deque stores.
+    pub fn keys(&self) -> io::Result<Vec<crate::key::Key>> {
+        let deadline = Instant::now() + Duration::from_secs(1);
+        loop {
+            match self.metadump() {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                    thread::sleep(Duration::from_millis(5));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn metadump(&self) -> io::Result<Vec<crate::key::Key>> {
+        let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port))?;
+        stream.set_read_timeout(Some(STARTUP_TIMEOUT))?;
+        stream.write_all(b"lru_crawler metadump all\r\n")?;
+        let mut keys = Vec::new();
+        for line in BufReader::new(stream).lines() {
+            let line = line?;
+            let line = line.trim_end();
+            if line == "END" {
+                return Ok(keys);
+            }
+            if line.starts_with("BUSY") {
+                return Err(io::Error::new(io::ErrorKind::WouldBlock, line.to_owned()));
+            }
+            let Some(encoded) = line.strip_prefix("key=").and_then(|rest| rest.split(' ').next()) else {
+                return Err(io::Error::other(format!("metadump answered {line:?}")));
+            };
+            if let Some(key) = percent_decode(encoded).and_then(|bytes| crate::key::Key::new(bytes).ok()) {
+                keys.push(key);
+            }
+        }
+        Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "metadump ended before END",
+        ))
+    }
+
     /// Kills the process and starts a new one on the same port: every item is
     /// lost and the CAS counter starts again at 1, as in a real restart.
     pub fn restart(&mut self) -> Result<(), LocalServerError> {
@@ -183,6 +228,24 @@ fn kill(child: &mut Child) {
     }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// Decodes `%XX` escapes (metadump's key encoding); `None` if malformed.
+fn percent_decode(text: &str) -> Option<Vec<u8>> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Some(out)
 }
 
 /// The watchdog memcached runs under (`sh -c`, memcached's command line as
@@ -252,5 +315,21 @@ fn spawn_ready(config: &LocalServerConfig, port: u16) -> Result<Child, LocalServ
             });
         }
         thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_decode;
+
+    #[test]
+    fn metadump_keys_are_percent_decoded() {
+        assert_eq!(
+            percent_decode("simdeque%3A00ff").as_deref(),
+            Some(&b"simdeque:00ff"[..])
+        );
+        assert_eq!(percent_decode("plain").as_deref(), Some(&b"plain"[..]));
+        assert_eq!(percent_decode("bad%3"), None);
+        assert_eq!(percent_decode("bad%zz"), None);
     }
 }

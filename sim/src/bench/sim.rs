@@ -7,8 +7,12 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::sim::config::{Latency, SimConfig};
-use crate::sim::{self, SimError};
+use memcache_collections::Variant;
+
+use crate::config::{Latency, RunConfig};
+use crate::outcome::RunEnd;
+use crate::pipeline;
+use crate::plan::RunPlan;
 
 /// One measured run.
 #[derive(Debug, Clone, Serialize)]
@@ -35,8 +39,8 @@ pub struct SimBenchPoint {
 
 /// The bench's configuration of one run: `ops_total` operations over
 /// `clients` clients on one server.
-pub fn bench_config(clients: u32, ops_total: u64, faults: bool) -> SimConfig {
-    let mut config = SimConfig::default();
+pub fn bench_config(clients: u32, ops_total: u64, faults: bool) -> RunConfig {
+    let mut config = RunConfig::default();
     config.clients.count = clients;
     config.clients.ops_per_client = ops_total / u64::from(clients.max(1));
     config.clients.think_time_us_max = 0;
@@ -59,21 +63,27 @@ pub fn bench_config(clients: u32, ops_total: u64, faults: bool) -> SimConfig {
     config
 }
 
-/// Runs one configuration and measures it.
-pub fn measure(clients: u32, ops_total: u64, faults: bool, seed: u64) -> Result<SimBenchPoint, SimError> {
-    let config = bench_config(clients, ops_total, faults);
+/// Runs one configuration and measures it; the error says why the run did
+/// not finish.
+pub fn measure(clients: u32, ops_total: u64, faults: bool, seed: u64) -> Result<SimBenchPoint, String> {
+    let plan = RunPlan::for_config(bench_config(clients, ops_total, faults), None, seed, Variant::default());
     let started = Instant::now();
-    let outcome = sim::run(&config, seed)?;
+    let outcome = pipeline::execute(&plan);
     let wall_s = started.elapsed().as_secs_f64();
+    match outcome.end {
+        RunEnd::Finished => {}
+        RunEnd::Stuck { reason } | RunEnd::CouldNotStart { reason } => return Err(reason),
+    }
     let ops = outcome.history.ops.len() as u64;
+    let requests = outcome.counters.requests;
     Ok(SimBenchPoint {
         faults,
         clients,
         ops,
-        requests: outcome.stats.requests,
-        events: outcome.stats.events,
+        requests,
+        events: outcome.counters.sim.as_ref().map_or(0, |sim| sim.events),
         wall_s,
-        requests_per_s: outcome.stats.requests as f64 / wall_s,
+        requests_per_s: requests as f64 / wall_s,
         ops_per_s: ops as f64 / wall_s,
         peak_rss_bytes: peak_rss_bytes(),
     })

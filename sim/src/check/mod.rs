@@ -34,7 +34,6 @@ pub mod search;
 pub mod spec;
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use serde::Serialize;
 
@@ -43,79 +42,13 @@ pub use explain::{Explanation, render_op};
 use prepare::{PrepareOptions, prepare};
 use search::{SearchOutcome, search};
 
-use crate::history::{History, HistoryOp, OpResult};
+use crate::history::{FailKind, History, HistoryOp, OpResult};
+pub use crate::verdict::Verdict;
 
 /// Steps a check may take before answering `unknown`. It also bounds memory:
 /// the memo holds at most one 16-byte configuration per step, so a check
 /// stays well under 1 GiB.
 pub const STEPS_MAX_DEFAULT: u64 = 20_000_000;
-
-/// A checker's conclusion about one history.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Verdict {
-    /// A valid linearization exists and nothing was lost.
-    Linearizable,
-    /// Entries were lost, every effect was reported as corruption, nothing
-    /// was duplicated or invented, and the rest is linearizable.
-    DetectedCorruption,
-    /// Clients saw results no sequential deque could give.
-    NotLinearizable,
-    /// Values lost, duplicated, invented or misordered with no corruption
-    /// error to account for it.
-    SilentCorruption,
-    /// A corruption error although no entry was lost.
-    FalseAlarm,
-    /// An operation never finished or gave up, with no fault to explain it.
-    Liveness,
-    /// The checker's budget ran out; never a pass.
-    Unknown,
-}
-
-impl Verdict {
-    /// Every verdict, for listings.
-    pub const ALL: &'static [Verdict] = &[
-        Verdict::Linearizable,
-        Verdict::DetectedCorruption,
-        Verdict::NotLinearizable,
-        Verdict::SilentCorruption,
-        Verdict::FalseAlarm,
-        Verdict::Liveness,
-        Verdict::Unknown,
-    ];
-
-    /// The verdict's name as reports and scenario files spell it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Verdict::Linearizable => "linearizable",
-            Verdict::DetectedCorruption => "detected-corruption",
-            Verdict::NotLinearizable => "not-linearizable",
-            Verdict::SilentCorruption => "silent-corruption",
-            Verdict::FalseAlarm => "false-alarm",
-            Verdict::Liveness => "liveness",
-            Verdict::Unknown => "unknown",
-        }
-    }
-
-    /// Looks a verdict up by name.
-    pub fn from_name(name: &str) -> Option<Verdict> {
-        Verdict::ALL.iter().copied().find(|v| v.name() == name)
-    }
-
-    /// Whether the verdict is a correctness failure of the algorithm.
-    pub fn is_correctness_failure(self) -> bool {
-        matches!(
-            self,
-            Verdict::NotLinearizable | Verdict::SilentCorruption | Verdict::FalseAlarm
-        )
-    }
-}
-
-impl fmt::Display for Verdict {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// A checker's full answer.
 #[derive(Debug, Clone, Serialize)]
@@ -124,8 +57,13 @@ pub struct CheckReport {
     pub verdict: Verdict,
     /// One sentence on why.
     pub reason: String,
-    /// For failures: the smallest failing sub-history found, and more.
+    /// For failures: the smallest failing sub-history found, and more
+    /// (computed when asked, by [`CheckOptions::explain`] or [`explain`]).
     pub explanation: Option<Explanation>,
+    /// Where the search failed, kept so that [`explain`] can explain the
+    /// failure later without searching again.
+    #[serde(skip)]
+    pub failure: Option<FailurePoint>,
     /// Search steps taken.
     pub steps: u64,
     /// Configurations memoised.
@@ -156,6 +94,7 @@ pub fn check(history: &History, options: CheckOptions) -> CheckReport {
         verdict,
         reason,
         explanation: (!focus.is_empty()).then(|| Explanation::of_ops(history, &focus)),
+        failure: None,
         steps: 0,
         configurations: 0,
     };
@@ -174,11 +113,14 @@ pub fn check(history: &History, options: CheckOptions) -> CheckReport {
             vec![index],
         );
     }
-    if let Some(index) = history
-        .ops
-        .iter()
-        .position(|op| matches!(&op.result, OpResult::Failed { error } if error == "retries_exhausted"))
-    {
+    if let Some(index) = history.ops.iter().position(|op| {
+        matches!(
+            op.result,
+            OpResult::Failed {
+                error: FailKind::RetriesExhausted
+            }
+        )
+    }) {
         return plain(
             Verdict::Liveness,
             format!("op {index} gave up after its retry bound"),
@@ -204,6 +146,7 @@ pub fn check(history: &History, options: CheckOptions) -> CheckReport {
         verdict: Verdict::Linearizable,
         reason: String::new(),
         explanation: None,
+        failure: None,
         steps: result.steps,
         configurations: result.configurations,
     };
@@ -223,19 +166,42 @@ pub fn check(history: &History, options: CheckOptions) -> CheckReport {
             let (verdict, reason) = classify_failure(history, reported, first_loss_us, options.steps_max);
             report.verdict = verdict;
             report.reason = reason;
+            report.failure = Some(FailurePoint {
+                prepare: options_prepare,
+                stuck_op: stuck.map(|e| prepared.entries[e].history_index),
+                longest_ops: longest.iter().map(|&e| prepared.entries[e].history_index).collect(),
+            });
             if options.explain {
-                let stuck_op = stuck.map(|e| prepared.entries[e].history_index);
-                let longest_ops: Vec<usize> = longest.iter().map(|&e| prepared.entries[e].history_index).collect();
-                report.explanation = Some(Explanation::of_failure(
-                    history,
-                    options_prepare,
-                    stuck_op,
-                    &longest_ops,
-                ));
+                report.explanation = explain(history, &report);
             }
         }
     }
     report
+}
+
+/// Where a search found no valid order: enough to explain the failure
+/// later.
+#[derive(Debug, Clone)]
+pub struct FailurePoint {
+    prepare: PrepareOptions,
+    stuck_op: Option<usize>,
+    longest_ops: Vec<usize>,
+}
+
+/// The explanation of a failing report of `history`: the one the report
+/// carries, or, for a search failure checked without one, computed now from
+/// where the search failed (no second full search).
+pub fn explain(history: &History, report: &CheckReport) -> Option<Explanation> {
+    if let Some(explanation) = &report.explanation {
+        return Some(explanation.clone());
+    }
+    let failure = report.failure.as_ref()?;
+    Some(Explanation::of_failure(
+        history,
+        failure.prepare,
+        failure.stuck_op,
+        &failure.longest_ops,
+    ))
 }
 
 /// Why a history with no valid order failed, in the verdicts' terms.

@@ -1,7 +1,137 @@
-//! `mcsim bench ...`: printing the three benchmarks' reports.
+//! `mcsim bench ...`: the three benchmarks' arguments and reports.
 
+use std::path::PathBuf;
+use std::time::Duration;
+
+use memcache_collections::{Backoff, DequeOptions, Variant};
 use memcache_sim::bench;
 use memcache_sim::exit;
+
+/// The benchmarks.
+#[derive(clap::Subcommand)]
+pub enum BenchCommand {
+    /// The deque against a private local memcached (started and stopped here).
+    Real(RealArgs),
+    /// The simulator's own speed: 8 clients on one server, faults off then on.
+    Sim(SimBenchArgs),
+    /// The checker's speed and memory on generated histories with 1% unknown
+    /// outcomes.
+    Checker(CheckerArgs),
+}
+
+/// `mcsim bench real`'s arguments.
+#[derive(clap::Args)]
+pub struct RealArgs {
+    /// Client counts to measure, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8")]
+    pub clients: Vec<usize>,
+    /// Seconds measured per client count.
+    #[arg(long, default_value_t = 5.0)]
+    pub duration_s: f64,
+    /// Items pushed before measuring.
+    #[arg(long, default_value_t = 200)]
+    pub prefill: usize,
+    /// Bytes per value, comma-separated (16 B to 512 KiB fit memcached's
+    /// default item limit).
+    #[arg(long, value_delimiter = ',', default_value = "16")]
+    pub value_size_bytes: Vec<usize>,
+    /// Operation mixes, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "fifo")]
+    pub mix: Vec<bench::real::Mix>,
+    /// memcached servers to spread keys over.
+    #[arg(long, default_value_t = 1)]
+    pub servers: usize,
+    /// Measure a sharded deque of this many shards (1: a plain deque).
+    #[arg(long, default_value_t = 1)]
+    pub shards: usize,
+    /// Also write the report as JSON and an SVG plot of ops/s under this
+    /// directory (`bench-real.json`, `bench-real.svg`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The deque's backoff after a lost race, `FIRST_US,MAX_US` (`0,0`
+    /// retries at once); the library's default if absent.
+    #[arg(long, value_delimiter = ',', num_args = 2)]
+    pub backoff_us: Option<Vec<u32>>,
+    /// The algorithm variant (`mcsim list`).
+    #[arg(long, value_parser = super::parse_variant, default_value = "hardened")]
+    pub variant: Variant,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `mcsim bench sim`'s arguments.
+#[derive(clap::Args)]
+pub struct SimBenchArgs {
+    /// Operations per run, all clients together.
+    #[arg(long, default_value_t = 200_000)]
+    pub ops: u64,
+    /// Simulated clients.
+    #[arg(long, default_value_t = 8)]
+    pub clients: u32,
+    /// Master seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Only the faults-off run (for a clean peak-memory figure).
+    #[arg(long)]
+    pub faults_off_only: bool,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `mcsim bench checker`'s arguments.
+#[derive(clap::Args)]
+pub struct CheckerArgs {
+    /// History lengths, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
+    pub ops: Vec<usize>,
+    /// Client counts, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "2,8,32")]
+    pub clients: Vec<u32>,
+    /// Seed of the generated histories.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs a benchmark; returns the exit status.
+pub fn run(command: BenchCommand) -> u8 {
+    match command {
+        BenchCommand::Real(args) => {
+            let backoff = match args.backoff_us.as_deref() {
+                None => Backoff::default(),
+                Some([first_us, max_us]) => Backoff {
+                    first_us: *first_us,
+                    max_us: *max_us,
+                },
+                Some(other) => {
+                    eprintln!("mcsim: --backoff-us takes FIRST_US,MAX_US, got {other:?}");
+                    return exit::USAGE;
+                }
+            };
+            let config = bench::real::RealBenchConfig {
+                clients: args.clients,
+                duration: Duration::from_secs_f64(args.duration_s),
+                prefill_items: args.prefill,
+                value_sizes_bytes: args.value_size_bytes,
+                mixes: args.mix,
+                servers: args.servers,
+                shards: args.shards,
+                options: DequeOptions {
+                    variant: args.variant,
+                    backoff,
+                    ..Default::default()
+                },
+            };
+            real(&config, args.json, args.out.as_deref())
+        }
+        BenchCommand::Sim(args) => sim(args.ops, args.clients, args.seed, args.faults_off_only, args.json),
+        BenchCommand::Checker(args) => checker(&args.ops, &args.clients, args.seed, args.json),
+    }
+}
 
 fn print<T: serde::Serialize>(json: bool, report: &T, table: impl FnOnce() -> String) {
     if json {
@@ -12,7 +142,7 @@ fn print<T: serde::Serialize>(json: bool, report: &T, table: impl FnOnce() -> St
 }
 
 /// `mcsim bench real`.
-pub fn real(config: &bench::real::RealBenchConfig, json: bool, out: Option<&std::path::Path>) -> u8 {
+fn real(config: &bench::real::RealBenchConfig, json: bool, out: Option<&std::path::Path>) -> u8 {
     match bench::real::run(config) {
         Ok(report) => {
             print(json, &report, || bench::real::render_table(&report));
@@ -39,7 +169,7 @@ pub fn real(config: &bench::real::RealBenchConfig, json: bool, out: Option<&std:
 }
 
 /// `mcsim bench sim`.
-pub fn sim(ops: u64, clients: u32, seed: u64, faults_off_only: bool, json: bool) -> u8 {
+fn sim(ops: u64, clients: u32, seed: u64, faults_off_only: bool, json: bool) -> u8 {
     let modes: &[bool] = if faults_off_only { &[false] } else { &[false, true] };
     let mut points = Vec::new();
     for &faults in modes {
@@ -56,7 +186,7 @@ pub fn sim(ops: u64, clients: u32, seed: u64, faults_off_only: bool, json: bool)
 }
 
 /// `mcsim bench checker`.
-pub fn checker(sizes: &[usize], clients: &[u32], seed: u64, json: bool) -> u8 {
+fn checker(sizes: &[usize], clients: &[u32], seed: u64, json: bool) -> u8 {
     let mut points = Vec::new();
     for &ops in sizes {
         for &c in clients {
@@ -66,7 +196,7 @@ pub fn checker(sizes: &[usize], clients: &[u32], seed: u64, json: bool) -> u8 {
     print(json, &points, || bench::checker::render_table(&points));
     let undecided = points
         .iter()
-        .any(|p| p.verdict != memcache_sim::check::Verdict::Linearizable);
+        .any(|p| p.verdict != memcache_sim::verdict::Verdict::Linearizable);
     if undecided {
         eprintln!(
             "FAIL: a generated (linearizable) history was not judged linearizable; replay: mcsim bench checker --seed {seed}"

@@ -2,14 +2,28 @@
 //! real memcached, loom, shuttle, another tool) in the JSON format that
 //! `memcache_sim::history` documents.
 
-use std::path::Path;
+use std::path::PathBuf;
 
-use memcache_sim::check::{CheckOptions, check};
+use memcache_sim::check::{CheckOptions, STEPS_MAX_DEFAULT, check};
 use memcache_sim::exit;
 use memcache_sim::history::History;
 
+/// `mcsim check`'s arguments.
+#[derive(clap::Args)]
+pub struct CheckArgs {
+    /// The history.
+    pub history: PathBuf,
+    /// Search steps before answering `unknown`.
+    #[arg(long, default_value_t = STEPS_MAX_DEFAULT)]
+    pub steps_max: u64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Reads, checks and reports; returns the exit status.
-pub fn run(path: &Path, steps_max: u64, json: bool) -> u8 {
+pub fn run(args: &CheckArgs) -> u8 {
+    let (path, steps_max, json) = (&args.history, args.steps_max, args.json);
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(error) => {
@@ -39,7 +53,7 @@ pub fn run(path: &Path, steps_max: u64, json: bool) -> u8 {
             outln!("{}", explanation.text);
         }
     }
-    let status = exit::for_verdict(report.verdict);
+    let status = report.verdict.exit_class();
     if status != exit::OK {
         eprintln!("FAIL: {}; replay: mcsim check {}", report.verdict, path.display());
     }

@@ -3,24 +3,33 @@
 use std::path::PathBuf;
 
 use memcache_collections::Variant;
-use memcache_sim::check::Verdict;
 use memcache_sim::exit;
 use memcache_sim::scenario;
+use memcache_sim::verdict::Verdict;
+
+/// `mcsim list`'s arguments.
+#[derive(clap::Args)]
+pub struct ListArgs {
+    /// Scenario files or directories.
+    #[arg(default_value = "scenarios")]
+    pub paths: Vec<PathBuf>,
+}
 
 /// Prints scenarios (under `paths`), variants, fault types and verdicts.
-pub fn run(paths: &[PathBuf]) -> u8 {
+pub fn run(args: &ListArgs) -> u8 {
     outln!("scenarios:");
-    match scenario::discover(paths) {
+    match scenario::discover(&args.paths) {
         Ok(files) => {
             for file in files {
                 match scenario::load(&file) {
                     Ok(s) => {
-                        let expect: Vec<&str> = s.expect.iter().map(|v| v.name()).collect();
+                        let meta = &s.scenario.meta;
+                        let expect: Vec<&str> = meta.expect.iter().map(|v| v.name()).collect();
                         outln!(
                             "  {:<40} variant {:<12} seeds {:<5} expect {}",
                             file.display(),
-                            s.scenario.scenario.variant,
-                            s.scenario.scenario.seeds.list().len(),
+                            meta.variant.name(),
+                            meta.seeds.list().len(),
                             expect.join(", ")
                         );
                     }
@@ -64,7 +73,7 @@ pub fn run(paths: &[PathBuf]) -> u8 {
     );
     outln!("verdicts:");
     for verdict in Verdict::ALL {
-        outln!("  {verdict}");
+        outln!("  {:<20} {}", verdict.name(), verdict.meaning());
     }
     exit::OK
 }

@@ -1,7 +1,10 @@
-//! The command implementations behind `mcsim`'s subcommands.
+//! The command implementations behind `mcsim`'s subcommands: each file
+//! holds one subcommand's arguments (a `clap::Args` struct) beside the code
+//! that runs it. What several share is here.
 
 pub mod bench;
 pub mod check;
+pub mod demo;
 pub mod list;
 #[cfg(feature = "models")]
 pub mod models;
@@ -10,3 +13,49 @@ pub mod run;
 pub mod shrink;
 pub mod sim;
 pub mod validate;
+
+use std::path::PathBuf;
+
+use memcache_collections::Variant;
+use memcache_sim::exit;
+use memcache_sim::scenario::{self, LoadedScenario};
+
+/// Parses a variant name on the command line (clap's value parser): the
+/// one place a name becomes a [`Variant`].
+pub fn parse_variant(name: &str) -> Result<Variant, String> {
+    scenario::variant_name::parse(name)
+}
+
+/// The worker threads to use: as asked, or one per core.
+pub fn threads(asked: Option<usize>) -> usize {
+    asked.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// Loads every scenario under `paths`; the first bad file ends the command
+/// with the usage status, after saying what is wrong where.
+pub fn load_all(paths: &[PathBuf]) -> Result<Vec<LoadedScenario>, u8> {
+    let files = scenario::discover(paths).map_err(|error| {
+        eprintln!("mcsim: {error}");
+        exit::USAGE
+    })?;
+    if files.is_empty() {
+        eprintln!("mcsim: no scenario files (*.toml) under {paths:?}");
+        return Err(exit::USAGE);
+    }
+    files
+        .iter()
+        .map(|file| scenario::load(file))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| {
+            eprintln!("mcsim: {error}");
+            exit::USAGE
+        })
+}
+
+/// Loads one scenario file, or ends the command with the usage status.
+pub fn load_one(path: &std::path::Path) -> Result<LoadedScenario, u8> {
+    scenario::load(path).map_err(|error| {
+        eprintln!("mcsim: {error}");
+        exit::USAGE
+    })
+}

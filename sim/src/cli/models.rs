@@ -11,8 +11,8 @@ use memcache_sim::models::compare::{CompareBudget, compare, render_markdown};
 #[derive(clap::Args)]
 pub struct CompareArgs {
     /// Variants, comma-separated (default: every broken one).
-    #[arg(long, value_delimiter = ',')]
-    pub variants: Vec<String>,
+    #[arg(long, value_delimiter = ',', value_parser = super::parse_variant)]
+    pub variants: Vec<Variant>,
     /// Scenario files or directories for the simulator column.
     #[arg(long, default_value = "scenarios")]
     pub scenarios: Vec<PathBuf>,
@@ -42,19 +42,9 @@ pub fn compare_command(args: &CompareArgs) -> u8 {
     let variants: Vec<Variant> = if args.variants.is_empty() {
         Variant::ALL.iter().copied().filter(|v| v.is_broken()).collect()
     } else {
-        let mut chosen = Vec::new();
-        for name in &args.variants {
-            match Variant::from_name(name) {
-                Some(variant) => chosen.push(variant),
-                None => {
-                    eprintln!("mcsim: unknown variant {name:?}; `mcsim list` names them");
-                    return exit::USAGE;
-                }
-            }
-        }
-        chosen
+        args.variants.clone()
     };
-    let scenarios = match super::run::load_all(&args.scenarios) {
+    let scenarios = match super::load_all(&args.scenarios) {
         Ok(scenarios) => scenarios,
         Err(status) => return status,
     };

@@ -1,70 +1,87 @@
-//! `mcsim repro FILE --seed S`: replays one run exactly, with its trace, and
-//! explains the verdict.
+//! `mcsim repro FILE --seed S`: replays one run exactly (one simulation),
+//! prints its effective configuration, verdict, explanation and trace, and
+//! writes its HTML report from that same run.
 
-use std::path::Path;
+use std::path::PathBuf;
 
-use memcache_sim::check::{CheckOptions, check, render_op};
-use memcache_sim::exit;
-use memcache_sim::scenario;
-use memcache_sim::sim;
+use memcache_collections::Variant;
+use memcache_sim::check::{CheckOptions, render_op};
+use memcache_sim::output::files;
+use memcache_sim::pipeline;
+use memcache_sim::plan::{Overrides, RunPlan};
 
 /// Trace lines shown before the failure, unless asked for more.
 pub const TRACE_LINES_DEFAULT: usize = 60;
 
-/// Replays, explains, writes the HTML report under `report_dir`, returns the
-/// exit status.
-pub fn run(path: &Path, seed: u64, report_dir: &Path, variant: Option<&str>, trace_lines: usize) -> u8 {
-    let mut replay = format!("mcsim repro {} --seed {seed}", path.display());
-    let mut loaded = match scenario::load(path) {
+/// `mcsim repro`'s arguments.
+#[derive(clap::Args)]
+pub struct ReproArgs {
+    /// The scenario file.
+    pub scenario: PathBuf,
+    /// The seed to replay.
+    #[arg(long)]
+    pub seed: u64,
+    /// Run this algorithm variant instead of the scenario's own (as the
+    /// `run --variant` that found the failure did).
+    #[arg(long, value_parser = super::parse_variant)]
+    pub variant: Option<Variant>,
+    /// Where to write the HTML report.
+    #[arg(long, default_value = "reports")]
+    pub report_dir: PathBuf,
+    /// How many trace events to print before the failure.
+    #[arg(long, default_value_t = TRACE_LINES_DEFAULT)]
+    pub trace_lines: usize,
+}
+
+/// Replays, explains, writes the report; returns the exit status.
+pub fn run(args: &ReproArgs) -> u8 {
+    let loaded = match super::load_one(&args.scenario) {
         Ok(loaded) => loaded,
-        Err(error) => {
-            eprintln!("mcsim: {error}");
-            return exit::USAGE;
-        }
+        Err(status) => return status,
     };
-    if let Some(variant) = variant {
-        if memcache_collections::Variant::from_name(variant).is_none() {
-            eprintln!("mcsim: unknown variant {variant:?} (see `mcsim list`)");
-            return exit::USAGE;
-        }
-        loaded.scenario.scenario.variant = variant.to_owned();
-        replay.push_str(&format!(" --variant {variant}"));
-    }
-    let mut config = loaded.config_for(seed);
-    config.keep_trace = true;
-    let outcome = match sim::run(&config, seed) {
-        Ok(outcome) => outcome,
-        Err(error) => {
-            eprintln!("mcsim: {error}");
-            return exit::USAGE;
-        }
+    let overrides = Overrides {
+        variant: args.variant,
+        ..Overrides::default()
     };
-    let report = check(&outcome.history, CheckOptions::default());
-    let expected = loaded.expect.contains(&report.verdict);
+    let mut plan = RunPlan::for_scenario(&loaded, args.seed, overrides);
+    plan.keep_trace = true;
+    out!("{}", plan.describe());
+    let ran = pipeline::run(plan, CheckOptions::default());
+    let (record, outcome) = (&ran.record, &ran.outcome);
     outln!(
-        "{} seed {seed}: {} ({}expected): {}",
-        loaded.name,
-        report.verdict,
-        if expected { "" } else { "not " },
-        report.reason
+        "{} seed {}: {} ({}expected): {}",
+        record.scenario,
+        record.seed,
+        record.verdict,
+        if record.expected { "" } else { "not " },
+        record.reason
     );
+    let counters = &outcome.counters;
     outln!(
-        "trace {:016x}; {} ops, {} requests, {} faults, {} losses",
-        outcome.trace_hash,
-        outcome.history.ops.len(),
-        outcome.stats.requests,
-        outcome.stats.faults,
+        "trace {}; {} ops ({} succeeded, {} failed, {} unknown), {} requests ({} without reply), {} messages lost, \
+         {} faults, {} losses",
+        record.trace_hash.as_deref().unwrap_or("-"),
+        record.ops.total,
+        record.ops.succeeded,
+        record.ops.failed,
+        record.ops.unknown,
+        counters.requests,
+        counters.requests_failed,
+        counters.messages_dropped,
+        counters.faults,
         outcome.history.losses.len()
     );
-    let focus = report.explanation.as_ref().map(|e| {
-        outln!("{}", e.text);
-        e.minimal.clone()
-    });
+    let explanation = ran.judgement.explanation(outcome);
+    if let Some(explanation) = &explanation {
+        outln!("{}", explanation.text);
+    }
     // The trace up to the end of the failing sub-history (or of the run).
     let run_end_us = outcome.trace.last().map_or(0, |r| r.at_us);
-    let until_us = focus
-        .and_then(|ops| {
-            ops.iter()
+    let until_us = explanation
+        .as_ref()
+        .and_then(|e| {
+            e.minimal
+                .iter()
                 .filter_map(|&i| outcome.history.ops.get(i))
                 .filter_map(|op| op.return_us)
                 .max()
@@ -74,46 +91,38 @@ pub fn run(path: &Path, seed: u64, report_dir: &Path, variant: Option<&str>, tra
     let window: Vec<_> = outcome.trace.iter().filter(|r| r.at_us <= until_us).collect();
     outln!(
         "trace, last {} events up to {until_us} us:",
-        trace_lines.min(window.len())
+        args.trace_lines.min(window.len())
     );
-    for record in window.iter().rev().take(trace_lines).rev() {
-        let who = match (record.client, record.server) {
+    for event in window.iter().rev().take(args.trace_lines).rev() {
+        let who = match (event.client, event.server) {
             (Some(c), Some(s)) => format!("c{c}->s{s}"),
             (Some(c), None) => format!("c{c}"),
             (None, Some(s)) => format!("s{s}"),
             (None, None) => "world".to_owned(),
         };
-        outln!(
-            "  {:>9} {:<10} {:<11?} {}",
-            record.at_us,
-            who,
-            record.kind,
-            record.detail
-        );
+        outln!("  {:>9} {:<10} {:<11?} {}", event.at_us, who, event.kind, event.detail);
     }
-    if report.explanation.is_none() && !expected {
+    if explanation.is_none() && !record.expected {
         for (i, op) in outcome.history.ops.iter().enumerate().rev().take(10) {
             outln!("  {}", render_op(i, op));
         }
     }
-    match memcache_sim::report::write_for_seed(report_dir, &loaded, seed) {
+    let mut status = ran.judgement.exit_class();
+    match files::write_page(&args.report_dir, &ran) {
         Ok(page) => outln!("report: {}", page.display()),
         Err(error) => {
-            eprintln!("mcsim: cannot write the report under {}: {error}", report_dir.display());
-            return exit::HARNESS;
+            eprintln!(
+                "mcsim: cannot write the report under {}: {error}",
+                args.report_dir.display()
+            );
+            status = memcache_sim::exit::worst(status, memcache_sim::exit::HARNESS);
         }
     }
-    if expected {
-        exit::OK
-    } else {
+    if !record.expected {
         eprintln!(
-            "FAIL: {} not expected by {}; replay: {replay}",
-            report.verdict,
-            path.display()
+            "FAIL: {} not expected by {}: {}; replay: {}",
+            record.verdict, record.path, record.reason, record.replay
         );
-        match exit::for_verdict(report.verdict) {
-            exit::OK => exit::CORRECTNESS,
-            class => class,
-        }
     }
+    status
 }

@@ -2,9 +2,53 @@
 
 use std::path::PathBuf;
 
+use memcache_collections::Variant;
 use memcache_sim::exit;
+use memcache_sim::output::{files, junit, table};
+use memcache_sim::pipeline::Ran;
+use memcache_sim::plan::{Backend, Overrides};
+use memcache_sim::record::{self, summarise};
 use memcache_sim::runner::{self, SeedSelection};
-use memcache_sim::scenario::{self, LoadedScenario};
+
+/// `mcsim run`'s arguments.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Scenario files or directories.
+    #[arg(default_value = "scenarios")]
+    pub paths: Vec<PathBuf>,
+    /// Run seeds 0..N of every scenario instead of its own.
+    #[arg(long)]
+    pub seeds: Option<u64>,
+    /// Run only this seed of every scenario.
+    #[arg(long, conflicts_with = "seeds")]
+    pub seed: Option<u64>,
+    /// Run only shard K of N (K from 1), splitting each scenario's seeds.
+    #[arg(long, value_parser = parse_shard)]
+    pub shard: Option<(u64, u64)>,
+    /// Worker threads; defaults to the number of cores (simulator) or 1
+    /// (real memcached: a run is a dozen threads and its own servers).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Run every scenario with this algorithm variant instead of its own
+    /// (`mcsim list` names them); the scenarios' expectations still apply,
+    /// so a broken variant shows up as unexpected verdicts: caught.
+    #[arg(long, value_parser = super::parse_variant)]
+    pub variant: Option<Variant>,
+    /// Write a JSON record per run under this directory, and for every
+    /// unexpected run its history and its HTML report.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Write JUnit XML (one test case per seed) to this file.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Print a machine-readable summary on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Where to run: the simulator, or real memcached processes started
+    /// by the harness with real faults.
+    #[arg(long, value_enum, default_value_t = Backend::Sim)]
+    pub backend: Backend,
+}
 
 /// Parses `K/N` (1 <= K <= N).
 pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
@@ -19,95 +63,66 @@ pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
     Ok((k, n))
 }
 
-/// Loads every scenario under `paths`; the first bad file ends the run.
-pub fn load_all(paths: &[PathBuf]) -> Result<Vec<LoadedScenario>, u8> {
-    let files = scenario::discover(paths).map_err(|error| {
-        eprintln!("mcsim: {error}");
-        exit::USAGE
-    })?;
-    if files.is_empty() {
-        eprintln!("mcsim: no scenario files (*.toml) under {paths:?}");
-        return Err(exit::USAGE);
-    }
-    files
-        .iter()
-        .map(|file| scenario::load(file))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|error| {
-            eprintln!("mcsim: {error}");
-            exit::USAGE
-        })
-}
-
-/// Where a suite run's results go besides the summary.
-pub struct Outputs {
-    /// A JSON record per run under this directory.
-    pub report: Option<PathBuf>,
-    /// JUnit XML to this file.
-    pub junit: Option<PathBuf>,
-    /// The summary as JSON on stdout instead of a table.
-    pub json: bool,
-    /// Run this variant instead of each scenario's own.
-    pub variant: Option<String>,
-    /// Where the scenarios run.
-    pub backend: runner::Backend,
-}
-
 /// Runs, prints, returns the exit status.
-pub fn run(paths: &[PathBuf], selection: SeedSelection, threads: usize, outputs: &Outputs) -> u8 {
-    let json = outputs.json;
-    let mut scenarios = match load_all(paths) {
+pub fn run(args: &RunArgs) -> u8 {
+    let scenarios = match super::load_all(&args.paths) {
         Ok(scenarios) => scenarios,
         Err(status) => return status,
     };
-    if let Some(variant) = &outputs.variant {
-        if memcache_collections::Variant::from_name(variant).is_none() {
-            eprintln!("mcsim: unknown variant {variant:?} (see `mcsim list`)");
-            return exit::USAGE;
-        }
-        for scenario in &mut scenarios {
-            scenario.scenario.scenario.variant = variant.clone();
-        }
+    let selection = SeedSelection {
+        count: args.seeds,
+        single: args.seed,
+        shard: args.shard,
+    };
+    let overrides = Overrides {
+        variant: args.variant,
+        backend: args.backend,
+    };
+    let mut plans = runner::plans(&scenarios, selection, overrides);
+    if args.report.is_some() {
+        // A failure's report page shows its trace: keep it while the run
+        // is in memory, rather than run it again.
+        plans.iter_mut().for_each(|plan| plan.keep_trace = true);
     }
-    let records = runner::run_all_on(outputs.backend, &scenarios, selection, threads, !json);
-    let status = runner::exit_status(&records);
-    if let Some(dir) = &outputs.report {
-        // An HTML page replays the run in the simulator, which only means
-        // the same run there.
-        let replayable = |r: &&runner::RunRecord| r.backend == runner::Backend::Sim;
-        let pages = records
-            .iter()
-            .filter(|r| !r.expected)
-            .filter(replayable)
-            .try_for_each(|record| {
-                let scenario = scenarios
-                    .iter()
-                    .find(|s| s.name == record.scenario)
-                    .expect("records name loaded scenarios");
-                memcache_sim::report::write_for_seed(dir, scenario, record.seed).map(|_| ())
-            });
-        if let Err(error) = runner::write_reports(dir, &records).and(pages) {
-            eprintln!("mcsim: cannot write reports under {}: {error}", dir.display());
-            return exit::HARNESS;
-        }
+    let threads = match (args.threads, args.backend) {
+        (Some(threads), _) => threads,
+        (None, Backend::Sim) => super::threads(None),
+        (None, Backend::Real) => 1,
+    };
+    let sink = |ran: &Ran| match &args.report {
+        Some(dir) => files::write_run(dir, ran).map_err(|error| {
+            format!(
+                "cannot write the report of {} under {}: {error}",
+                ran.record.replay,
+                dir.display()
+            )
+        }),
+        None => Ok(()),
+    };
+    let batch = runner::run_all(plans, threads, !args.json, &sink);
+    let records = batch.records;
+    let mut status = record::exit_status(&records);
+    for error in &batch.sink_errors {
+        eprintln!("mcsim: {error}");
+        status = exit::worst(status, exit::HARNESS);
     }
-    if let Some(file) = &outputs.junit
-        && let Err(error) = std::fs::write(file, runner::junit(&records))
+    if let Some(file) = &args.junit
+        && let Err(error) = std::fs::write(file, junit::render(&records))
     {
         eprintln!("mcsim: cannot write {}: {error}", file.display());
-        return exit::HARNESS;
+        status = exit::worst(status, exit::HARNESS);
     }
-    if json {
+    if args.json {
         let failures: Vec<_> = records.iter().filter(|r| !r.expected).collect();
         let value = serde_json::json!({
             "exit": status,
             "runs": records.len(),
-            "scenarios": runner::summarise(&records),
+            "scenarios": summarise(&records),
             "failures": failures,
         });
         outln!("{}", serde_json::to_string_pretty(&value).expect("summaries serialise"));
     } else {
-        out!("{}", runner::render(&records));
+        out!("{}", table::render(&records));
         outln!(
             "{} runs, {} unexpected",
             records.len(),

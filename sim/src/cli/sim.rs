@@ -1,112 +1,113 @@
-//! `mcsim sim`: one simulated run, checked, optionally self-checked.
+//! `mcsim sim`: one simulated run of a configuration file (the sections of
+//! a scenario file without `[scenario]`), checked, optionally self-checked.
 
 use std::path::{Path, PathBuf};
 
-use memcache_sim::check::{CheckOptions, check};
-use memcache_sim::exit;
-use memcache_sim::one_run::{self, Divergence, RunSummary};
-use memcache_sim::sim::{self, SimConfig};
+use memcache_collections::Variant;
+use memcache_sim::check::CheckOptions;
+use memcache_sim::config::RunConfig;
+use memcache_sim::plan::RunPlan;
+use memcache_sim::{exit, pipeline};
 
-/// What `mcsim sim` was asked.
+/// `mcsim sim`'s arguments.
+#[derive(clap::Args)]
 pub struct SimArgs {
-    /// Configuration file, or the defaults.
+    /// A configuration (TOML: `[servers]`, `[network]`, `[clients]`,
+    /// `[[faults]]`, `[random_faults]`); the defaults if absent.
+    #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Master seed.
+    /// Master seed: the run is a pure function of (configuration, variant,
+    /// seed).
+    #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Run twice and compare.
+    /// The algorithm variant (`mcsim list`).
+    #[arg(long, value_parser = super::parse_variant, default_value = "hardened")]
+    pub variant: Variant,
+    /// Run the seed twice and fail if anything differs.
+    #[arg(long)]
     pub self_check: bool,
-    /// Where to write the history.
+    /// Write the history as JSON to this file.
+    #[arg(long)]
     pub history: Option<PathBuf>,
-    /// JSON summary.
+    /// Print the summary as JSON.
+    #[arg(long)]
     pub json: bool,
 }
 
-fn replay_command(args: &SimArgs) -> String {
-    format!(
-        "mcsim sim{} --seed {}{}",
-        args.config
-            .as_deref()
-            .map(|p| format!(" --config {}", p.display()))
-            .unwrap_or_default(),
-        args.seed,
-        if args.self_check { " --self-check" } else { "" }
-    )
-}
-
-fn load(path: Option<&Path>) -> Result<SimConfig, u8> {
-    match path {
-        Some(path) => one_run::load_config(path).map_err(|error| {
-            eprintln!("mcsim: {error}");
-            exit::USAGE
-        }),
-        None => Ok(SimConfig::default()),
+fn load(path: Option<&Path>) -> Result<RunConfig, u8> {
+    let Some(path) = path else {
+        return Ok(RunConfig::default());
+    };
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        eprintln!("mcsim: cannot read {}: {error}", path.display());
+        exit::USAGE
+    })?;
+    let config: RunConfig = toml::from_str(&text).map_err(|error| {
+        eprintln!("mcsim: {}: {error}", path.display());
+        exit::USAGE
+    })?;
+    let problems = config.problems();
+    if !problems.is_empty() {
+        eprintln!("mcsim: {}: {}", path.display(), problems.join("; "));
+        return Err(exit::USAGE);
     }
+    Ok(config)
 }
 
 /// Runs, checks, reports; returns the exit status.
 pub fn run(args: &SimArgs) -> u8 {
-    let replay = replay_command(args);
     let config = match load(args.config.as_deref()) {
         Ok(config) => config,
         Err(status) => return status,
     };
-    let result = if args.self_check {
-        one_run::self_check(&config, args.seed)
+    let plan = RunPlan::for_config(config, args.config.clone(), args.seed, args.variant);
+    let replay = plan.replay();
+    let ran = pipeline::run(plan, CheckOptions::default());
+    let divergence = if args.self_check {
+        pipeline::divergence(&ran.outcome, &ran.plan)
     } else {
-        sim::run(&config, args.seed).map(|outcome| (outcome, None))
-    };
-    let (outcome, divergence) = match result {
-        Ok(pair) => pair,
-        Err(error) => {
-            eprintln!("mcsim: {error}");
-            return exit::USAGE;
-        }
+        None
     };
     if let Some(path) = &args.history {
-        let text = serde_json::to_string_pretty(&outcome.history).expect("history serialises");
+        let text = serde_json::to_string_pretty(&ran.outcome.history).expect("history serialises");
         if let Err(error) = std::fs::write(path, text) {
             eprintln!("mcsim: cannot write {}: {error}", path.display());
             return exit::HARNESS;
         }
     }
-    let report = check(&outcome.history, CheckOptions::default());
-    let summary = RunSummary::of(&outcome);
+    let record = &ran.record;
     if args.json {
-        let value = serde_json::json!({ "run": summary, "verdict": report.verdict, "reason": report.reason });
-        outln!("{}", serde_json::to_string_pretty(&value).expect("summary serialises"));
+        outln!("{}", serde_json::to_string_pretty(record).expect("records serialise"));
     } else {
+        let counters = &record.counters;
         outln!(
-            "seed {} trace {} | {} requests, {} ops, {} timeouts, {} dropped, {} faults, {} losses | {}: {}",
-            summary.seed,
-            summary.trace_hash,
-            summary.stats.requests,
-            outcome.history.ops.len(),
-            summary.stats.timeouts,
-            summary.stats.messages_dropped,
-            summary.stats.faults,
-            summary.losses,
-            report.verdict,
-            report.reason
+            "seed {} trace {} | {} requests, {} ops ({} succeeded, {} failed, {} unknown), {} without reply, \
+             {} messages lost, {} faults, {} losses | {}: {}",
+            record.seed,
+            record.trace_hash.as_deref().unwrap_or("-"),
+            counters.requests,
+            record.ops.total,
+            record.ops.succeeded,
+            record.ops.failed,
+            record.ops.unknown,
+            counters.requests_failed,
+            counters.messages_dropped,
+            counters.faults,
+            ran.outcome.history.losses.len(),
+            record.verdict,
+            record.reason
         );
-        if let Some(explanation) = &report.explanation {
+        if let Some(explanation) = ran.judgement.explanation(&ran.outcome) {
             outln!("{}", explanation.text);
         }
     }
     if let Some(divergence) = divergence {
-        let what = match divergence {
-            Divergence::TraceHash(a, b) => format!("trace hashes {a:016x} and {b:016x} differ"),
-            Divergence::History(index) => format!("histories differ at operation {index}"),
-        };
-        eprintln!("FAIL: nondeterminism: {what}; replay: {replay}");
+        eprintln!("FAIL: nondeterminism: {divergence}; replay: {replay} --self-check");
         return exit::HARNESS;
     }
-    if outcome.stats.stuck {
-        eprintln!("FAIL: liveness: the run did not finish within the event budget; replay: {replay}");
-        return exit::LIVENESS;
-    }
-    let status = exit::for_verdict(report.verdict);
+    let status = ran.judgement.exit_class();
     if status != exit::OK {
-        eprintln!("FAIL: {}: {}; replay: {replay}", report.verdict, report.reason);
+        eprintln!("FAIL: {}: {}; replay: {replay}", record.verdict, record.reason);
     }
     status
 }

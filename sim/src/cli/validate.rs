@@ -5,28 +5,39 @@ use std::path::PathBuf;
 
 use memcache_collections::Variant;
 use memcache_sim::exit;
+use memcache_sim::plan::Overrides;
 use memcache_sim::runner::{self, SeedSelection};
 use memcache_sim::validate::{self, VariantRow};
 use serde::Serialize;
 
-/// What `mcsim validate` was asked.
+/// `mcsim validate`'s arguments.
+#[derive(clap::Args)]
 pub struct ValidateArgs {
     /// Scenario files or directories.
+    #[arg(default_value = "scenarios")]
     pub paths: Vec<PathBuf>,
-    /// One variant only (default: every broken one).
-    pub variant: Option<String>,
-    /// Master seeds; one hunt per variant and master seed.
+    /// Hunt only this variant.
+    #[arg(long, value_parser = super::parse_variant)]
+    pub variant: Option<Variant>,
+    /// Master seeds, comma-separated: one hunt per variant and master
+    /// seed; the table gives medians.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,3,4,5")]
     pub master_seeds: Vec<u64>,
-    /// Runs per hunt before a variant counts as escaped.
+    /// Runs per hunt before the variant counts as escaped.
+    #[arg(long, default_value_t = 2_000)]
     pub runs_max: u64,
-    /// Seeds per scenario for the default algorithm's run (default: each
-    /// scenario's own).
+    /// Seeds 0..N of every scenario for the default algorithm (default:
+    /// each scenario's own seeds).
+    #[arg(long)]
     pub seeds: Option<u64>,
-    /// Shrink each variant's first catch.
-    pub shrink: bool,
+    /// Skip shrinking each variant's first catch.
+    #[arg(long)]
+    pub no_shrink: bool,
     /// Worker threads for the default algorithm's run.
-    pub threads: usize,
-    /// JSON instead of the table.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Print JSON instead of the table.
+    #[arg(long)]
     pub json: bool,
 }
 
@@ -40,21 +51,18 @@ struct Report<'a> {
 /// Runs validation; exits 1 if a variant escapes or the default algorithm
 /// fails any run.
 pub fn run(args: &ValidateArgs) -> u8 {
-    let variants: Vec<Variant> = match &args.variant {
+    let variants: Vec<Variant> = match args.variant {
         None => Variant::ALL.iter().copied().filter(|v| v.is_broken()).collect(),
-        Some(name) => match Variant::from_name(name) {
-            Some(variant) if !variant.is_broken() => {
-                eprintln!("mcsim: {name} is not a broken variant: nothing to hunt (the suite's own run checks it)");
-                return exit::USAGE;
-            }
-            Some(variant) => vec![variant],
-            None => {
-                eprintln!("mcsim: unknown variant {name:?} (see `mcsim list`)");
-                return exit::USAGE;
-            }
-        },
+        Some(variant) if !variant.is_broken() => {
+            eprintln!(
+                "mcsim: {} is not a broken variant: nothing to hunt (the suite's own run checks it)",
+                variant.name()
+            );
+            return exit::USAGE;
+        }
+        Some(variant) => vec![variant],
     };
-    let scenarios = match super::run::load_all(&args.paths) {
+    let scenarios = match super::load_all(&args.paths) {
         Ok(scenarios) => scenarios,
         Err(status) => return status,
     };
@@ -62,9 +70,16 @@ pub fn run(args: &ValidateArgs) -> u8 {
         count: args.seeds,
         ..SeedSelection::default()
     };
-    let default_records = runner::run_all(&scenarios, selection, args.threads, !args.json);
+    let plans = runner::plans(&scenarios, selection, Overrides::default());
+    let default_records = runner::run_all(plans, super::threads(args.threads), !args.json, &runner::no_sink).records;
     let unexpected: Vec<_> = default_records.iter().filter(|r| !r.expected).collect();
-    let rows = validate::validate(&scenarios, &variants, &args.master_seeds, args.runs_max, args.shrink);
+    let rows = validate::validate(
+        &scenarios,
+        &variants,
+        &args.master_seeds,
+        args.runs_max,
+        !args.no_shrink,
+    );
     if args.json {
         let report = Report {
             default_runs: default_records.len(),
@@ -86,14 +101,8 @@ pub fn run(args: &ValidateArgs) -> u8 {
     }
     let mut status = exit::OK;
     for record in &unexpected {
-        eprintln!(
-            "FAIL: {} seed {}: {} (expected otherwise); replay: {}",
-            record.scenario,
-            record.seed,
-            record.verdict,
-            record.replay()
-        );
-        status = exit::CORRECTNESS;
+        eprintln!("{}", record.failure_line());
+        status = exit::worst(status, record.exit_class);
     }
     for row in rows.iter().filter(|row| !row.caught()) {
         let escaped: Vec<String> = row

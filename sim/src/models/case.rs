@@ -3,6 +3,7 @@
 //! [`World`], recorded as a [`History`] for the same checkers the simulator
 //! uses.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::sync::Arc;
 
@@ -12,7 +13,8 @@ use memcache_collections::{Deque, DequeOptions, Variant};
 use super::store::{FaultRates, ModelStore, Shared};
 use super::world::World;
 use crate::check::{CheckOptions, CheckReport, Verdict, check};
-use crate::history::{History, HistoryOp, OpName, OpResult};
+use crate::history::{History, HistoryOp, OpName};
+use crate::workload::{self, Clock, HistoryLog};
 
 /// The deque's name in every case.
 pub const DEQUE_NAME: &str = "model";
@@ -79,6 +81,18 @@ pub(crate) fn time_of(requests: u64) -> u64 {
     3 * requests + 1
 }
 
+/// The model checkers' clock for operations that run alone (setup and
+/// drain, on the main thread with no other thread alive): just after the
+/// last request applied, so such an operation's window holds exactly its
+/// own requests.
+struct ModelClock<W: World>(Arc<W::Lock<Shared>>);
+
+impl<W: World> Clock for ModelClock<W> {
+    fn now_us(&self) -> u64 {
+        time_of(W::with(&self.0, |shared| shared.requests)) + 1
+    }
+}
+
 /// Runs `case` once in world `W` and returns its history (drain included).
 /// Call it inside the world's model (`loom::model`, a shuttle runner) or,
 /// for [`StdWorld`](super::world::StdWorld), anywhere.
@@ -92,14 +106,20 @@ pub fn execute<W: World>(case: &Case) -> History {
     };
     let setup_client = case.clients.len();
     let quiet = FaultRates::default();
-    let mut ops = Vec::new();
+    let alone = || RefCell::new(HistoryLog::new(ModelClock::<W>(shared.clone())));
+    let setup_log = alone();
     let store = ModelStore::<W>::new(shared.clone(), quiet, DEQUE_NAME);
     let mut setup = block_on(Deque::create(store, Some(DEQUE_NAME), options(setup_client)))
         .expect("creating a deque on a fresh server cannot fail");
-    for i in 0..case.initial {
-        let value = format!("init.{i}");
-        ops.push(run_op(&mut setup, setup_client, OpName::PushBack, Some(value)));
-    }
+    block_on(workload::setup::prefill(
+        &mut setup,
+        case.initial as u64,
+        0,
+        setup_client as u32,
+        &setup_log,
+    ))
+    .expect("pushing on a quiet server cannot fail");
+    let mut ops = setup_log.into_inner().into_ops();
     // Handles are bound before any thread starts, on quiet connections, so
     // what a binding costs (an anchor read; for `hardened` the server's
     // lifetime) adds no interleavings: the model explores operations.
@@ -150,14 +170,14 @@ pub fn execute<W: World>(case: &Case) -> History {
     let store = ModelStore::<W>::new(shared.clone(), quiet, DEQUE_NAME);
     let mut drain = Deque::attach(store, DEQUE_NAME, options(drain_client)).expect("the name is valid");
     let pushes = ops.iter().filter(|op| op.op.is_push()).count();
-    for _ in 0..=pushes {
-        let op = run_op(&mut drain, drain_client, OpName::PopFront, None);
-        let done = !matches!(op.result, OpResult::Value { .. });
-        ops.push(op);
-        if done {
-            break;
-        }
-    }
+    let drain_log = alone();
+    block_on(workload::setup::drain(
+        &mut drain,
+        pushes,
+        drain_client as u32,
+        &drain_log,
+    ));
+    ops.extend(drain_log.into_inner().into_ops());
     ops.sort_by_key(|op| (op.invoke_us, op.client));
     let losses = W::with(&shared, |shared| shared.losses.clone());
     History {

@@ -13,8 +13,10 @@ use super::case::{Case, Chaos, all_combinations};
 use super::explore::{Exploration, ShuttleScheduler, explore_loom, explore_shuttle};
 use super::store::FaultRates;
 use crate::history::OpName;
-use crate::runner;
+use crate::pipeline;
+use crate::plan::{Overrides, RunPlan};
 use crate::scenario::LoadedScenario;
+use crate::validate::is_catch;
 
 /// Budgets of one comparison.
 #[derive(Debug, Clone)]
@@ -177,13 +179,15 @@ pub fn sim_effort(variant: Variant, scenarios: &[LoadedScenario], seeds: u64) ->
         wall_s: 0.0,
         by: None,
     };
+    let overrides = Overrides {
+        variant: Some(variant),
+        ..Overrides::default()
+    };
     'search: for seed in 0..seeds {
         for scenario in scenarios {
-            let mut scenario = scenario.clone();
-            scenario.scenario.scenario.variant = variant.name().to_owned();
-            let record = runner::run_one(&scenario, seed);
+            let record = pipeline::run(RunPlan::for_scenario(scenario, seed, overrides), pipeline::quiet()).record;
             effort.iterations += 1;
-            if record.verdict.is_correctness_failure() || record.verdict == crate::check::Verdict::Liveness {
+            if is_catch(record.verdict) {
                 effort.caught = true;
                 effort.by = Some(format!("{} seed {}: {}", record.scenario, seed, record.verdict));
                 break 'search;

@@ -13,10 +13,10 @@ use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
 use super::control::Control;
+use crate::config::{Fault, RandomFaults};
 use crate::history::LossCause;
-use crate::sim::config::{Fault, RandomFaults};
-use crate::sim::fault_draw::RandomKind;
-use crate::sim::rng;
+use crate::nemesis::RandomKind;
+use crate::rng;
 
 /// How often the loss monitor reads each server's counters.
 const MONITOR_INTERVAL: Duration = Duration::from_millis(5);

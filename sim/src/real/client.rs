@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -42,10 +43,22 @@ impl<'run> GatedStore<'run> {
     }
 }
 
+impl GatedStore<'_> {
+    /// Counts a request and whether it got no reply.
+    fn counted<T>(&self, result: &Result<T, StoreError>) {
+        self.control.requests.fetch_add(1, Ordering::Relaxed);
+        if result.is_err() {
+            self.control.requests_failed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 impl Store for GatedStore<'_> {
     async fn call(&self, command: Command) -> Result<Reply, StoreError> {
         self.pass(!matches!(command, Command::Lifetime { .. })).await;
-        self.inner.call(command).await
+        let result = self.inner.call(command).await;
+        self.counted(&result);
+        result
     }
 
     /// One pipeline, unless a fault is pinned between two of its requests:
@@ -55,7 +68,9 @@ impl Store for GatedStore<'_> {
         if !self.control.trigger_within(self.client, count) {
             self.pass(true).await;
             self.control.count_requests(self.client, count - 1);
-            return self.inner.call_batch(commands).await;
+            let results = self.inner.call_batch(commands).await;
+            results.iter().for_each(|result| self.counted(result));
+            return results;
         }
         call_one_by_one(self, commands).await
     }

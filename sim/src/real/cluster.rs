@@ -84,6 +84,22 @@ impl Cluster {
         Ok(counter("evictions") + counter("store_no_memory"))
     }
 
+    /// Every live key on every server that starts with `prefix`, sorted
+    /// (`lru_crawler metadump`): what a loss target is chosen from.
+    pub fn keys_with_prefix(&self, prefix: &str) -> io::Result<Vec<Key>> {
+        let mut keys = Vec::new();
+        for index in 0..self.servers.len() {
+            let listed = self.lock(index).keys()?;
+            keys.extend(
+                listed
+                    .into_iter()
+                    .filter(|k| k.as_bytes().starts_with(prefix.as_bytes())),
+            );
+        }
+        keys.sort_unstable();
+        Ok(keys)
+    }
+
     /// How many servers.
     pub fn len(&self) -> usize {
         self.servers.len()

@@ -1,28 +1,34 @@
 //! The shared state of one real run: the clock, the history, the losses,
 //! the per-client gates (pause, crash, request counts) and the faults armed
-//! on op or request counts. Every thread of the run (clients, fault clock,
-//! monitor) fires faults through [`Control::fire`].
+//! on counts (`crate::nemesis::Triggers`, the same rule as the simulator's).
+//! Every thread of the run (clients, fault clock, monitor) fires faults
+//! through [`Control::fire`].
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use memcache_collections::format;
 use memcache_collections::key::Key;
 use memcache_collections::memcached::MemcachedStore;
 use memcache_collections::store::{Store, block_on};
-use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
 use super::cluster::Cluster;
 use super::proxy::{LinkProxy, LinkTotals};
+use crate::config::{DEQUE_NAME, Fault, partitioned_clients};
 use crate::history::{HistoryOp, Loss, LossCause, OpName, OpResult};
-use crate::sim::DEQUE_NAME;
-use crate::sim::config::{Fault, FaultSpec, LossTarget, Trigger, partitioned_clients};
-use crate::workload::Recorder;
+use crate::nemesis::{self, Holdings, Triggers};
+use crate::workload::{Clock, HistoryLog, Recorder};
 
-/// Nodes a random-node loss walks at most to pick its victim.
-const WALK_NODES_MAX: usize = 100_000;
+/// Microseconds since the run's state was made, on a monotonic clock.
+#[derive(Debug, Clone, Copy)]
+pub struct RealClock(Instant);
+
+impl Clock for RealClock {
+    fn now_us(&self) -> u64 {
+        u64::try_from(self.0.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+}
 
 /// What other threads can do to one client between its requests.
 #[derive(Debug, Default)]
@@ -47,23 +53,27 @@ impl ClientGate {
 
 /// One real run's shared state.
 pub struct Control {
-    started: Instant,
+    clock: RealClock,
     pub(crate) cluster: Cluster,
     /// `[client][server]`; emptied when the links shut down.
     proxies: Mutex<Vec<Vec<LinkProxy>>>,
     pub(crate) gates: Vec<ClientGate>,
     /// For loss targets: reads the deque straight from the servers.
     admin: MemcachedStore,
-    armed: Mutex<Vec<FaultSpec>>,
+    triggers: Mutex<Triggers>,
     ops_completed: AtomicU64,
     pub(crate) fault_rng: Mutex<ChaCha8Rng>,
-    history: Mutex<Vec<HistoryOp>>,
+    /// The history, on the run's clock.
+    pub(crate) log: Mutex<HistoryLog<RealClock>>,
     losses: Mutex<Vec<Loss>>,
     pub(crate) workload_over: AtomicBool,
     pub(crate) recreations: AtomicU64,
     pub(crate) faults_fired: AtomicU64,
+    /// Requests the clients sent, and those that got no reply.
+    pub(crate) requests: AtomicU64,
+    pub(crate) requests_failed: AtomicU64,
     /// Faults that could not be applied (a server that would not restart):
-    /// the run is then a harness failure, not a verdict.
+    /// the run then could not test what it says.
     fault_errors: Mutex<Vec<String>>,
 }
 
@@ -71,47 +81,60 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// The servers as a loss target's chooser sees them.
+struct Servers<'a> {
+    cluster: &'a Cluster,
+    admin: &'a MemcachedStore,
+}
+
+impl Holdings for Servers<'_> {
+    fn peek(&self, key: &Key) -> Option<Vec<u8>> {
+        block_on(self.admin.gets(key)).ok().flatten().map(|item| item.value)
+    }
+
+    fn keys_with_prefix(&self, prefix: &str) -> Vec<Key> {
+        self.cluster.keys_with_prefix(prefix).unwrap_or_default()
+    }
+}
+
 impl Control {
-    /// The run's state; `armed` are the faults triggered by counts.
+    /// The run's state; `triggers` are the faults armed on counts.
     pub fn new(
         cluster: Cluster,
         proxies: Vec<Vec<LinkProxy>>,
         admin: MemcachedStore,
-        armed: Vec<FaultSpec>,
+        triggers: Triggers,
         fault_rng: ChaCha8Rng,
     ) -> Self {
+        let clock = RealClock(Instant::now());
         Control {
-            started: Instant::now(),
+            clock,
             gates: proxies.iter().map(|_| ClientGate::default()).collect(),
             cluster,
             proxies: Mutex::new(proxies),
             admin,
-            armed: Mutex::new(armed),
+            triggers: Mutex::new(triggers),
             ops_completed: AtomicU64::new(0),
             fault_rng: Mutex::new(fault_rng),
-            history: Mutex::new(Vec::new()),
+            log: Mutex::new(HistoryLog::new(clock)),
             losses: Mutex::new(Vec::new()),
             workload_over: AtomicBool::new(false),
             recreations: AtomicU64::new(0),
             faults_fired: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            requests_failed: AtomicU64::new(0),
             fault_errors: Mutex::new(Vec::new()),
         }
     }
 
-    /// Monotonic microseconds since the run's state was made: the
-    /// history's clock.
+    /// The history's clock: monotonic microseconds since the run began.
     pub fn now_us(&self) -> u64 {
-        u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX)
+        self.clock.now_us()
     }
 
     /// The instant `at_us` stands for.
     pub fn instant(&self, at_us: u64) -> Instant {
-        self.started + Duration::from_micros(at_us)
-    }
-
-    /// Appends a finished operation (setup and drain, which run alone).
-    pub fn record(&self, op: HistoryOp) {
-        lock(&self.history).push(op);
+        self.clock.0 + Duration::from_micros(at_us)
     }
 
     /// Records entries lost at `at_us` (at or before the loss itself, so
@@ -125,13 +148,16 @@ impl Control {
         });
     }
 
-    /// The history and losses, in time order.
-    pub fn take_history(&self) -> (Vec<HistoryOp>, Vec<Loss>) {
-        let mut ops = std::mem::take(&mut *lock(&self.history));
-        ops.sort_by_key(|op| op.invoke_us);
+    /// The history so far, in invocation order.
+    pub fn take_ops(&self) -> Vec<HistoryOp> {
+        std::mem::replace(&mut *lock(&self.log), HistoryLog::new(self.clock)).into_ops()
+    }
+
+    /// The losses, in time order.
+    pub fn take_losses(&self) -> Vec<Loss> {
         let mut losses = std::mem::take(&mut *lock(&self.losses));
         losses.sort_by_key(|loss| loss.at_us);
-        (ops, losses)
+        losses
     }
 
     /// Heals every link, lets each deliver what it held, waits for its
@@ -152,6 +178,11 @@ impl Control {
         lock(&self.fault_errors).clone()
     }
 
+    /// The workload starts: faults armed on zero returned operations fire.
+    pub fn start_workload(&self) {
+        self.fire_op_count_triggers(0);
+    }
+
     /// Called by client `client` before each request: fires the faults
     /// pinned to its request count, waits out a pause, and says whether the
     /// client may go on (`false`: it has crashed). `data` requests count;
@@ -160,10 +191,7 @@ impl Control {
         let gate = &self.gates[client];
         if data {
             let sent = gate.data_requests.fetch_add(1, Ordering::SeqCst);
-            let due = self.take_armed(|trigger| {
-                matches!(trigger, Trigger::AfterClientRequests { client: c, requests }
-                    if c as usize == client && requests == sent)
-            });
+            let due = lock(&self.triggers).before_request(client, sent);
             for fault in due {
                 self.fire(fault);
             }
@@ -184,10 +212,7 @@ impl Control {
     /// `count` data requests (so a batch of them must go one by one).
     pub fn trigger_within(&self, client: usize, count: u64) -> bool {
         let sent = self.gates[client].data_requests.load(Ordering::SeqCst);
-        lock(&self.armed).iter().any(|spec| {
-            matches!(spec.trigger, Trigger::AfterClientRequests { client: c, requests }
-                if c as usize == client && requests > sent && requests < sent + count)
-        })
+        lock(&self.triggers).pinned_within(client, sent, count)
     }
 
     /// Counts `count` data requests sent as one batch.
@@ -195,17 +220,11 @@ impl Control {
         self.gates[client].data_requests.fetch_add(count, Ordering::SeqCst);
     }
 
-    fn take_armed(&self, due: impl Fn(Trigger) -> bool) -> Vec<Fault> {
-        let mut armed = lock(&self.armed);
-        let mut fired = Vec::new();
-        armed.retain(|spec| {
-            let fire = due(spec.trigger);
-            if fire {
-                fired.push(spec.fault.clone());
-            }
-            !fire
-        });
-        fired
+    fn fire_op_count_triggers(&self, completed: u64) {
+        let due = lock(&self.triggers).after_ops(completed);
+        for fault in due {
+            self.fire(fault);
+        }
     }
 
     /// Applies a fault now, from whichever thread triggered it.
@@ -228,7 +247,12 @@ impl Control {
                 }
             }
             Fault::Lose { target } => {
-                let Some(key) = self.loss_target(target) else { return };
+                let servers = Servers {
+                    cluster: &self.cluster,
+                    admin: &self.admin,
+                };
+                let chosen = nemesis::loss_target(target, DEQUE_NAME, &servers, &mut lock(&self.fault_rng));
+                let Some(key) = chosen else { return };
                 let at_us = self.now_us();
                 match self.cluster.expire(&key) {
                     Ok((server, true)) => self.record_loss(at_us, server, Some(key.to_string()), LossCause::Injected),
@@ -257,76 +281,19 @@ impl Control {
             Fault::Crash { client } => self.gates[client as usize].crash(),
         }
     }
-
-    /// The key a targeted loss destroys, read from the servers directly.
-    fn loss_target(&self, target: LossTarget) -> Option<Key> {
-        let anchor_key = Key::new(DEQUE_NAME).expect("a valid name");
-        match target {
-            LossTarget::Anchor => Some(anchor_key),
-            LossTarget::NodeAt { position } => {
-                let nodes = self.walk(&anchor_key, position as usize + 1);
-                nodes.into_iter().nth(position as usize)
-            }
-            LossTarget::RandomNode => {
-                let mut nodes = self.walk(&anchor_key, WALK_NODES_MAX);
-                if nodes.is_empty() {
-                    return None;
-                }
-                let pick = lock(&self.fault_rng).random_range(0..nodes.len());
-                Some(nodes.swap_remove(pick))
-            }
-        }
-    }
-
-    /// Node keys from the left end, following `next` links, at most
-    /// `limit`. A random-node loss picks among the linked nodes only (the
-    /// simulator also sees unlinked ones; memcached cannot list keys).
-    fn walk(&self, anchor_key: &Key, limit: usize) -> Vec<Key> {
-        let read = |key: &Key| block_on(self.admin.gets(key)).ok().flatten().map(|item| item.value);
-        let mut keys = Vec::new();
-        let Some(anchor) = read(anchor_key).and_then(|bytes| format::decode_anchor(&bytes).ok()) else {
-            return keys;
-        };
-        let mut next = anchor.left;
-        while let Some(id) = next
-            && keys.len() < limit
-        {
-            let key = Key::new(format!("{DEQUE_NAME}:{id}")).expect("node keys of a valid name are valid");
-            next = read(&key)
-                .and_then(|bytes| format::decode_node(&bytes).ok())
-                .and_then(|node| node.next);
-            keys.push(key);
-        }
-        keys
-    }
 }
 
 /// The history a client thread records, stamped with the run's clock; an
-/// op's completion fires the faults pinned to the op count.
+/// op's return fires the faults armed on the count of returned ops.
 impl Recorder for &Control {
     fn invoke(&self, client: u32, op: OpName, value: Option<String>) -> usize {
-        let mut history = lock(&self.history);
-        history.push(HistoryOp {
-            client,
-            op,
-            value,
-            invoke_us: self.now_us(),
-            return_us: None,
-            result: OpResult::Unknown,
-        });
-        history.len() - 1
+        lock(&self.log).invoke(client, op, value)
     }
 
     fn complete(&self, index: usize, result: OpResult) {
-        {
-            let mut history = lock(&self.history);
-            history[index].return_us = Some(self.now_us());
-            history[index].result = result;
-        }
+        lock(&self.log).complete(index, result);
         let completed = self.ops_completed.fetch_add(1, Ordering::SeqCst) + 1;
-        for fault in self.take_armed(|trigger| matches!(trigger, Trigger::AfterOps { ops } if ops == completed)) {
-            self.fire(fault);
-        }
+        self.fire_op_count_triggers(completed);
     }
 
     fn recreated(&self) {

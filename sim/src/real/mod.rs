@@ -4,12 +4,12 @@
 //!
 //! | scenario asks for | the real backend does |
 //! |---|---|
-//! | servers, `-I`, `-M` | one memcached per server with those flags (`plan.rs`) |
+//! | servers, `-I`, `-M` | one memcached per server with those flags (`crate::capability`) |
 //! | `memory_limit_bytes` | `-m` rounded up to whole MiB (at least 2) and filler traffic that fills it before the workload and keeps it full |
 //! | restart | kill the process, start it again on the same port |
 //! | `flush_all` | `flush_all` on an admin connection |
-//! | loss of the anchor or a node | `touch <key> -1` (FACTS.md: a miss a client cannot tell from an eviction) |
-//! | latency, drops, spikes, resets, partitions | a fault-injecting proxy per client-server link (`proxy.rs`) |
+//! | loss of the anchor or a node | the target chosen as in the simulator (`crate::nemesis::target`, keys listed with `lru_crawler metadump`), made a miss with `touch <key> -1` (a client cannot tell it from an eviction) |
+//! | latency, drops, spikes, resets, partitions | a fault-injecting proxy per client-server link (`proxy.rs`), each message's fate drawn by `crate::nemesis::fate` |
 //! | pause, crash | the client's gate, between two of its requests |
 //! | timed and random faults | real microseconds since the workload began |
 //!
@@ -21,13 +21,14 @@
 //!
 //! A seed fixes every choice (operations, values, fault draws, message
 //! fates by position on each link) but not the interleaving: that belongs
-//! to the operating system. A real run is a sample, not a replay.
+//! to the operating system. A real run is a sample, not a replay. Anything
+//! memcached cannot be made to do is refused before the run
+//! (`crate::capability`), and the run ends as `could-not-start`.
 
 mod background;
 mod client;
 mod cluster;
 mod control;
-pub mod plan;
 mod proxy;
 
 use std::net::SocketAddr;
@@ -35,15 +36,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use memcache_collections::memcached::{LocalServerError, MemcachedOptions, MemcachedStore};
+use memcache_collections::Deque;
+use memcache_collections::memcached::{MemcachedOptions, MemcachedStore};
 use memcache_collections::store::block_on;
-use memcache_collections::{Deque, Variant};
-use serde::Serialize;
 
-use crate::history::{History, HistoryOp, OpName, OpResult};
-use crate::sim::DEQUE_NAME;
-use crate::sim::config::{Fault, FaultSpec, SimConfig, Trigger};
-use crate::sim::rng::{self, Stream};
+use crate::capability;
+use crate::config::{DEQUE_NAME, RunConfig};
+use crate::history::History;
+use crate::nemesis::Triggers;
+use crate::outcome::{Counters, Outcome, RealCounters, RunEnd};
+use crate::plan::RunPlan;
+use crate::rng::{self, Stream};
 use crate::workload;
 use client::GatedStore;
 use cluster::Cluster;
@@ -55,106 +58,67 @@ use proxy::LinkProxy;
 /// stuck retrying a lost node (1,000 attempts with backoff) takes minutes.
 const WORKLOAD_DEADLINE: Duration = Duration::from_secs(30);
 
-/// Why a real run could not happen or could not be trusted.
-#[derive(Debug, thiserror::Error)]
-pub enum RealError {
-    /// The scenario asks for something the real backend cannot do.
-    #[error("the real backend cannot run this scenario: {}", .0.join("; "))]
-    Unsupported(Vec<String>),
-    /// The variant name is not in the catalogue.
-    #[error("unknown variant {0:?} (see `mcsim list`)")]
-    UnknownVariant(String),
-    /// memcached would not start.
-    #[error(transparent)]
-    Server(#[from] LocalServerError),
-    /// A proxy or a connection could not be set up.
-    #[error("cannot set up the run: {0}")]
-    Setup(String),
-    /// A fault could not be applied (the run did not test what it says).
-    #[error("a fault could not be applied: {}", .0.join("; "))]
-    Fault(Vec<String>),
-}
-
-/// Counters of one real run.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct RealStats {
-    /// Messages the proxies forwarded.
-    pub messages_forwarded: u64,
-    /// Messages they swallowed (drops and cut links).
-    pub messages_dropped: u64,
-    /// Connections the proxies reset under a message.
-    pub connection_resets: u64,
-    /// Messages held for a delay spike.
-    pub messages_spiked: u64,
-    /// Messages held by a partition until it healed.
-    pub messages_held: u64,
-    /// Faults fired.
-    pub faults: u64,
-    /// Items memcached evicted or refused for lack of memory (its counters).
-    pub items_dropped: u64,
-    /// Filler sets written (memory-limited scenarios).
-    pub filler_sets: u64,
-    /// Whether the filler reached full memory before the workload.
-    pub memory_full: bool,
-    /// Deques clients created again after an anchor loss.
-    pub recreations: u64,
-    /// Clients that crashed.
-    pub crashed_clients: u64,
-    /// True if the clients did not finish within the deadline.
-    pub stuck: bool,
-    /// Wall-clock milliseconds of the workload.
-    pub workload_ms: u64,
-}
-
-/// Everything a real run produced.
-#[derive(Debug)]
-pub struct RealOutcome {
-    /// The seed it ran with.
-    pub seed: u64,
-    /// The client-boundary history, drain included.
-    pub history: History,
-    /// Counters.
-    pub stats: RealStats,
-}
-
-/// Runs `config` against real memcached servers with `seed`'s choices.
-pub fn run(config: &SimConfig, seed: u64) -> Result<RealOutcome, RealError> {
-    let variant =
-        Variant::from_name(&config.variant).ok_or_else(|| RealError::UnknownVariant(config.variant.clone()))?;
-    let refusals = plan::refusals(config);
-    if !refusals.is_empty() {
-        return Err(RealError::Unsupported(refusals));
+/// Runs a plan against real memcached servers with its seed's choices.
+pub(crate) fn run(plan: &RunPlan) -> Outcome {
+    match start(plan) {
+        Ok(outcome) => outcome,
+        Err(reason) => Outcome::could_not_start(reason),
     }
-    let plan = plan::servers(config);
-    let cluster = Cluster::start(config.servers.count, &plan.local)?;
-    let options = |client: u32| workload::deque_options(config, variant, seed, client);
+}
+
+fn start(plan: &RunPlan) -> Result<Outcome, String> {
+    let config = &plan.config;
+    let servers = capability::servers(config);
+    let cluster = Cluster::start(config.servers.count, &servers.local).map_err(|e| e.to_string())?;
+    let options = |client: u32| workload::deque_options(config, plan.variant, plan.seed, client);
     let direct = || {
         cluster
             .direct_store(&MemcachedOptions::default())
-            .map_err(RealError::Setup)
+            .map_err(|e| format!("cannot connect to the servers: {e}"))
     };
     let setup_store = direct()?;
     let admin = direct()?;
     let filler_store = direct()?;
     let client_count = config.clients.count;
-    let proxies = start_proxies(&cluster, config, seed)?;
+    let proxies = start_proxies(&cluster, config, plan.seed)?;
     let stores = client_stores(&cluster, &proxies, config)?;
-    let (timed, armed) = split_faults(config);
-    let control = Control::new(cluster, proxies, admin, armed, rng::stream(seed, Stream::Faults, 0));
-    setup(&control, &setup_store, config, options(client_count))?;
-    let mut stats = RealStats::default();
-    let mut filler = plan.memory_pressure.then(|| {
+    let (timed, triggers) = Triggers::arm(&config.faults);
+    let control = Control::new(
+        cluster,
+        proxies,
+        admin,
+        triggers,
+        rng::stream(plan.seed, Stream::Faults, 0),
+    );
+    block_on(async {
+        let mut deque = Deque::create(&setup_store, Some(DEQUE_NAME), options(client_count)).await?;
+        let clients = &config.clients;
+        workload::setup::prefill(
+            &mut deque,
+            clients.prefill_items,
+            clients.value_size_bytes_min,
+            client_count,
+            &control.log,
+        )
+        .await
+    })
+    .map_err(|e| format!("setting up the deque failed: {e}"))?;
+    let mut counters = Counters::default();
+    let mut real = RealCounters::default();
+    let mut filler = servers.memory_pressure.then(|| {
         let sizes = config.clients.value_size_bytes_min..=config.clients.value_size_bytes_max;
-        background::Filler::new(filler_store, rng::stream(seed, Stream::Filler, 0), sizes)
+        background::Filler::new(filler_store, rng::stream(plan.seed, Stream::Filler, 0), sizes)
     });
     if let Some(filler) = &mut filler {
-        stats.memory_full = filler.fill_up(&control);
+        real.memory_full = filler.fill_up(&control);
     }
     let monitor_stop = AtomicBool::new(false);
     let workload_started = Instant::now();
     let control_ref = &control;
+    let mut stuck = false;
     std::thread::scope(|scope| {
         let monitor = scope.spawn(|| background::loss_monitor(control_ref, &monitor_stop));
+        control_ref.start_workload();
         let clock = scope.spawn(|| background::fault_clock(control_ref, timed, &config.random_faults));
         let filler_thread = filler.as_mut().map(|f| scope.spawn(move || f.run(control_ref)));
         let (done, finished) = mpsc::channel();
@@ -166,18 +130,17 @@ pub fn run(config: &SimConfig, seed: u64) -> Result<RealOutcome, RealError> {
                 let deque_options = options(client as u32);
                 scope.spawn(move || {
                     let store = GatedStore::new(client, store, control_ref);
-                    let ran = Deque::attach(store, DEQUE_NAME, deque_options.clone()).map(|deque| {
-                        let workload = rng::stream(seed, Stream::Workload, client as u32);
-                        let life = workload::client_main(
-                            client as u32,
-                            deque,
-                            workload,
-                            config.clients.clone(),
-                            deque_options,
-                            control_ref,
-                        );
-                        client::drive(life, control_ref, client).is_some()
-                    });
+                    let deque =
+                        Deque::attach(store, DEQUE_NAME, deque_options.clone()).expect("the setup created this name");
+                    let life = workload::client_main(
+                        client as u32,
+                        deque,
+                        rng::stream(plan.seed, Stream::Workload, client as u32),
+                        config.clients.clone(),
+                        deque_options,
+                        control_ref,
+                    );
+                    let ran = client::drive(life, control_ref, client).is_some();
                     let _ = done.send(());
                     ran
                 })
@@ -188,19 +151,17 @@ pub fn run(config: &SimConfig, seed: u64) -> Result<RealOutcome, RealError> {
         for _ in 0..clients.len() {
             let left = deadline.saturating_duration_since(Instant::now());
             if finished.recv_timeout(left).is_err() {
-                stats.stuck = true;
+                stuck = true;
                 control_ref.gates.iter().for_each(|gate| gate.crash());
                 break;
             }
         }
         for client in clients {
-            match client.join().expect("a client thread does not panic") {
-                Ok(true) => {}
-                Ok(false) => stats.crashed_clients += 1,
-                Err(error) => panic!("attaching to a deque the setup created failed: {error}"),
+            if !client.join().expect("a client thread does not panic") {
+                counters.crashed_clients += 1;
             }
         }
-        stats.workload_ms = workload_started.elapsed().as_millis() as u64;
+        real.workload_ms = workload_started.elapsed().as_millis() as u64;
         control_ref.workload_over.store(true, Ordering::SeqCst);
         clock.join().expect("the fault clock does not panic");
         if let Some(thread) = filler_thread {
@@ -208,33 +169,46 @@ pub fn run(config: &SimConfig, seed: u64) -> Result<RealOutcome, RealError> {
         }
         // Every client is gone: let what the links held land, then drain.
         let links = control_ref.shutdown_links();
-        stats.messages_forwarded = links.forwarded;
-        stats.messages_dropped = links.dropped;
-        stats.messages_spiked = links.spiked;
-        stats.connection_resets = links.resets;
-        stats.messages_held = links.held;
-        if config.drain && !stats.stuck {
-            drain(control_ref, &setup_store, config, options(client_count + 1));
+        counters.messages_dropped = links.dropped;
+        counters.messages_spiked = links.spiked;
+        counters.resets = links.resets;
+        counters.messages_held = links.held;
+        if !stuck {
+            drain(control_ref, &setup_store, client_count + 1, options(client_count + 1));
         }
         monitor_stop.store(true, Ordering::SeqCst);
-        stats.items_dropped = monitor.join().expect("the monitor does not panic");
+        counters.items_dropped = monitor.join().expect("the monitor does not panic");
     });
-    stats.faults = control.faults_fired.load(Ordering::Relaxed);
-    stats.recreations = control.recreations.load(Ordering::Relaxed);
-    stats.filler_sets = filler.as_ref().map_or(0, background::Filler::sets);
     let errors = control.fault_errors();
     if !errors.is_empty() {
-        return Err(RealError::Fault(errors));
+        return Err(format!("a fault could not be applied: {}", errors.join("; ")));
     }
-    let (ops, losses) = control.take_history();
-    Ok(RealOutcome {
-        seed,
+    counters.faults = control.faults_fired.load(Ordering::Relaxed);
+    counters.recreations = control.recreations.load(Ordering::Relaxed);
+    counters.requests = control.requests.load(Ordering::Relaxed);
+    counters.requests_failed = control.requests_failed.load(Ordering::Relaxed);
+    real.filler_sets = filler.as_ref().map_or(0, background::Filler::sets);
+    counters.real = Some(real);
+    let end = if stuck {
+        RunEnd::Stuck {
+            reason: format!(
+                "the clients did not finish within the real backend's {} s deadline",
+                WORKLOAD_DEADLINE.as_secs()
+            ),
+        }
+    } else {
+        RunEnd::Finished
+    };
+    Ok(Outcome {
+        end,
         history: History {
-            ops,
-            losses,
-            drain_client: config.drain.then_some(client_count + 1),
+            ops: control.take_ops(),
+            losses: control.take_losses(),
+            drain_client: Some(client_count + 1),
         },
-        stats,
+        trace_hash: None,
+        trace: Vec::new(),
+        counters,
     })
 }
 
@@ -243,8 +217,8 @@ pub fn run(config: &SimConfig, seed: u64) -> Result<RealOutcome, RealError> {
 fn client_stores(
     cluster: &Cluster,
     proxies: &[Vec<LinkProxy>],
-    config: &SimConfig,
-) -> Result<Vec<MemcachedStore>, RealError> {
+    config: &RunConfig,
+) -> Result<Vec<MemcachedStore>, String> {
     let timeout = Duration::from_micros(config.network.client_timeout_us);
     let options = MemcachedOptions {
         io_timeout: timeout,
@@ -255,26 +229,12 @@ fn client_stores(
         .map(|links| {
             let dial: Vec<String> = links.iter().map(|l| l.address().to_string()).collect();
             MemcachedStore::connect_via(cluster.addresses(), &dial, &options)
-                .map_err(|e| RealError::Setup(e.to_string()))
+                .map_err(|e| format!("cannot connect a client through its proxies: {e}"))
         })
         .collect()
 }
 
-/// The scenario's faults: those at a time, for the fault clock, and those
-/// armed on op or request counts, for the clients to fire.
-fn split_faults(config: &SimConfig) -> (Vec<(u64, Fault)>, Vec<FaultSpec>) {
-    let mut timed = Vec::new();
-    let mut armed = Vec::new();
-    for spec in &config.faults {
-        match spec.trigger {
-            Trigger::AtUs { at_us } => timed.push((at_us, spec.fault.clone())),
-            _ => armed.push(spec.clone()),
-        }
-    }
-    (timed, armed)
-}
-
-fn start_proxies(cluster: &Cluster, config: &SimConfig, seed: u64) -> Result<Vec<Vec<LinkProxy>>, RealError> {
+fn start_proxies(cluster: &Cluster, config: &RunConfig, seed: u64) -> Result<Vec<Vec<LinkProxy>>, String> {
     (0..config.clients.count)
         .map(|client| {
             cluster
@@ -284,66 +244,21 @@ fn start_proxies(cluster: &Cluster, config: &SimConfig, seed: u64) -> Result<Vec
                 .map(|(server, address)| {
                     let upstream: SocketAddr = address.parse().expect("LocalServer::address is a socket address");
                     LinkProxy::start(upstream, &config.network, seed, client, server as u32)
-                        .map_err(|e| RealError::Setup(format!("proxy for client {client}, server {server}: {e}")))
+                        .map_err(|e| format!("cannot start the proxy for client {client}, server {server}: {e}"))
                 })
                 .collect()
         })
         .collect()
 }
 
-/// Creates the deque and pushes the prefill, each push recorded.
-fn setup(
-    control: &Control,
-    store: &MemcachedStore,
-    config: &SimConfig,
-    options: memcache_collections::DequeOptions,
-) -> Result<(), RealError> {
-    let setup_failed = |e: memcache_collections::DequeError| RealError::Setup(format!("setting up the deque: {e}"));
-    let mut deque = block_on(Deque::create(store, Some(DEQUE_NAME), options)).map_err(setup_failed)?;
-    for i in 0..config.clients.prefill_items {
-        let id = format!("p.{i}");
-        let invoke_us = control.now_us();
-        let value = workload::value_bytes(&id, config.clients.value_size_bytes_min);
-        block_on(deque.push_back(value)).map_err(setup_failed)?;
-        control.record(HistoryOp {
-            client: config.clients.count,
-            op: OpName::PushBack,
-            value: Some(id),
-            invoke_us,
-            return_us: Some(control.now_us()),
-            result: OpResult::Ok,
-        });
-    }
-    Ok(())
-}
-
-/// A fresh client, straight to the servers, pops from alternating ends
-/// until the deque reports empty or an error.
-fn drain(control: &Control, store: &MemcachedStore, config: &SimConfig, options: memcache_collections::DequeOptions) {
-    let drain_client = config.clients.count + 1;
+/// A fresh client, straight to the servers, drains the deque.
+fn drain(control: &Control, store: &MemcachedStore, client: u32, options: memcache_collections::DequeOptions) {
     let Ok(mut deque) = Deque::attach(store, DEQUE_NAME, options) else {
         return;
     };
-    let pushes = config.clients.prefill_items + u64::from(config.clients.count) * config.clients.ops_per_client;
-    for round in 0..pushes + 2 {
-        let op = if round % 2 == 0 {
-            OpName::PopFront
-        } else {
-            OpName::PopBack
-        };
-        let invoke_us = control.now_us();
-        let result = block_on(workload::run_op(&mut deque, op, Vec::new()));
-        let finished = !matches!(result, OpResult::Value { .. });
-        control.record(HistoryOp {
-            client: drain_client,
-            op,
-            value: None,
-            invoke_us,
-            return_us: Some(control.now_us()),
-            result,
-        });
-        if finished {
-            break;
-        }
-    }
+    let pushes = control
+        .log
+        .lock()
+        .map_or(0, |log| log.ops().iter().filter(|op| op.op.is_push()).count());
+    block_on(workload::setup::drain(&mut deque, pushes, client, &control.log));
 }

@@ -22,10 +22,11 @@
 //!   connection at both ends, so the client hears of it at once; a server
 //!   restart does the same to every connection of that server.
 //!
-//! Fates are drawn from the link's own ChaCha stream (master seed, client,
-//! server), so a seed fixes which message of a link suffers what; which
-//! request that message carries depends on thread timing, as on any real
-//! network.
+//! Fates are drawn by the simulator's own function (`crate::nemesis::fate`)
+//! from the link's own ChaCha stream (master seed, client, server), so a
+//! seed fixes which message of a link suffers what, partitions included;
+//! which request that message carries depends on thread timing, as on any
+//! real network.
 
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -34,18 +35,11 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
-use crate::sim::config::{NetworkConfig, PartitionMode};
-use crate::sim::rng;
-
-/// Which way a message travels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Direction {
-    Request,
-    Reply,
-}
+use crate::config::{NetworkConfig, PartitionMode};
+use crate::nemesis::fate::{self, Direction};
+use crate::rng;
 
 /// Counters of one link.
 #[derive(Debug, Default)]
@@ -295,43 +289,37 @@ enum Fate {
     Reset,
 }
 
-/// The fate of a message about to cross the link; draws in the simulator's
-/// order (latency, drop, spike, reset).
+/// The fate of a message about to cross the link, drawn as the simulator
+/// draws it; a held message waits here until its partition heals, then
+/// travels with a fresh latency.
 fn fate(state: &LinkState, direction: Direction) -> Fate {
     let cut = *state.cut.lock().expect("no pump panics holding the lock");
-    if let Some(cut) = cut
-        && Instant::now() < cut.until
-    {
-        match cut.mode {
-            PartitionMode::Drop => return Fate::Lost,
-            PartitionMode::Hold => {
-                state.counters.held.fetch_add(1, Ordering::Relaxed);
-                wait_for_heal(state);
+    let cut_mode = cut.filter(|cut| Instant::now() < cut.until).map(|cut| cut.mode);
+    let drawn = fate::draw(
+        &mut state.rng.lock().expect("no pump panics holding the lock"),
+        &state.network,
+        direction,
+        cut_mode,
+    );
+    match drawn {
+        fate::Fate::Arrives { after_us, spiked } => {
+            if spiked {
+                state.counters.spiked.fetch_add(1, Ordering::Relaxed);
             }
+            Fate::Delayed(Duration::from_micros(after_us))
+        }
+        fate::Fate::Dropped | fate::Fate::Cut => Fate::Lost,
+        fate::Fate::Reset { .. } => Fate::Reset,
+        fate::Fate::Held => {
+            state.counters.held.fetch_add(1, Ordering::Relaxed);
+            wait_for_heal(state);
+            let latency_us = fate::release_latency_us(
+                &mut state.rng.lock().expect("no pump panics holding the lock"),
+                &state.network,
+            );
+            Fate::Delayed(Duration::from_micros(latency_us))
         }
     }
-    let network = &state.network;
-    let mut rng = state.rng.lock().expect("no pump panics holding the lock");
-    let drop_rate = match direction {
-        Direction::Request => network.drop_request_rate,
-        Direction::Reply => network.drop_reply_rate,
-    };
-    let latency_us = rng::sample_latency(&mut rng, &network.latency);
-    let dropped = drop_rate > 0.0 && rng.random_bool(drop_rate.min(1.0));
-    let spiked = network.delay_spike_rate > 0.0 && rng.random_bool(network.delay_spike_rate.min(1.0));
-    let reset = network.reset_rate > 0.0 && rng.random_bool(network.reset_rate.min(1.0));
-    if dropped {
-        return Fate::Lost;
-    }
-    if reset {
-        return Fate::Reset;
-    }
-    let mut delay_us = latency_us;
-    if spiked {
-        state.counters.spiked.fetch_add(1, Ordering::Relaxed);
-        delay_us += network.delay_spike_us;
-    }
-    Fate::Delayed(Duration::from_micros(delay_us))
 }
 
 fn wait_for_heal(state: &LinkState) {

@@ -1,7 +1,8 @@
 //! What a simulated client runs on: a `Store` whose every call parks the
 //! client until the world delivers a reply (or a timeout), and the shared
-//! block where the history is recorded in virtual time. The workload loop
-//! itself is `crate::workload`, shared with the real backend.
+//! block where the history is recorded in virtual time (the harness's one
+//! `HistoryLog`, on a clock the world moves). The workload loop itself is
+//! `crate::workload`, shared with the real backend.
 //!
 //! Clients and world share one single-threaded `Shared` block: the client
 //! leaves its outgoing request in its slot and returns `Pending`; the world
@@ -19,8 +20,8 @@ use memcache_collections::key::Key;
 use memcache_collections::routing::KetamaRing;
 use memcache_collections::store::{Command, Reply, Store, StoreError};
 
-use crate::history::{HistoryOp, OpName, OpResult};
-use crate::workload::Recorder;
+use crate::history::{OpName, OpResult};
+use crate::workload::{Clock, HistoryLog, Recorder};
 
 /// What a parked client is waiting for.
 #[derive(Debug)]
@@ -47,50 +48,54 @@ pub(crate) struct Slot {
     pub(crate) incoming: Option<Incoming>,
 }
 
+/// Virtual time, as the world last set it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct VirtualClock(pub(crate) Rc<Cell<u64>>);
+
+impl Clock for VirtualClock {
+    fn now_us(&self) -> u64 {
+        self.0.get()
+    }
+}
+
 /// State shared by the world and every client future.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Shared {
-    pub(crate) now_us: Cell<u64>,
+    pub(crate) now_us: VirtualClock,
     pub(crate) slots: RefCell<Vec<Slot>>,
-    pub(crate) history: RefCell<Vec<HistoryOp>>,
+    pub(crate) log: RefCell<HistoryLog<VirtualClock>>,
     pub(crate) ops_completed: Cell<u64>,
     /// Deques created again by clients after an anchor loss.
     pub(crate) recreations: Cell<u64>,
 }
 
+impl Shared {
+    pub(crate) fn new(clients: usize) -> Self {
+        let now_us = VirtualClock::default();
+        let mut slots = Vec::new();
+        slots.resize_with(clients, Slot::default);
+        Shared {
+            log: RefCell::new(HistoryLog::new(now_us.clone())),
+            now_us,
+            slots: RefCell::new(slots),
+            ops_completed: Cell::new(0),
+            recreations: Cell::new(0),
+        }
+    }
+}
+
 impl Recorder for Rc<Shared> {
     fn invoke(&self, client: u32, op: OpName, value: Option<String>) -> usize {
-        Shared::invoke(self, client, op, value)
+        self.log.borrow_mut().invoke(client, op, value)
     }
 
     fn complete(&self, index: usize, result: OpResult) {
-        Shared::complete(self, index, result);
+        self.log.borrow_mut().complete(index, result);
+        self.ops_completed.set(self.ops_completed.get() + 1);
     }
 
     fn recreated(&self) {
         self.recreations.set(self.recreations.get() + 1);
-    }
-}
-
-impl Shared {
-    fn invoke(&self, client: u32, op: OpName, value: Option<String>) -> usize {
-        let mut history = self.history.borrow_mut();
-        history.push(HistoryOp {
-            client,
-            op,
-            value,
-            invoke_us: self.now_us.get(),
-            return_us: None,
-            result: OpResult::Unknown,
-        });
-        history.len() - 1
-    }
-
-    fn complete(&self, index: usize, result: OpResult) {
-        let mut history = self.history.borrow_mut();
-        history[index].return_us = Some(self.now_us.get());
-        history[index].result = result;
-        self.ops_completed.set(self.ops_completed.get() + 1);
     }
 }
 

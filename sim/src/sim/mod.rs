@@ -1,18 +1,28 @@
-//! The deterministic simulator: simulated memcached servers (on the library's
-//! semantics core), a fault-injecting network, simulated clients running the
-//! real `Deque`, and one master seed from which every random choice derives.
+//! The deterministic simulator, one world of the pipeline: simulated
+//! memcached servers (on the library's semantics core), a fault-injecting
+//! network, simulated clients running the real `Deque`, and one master seed
+//! from which every random choice derives. A run is a pure function of its
+//! plan: the same plan gives the same history and the same trace hash, in
+//! any process.
 //!
-//! A run is a pure function of ([`SimConfig`], seed): the same pair gives the
-//! same history and the same trace hash, in any process.
+//! - `world.rs`: the world's state, main loop and phases (setup, workload,
+//!   drain);
+//! - `queue.rs`: the event queue (virtual time, ties in scheduling order);
+//! - `transport.rs`: how requests and replies travel, time out and reset;
+//! - `network.rs`: the per-link state machine and each message's fate;
+//! - `faults.rs`: how faults strike;
+//! - `client.rs`: the `Store` a simulated client sees, and the shared block
+//!   where the history is recorded;
+//! - `direct.rs`: fault-free access for setup and the drain.
 
-pub(crate) mod client;
-pub mod config;
+mod client;
 mod direct;
-pub mod fault_draw;
+mod faults;
 mod network;
-pub mod rng;
-pub mod trace;
+mod queue;
+#[cfg(test)]
+mod tests;
+mod transport;
 mod world;
 
-pub use config::SimConfig;
-pub use world::{DEQUE_NAME, RunOutcome, RunStats, SimError, run};
+pub(crate) use world::run;

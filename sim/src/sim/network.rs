@@ -1,38 +1,13 @@
 //! The simulated network: one state machine per client-server link (up, or
-//! cut in drop or hold mode, as turmoil models links), and the per-message
-//! fate (latency, drop, delay spike, connection reset) drawn from the
-//! network stream.
+//! cut in drop or hold mode, as turmoil models links; overlapping
+//! partitions are counted, so a link heals only when the last one does),
+//! and one random stream for every message's fate, drawn by the same
+//! function the real backend's proxy uses (`crate::nemesis::fate`).
 
-use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
-use super::config::{NetworkConfig, PartitionMode};
-use super::rng::sample_latency;
-
-/// Which way a message travels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Direction {
-    /// Client to server.
-    Request,
-    /// Server to client.
-    Reply,
-}
-
-/// What happens to one message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Fate {
-    /// It arrives after this many microseconds.
-    Arrives { after_us: u64 },
-    /// It is lost on a flaky link.
-    Dropped,
-    /// The link is cut and drops everything.
-    Cut,
-    /// The link is cut and holds messages until it heals.
-    Held,
-    /// The connection is reset: the message is lost and its client hears
-    /// of it after this many microseconds.
-    Reset { after_us: u64 },
-}
+use crate::config::{NetworkConfig, PartitionMode};
+use crate::nemesis::fate::{self, Direction, Fate};
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Link {
@@ -64,43 +39,17 @@ impl Network {
         &mut self.links[client * self.servers + server]
     }
 
-    /// Decides one message's fate. Draws happen in a fixed order whatever the
-    /// link's state, so a partition never shifts later messages' fates.
+    /// Decides one message's fate (the draws never depend on the link's
+    /// state, so a partition never shifts later fates).
     pub(crate) fn fate(&mut self, client: usize, server: usize, direction: Direction) -> Fate {
-        let drop_rate = match direction {
-            Direction::Request => self.config.drop_request_rate,
-            Direction::Reply => self.config.drop_reply_rate,
-        };
-        let latency_us = sample_latency(&mut self.rng, &self.config.latency);
-        // A rate of zero draws nothing: the configuration is part of a run's
-        // identity, so skipping is as deterministic as drawing.
-        let dropped = drop_rate > 0.0 && self.rng.random_bool(drop_rate.min(1.0));
-        let spike_rate = self.config.delay_spike_rate;
-        let spiked = spike_rate > 0.0 && self.rng.random_bool(spike_rate.min(1.0));
-        let reset_rate = self.config.reset_rate;
-        let reset = reset_rate > 0.0 && self.rng.random_bool(reset_rate.min(1.0));
         let link = *self.link(client, server);
-        if link.cuts > 0 {
-            return match link.mode {
-                Some(PartitionMode::Hold) => Fate::Held,
-                _ => Fate::Cut,
-            };
-        }
-        if dropped {
-            return Fate::Dropped;
-        }
-        if reset {
-            return Fate::Reset { after_us: latency_us };
-        }
-        let spike_us = if spiked { self.config.delay_spike_us } else { 0 };
-        Fate::Arrives {
-            after_us: latency_us + spike_us,
-        }
+        let cut = (link.cuts > 0).then(|| link.mode.unwrap_or(PartitionMode::Drop));
+        fate::draw(&mut self.rng, &self.config, direction, cut)
     }
 
     /// A fresh latency for a held message released by a heal.
     pub(crate) fn latency_us(&mut self) -> u64 {
-        sample_latency(&mut self.rng, &self.config.latency)
+        fate::release_latency_us(&mut self.rng, &self.config)
     }
 
     /// Cuts the links from `server` to `clients`.
@@ -126,5 +75,39 @@ impl Network {
     /// The client timeout.
     pub(crate) fn timeout_us(&self) -> u64 {
         self.config.client_timeout_us
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::{Stream, stream};
+
+    fn network() -> Network {
+        Network::new(NetworkConfig::default(), stream(1, Stream::Network, 0), 3, 2)
+    }
+
+    #[test]
+    fn a_cut_covers_only_its_links_and_heals() {
+        let mut net = network();
+        net.cut(1, &[0, 2], PartitionMode::Hold);
+        assert_eq!(net.fate(0, 1, Direction::Request), Fate::Held);
+        assert_eq!(net.fate(2, 1, Direction::Reply), Fate::Held);
+        assert!(matches!(net.fate(1, 1, Direction::Request), Fate::Arrives { .. }));
+        assert!(matches!(net.fate(0, 0, Direction::Request), Fate::Arrives { .. }));
+        assert!(net.heal(1, 0));
+        assert!(matches!(net.fate(0, 1, Direction::Request), Fate::Arrives { .. }));
+    }
+
+    #[test]
+    fn overlapping_partitions_heal_with_the_last_one() {
+        let mut net = network();
+        net.cut(0, &[1], PartitionMode::Drop);
+        net.cut(0, &[1], PartitionMode::Hold);
+        assert_eq!(net.fate(1, 0, Direction::Request), Fate::Held, "the latest mode");
+        assert!(!net.heal(0, 1), "one partition still covers the link");
+        assert_eq!(net.fate(1, 0, Direction::Request), Fate::Held);
+        assert!(net.heal(0, 1));
+        assert!(matches!(net.fate(1, 0, Direction::Request), Fate::Arrives { .. }));
     }
 }

@@ -5,7 +5,7 @@
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
-use super::config::{Fault, LossTarget, PartitionMode, RandomFaults};
+use crate::config::{Fault, LossTarget, PartitionMode, RandomFaults};
 
 /// A kind of random fault, each a Poisson process with its own rate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

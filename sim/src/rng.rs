@@ -6,7 +6,7 @@ use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 
-use super::config::Latency;
+use crate::config::Latency;
 
 /// The subsystems that draw randomness; each gets its own ChaCha stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,9 +1,11 @@
-//! The run's trace: every request, reply, drop, fault and op boundary with its
-//! virtual time. Always hashed (the trace hash summarises a run: equal
-//! hashes, equal runs); kept in memory only when asked, for `repro`.
+//! A run's trace: every request, reply, drop, fault and op boundary with its
+//! time. The simulator always hashes it (the trace hash summarises a run:
+//! equal hashes, equal runs) and keeps the records only when the plan asks,
+//! for reports; any world may hand records back in its `Outcome`.
 
 use std::hash::Hasher;
 
+use memcache_collections::store::Reply;
 use rustc_hash::FxHasher;
 use serde::Serialize;
 
@@ -103,6 +105,7 @@ impl Trace {
 
     /// Records an event. `fields` are what the hash covers (cheap to feed);
     /// `detail` is only rendered when records are kept.
+    #[inline]
     pub fn note(
         &mut self,
         at_us: u64,
@@ -140,5 +143,35 @@ impl Trace {
     /// The kept records (empty if not kept).
     pub fn into_records(self) -> Vec<TraceRecord> {
         self.records.unwrap_or_default()
+    }
+}
+
+/// The parts of a reply the trace hash covers: its kind and token.
+pub fn reply_fields(reply: &Reply) -> (u64, u64) {
+    match reply {
+        Reply::Value(item) => (1, item.cas.0 ^ (item.value.len() as u64) << 40),
+        Reply::Miss => (2, 0),
+        Reply::Stored { cas } => (3, cas.0),
+        Reply::NotStored => (4, 0),
+        Reply::Exists => (5, 0),
+        Reply::NotFound => (6, 0),
+        Reply::Deleted => (7, 0),
+        Reply::ServerError(_) => (8, 0),
+        Reply::Lifetime(life) => (9, *life),
+    }
+}
+
+/// A reply as a trace line shows it.
+pub fn describe_reply(reply: &Reply) -> String {
+    match reply {
+        Reply::Value(item) => format!("VALUE {} bytes cas {}", item.value.len(), item.cas.0),
+        Reply::Miss => "MISS".to_owned(),
+        Reply::Stored { cas } => format!("STORED cas {}", cas.0),
+        Reply::NotStored => "NOT_STORED".to_owned(),
+        Reply::Exists => "EXISTS".to_owned(),
+        Reply::NotFound => "NOT_FOUND".to_owned(),
+        Reply::Deleted => "DELETED".to_owned(),
+        Reply::ServerError(error) => format!("SERVER_ERROR {error}"),
+        Reply::Lifetime(life) => format!("LIFETIME {life}"),
     }
 }

@@ -3,6 +3,12 @@
 //! `Deque`, record it. The simulator runs it over a `SimStore` in virtual
 //! time; the real backend runs it over memcached in real time. Only the
 //! [`Recorder`] (where the history goes, which clock stamps it) differs.
+//! The phases around the workload, prefill and drain, are in [`setup`].
+
+mod record;
+pub mod setup;
+
+pub use record::{Clock, HistoryLog, Recorder, TickClock};
 
 use memcache_collections::deque::DequeError;
 use memcache_collections::store::Store;
@@ -10,27 +16,16 @@ use memcache_collections::{Backoff, Deque, DequeOptions, Side, Variant};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
-use crate::history::{OpName, OpResult};
-use crate::sim::SimConfig;
-use crate::sim::config::{ClientsConfig, OpMix};
-use crate::sim::rng::{self, Stream};
+use crate::config::{ClientsConfig, OpMix, RunConfig};
+use crate::history::{FailKind, OpName, OpResult};
+use crate::rng::{self, Stream};
 
 /// Pads value ids up to the configured size; never part of an id.
 pub const VALUE_PAD: u8 = b'~';
 
-/// Where a world's history goes, stamped by that world's clock.
-pub trait Recorder {
-    /// An operation starts; returns its index for [`complete`](Recorder::complete).
-    fn invoke(&self, client: u32, op: OpName, value: Option<String>) -> usize;
-    /// The operation at `index` returned `result`.
-    fn complete(&self, index: usize, result: OpResult);
-    /// A client created the deque again after an anchor loss.
-    fn recreated(&self);
-}
-
 /// The deque options of client `client` (the setup and drain clients
 /// included) in a run of `config` from `seed`: the same in every world.
-pub fn deque_options(config: &SimConfig, variant: Variant, seed: u64, client: u32) -> DequeOptions {
+pub fn deque_options(config: &RunConfig, variant: Variant, seed: u64, client: u32) -> DequeOptions {
     DequeOptions {
         variant,
         item_size_max: config.servers.item_size_max_bytes,
@@ -74,21 +69,8 @@ pub fn history_result(result: Result<Option<Vec<u8>>, DequeError>, is_push: bool
             detail: kind.to_string(),
         },
         Err(error) => OpResult::Failed {
-            error: error_kind(&error).to_owned(),
+            error: FailKind::of(&error),
         },
-    }
-}
-
-fn error_kind(error: &DequeError) -> &'static str {
-    match error {
-        DequeError::AlreadyExists { .. } => "already_exists",
-        DequeError::NotFound { .. } => "not_found",
-        DequeError::InvalidName { .. } => "invalid_name",
-        DequeError::ValueTooLarge { .. } => "value_too_large",
-        DequeError::Corruption { .. } => "corruption",
-        DequeError::OutcomeUnknown { .. } => "outcome_unknown",
-        DequeError::Backend { .. } => "backend",
-        DequeError::RetriesExhausted { .. } => "retries_exhausted",
     }
 }
 

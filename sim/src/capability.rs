@@ -1,11 +1,24 @@
-//! What the real backend makes of a scenario: memcached's command line for
-//! its servers, and every knob it cannot honour, refused up front with the
-//! reason, never ignored.
+//! What each world can do: the one place a plan is refused, with the
+//! reason, before any world starts (`RunPlan::refusals`). A configuration
+//! impossible in every world (`RunConfig::problems`) is refused everywhere;
+//! beyond that the simulator can run anything, and the real backend refuses
+//! what memcached cannot be made to do. Also here: how the real backend
+//! maps a configuration to memcached's command line.
 
 use memcache_collections::memcached::LocalServerConfig;
 
-use crate::sim::SimConfig;
-use crate::sim::config::{Fault, Trigger};
+use crate::config::RunConfig;
+use crate::plan::Backend;
+
+/// Everything `config` asks that `backend` cannot do, one sentence each;
+/// empty if it can run it.
+pub fn refusals(backend: Backend, config: &RunConfig) -> Vec<String> {
+    let mut refusals = config.problems();
+    if backend == Backend::Real {
+        refusals.extend(real_refusals(config));
+    }
+    refusals
+}
 
 /// memcached's smallest `-m` (MiB) that starts with the default `-I`.
 pub const MEMORY_MB_MIN: u32 = 2;
@@ -30,7 +43,7 @@ pub struct ServerPlan {
 /// when evictions are off, and a memory limit as `-m` rounded up to whole
 /// MiB (at least 2) with filler traffic keeping it full, because a limit of
 /// a few kilobytes cannot be given to memcached itself.
-pub fn servers(config: &SimConfig) -> ServerPlan {
+pub fn servers(config: &RunConfig) -> ServerPlan {
     let servers = &config.servers;
     let memory_mb = servers.memory_limit_bytes.map_or(MEMORY_MB_DEFAULT, |bytes| {
         (bytes.div_ceil(MIB) as u32).max(MEMORY_MB_MIN)
@@ -47,50 +60,21 @@ pub fn servers(config: &SimConfig) -> ServerPlan {
     }
 }
 
-/// Everything in `config` the real backend cannot do, one sentence each;
-/// empty if it can run it.
-pub fn refusals(config: &SimConfig) -> Vec<String> {
+/// What memcached cannot be made to do.
+fn real_refusals(config: &RunConfig) -> Vec<String> {
     let mut refusals = Vec::new();
-    let (servers, clients) = (config.servers.count, config.clients.count);
-    if servers == 0 {
-        refusals.push("servers.count must be at least 1".to_owned());
-    }
     let item_size = config.servers.item_size_max_bytes;
     if !(ITEM_SIZE_MIN_BYTES..=ITEM_SIZE_MAX_BYTES).contains(&item_size) {
         refusals.push(format!(
             "servers.item_size_max_bytes = {item_size}: memcached's -I accepts {ITEM_SIZE_MIN_BYTES} bytes to 1 GiB"
         ));
     }
-    let memory_mb = self::servers(config).local.memory_mb as usize;
+    let memory_mb = servers(config).local.memory_mb as usize;
     if item_size * 2 > memory_mb * MIB {
         refusals.push(format!(
             "servers.item_size_max_bytes = {item_size} with -m {memory_mb}: memcached refuses an item limit above \
              half its memory"
         ));
-    }
-    for (index, spec) in config.faults.iter().enumerate() {
-        let at = format!("faults[{index}]");
-        if let Trigger::AfterClientRequests { client, .. } = spec.trigger
-            && client >= clients
-        {
-            refusals.push(format!(
-                "{at}: trigger watches client {client}, but there are {clients} clients"
-            ));
-        }
-        let (server, named_clients): (Option<u32>, Vec<u32>) = match &spec.fault {
-            Fault::Restart { server } | Fault::FlushAll { server } => (Some(*server), Vec::new()),
-            Fault::Partition { server, clients, .. } => (Some(*server), clients.clone()),
-            Fault::Pause { client, .. } | Fault::Crash { client } => (None, vec![*client]),
-            Fault::Lose { .. } => (None, Vec::new()),
-        };
-        if let Some(server) = server
-            && server >= servers
-        {
-            refusals.push(format!("{at}: names server {server}, but there are {servers} servers"));
-        }
-        for client in named_clients.into_iter().filter(|&c| c >= clients) {
-            refusals.push(format!("{at}: names client {client}, but there are {clients} clients"));
-        }
     }
     refusals
 }
@@ -98,30 +82,31 @@ pub fn refusals(config: &SimConfig) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::config::FaultSpec;
+    use crate::config::{Fault, FaultSpec, Trigger};
 
     #[test]
     fn a_small_memory_limit_becomes_pressure_on_the_smallest_memcached() {
-        let mut config = SimConfig::default();
+        let mut config = RunConfig::default();
         config.servers.memory_limit_bytes = Some(4_000);
         config.servers.evictions = false;
         let plan = servers(&config);
         assert_eq!(plan.local.memory_mb, MEMORY_MB_MIN);
         assert!(plan.local.no_evictions && plan.memory_pressure);
-        assert!(refusals(&config).is_empty());
+        assert!(refusals(Backend::Real, &config).is_empty());
     }
 
     #[test]
     fn impossible_settings_are_refused_with_their_place() {
-        let mut config = SimConfig::default();
+        let mut config = RunConfig::default();
         config.servers.item_size_max_bytes = 100;
         config.faults.push(FaultSpec {
             trigger: Trigger::AfterOps { ops: 1 },
             fault: Fault::Restart { server: 3 },
         });
-        let refusals = refusals(&config);
+        let refusals = refusals(Backend::Real, &config);
+        assert!(super::refusals(Backend::Sim, &config)[0].starts_with("faults[0]: names server 3"));
         assert_eq!(refusals.len(), 2, "{refusals:?}");
-        assert!(refusals[0].contains("-I"));
-        assert!(refusals[1].starts_with("faults[0]: names server 3"));
+        assert!(refusals[0].starts_with("faults[0]: names server 3"));
+        assert!(refusals[1].contains("-I"));
     }
 }

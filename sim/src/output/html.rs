@@ -2,13 +2,17 @@
 //! per client with every operation as a bar from invocation to return,
 //! results and unknown outcomes visible, faults and losses on the same time
 //! axis, the operations of the smallest failing sub-history outlined, the
-//! checker's explanation, and the replay command.
+//! checker's explanation, the replay command, and the run's effective
+//! configuration (seed, variant, swarm draws). Rendered only from what it is
+//! given (the record, the outcome, the explanation): it never runs anything.
 
 use std::fmt::Write as _;
 
-use crate::check::CheckReport;
-use crate::history::{History, OpResult};
-use crate::sim::trace::{TraceKind, TraceRecord};
+use crate::check::Explanation;
+use crate::history::OpResult;
+use crate::outcome::Outcome;
+use crate::record::RunRecord;
+use crate::trace::TraceKind;
 
 /// Pixels per row of the timeline.
 const ROW_PX: u64 = 22;
@@ -19,18 +23,14 @@ const LABEL_PX: f64 = 90.0;
 
 /// Everything a report page shows.
 pub struct ReportInput<'a> {
-    /// Scenario name.
-    pub scenario: &'a str,
-    /// Seed.
-    pub seed: u64,
-    /// The command that replays the run.
-    pub replay: &'a str,
-    /// The run's history.
-    pub history: &'a History,
-    /// The checker's report.
-    pub check: &'a CheckReport,
-    /// The run's trace (faults are taken from it).
-    pub trace: &'a [TraceRecord],
+    /// The run's record (scenario, seed, variant, verdict, replay command).
+    pub record: &'a RunRecord,
+    /// What the run produced (history, trace, counters).
+    pub outcome: &'a Outcome,
+    /// The checker's explanation of a failure, if any.
+    pub explanation: Option<&'a Explanation>,
+    /// The effective configuration (`RunPlan::describe`).
+    pub configuration: &'a str,
 }
 
 fn escape(text: &str) -> String {
@@ -53,12 +53,13 @@ fn color(result: &OpResult) -> (&'static str, &'static str) {
 
 /// Renders the page.
 pub fn html(input: &ReportInput<'_>) -> String {
-    let history = input.history;
+    let history = &input.outcome.history;
+    let record = input.record;
     let end_us = history
         .ops
         .iter()
         .map(|op| op.return_us.unwrap_or(op.invoke_us))
-        .chain(input.trace.iter().map(|r| r.at_us))
+        .chain(input.outcome.trace.iter().map(|r| r.at_us))
         .max()
         .unwrap_or(1)
         .max(1);
@@ -67,12 +68,7 @@ pub fn html(input: &ReportInput<'_>) -> String {
     clients.sort_unstable();
     clients.dedup();
     let row = |client: u32| clients.iter().position(|&c| c == client).unwrap_or(0) as u64;
-    let highlighted: Vec<usize> = input
-        .check
-        .explanation
-        .as_ref()
-        .map(|e| e.minimal.clone())
-        .unwrap_or_default();
+    let highlighted: Vec<usize> = input.explanation.map(|e| e.minimal.clone()).unwrap_or_default();
     let height = (clients.len() as u64 + 2) * ROW_PX + 40;
     let mut svg = String::new();
     let _ = write!(
@@ -94,7 +90,8 @@ pub fn html(input: &ReportInput<'_>) -> String {
             escape(&label)
         );
     }
-    for record in input
+    for event in input
+        .outcome
         .trace
         .iter()
         .filter(|r| matches!(r.kind, TraceKind::Fault | TraceKind::Crash))
@@ -103,10 +100,10 @@ pub fn html(input: &ReportInput<'_>) -> String {
             svg,
             "<g class=\"fault\"><line x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"8\" y2=\"{1}\" stroke=\"#8e24aa\" stroke-dasharray=\"4 3\"/>\
              <title>{2} us: {3}</title></g>",
-            x(record.at_us),
+            x(event.at_us),
             height - 20,
-            record.at_us,
-            escape(&record.detail)
+            event.at_us,
+            escape(&event.detail)
         );
     }
     for loss in &history.losses {
@@ -146,11 +143,7 @@ pub fn html(input: &ReportInput<'_>) -> String {
         );
     }
     svg.push_str("</svg>");
-    let explanation = input
-        .check
-        .explanation
-        .as_ref()
-        .map_or(String::new(), |e| escape(&e.text));
+    let explanation = input.explanation.map_or(String::new(), |e| escape(&e.text));
     let minimal_rows: String = highlighted
         .iter()
         .filter_map(|&i| history.ops.get(i).map(|op| (i, op)))
@@ -161,13 +154,23 @@ pub fn html(input: &ReportInput<'_>) -> String {
             )
         })
         .collect();
+    let variant = if record.variant_overridden {
+        format!("{} (chosen on the command line)", record.variant)
+    } else {
+        record.variant.clone()
+    };
+    let counters = &input.outcome.counters;
+    let ops = &record.ops;
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{scenario} seed {seed}: {verdict}</title>\
          <style>body{{font-family:sans-serif;margin:1.5em}} pre,code,td{{font-family:monospace;font-size:12px}} \
          .timeline{{overflow-x:auto;border:1px solid #ccc}} .legend span{{margin-right:1.2em}} .verdict{{font-size:1.4em}}</style></head>\
          <body><h1>{scenario}, seed {seed}</h1>\
          <p class=\"verdict\" id=\"verdict\">{verdict}: {reason}</p>\
+         <p>Variant: <code id=\"variant\">{variant}</code>; backend {backend}</p>\
          <p>Replay: <code id=\"replay\">{replay}</code></p>\
+         <p id=\"counts\">{total} operations: {succeeded} succeeded, {failed} failed, {unknown} unknown, {corruption} reported corruption; \
+         {requests} requests, {requests_failed} without reply, {dropped} messages lost, {faults} faults, {losses} losses</p>\
          <p class=\"legend\"><span style=\"color:#4caf50\">&#9632; push ok</span><span style=\"color:#2196f3\">&#9632; pop value</span>\
          <span style=\"color:#9e9e9e\">&#9632; pop empty</span><span style=\"color:#ef6c00\">&#9632; unknown outcome (dashed: never returned)</span>\
          <span style=\"color:#bdbdbd\">&#9632; failed, no effect</span><span style=\"color:#e53935\">&#9632; corruption reported</span>\
@@ -175,37 +178,25 @@ pub fn html(input: &ReportInput<'_>) -> String {
          outlined: the smallest failing sub-history. Hover a bar for details.</p>\
          <div class=\"timeline\">{svg}</div>\
          <h2>Smallest failing sub-history</h2><table>{minimal_rows}</table>\
-         <h2>Explanation</h2><pre id=\"explanation\">{explanation}</pre></body></html>\n",
-        scenario = escape(input.scenario),
-        seed = input.seed,
-        verdict = input.check.verdict,
-        reason = escape(&input.check.reason),
-        replay = escape(input.replay),
+         <h2>Explanation</h2><pre id=\"explanation\">{explanation}</pre>\
+         <h2>Configuration</h2><pre id=\"configuration\">{configuration}</pre></body></html>\n",
+        scenario = escape(&record.scenario),
+        seed = record.seed,
+        verdict = record.verdict,
+        reason = escape(&record.reason),
+        variant = escape(&variant),
+        backend = record.backend.name(),
+        replay = escape(&record.replay),
+        total = ops.total,
+        succeeded = ops.succeeded,
+        failed = ops.failed,
+        unknown = ops.unknown,
+        corruption = ops.corruption,
+        requests = counters.requests,
+        requests_failed = counters.requests_failed,
+        dropped = counters.messages_dropped,
+        faults = counters.faults,
+        losses = history.losses.len(),
+        configuration = escape(input.configuration),
     )
-}
-
-/// Replays one seed of a scenario with its trace, checks it with an
-/// explanation, and writes `<dir>/<scenario>-seed<S>.html`; returns the path.
-pub fn write_for_seed(
-    dir: &std::path::Path,
-    scenario: &crate::scenario::LoadedScenario,
-    seed: u64,
-) -> std::io::Result<std::path::PathBuf> {
-    let mut config = scenario.config_for(seed);
-    config.keep_trace = true;
-    let outcome = crate::sim::run(&config, seed).map_err(std::io::Error::other)?;
-    let check = crate::check::check(&outcome.history, crate::check::CheckOptions::default());
-    let replay = format!("mcsim repro {} --seed {seed}", scenario.path.display());
-    let page = html(&ReportInput {
-        scenario: &scenario.name,
-        seed,
-        replay: &replay,
-        history: &outcome.history,
-        check: &check,
-        trace: &outcome.trace,
-    });
-    std::fs::create_dir_all(dir)?;
-    let path = dir.join(format!("{}-seed{seed}.html", scenario.name));
-    std::fs::write(&path, page)?;
-    Ok(path)
 }

@@ -1,0 +1,152 @@
+//! What a world hands back after running a plan: one type for every world.
+//! It says how the run ended (finished, stuck, or never started), carries
+//! the history the checker reads, the trace (or its hash), and the counters
+//! that show which faults happened, so that no later stage has to ask the
+//! world again.
+
+use serde::Serialize;
+
+use crate::history::{History, OpResult};
+use crate::trace::TraceRecord;
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "end", rename_all = "snake_case")]
+pub enum RunEnd {
+    /// The clients finished (or crashed, as planned) and the run was
+    /// drained: the history is whole.
+    Finished,
+    /// The clients did not finish: the simulator's event budget or the real
+    /// backend's deadline ran out. A liveness failure, judged without the
+    /// history.
+    Stuck {
+        /// Which budget ran out.
+        reason: String,
+    },
+    /// The run could not start, or could not apply one of its faults: a
+    /// harness failure that says nothing about the algorithm.
+    CouldNotStart {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Counters of one run, the same fields in every world. A world counts
+/// what it can see; a counter a world cannot see stays absent (the
+/// world-specific parts) rather than reading 0.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counters {
+    /// Requests the clients sent (lifetime checks included).
+    pub requests: u64,
+    /// Requests whose client got no reply: timed out, or its connection
+    /// was reset under it.
+    pub requests_failed: u64,
+    /// Messages lost on a link: drops, cut links, resets, restarts.
+    pub messages_dropped: u64,
+    /// Connections reset under a message (counted in `messages_dropped`).
+    pub resets: u64,
+    /// Messages delayed by a spike.
+    pub messages_spiked: u64,
+    /// Messages held by a partition until it healed.
+    pub messages_held: u64,
+    /// Faults that fired (scheduled and random).
+    pub faults: u64,
+    /// Items the servers dropped on their own: evictions and stores refused
+    /// for lack of memory.
+    pub items_dropped: u64,
+    /// Deques clients created again after an anchor loss.
+    pub recreations: u64,
+    /// Clients that crashed.
+    pub crashed_clients: u64,
+    /// What only the simulator sees.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sim: Option<SimCounters>,
+    /// What only the real backend sees.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub real: Option<RealCounters>,
+}
+
+/// The simulator's own counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SimCounters {
+    /// Events processed.
+    pub events: u64,
+    /// Virtual time of the last event (late messages included), before the
+    /// drain.
+    pub virtual_time_us: u64,
+    /// Replies that reached a client that had stopped waiting for them.
+    pub stale_replies: u64,
+}
+
+/// The real backend's own counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RealCounters {
+    /// Wall-clock milliseconds of the workload.
+    pub workload_ms: u64,
+    /// Filler sets written (memory-limited scenarios).
+    pub filler_sets: u64,
+    /// Whether the filler reached full memory before the workload.
+    pub memory_full: bool,
+}
+
+/// Everything a run produced.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// How it ended.
+    pub end: RunEnd,
+    /// The client-boundary history, drain included (empty if the run never
+    /// started).
+    pub history: History,
+    /// The trace's hash, where the world keeps a deterministic trace (the
+    /// simulator): equal hashes, equal runs.
+    pub trace_hash: Option<u64>,
+    /// The trace, when the plan asked to keep it.
+    pub trace: Vec<TraceRecord>,
+    /// What happened, counted.
+    pub counters: Counters,
+}
+
+impl Outcome {
+    /// The outcome of a run that could not start.
+    pub fn could_not_start(reason: impl Into<String>) -> Outcome {
+        Outcome {
+            end: RunEnd::CouldNotStart { reason: reason.into() },
+            history: History::default(),
+            trace_hash: None,
+            trace: Vec::new(),
+            counters: Counters::default(),
+        }
+    }
+
+    /// The workload's operations by result (the drain's pops excluded).
+    pub fn op_counts(&self) -> OpCounts {
+        let mut counts = OpCounts::default();
+        let drain = self.history.drain_client;
+        for op in self.history.ops.iter().filter(|op| Some(op.client) != drain) {
+            counts.total += 1;
+            match op.result {
+                OpResult::Ok | OpResult::Value { .. } | OpResult::Empty => counts.succeeded += 1,
+                OpResult::Unknown => counts.unknown += 1,
+                OpResult::Failed { .. } => counts.failed += 1,
+                OpResult::Corruption { .. } => counts.corruption += 1,
+            }
+        }
+        counts
+    }
+}
+
+/// How the workload's operations ended: what a reader checks first to see
+/// that a run tested something.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct OpCounts {
+    /// Operations (prefill included, drain excluded).
+    pub total: u64,
+    /// Pushes that took effect and pops that returned a value or `empty`.
+    pub succeeded: u64,
+    /// Operations that certainly had no effect.
+    pub failed: u64,
+    /// Operations whose effect is unknown (lost reply, or never returned).
+    pub unknown: u64,
+    /// Operations that reported corruption.
+    pub corruption: u64,
+}

@@ -1,0 +1,163 @@
+//! The run plan: everything one run is, after defaults, swarm draws and the
+//! command line's overrides, so that a world needs nothing else and every
+//! later stage (judge, record, outputs, replay line) reads the same facts.
+//! The pipeline is scenario -> plan -> world -> outcome -> judge -> record
+//! -> outputs; this is its second stage.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use memcache_collections::Variant;
+use serde::Serialize;
+
+use crate::config::RunConfig;
+use crate::replay::{Replay, Source};
+use crate::scenario::{LoadedScenario, SwarmDraws};
+use crate::verdict::Verdict;
+
+/// Where a run happens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    /// The deterministic simulator: one seed is one exact run.
+    #[default]
+    Sim,
+    /// Real memcached processes the harness starts, with real faults
+    /// (`crate::real`): one seed fixes the choices, not the interleaving.
+    Real,
+}
+
+impl Backend {
+    /// The name the command line uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sim => "sim",
+            Backend::Real => "real",
+        }
+    }
+}
+
+/// What a command line changes about a scenario's runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// Run this variant instead of the scenario's own.
+    pub variant: Option<Variant>,
+    /// Where to run.
+    pub backend: Backend,
+}
+
+/// One run, fully described.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunPlan {
+    /// The scenario's name (a configuration file's stem, or `default`).
+    pub name: String,
+    /// Where the run's description came from.
+    #[serde(skip)]
+    pub source: Source,
+    /// The master seed: every random choice of the run derives from it.
+    pub seed: u64,
+    /// The algorithm that runs.
+    #[serde(with = "crate::scenario::variant_name")]
+    pub variant: Variant,
+    /// Whether `variant` came from the command line rather than the file.
+    pub variant_overridden: bool,
+    /// Where it runs.
+    pub backend: Backend,
+    /// The effective configuration (swarm draws applied).
+    pub config: RunConfig,
+    /// What a swarm scenario drew for this seed.
+    pub swarm: Option<SwarmDraws>,
+    /// The verdicts the scenario accepts.
+    pub expect: Vec<Verdict>,
+    /// Keep the full trace (the simulator always hashes it): for reports.
+    #[serde(skip)]
+    pub keep_trace: bool,
+}
+
+impl RunPlan {
+    /// Seed `seed` of a scenario, with the command line's overrides.
+    pub fn for_scenario(loaded: &LoadedScenario, seed: u64, overrides: Overrides) -> RunPlan {
+        let scenario = &loaded.scenario;
+        let mut config = scenario.config.clone();
+        let swarm = scenario.swarm.as_ref().map(|swarm| swarm.draw(seed));
+        if let Some(draws) = &swarm {
+            draws.apply(&mut config);
+        }
+        let variant = overrides.variant.unwrap_or(scenario.meta.variant);
+        RunPlan {
+            name: loaded.name.clone(),
+            source: Source::Scenario(loaded.path.clone()),
+            seed,
+            variant,
+            variant_overridden: variant != scenario.meta.variant,
+            backend: overrides.backend,
+            config,
+            swarm,
+            expect: scenario.meta.expect.clone(),
+            keep_trace: false,
+        }
+    }
+
+    /// A run of a bare configuration (`mcsim sim`; tests and benchmarks):
+    /// no scenario states expectations, so the passing verdicts are
+    /// expected. `path` is the configuration's file, if any.
+    pub fn for_config(config: RunConfig, path: Option<PathBuf>, seed: u64, variant: Variant) -> RunPlan {
+        let name = path
+            .as_deref()
+            .and_then(|p| p.file_stem())
+            .map_or_else(|| "default".to_owned(), |s| s.to_string_lossy().into_owned());
+        RunPlan {
+            name,
+            source: Source::Config(path),
+            seed,
+            variant,
+            variant_overridden: variant != Variant::default(),
+            backend: Backend::Sim,
+            config,
+            swarm: None,
+            expect: vec![Verdict::Linearizable, Verdict::DetectedCorruption],
+            keep_trace: false,
+        }
+    }
+
+    /// The command that runs this plan again.
+    pub fn replay(&self) -> Replay {
+        Replay {
+            source: self.source.clone(),
+            seed: self.seed,
+            variant: self.variant_overridden.then_some(self.variant),
+            backend: self.backend,
+        }
+    }
+
+    /// Why a world cannot run this plan (empty: it can).
+    pub fn refusals(&self) -> Vec<String> {
+        crate::capability::refusals(self.backend, &self.config)
+    }
+
+    /// The effective configuration as TOML, headed by the seed, variant,
+    /// backend and swarm draws, as TigerBeetle's simulator prints its
+    /// options: a reader sees exactly what this run was.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "# seed = {}", self.seed);
+        let _ = writeln!(
+            out,
+            "# variant = {}{}",
+            self.variant.name(),
+            if self.variant_overridden {
+                " (from the command line)"
+            } else {
+                ""
+            }
+        );
+        let _ = writeln!(out, "# backend = {}", self.backend.name());
+        if let Some(swarm) = &self.swarm {
+            let _ = writeln!(out, "# swarm drew: {swarm}");
+        }
+        let expect: Vec<&str> = self.expect.iter().map(|v| v.name()).collect();
+        let _ = writeln!(out, "# expect = {}", expect.join(", "));
+        out.push_str(&toml::to_string(&self.config).unwrap_or_else(|e| format!("# (not printable: {e})\n")));
+        out
+    }
+}

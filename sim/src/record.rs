@@ -1,0 +1,163 @@
+//! One line of results per run: what ran (scenario, seed, variant,
+//! backend), what it earned, the command that runs it again, and what
+//! happened, counted. Every output (summary table, JSON, JUnit, HTML page)
+//! and the exit status read records, never the worlds.
+
+use serde::Serialize;
+
+use crate::exit;
+use crate::judge::Judgement;
+use crate::outcome::{Counters, OpCounts, Outcome};
+use crate::plan::{Backend, RunPlan};
+use crate::scenario::SwarmDraws;
+use crate::verdict::Verdict;
+
+/// One run, judged.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRecord {
+    /// Scenario name.
+    pub scenario: String,
+    /// Scenario (or configuration) file, if any.
+    pub path: String,
+    /// Seed.
+    pub seed: u64,
+    /// The algorithm that ran.
+    pub variant: String,
+    /// Whether the command line chose the variant.
+    pub variant_overridden: bool,
+    /// Where it ran.
+    pub backend: Backend,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Whether the scenario expects it.
+    pub expected: bool,
+    /// Why the verdict.
+    pub reason: String,
+    /// The exit status this run alone calls for (0 when expected).
+    pub exit_class: u8,
+    /// The command that runs it again (a replay in the simulator, a rerun on
+    /// real memcached).
+    pub replay: String,
+    /// Trace hash, hex, where the world keeps one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_hash: Option<String>,
+    /// The workload's operations by result.
+    pub ops: OpCounts,
+    /// What happened, counted.
+    pub counters: Counters,
+    /// A swarm seed's drawn fault rates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub swarm: Option<SwarmDraws>,
+    /// Wall-clock milliseconds of run and check.
+    pub wall_ms: f64,
+}
+
+impl RunRecord {
+    /// The record of `plan`'s run.
+    pub fn new(plan: &RunPlan, outcome: &Outcome, judgement: &Judgement, wall_ms: f64) -> RunRecord {
+        RunRecord {
+            scenario: plan.name.clone(),
+            path: plan.source.path().map_or_else(String::new, |p| p.display().to_string()),
+            seed: plan.seed,
+            variant: plan.variant.name().to_owned(),
+            variant_overridden: plan.variant_overridden,
+            backend: plan.backend,
+            verdict: judgement.verdict,
+            expected: judgement.expected,
+            reason: judgement.reason.clone(),
+            exit_class: judgement.exit_class(),
+            replay: plan.replay().to_string(),
+            trace_hash: outcome.trace_hash.map(|h| format!("{h:016x}")),
+            ops: outcome.op_counts(),
+            counters: outcome.counters.clone(),
+            swarm: plan.swarm.clone(),
+            wall_ms,
+        }
+    }
+
+    /// "replay" for a simulated run, "rerun" for a real one.
+    pub fn replay_label(&self) -> &'static str {
+        match self.backend {
+            Backend::Sim => "replay",
+            Backend::Real => "rerun",
+        }
+    }
+
+    /// The failure line: what went wrong, ending with the command.
+    pub fn failure_line(&self) -> String {
+        format!(
+            "FAIL {} seed {}{}: {} (not expected): {}; {}: {}",
+            self.scenario,
+            self.seed,
+            if self.variant_overridden {
+                format!(" ({})", self.variant)
+            } else {
+                String::new()
+            },
+            self.verdict,
+            self.reason,
+            self.replay_label(),
+            self.replay
+        )
+    }
+}
+
+/// The exit status of a set of runs: the most serious class among the
+/// unexpected ones (correctness, then liveness, then harness).
+pub fn exit_status(records: &[RunRecord]) -> u8 {
+    records.iter().map(|r| r.exit_class).fold(exit::OK, exit::worst)
+}
+
+/// One summary row per scenario.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioSummary {
+    /// Scenario name.
+    pub scenario: String,
+    /// Seeds run.
+    pub seeds: usize,
+    /// How many seeds earned each verdict.
+    pub verdicts: Vec<(Verdict, usize)>,
+    /// Seeds whose verdict was not expected.
+    pub unexpected: usize,
+    /// The workload's operations by result, over every seed.
+    pub ops: OpCounts,
+    /// The slowest seed and its wall time.
+    pub slowest: Option<(u64, f64)>,
+}
+
+/// Summarises records per scenario, in scenario order.
+pub fn summarise(records: &[RunRecord]) -> Vec<ScenarioSummary> {
+    let mut summaries: Vec<ScenarioSummary> = Vec::new();
+    for record in records {
+        if summaries.last().is_none_or(|s| s.scenario != record.scenario) {
+            summaries.push(ScenarioSummary {
+                scenario: record.scenario.clone(),
+                seeds: 0,
+                verdicts: Vec::new(),
+                unexpected: 0,
+                ops: OpCounts::default(),
+                slowest: None,
+            });
+        }
+        let summary = summaries.last_mut().expect("just pushed");
+        summary.seeds += 1;
+        summary.unexpected += usize::from(!record.expected);
+        let ops = &mut summary.ops;
+        ops.total += record.ops.total;
+        ops.succeeded += record.ops.succeeded;
+        ops.failed += record.ops.failed;
+        ops.unknown += record.ops.unknown;
+        ops.corruption += record.ops.corruption;
+        match summary.verdicts.iter_mut().find(|(v, _)| *v == record.verdict) {
+            Some((_, count)) => *count += 1,
+            None => summary.verdicts.push((record.verdict, 1)),
+        }
+        if summary.slowest.is_none_or(|(_, ms)| record.wall_ms > ms) {
+            summary.slowest = Some((record.seed, record.wall_ms));
+        }
+    }
+    for summary in &mut summaries {
+        summary.verdicts.sort();
+    }
+    summaries
+}

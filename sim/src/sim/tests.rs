@@ -1,0 +1,195 @@
+//! The world's stateful parts, each driven by a hand-written client over a
+//! constant-latency network, so every instant is known in advance: timer
+//! re-arming, restart epochs, held messages released on heal, and faults
+//! armed on counts firing at their edges.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use memcache_collections::Variant;
+use memcache_collections::key::Key;
+use memcache_collections::store::{Command, Reply, Store, StoreError};
+
+use super::client::SimStore;
+use super::world::World;
+use crate::config::{Fault, FaultSpec, Latency, PartitionMode, RunConfig, Trigger};
+use crate::plan::RunPlan;
+use crate::trace::{TraceKind, TraceRecord};
+
+const LATENCY_US: u64 = 20;
+const TIMEOUT_US: u64 = 1_000;
+
+fn config(faults: Vec<FaultSpec>) -> RunConfig {
+    let mut config = RunConfig::default();
+    config.clients.count = 1;
+    config.network.latency = Latency::Constant { us: LATENCY_US };
+    config.network.client_timeout_us = TIMEOUT_US;
+    config.faults = faults;
+    config
+}
+
+fn at(at_us: u64, fault: Fault) -> FaultSpec {
+    FaultSpec {
+        trigger: Trigger::AtUs { at_us },
+        fault,
+    }
+}
+
+fn set(key: &str) -> Command {
+    Command::Set {
+        key: Key::new(key).unwrap(),
+        value: b"v".to_vec(),
+    }
+}
+
+/// A call's result and the virtual time it came back.
+type Answer = (u64, Result<Reply, StoreError>);
+
+/// Runs one client that sends `steps` (a pause in microseconds, then a
+/// command) and returns each call's result with the virtual time it came
+/// back, and the trace. The workload starts at 1 us.
+fn drive(config: RunConfig, steps: Vec<(u64, Command)>) -> (Vec<Answer>, Vec<TraceRecord>) {
+    let mut plan = RunPlan::for_config(config, None, 0, Variant::default());
+    plan.keep_trace = true;
+    let mut world = World::new(&plan);
+    let results: Rc<RefCell<Vec<Answer>>> = Rc::default();
+    let store = SimStore::new(0, world.shared.clone(), Rc::new(world.ring.clone()));
+    let clock = world.shared.now_us.clone();
+    let sink = results.clone();
+    world.now_us = 1;
+    world.shared.now_us.0.set(1);
+    world.clients[0].future = Some(Box::pin(async move {
+        for (pause_us, command) in steps {
+            store.pause(std::time::Duration::from_micros(pause_us)).await;
+            let result = store.call(command).await;
+            sink.borrow_mut().push((clock.0.get(), result));
+        }
+    }));
+    world.start();
+    world.run_events();
+    let trace = world.finish().trace;
+    let results = results.borrow().clone();
+    (results, trace)
+}
+
+fn times(trace: &[TraceRecord], kind: TraceKind) -> Vec<u64> {
+    trace.iter().filter(|r| r.kind == kind).map(|r| r.at_us).collect()
+}
+
+/// The one timer of a client, queued for its first request's deadline,
+/// re-arms for the second request's when it fires early: the second times
+/// out exactly one timeout after it was sent.
+#[test]
+fn the_timer_re_arms_for_the_request_in_flight() {
+    // Request 1 at 1 us is answered at 41; request 2 goes at 51 and its link
+    // is cut (drop mode) from 46 on.
+    let partition = Fault::Partition {
+        server: 0,
+        clients: vec![],
+        duration_us: 10 * TIMEOUT_US,
+        mode: PartitionMode::Drop,
+    };
+    let (results, trace) = drive(config(vec![at(45, partition)]), vec![(0, set("a")), (10, set("b"))]);
+    assert!(matches!(results[0], (41, Ok(Reply::Stored { .. }))), "{results:?}");
+    assert_eq!(results[1].0, 51 + TIMEOUT_US, "{results:?}");
+    assert!(matches!(results[1].1, Err(StoreError::OutcomeUnknown { .. })));
+    assert_eq!(times(&trace, TraceKind::Timeout), [51 + TIMEOUT_US]);
+}
+
+/// A request on a connection from before a restart dies with it: it is
+/// never applied, and its client learns only at its timeout. A request sent
+/// after the restart is applied.
+#[test]
+fn a_restart_resets_messages_of_the_earlier_epoch() {
+    let restart = Fault::Restart { server: 0 };
+    let (results, trace) = drive(config(vec![at(10, restart)]), vec![(0, set("a")), (0, set("b"))]);
+    assert!(
+        matches!(results[0].1, Err(StoreError::OutcomeUnknown { .. })),
+        "{results:?}"
+    );
+    assert!(matches!(results[1].1, Ok(Reply::Stored { .. })), "{results:?}");
+    let drops: Vec<&TraceRecord> = trace.iter().filter(|r| r.kind == TraceKind::Drop).collect();
+    assert_eq!(drops.len(), 1);
+    assert!(drops[0].detail.contains("the server restarted"), "{}", drops[0].detail);
+    assert_eq!(drops[0].at_us, 21, "the request dies where it arrives");
+    assert_eq!(times(&trace, TraceKind::Apply).len(), 1);
+}
+
+/// A partition in hold mode keeps the request until it heals, then lets it
+/// go on with a fresh latency; the client, still waiting, gets its reply.
+#[test]
+fn a_healed_partition_releases_what_it_held() {
+    let partition = Fault::Partition {
+        server: 0,
+        clients: vec![0],
+        duration_us: 300,
+        mode: PartitionMode::Hold,
+    };
+    let (results, trace) = drive(config(vec![at(0, partition)]), vec![(5, set("a"))]);
+    // Cut at 1 us, the request sent at 6 is held; healed at 301, the
+    // request arrives at 321, the reply at 341.
+    assert_eq!(times(&trace, TraceKind::Hold), [6]);
+    assert_eq!(times(&trace, TraceKind::Apply), [321]);
+    assert!(matches!(results[0], (341, Ok(Reply::Stored { .. }))), "{results:?}");
+}
+
+/// Runs the real workload with faults armed on counts and returns the
+/// trace.
+fn workload_trace(faults: Vec<FaultSpec>) -> Vec<TraceRecord> {
+    let mut config = config(faults);
+    config.clients.ops_per_client = 4;
+    let mut plan = RunPlan::for_config(config, None, 3, Variant::default());
+    plan.keep_trace = true;
+    crate::pipeline::execute(&plan).trace
+}
+
+fn position(trace: &[TraceRecord], kind: TraceKind, nth: usize) -> usize {
+    trace
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.kind == kind)
+        .nth(nth)
+        .unwrap_or_else(|| panic!("no {kind:?} number {nth}"))
+        .0
+}
+
+/// `after_ops = 0` fires before the first operation; `after_ops = N` right
+/// after the N-th return, before the client's next request.
+#[test]
+fn op_count_triggers_fire_at_zero_and_at_exactly_n() {
+    let flush = |ops| FaultSpec {
+        trigger: Trigger::AfterOps { ops },
+        fault: Fault::FlushAll { server: 0 },
+    };
+    let trace = workload_trace(vec![flush(0), flush(2)]);
+    let first_fault = position(&trace, TraceKind::Fault, 0);
+    assert!(
+        first_fault < position(&trace, TraceKind::Invoke, 0),
+        "ops = 0: before any op"
+    );
+    let second_fault = position(&trace, TraceKind::Fault, 1);
+    let second_return = position(&trace, TraceKind::Return, 1);
+    assert!(second_return < second_fault, "ops = 2: after the second return");
+    let next_send = (second_return..trace.len())
+        .find(|&i| trace[i].kind == TraceKind::Send)
+        .expect("the client goes on");
+    assert!(second_fault < next_send, "and before the next request");
+}
+
+/// `after_client_requests = N` fires right before the client's data
+/// request N + 1 (lifetime checks, `stats`, are not counted).
+#[test]
+fn request_triggers_fire_before_exactly_the_next_data_request() {
+    let trace = workload_trace(vec![FaultSpec {
+        trigger: Trigger::AfterClientRequests { client: 0, requests: 2 },
+        fault: Fault::FlushAll { server: 0 },
+    }]);
+    let data_sends: Vec<usize> = trace
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.kind == TraceKind::Send && !r.detail.contains(" stats "))
+        .map(|(i, _)| i)
+        .collect();
+    let fault = position(&trace, TraceKind::Fault, 0);
+    assert!(data_sends[1] < fault && fault < data_sends[2], "{trace:#?}");
+}
