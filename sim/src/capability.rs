@@ -6,9 +6,31 @@
 //! maps a configuration to memcached's command line.
 
 use memcache_collections::memcached::LocalServerConfig;
+use serde::Serialize;
 
 use crate::config::RunConfig;
-use crate::plan::Backend;
+
+/// Where a run happens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    /// The deterministic simulator: one seed is one exact run.
+    #[default]
+    Sim,
+    /// Real memcached processes the harness starts, with real faults
+    /// (`crate::real`): one seed fixes the choices, not the interleaving.
+    Real,
+}
+
+impl Backend {
+    /// The name the command line uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sim => "sim",
+            Backend::Real => "real",
+        }
+    }
+}
 
 /// Everything `config` asks that `backend` cannot do, one sentence each;
 /// empty if it can run it.

@@ -14,7 +14,6 @@ type ClientOutcome = Result<(Vec<String>, Vec<Vec<u8>>), DequeError>;
 /// What the demo saw.
 #[derive(Debug, Clone, Serialize)]
 pub struct DemoReport {
-    /// Client threads.
     pub clients: usize,
     /// Operations per client.
     pub ops_per_client: usize,

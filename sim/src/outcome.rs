@@ -25,10 +25,7 @@ pub enum RunEnd {
     },
     /// The run could not start, or could not apply one of its faults: a
     /// harness failure that says nothing about the algorithm.
-    CouldNotStart {
-        /// Why.
-        reason: String,
-    },
+    CouldNotStart { reason: String },
 }
 
 /// Counters of one run, the same fields in every world. A world counts

@@ -14,7 +14,6 @@ use crate::record::RunRecord;
 /// A run that went through every stage.
 #[derive(Debug, Clone)]
 pub struct Ran {
-    /// What ran.
     pub plan: RunPlan,
     /// What the world handed back.
     pub outcome: Outcome,

@@ -10,32 +10,11 @@ use std::path::PathBuf;
 use memcache_collections::Variant;
 use serde::Serialize;
 
+pub use crate::capability::Backend;
 use crate::config::RunConfig;
 use crate::replay::{Replay, Source};
 use crate::scenario::{LoadedScenario, SwarmDraws};
 use crate::verdict::Verdict;
-
-/// Where a run happens.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-pub enum Backend {
-    /// The deterministic simulator: one seed is one exact run.
-    #[default]
-    Sim,
-    /// Real memcached processes the harness starts, with real faults
-    /// (`crate::real`): one seed fixes the choices, not the interleaving.
-    Real,
-}
-
-impl Backend {
-    /// The name the command line uses.
-    pub fn name(self) -> &'static str {
-        match self {
-            Backend::Sim => "sim",
-            Backend::Real => "real",
-        }
-    }
-}
 
 /// What a command line changes about a scenario's runs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -15,11 +15,9 @@ use crate::verdict::Verdict;
 /// One run, judged.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunRecord {
-    /// Scenario name.
     pub scenario: String,
     /// Scenario (or configuration) file, if any.
     pub path: String,
-    /// Seed.
     pub seed: u64,
     /// The algorithm that ran.
     pub variant: String,
@@ -27,7 +25,6 @@ pub struct RunRecord {
     pub variant_overridden: bool,
     /// Where it ran.
     pub backend: Backend,
-    /// The verdict.
     pub verdict: Verdict,
     /// Whether the scenario expects it.
     pub expected: bool,
@@ -111,9 +108,7 @@ pub fn exit_status(records: &[RunRecord]) -> u8 {
 /// One summary row per scenario.
 #[derive(Debug, Clone, Serialize)]
 pub struct ScenarioSummary {
-    /// Scenario name.
     pub scenario: String,
-    /// Seeds run.
     pub seeds: usize,
     /// How many seeds earned each verdict.
     pub verdicts: Vec<(Verdict, usize)>,

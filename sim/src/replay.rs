@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use memcache_collections::Variant;
 
-use crate::plan::Backend;
+use crate::capability::Backend;
 
 /// Where a run's description lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +36,6 @@ impl Source {
 pub struct Replay {
     /// The scenario or configuration.
     pub source: Source,
-    /// The seed.
     pub seed: u64,
     /// The variant, when the command line overrode the file's.
     pub variant: Option<Variant>,

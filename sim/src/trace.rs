@@ -56,9 +56,7 @@ pub struct TraceRecord {
 /// Who an event concerns.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Parties {
-    /// The client, if any.
     pub client: Option<u32>,
-    /// The server, if any.
     pub server: Option<u32>,
 }
 

@@ -27,11 +27,8 @@ pub const SEEDS_PER_MASTER: u64 = 1_000_000;
 /// The run that caught a variant.
 #[derive(Debug, Clone, Serialize)]
 pub struct Catch {
-    /// Scenario name.
     pub scenario: String,
-    /// Scenario file.
     pub path: String,
-    /// Seed.
     pub seed: u64,
     /// The failing verdict.
     pub verdict: Verdict,
@@ -42,7 +39,6 @@ pub struct Catch {
 /// One hunt: one variant, one master seed.
 #[derive(Debug, Clone, Serialize)]
 pub struct Hunt {
-    /// The master seed.
     pub master_seed: u64,
     /// The first catch, if any.
     pub caught: Option<Catch>,
@@ -55,7 +51,6 @@ pub struct Hunt {
 /// One variant's line of the mutation table.
 #[derive(Debug, Clone, Serialize)]
 pub struct VariantRow {
-    /// The variant.
     pub variant: String,
     /// One hunt per master seed.
     pub hunts: Vec<Hunt>,

@@ -149,3 +149,42 @@ fn a_clean_real_run_conserves_every_value() {
     assert!(outcome.counters.requests > 0 && outcome.counters.messages_dropped == 0);
     assert_eq!(ran.record.ops.succeeded, 125);
 }
+
+/// Faults armed on op counts follow one rule in every world: `ops = 0`
+/// fires before the first operation, `ops = N` after the N-th return.
+#[test]
+fn op_count_triggers_fire_at_zero_and_at_n_on_real_memcached() {
+    let mut config = RunConfig::default();
+    config.clients.count = 1;
+    config.clients.ops_per_client = 6;
+    for ops in [0, 3] {
+        config.faults = vec![FaultSpec {
+            trigger: Trigger::AfterOps { ops },
+            fault: Fault::FlushAll { server: 0 },
+        }];
+        let ran = pipeline::run(real_plan(config.clone(), 1), pipeline::quiet());
+        assert_eq!(
+            ran.record.counters.faults,
+            1,
+            "ops = {ops}: {}",
+            ran.record.failure_line()
+        );
+        let flush_us = ran.outcome.history.losses[0].at_us;
+        let returned_before = ran
+            .outcome
+            .history
+            .ops
+            .iter()
+            .filter(|op| op.client == 0 && op.return_us.is_some_and(|r| r <= flush_us))
+            .count();
+        let invoked_before = ran
+            .outcome
+            .history
+            .ops
+            .iter()
+            .filter(|op| op.client == 0 && op.invoke_us <= flush_us)
+            .count();
+        assert_eq!(returned_before as u64, ops, "ops = {ops}");
+        assert_eq!(invoked_before as u64, ops, "ops = {ops}: fired before the next op");
+    }
+}

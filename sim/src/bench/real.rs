@@ -131,7 +131,6 @@ pub struct RealBenchPoint {
 /// The whole run.
 #[derive(Debug, Clone, Serialize)]
 pub struct RealBenchReport {
-    /// The algorithm.
     pub variant: String,
     /// Backoff bounds (first, max), microseconds.
     pub backoff_us: (u32, u32),

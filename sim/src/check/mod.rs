@@ -29,7 +29,9 @@
 
 mod brute;
 mod explain;
+mod hash;
 pub mod prepare;
+mod rank;
 pub mod search;
 pub mod spec;
 
@@ -53,7 +55,6 @@ pub const STEPS_MAX_DEFAULT: u64 = 20_000_000;
 /// A checker's full answer.
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckReport {
-    /// The verdict.
     pub verdict: Verdict,
     /// One sentence on why.
     pub reason: String,

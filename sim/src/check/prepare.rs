@@ -29,7 +29,6 @@ pub const NEVER: u64 = u64::MAX;
 pub struct Entry {
     /// Index of the op in the history it came from.
     pub history_index: usize,
-    /// The operation.
     pub op: DequeOp,
     /// What it must return; `None` for an unknown pop.
     pub ret: Option<DequeRet>,

@@ -37,7 +37,6 @@ pub enum Chaos {
 /// What to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Case {
-    /// The algorithm.
     pub variant: Variant,
     /// Items pushed at the back before the clients start.
     pub initial: usize,

@@ -34,7 +34,6 @@ pub struct CompareBudget {
 /// One tool's effort on one variant.
 #[derive(Debug, Clone, Serialize)]
 pub struct Effort {
-    /// The tool.
     pub tool: String,
     /// Whether it found a failure.
     pub caught: bool,
@@ -50,7 +49,6 @@ pub struct Effort {
 /// One variant's row.
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
-    /// The variant.
     pub variant: String,
     /// Per tool, in column order.
     pub efforts: Vec<Effort>,

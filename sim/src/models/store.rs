@@ -36,7 +36,6 @@ impl FaultRates {
 /// Everything the clients share: the server and the clock.
 #[derive(Debug)]
 pub struct Shared {
-    /// The server.
     pub core: ServerCore,
     /// Requests applied so far: the history's clock.
     pub requests: u64,

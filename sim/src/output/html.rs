@@ -167,7 +167,7 @@ pub fn html(input: &ReportInput<'_>) -> String {
          .timeline{{overflow-x:auto;border:1px solid #ccc}} .legend span{{margin-right:1.2em}} .verdict{{font-size:1.4em}}</style></head>\
          <body><h1>{scenario}, seed {seed}</h1>\
          <p class=\"verdict\" id=\"verdict\">{verdict}: {reason}</p>\
-         <p>Variant: <code id=\"variant\">{variant}</code>; backend {backend}</p>\
+         <p>Variant: <code id=\"variant\">{variant}</code>; backend {backend}; trace <code id=\"trace-hash\">{trace_hash}</code></p>\
          <p>Replay: <code id=\"replay\">{replay}</code></p>\
          <p id=\"counts\">{total} operations: {succeeded} succeeded, {failed} failed, {unknown} unknown, {corruption} reported corruption; \
          {requests} requests, {requests_failed} without reply, {dropped} messages lost, {faults} faults, {losses} losses</p>\
@@ -186,6 +186,7 @@ pub fn html(input: &ReportInput<'_>) -> String {
         reason = escape(&record.reason),
         variant = escape(&variant),
         backend = record.backend.name(),
+        trace_hash = record.trace_hash.as_deref().unwrap_or("-"),
         replay = escape(&record.replay),
         total = ops.total,
         succeeded = ops.succeeded,

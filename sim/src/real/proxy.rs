@@ -280,6 +280,7 @@ fn pump(state: &LinkState, from: TcpStream, mut to: TcpStream, direction: Direct
 }
 
 /// What happens to one message.
+#[derive(Debug, PartialEq, Eq)]
 enum Fate {
     /// It is forwarded after this delay.
     Delayed(Duration),
@@ -396,6 +397,72 @@ fn malformed(what: &str, line: &[u8]) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Latency;
+
+    fn link(network: &NetworkConfig) -> LinkState {
+        LinkState {
+            upstream: "127.0.0.1:9".parse().unwrap(),
+            network: network.clone(),
+            rng: Mutex::new(rng::stream(5, rng::Stream::Network, link_index(1, 0))),
+            cut: Mutex::new(None),
+            healed: Condvar::new(),
+            stopping: AtomicBool::new(false),
+            counters: LinkCounters::default(),
+            pumps: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The proxy's fates are the simulator's draws on the link's stream,
+    /// message for message, through a partition and after it: a cut link
+    /// consumes the same draws, so later fates do not shift.
+    #[test]
+    fn the_proxy_draws_each_fate_as_the_simulator_does_cut_or_not() {
+        let network = NetworkConfig {
+            latency: Latency::Uniform { min_us: 10, max_us: 90 },
+            drop_request_rate: 0.2,
+            delay_spike_rate: 0.1,
+            reset_rate: 0.05,
+            ..NetworkConfig::default()
+        };
+        let state = link(&network);
+        let mut simulator = rng::stream(5, rng::Stream::Network, link_index(1, 0));
+        for i in 0..300 {
+            let cut = (100..200).contains(&i).then_some(PartitionMode::Drop);
+            *state.cut.lock().unwrap() = cut.map(|mode| Cut {
+                until: Instant::now() + Duration::from_secs(3600),
+                mode,
+            });
+            let expected = match fate::draw(&mut simulator, &network, Direction::Request, cut) {
+                fate::Fate::Arrives { after_us, .. } => Fate::Delayed(Duration::from_micros(after_us)),
+                fate::Fate::Reset { .. } => Fate::Reset,
+                _ => Fate::Lost,
+            };
+            assert_eq!(fate(&state, Direction::Request), expected, "message {i}");
+        }
+    }
+
+    /// A held message waits for the heal, then travels with one more draw
+    /// for its latency, as in the simulator.
+    #[test]
+    fn a_held_message_waits_for_the_heal_then_draws_its_latency() {
+        let network = NetworkConfig::default();
+        let state = link(&network);
+        *state.cut.lock().unwrap() = Some(Cut {
+            until: Instant::now() + Duration::from_millis(20),
+            mode: PartitionMode::Hold,
+        });
+        let started = Instant::now();
+        let got = fate(&state, Direction::Reply);
+        assert!(started.elapsed() >= Duration::from_millis(15), "it waited for the heal");
+        let mut simulator = rng::stream(5, rng::Stream::Network, link_index(1, 0));
+        assert_eq!(
+            fate::draw(&mut simulator, &network, Direction::Reply, Some(PartitionMode::Hold)),
+            fate::Fate::Held
+        );
+        let latency_us = fate::release_latency_us(&mut simulator, &network);
+        assert_eq!(got, Fate::Delayed(Duration::from_micros(latency_us)));
+        assert_eq!(state.counters.held.load(Ordering::Relaxed), 1);
+    }
 
     #[test]
     fn tokens_are_read_by_position() {

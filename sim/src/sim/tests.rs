@@ -140,7 +140,7 @@ fn workload_trace(faults: Vec<FaultSpec>) -> Vec<TraceRecord> {
     config.clients.ops_per_client = 4;
     let mut plan = RunPlan::for_config(config, None, 3, Variant::default());
     plan.keep_trace = true;
-    crate::pipeline::execute(&plan).trace
+    super::run(&plan).trace
 }
 
 fn position(trace: &[TraceRecord], kind: TraceKind, nth: usize) -> usize {
@@ -192,4 +192,33 @@ fn request_triggers_fire_before_exactly_the_next_data_request() {
         .collect();
     let fault = position(&trace, TraceKind::Fault, 0);
     assert!(data_sends[1] < fault && fault < data_sends[2], "{trace:#?}");
+}
+
+/// A run that exhausts its event budget is stuck, says which budget, and
+/// is not drained (`crate::judge` makes it a liveness failure).
+#[test]
+fn a_stuck_run_is_a_liveness_failure() {
+    let mut config = config(Vec::new());
+    config.clients.ops_per_client = 50;
+    let plan = RunPlan::for_config(config, None, 1, Variant::default());
+    let mut world = World::new(&plan);
+    world.events_max = 100;
+    world.setup().expect("a plain setup");
+    world.spawn_workload();
+    world.start();
+    world.run_events();
+    let outcome = world.finish();
+    assert!(
+        matches!(outcome.end, crate::outcome::RunEnd::Stuck { .. }),
+        "{:?}",
+        outcome.end
+    );
+    assert!(
+        outcome.history.ops.iter().all(|op| op.client != 2),
+        "no drain after a stuck run"
+    );
+    let crate::outcome::RunEnd::Stuck { reason } = outcome.end else {
+        unreachable!()
+    };
+    assert!(reason.contains("100 events"), "{reason}");
 }

@@ -127,6 +127,8 @@ pub(crate) struct World {
     pub(crate) sim_counters: SimCounters,
     /// The prefill's operations, before the workload's.
     setup_ops: Vec<crate::history::HistoryOp>,
+    /// Events processed before the run is declared stuck.
+    pub(crate) events_max: u64,
     stuck: bool,
 }
 
@@ -189,6 +191,7 @@ impl World {
             counters: Counters::default(),
             sim_counters: SimCounters::default(),
             setup_ops: Vec::new(),
+            events_max: EVENTS_MAX,
             stuck: false,
         }
     }
@@ -206,7 +209,7 @@ impl World {
 
     /// Creates the deque and pushes the prefill straight on the servers (no
     /// network, no faults), each push its own instant before the workload.
-    fn setup(&mut self) -> Result<(), String> {
+    pub(crate) fn setup(&mut self) -> Result<(), String> {
         let clients = self.config.clients.clone();
         let options = self.options(clients.count);
         let direct = DirectStore::new(&mut self.servers, &self.ring);
@@ -230,7 +233,7 @@ impl World {
     }
 
     /// Gives every client its deque handle and workload.
-    fn spawn_workload(&mut self) {
+    pub(crate) fn spawn_workload(&mut self) {
         let ring = Rc::new(self.ring.clone());
         for client in 0..self.clients.len() {
             let options = self.options(client as u32);
@@ -269,7 +272,7 @@ impl World {
             self.now_us = at_us;
             self.shared.now_us.0.set(at_us);
             self.sim_counters.events += 1;
-            if self.sim_counters.events > EVENTS_MAX {
+            if self.sim_counters.events > self.events_max {
                 self.stuck = true;
                 return;
             }
@@ -381,7 +384,7 @@ impl World {
     pub(crate) fn finish(mut self) -> Outcome {
         let end = if self.stuck {
             RunEnd::Stuck {
-                reason: format!("the run did not finish within {EVENTS_MAX} events"),
+                reason: format!("the run did not finish within {} events", self.events_max),
             }
         } else {
             RunEnd::Finished

@@ -1,0 +1,132 @@
+//! The order the search tries pushes in: a guess of the right order, from
+//! how each pushed value leaves the deque. Ordering changes the search's
+//! speed only, never its verdict (see `search.rs`).
+
+use std::collections::BTreeSet;
+
+use super::prepare::Entry;
+use super::spec::{DequeOp, DequeRet};
+
+/// For each value id, the entry that popped it.
+pub(super) fn exits(entries: &[Entry], values: usize) -> Vec<Option<usize>> {
+    let mut exit = vec![None; values];
+    for (i, e) in entries.iter().enumerate() {
+        if let Some(DequeRet::Value(v)) = e.ret {
+            exit[v as usize] = Some(i);
+        }
+    }
+    exit
+}
+
+/// For each value id, the entry pushing it.
+pub(super) fn pushes_by_value(entries: &[Entry], values: usize) -> Vec<Option<usize>> {
+    let mut push_of = vec![None; values];
+    for (i, e) in entries.iter().enumerate() {
+        if let DequeOp::PushFront(v) | DequeOp::PushBack(v) = e.op {
+            push_of[v as usize] = Some(i);
+        }
+    }
+    push_of
+}
+
+/// A push's place in the order to try pushes in: class, then a time-like
+/// key, then a tie-break.
+pub(super) type PushRank = (u8, u64, u64);
+
+/// The order to try pushes in: FIFO-leaving values (popped at the far end,
+/// or never) first, then LIFO-leaving values (popped at the end they were
+/// pushed at), latest exit first. Exit time is the popping operation's
+/// return: a deque operation takes effect with its last successful CAS, a
+/// request or two before it returns, however long its retries made it.
+///
+/// FIFO-leaving values pushed at one end (and values nobody saw leave,
+/// which unknown pops may remove when they reach the far end) leave in the
+/// order they were pushed, so their order must respect real time twice: a push that returned
+/// before another was invoked goes first, and so does a value whose pop
+/// returned before the other's pop was invoked. Ranking by exit time alone
+/// can break the first rule for concurrent pops, a mistake that surfaces only
+/// when the values come out thousands of steps later; so their order is a
+/// linear extension of both real-time orders (Kahn's algorithm, earliest exit
+/// first among the ready ones).
+pub(super) fn push_ranks(entries: &[Entry]) -> Vec<PushRank> {
+    let mut exits: rustc_hash::FxHashMap<u32, (bool, u64, u64)> = rustc_hash::FxHashMap::default();
+    for e in entries {
+        if let Some(DequeRet::Value(v)) = e.ret {
+            let from_front = matches!(e.op, DequeOp::PopFront);
+            exits.insert(v, (from_front, e.invoke_us, e.deadline_us));
+        }
+    }
+    let mut ranks = vec![(0, 0, 0); entries.len()];
+    let mut fifo: [Vec<Interval2>; 2] = [Vec::new(), Vec::new()];
+    for (i, e) in entries.iter().enumerate() {
+        let (value, at_front) = match e.op {
+            DequeOp::PushFront(v) => (v, true),
+            DequeOp::PushBack(v) => (v, false),
+            _ => continue,
+        };
+        ranks[i] = match exits.get(&value) {
+            Some(&(from_front, _, at)) if from_front == at_front => (1, u64::MAX - at, i as u64),
+            Some(&(_, exit_invoke, exit_return)) => {
+                fifo[usize::from(at_front)].push(Interval2 {
+                    entry: i,
+                    push: (e.invoke_us, e.deadline_us),
+                    pop: (exit_invoke, exit_return),
+                });
+                continue;
+            }
+            // Nobody observed it leave: only its push is ordered.
+            None => {
+                fifo[usize::from(at_front)].push(Interval2 {
+                    entry: i,
+                    push: (e.invoke_us, e.deadline_us),
+                    pop: (0, u64::MAX),
+                });
+                continue;
+            }
+        };
+    }
+    for group in fifo {
+        let mut exit_max = 0;
+        for (position, item) in linear_extension(group).into_iter().enumerate() {
+            if item.pop.1 != u64::MAX {
+                exit_max = exit_max.max(item.pop.1);
+            }
+            ranks[item.entry] = (0, exit_max, position as u64);
+        }
+    }
+    ranks
+}
+
+/// A FIFO-leaving value: its push's and its pop's (invoke, deadline).
+#[derive(Debug, Clone, Copy)]
+struct Interval2 {
+    entry: usize,
+    push: (u64, u64),
+    pop: (u64, u64),
+}
+
+/// Orders `items` so that `a` precedes `b` whenever `a`'s push returned
+/// before `b`'s was invoked or `a`'s pop returned before `b`'s was invoked,
+/// preferring the earliest pop deadline among the items free to go next.
+/// If the two orders conflict (the history is not linearizable), the
+/// earliest pop deadline goes.
+fn linear_extension(items: Vec<Interval2>) -> Vec<Interval2> {
+    let mut by_push_deadline: BTreeSet<(u64, usize)> = BTreeSet::new();
+    let mut by_pop_deadline: BTreeSet<(u64, usize)> = BTreeSet::new();
+    for (k, item) in items.iter().enumerate() {
+        by_push_deadline.insert((item.push.1, k));
+        by_pop_deadline.insert((item.pop.1, k));
+    }
+    let mut order = Vec::with_capacity(items.len());
+    while let (Some(&(push_min, _)), Some(&(pop_min, first))) = (by_push_deadline.first(), by_pop_deadline.first()) {
+        let ready = by_pop_deadline
+            .iter()
+            .map(|&(_, k)| k)
+            .find(|&k| items[k].push.0 <= push_min && items[k].pop.0 <= pop_min)
+            .unwrap_or(first);
+        by_push_deadline.remove(&(items[ready].push.1, ready));
+        by_pop_deadline.remove(&(items[ready].pop.1, ready));
+        order.push(items[ready]);
+    }
+    order
+}
