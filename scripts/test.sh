@@ -38,9 +38,9 @@ cargo test --release --locked -p memcache-sim --features models --lib --test loo
 # job runs every seed), and every catalogued broken variant hunted until
 # caught: a variant that escapes, or any unexpected verdict, fails the build.
 cargo run --release --locked -p memcache-sim --features models -- validate --seeds 20 --master-seeds 1
-# Determinism as a regression test: 30 seeds of every scenario must replay
-# to the committed trace hashes (a deliberate change regenerates them).
-bash scripts/trace-hashes.sh --check
 # Three seeds of every scenario on real memcached (servers, proxies and faults
 # started by the harness): each must earn a verdict its scenario expects.
 cargo run --release --locked -p memcache-sim -- run scenarios/ --backend real --seeds 3
+# Determinism as a regression test: 30 seeds of every scenario must replay
+# to the committed trace hashes (a deliberate change regenerates them).
+bash scripts/trace-hashes.sh --check
