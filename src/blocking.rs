@@ -23,6 +23,28 @@ impl<S: Store> BlockingDeque<S> {
         block_on(Deque::bind(store, name, options)).map(|inner| BlockingDeque { inner })
     }
 
+    /// See [`Deque::create_or_bind`].
+    pub fn create_or_bind(store: S, name: &str, options: DequeOptions) -> Result<Self, DequeError>
+    where
+        S: Clone,
+    {
+        block_on(Deque::create_or_bind(store, name, options)).map(|inner| BlockingDeque { inner })
+    }
+
+    /// The deque's name (its anchor key): the one to `bind` from another
+    /// process, and the only way to learn a name `create` drew at random.
+    pub fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    /// The largest value, in bytes, this deque accepts: the servers' item
+    /// limit (`DequeOptions::item_size_max`, memcached's `-I`) less the
+    /// node's key and header. A larger value is refused with
+    /// [`DequeError::ValueTooLarge`] before anything is sent.
+    pub fn value_len_max(&self) -> usize {
+        self.inner.value_len_max()
+    }
+
     /// See [`Deque::push_back`].
     pub fn push_back(&mut self, value: impl Into<Vec<u8>>) -> Result<(), DequeError> {
         block_on(self.inner.push_back(value))

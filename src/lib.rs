@@ -26,6 +26,7 @@
 
 pub mod blocking;
 pub mod deque;
+mod error;
 pub mod format;
 pub mod key;
 pub mod memcached;
@@ -36,7 +37,8 @@ pub mod store;
 
 pub use blocking::BlockingDeque;
 pub use deque::{Backoff, Deque, DequeError, DequeOptions, Side, Variant};
+pub use error::Error;
 pub use key::Key;
-pub use memcached::{MemcachedOptions, MemcachedStore};
+pub use memcached::{ConnectError, MemcachedOptions, MemcachedStore};
 pub use sharded::ShardedDeque;
 pub use store::{MemoryStore, Store};

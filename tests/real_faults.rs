@@ -22,7 +22,9 @@ fn quick() -> MemcachedOptions {
 }
 
 /// A server that accepts and reads everything but never answers: every
-/// request is delivered and its reply lost.
+/// request is delivered and its reply lost. (`connect` refuses it, since it
+/// does not answer `version`; `connect_via` does not check, so these tests
+/// reach the operations.)
 fn silent_server() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap().to_string();
@@ -40,7 +42,8 @@ fn silent_server() -> String {
 
 #[test]
 fn an_unanswered_write_has_an_unknown_outcome() {
-    let store = MemcachedStore::connect(&[silent_server()], &quick()).unwrap();
+    let server = silent_server();
+    let store = MemcachedStore::connect_via(&[&server], &[&server], &quick()).unwrap();
     let key = Key::new("k").unwrap();
     let error = block_on(store.set(&key, b"v".to_vec())).unwrap_err();
     assert!(
@@ -57,7 +60,8 @@ fn an_unanswered_write_has_an_unknown_outcome() {
 #[test]
 fn create_on_a_silent_server_reports_the_unknown_outcome() {
     // `michael2003` sends the anchor `add` first: unanswered, so unknown.
-    let store = MemcachedStore::connect(&[silent_server()], &quick()).unwrap();
+    let server = silent_server();
+    let store = MemcachedStore::connect_via(&[&server], &[&server], &quick()).unwrap();
     let options = DequeOptions {
         variant: Variant::Michael2003,
         ..DequeOptions::default()
@@ -70,12 +74,22 @@ fn create_on_a_silent_server_reports_the_unknown_outcome() {
 }
 
 #[test]
+fn connect_names_a_server_that_does_not_answer() {
+    let server = silent_server();
+    let error = MemcachedStore::connect(&[&server], &quick()).unwrap_err();
+    assert!(error.to_string().contains(&format!("{server} does not answer")), "{error}");
+}
+
+#[test]
 fn a_dead_server_fails_operations_without_effect() {
     let cluster = common::RealCluster::start(1);
-    let store = MemcachedStore::connect(&[cluster.servers[0].address()], &quick()).unwrap();
+    let address = cluster.servers[0].address();
+    let store = MemcachedStore::connect(&[&address], &quick()).unwrap();
     let mut deque = BlockingDeque::create(&store, Some("q"), DequeOptions::default()).unwrap();
     deque.push_back("a").unwrap();
     drop(cluster);
     let error = deque.pop_front().unwrap_err();
     assert!(matches!(error, DequeError::Backend { .. }), "{error}");
+    // The message names the server that failed.
+    assert!(error.to_string().contains(&address), "{error}");
 }

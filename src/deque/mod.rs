@@ -339,6 +339,32 @@ impl<S: Store> Deque<S> {
         }
     }
 
+    /// Binds to the deque `name`, creating it first if it does not exist:
+    /// what a process that may be the first to start wants. Two processes
+    /// racing to create it end bound to the same deque (`create` is an
+    /// `add`, so exactly one of them creates it).
+    ///
+    /// ```
+    /// use memcache_collections::{Deque, DequeOptions, MemoryStore};
+    /// use memcache_collections::store::block_on;
+    ///
+    /// let store = MemoryStore::default();
+    /// let mut first = block_on(Deque::create_or_bind(&store, "jobs", DequeOptions::default()))?;
+    /// block_on(first.push_back("a"))?;
+    /// let mut again = block_on(Deque::create_or_bind(&store, "jobs", DequeOptions::default()))?;
+    /// assert_eq!(block_on(again.pop_front())?, Some(b"a".to_vec()));
+    /// # Ok::<(), memcache_collections::DequeError>(())
+    /// ```
+    pub async fn create_or_bind(store: S, name: &str, options: DequeOptions) -> Result<Self, DequeError>
+    where
+        S: Clone,
+    {
+        match Deque::create(store.clone(), Some(name), options.clone()).await {
+            Err(DequeError::AlreadyExists { .. }) => Deque::bind(store, name, options).await,
+            other => other,
+        }
+    }
+
     /// A handle on a deque known to exist, without the `bind` round trip:
     /// a missing anchor surfaces as corruption at the first operation.
     pub fn attach(store: S, name: &str, options: DequeOptions) -> Result<Self, DequeError> {
@@ -442,13 +468,15 @@ impl<S: Store> Deque<S> {
 
 /// Checks a deque name and returns its anchor key.
 pub fn validate_name(name: &str) -> Result<Key, NameError> {
-    let key = Key::new(name)?;
+    // The deque's own limit first: it is below memcached's 250-byte key
+    // limit, so a name too long for a key is told the limit that applies.
     if name.len() > NAME_LEN_MAX {
         return Err(NameError::TooLong {
             len_bytes: name.len(),
             len_max_bytes: NAME_LEN_MAX,
         });
     }
+    let key = Key::new(name)?;
     if looks_like_node_key(name) {
         return Err(NameError::LooksLikeNodeKey);
     }
@@ -495,5 +523,14 @@ mod tests {
             Err(NameError::TooLong { .. })
         ));
         assert!(matches!(validate_name("has space"), Err(NameError::Key(_))));
+        // Too long for a key too: the deque's own, lower limit is the one
+        // that applies, so it is the one the message gives.
+        assert_eq!(
+            validate_name(&"n".repeat(300)),
+            Err(NameError::TooLong {
+                len_bytes: 300,
+                len_max_bytes: 217
+            })
+        );
     }
 }

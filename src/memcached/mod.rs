@@ -69,6 +69,14 @@ pub enum ConnectError {
     /// The client could not be set up.
     #[error("cannot connect to memcached: {0}")]
     Client(#[from] meta::Error),
+    /// A server did not answer `version` within the connect timeout.
+    #[error("memcached at {address} does not answer: {source}")]
+    Unreachable {
+        /// The server's `host:port`.
+        address: String,
+        /// What the connection saw.
+        source: std::io::Error,
+    },
 }
 
 /// One or more real memcached servers, keys spread by ketama.
@@ -104,15 +112,27 @@ impl Router for KetamaRouter {
 }
 
 impl MemcachedStore {
-    /// Connects to `addresses` (`host:port` each), in ring order.
+    /// Connects to `addresses` (`host:port` each), in ring order, and checks
+    /// that every server answers (one `version` exchange each, within
+    /// `connect_timeout`), so a wrong address or a server that is down is
+    /// reported here, naming it, rather than at the first operation.
     pub fn connect<A: AsRef<str>>(addresses: &[A], options: &MemcachedOptions) -> Result<Self, ConnectError> {
-        Self::connect_via(addresses, addresses, options)
+        let store = Self::connect_via(addresses, addresses, options)?;
+        for server in &store.dial {
+            let address = server.address();
+            version_exchange(&address, options).map_err(|source| ConnectError::Unreachable { address, source })?;
+        }
+        Ok(store)
     }
 
     /// Routes keys as if talking to `servers` (the ring's names, which every
     /// client of one cluster must share), but dials `dial[i]` for server
     /// `i`: a proxy in front of each server, such as the harness's
     /// fault-injecting one, then changes nothing about where keys live.
+    ///
+    /// Unlike [`connect`](MemcachedStore::connect), this does not check that
+    /// the servers answer: a connection through a fault-injecting proxy must
+    /// not spend a message on it.
     pub fn connect_via<A: AsRef<str>, D: AsRef<str>>(
         servers: &[A],
         dial: &[D],
@@ -150,6 +170,11 @@ impl MemcachedStore {
     /// The servers, in ring order.
     pub fn servers(&self) -> &[ServerSpec] {
         &self.servers
+    }
+
+    /// The `host:port` of the server `command`'s key lives on, for errors.
+    fn server_of(&self, command: &Command) -> String {
+        self.servers[self.ring.server_for(command.key().as_bytes())].address()
     }
 
     fn execute(&self, command: &Command) -> Result<Reply, StoreError> {
@@ -190,7 +215,7 @@ impl MemcachedStore {
                         key: command.key().clone(),
                         detail,
                     }),
-                    Err(error) => classify(command, error),
+                    Err(error) => classify(command, error, &self.server_of(command)),
                 })
                 .collect(),
         }
@@ -280,9 +305,10 @@ fn reply_of(command: &Command, wire: OpResult) -> Result<Reply, String> {
 /// Sorts a client error into what the deque must know: a server refusal is a
 /// reply; a request written but unanswered has an unknown outcome; anything
 /// that failed before the request was whole had no effect.
-fn classify(command: &Command, error: meta::Error) -> Result<Reply, StoreError> {
+fn classify(command: &Command, error: meta::Error, server: &str) -> Result<Reply, StoreError> {
     let key: Key = command.key().clone();
     let name = command.name();
+    let at = |what: String| format!("{what} (memcached at {server})");
     match error {
         meta::Error::Server(text) => Ok(Reply::ServerError(server_error(&text))),
         // The client wraps every failure after a full write as ambiguous,
@@ -293,7 +319,7 @@ fn classify(command: &Command, error: meta::Error) -> Result<Reply, StoreError> 
             other => Err(StoreError::OutcomeUnknown {
                 command: name,
                 key,
-                detail: other.to_string(),
+                detail: at(other.to_string()),
             }),
         },
         // The client wraps a written-but-unanswered write in `Ambiguous`; a
@@ -302,18 +328,43 @@ fn classify(command: &Command, error: meta::Error) -> Result<Reply, StoreError> 
         meta::Error::Io(_) | meta::Error::Timeout { .. } => Err(StoreError::NotApplied {
             command: name,
             key,
-            detail: error.to_string(),
+            detail: at(error.to_string()),
         }),
         other => Err(StoreError::Protocol {
             command: name,
             key,
-            detail: other.to_string(),
+            detail: at(other.to_string()),
         }),
     }
 }
 
 /// Sends `stats` to `address` on a fresh connection and returns its
 /// `STAT <name> <value>` lines, in order, up to `END`.
+/// One `version` exchange on its own connection: does a memcached answer at
+/// `address`?
+fn version_exchange(address: &str, options: &MemcachedOptions) -> std::io::Result<()> {
+    use std::io::{BufRead, BufReader, Error, ErrorKind, Write};
+    use std::net::{TcpStream, ToSocketAddrs};
+
+    let socket = address
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| Error::new(ErrorKind::InvalidInput, format!("{address} resolves to nothing")))?;
+    let mut stream = TcpStream::connect_timeout(&socket, options.connect_timeout)?;
+    stream.set_read_timeout(Some(options.connect_timeout))?;
+    stream.write_all(b"version\r\n")?;
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line)?;
+    if line.starts_with("VERSION ") {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorKind::InvalidData,
+            format!("answered {:?} to `version`: not memcached", line.trim_end()),
+        ))
+    }
+}
+
 pub(crate) fn stats_exchange(address: &str, options: &MemcachedOptions) -> std::io::Result<Vec<(String, String)>> {
     use std::io::{BufRead, BufReader, Error, ErrorKind, Write};
     use std::net::{TcpStream, ToSocketAddrs};

@@ -176,7 +176,7 @@ pub enum StoreError {
     /// The request was (or may have been) delivered, but no reply came: a
     /// timeout, a reset, a lost reply. A write may or may not have been
     /// applied, and may still be applied later.
-    #[error("outcome of {command} {key} is unknown: {detail}")]
+    #[error("no reply to {command} {key}: {detail}")]
     OutcomeUnknown {
         /// The command's protocol name.
         command: &'static str,
