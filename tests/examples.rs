@@ -51,7 +51,11 @@ fn the_quickstart_runs_twice_on_one_queue() {
 #[test]
 fn the_quickstart_names_a_server_that_does_not_answer() {
     // A port nobody listens on: connect fails at once, naming it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let binary = {
         let _one = BUILD.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         example("quickstart")
@@ -62,7 +66,10 @@ fn the_quickstart_names_a_server_that_does_not_answer() {
         .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains(&format!("127.0.0.1:{port} does not answer")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("127.0.0.1:{port} does not answer")),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -71,5 +78,8 @@ fn the_readme_shows_the_quickstart_verbatim() {
     let example = std::fs::read_to_string(root.join("examples/quickstart.rs")).unwrap();
     let code = &example[example.find("use memcache_collections").unwrap()..];
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
-    assert!(readme.contains(code), "README.md's library example differs from examples/quickstart.rs");
+    assert!(
+        readme.contains(code),
+        "README.md's library example differs from examples/quickstart.rs"
+    );
 }

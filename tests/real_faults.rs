@@ -77,7 +77,10 @@ fn create_on_a_silent_server_reports_the_unknown_outcome() {
 fn connect_names_a_server_that_does_not_answer() {
     let server = silent_server();
     let error = MemcachedStore::connect(&[&server], &quick()).unwrap_err();
-    assert!(error.to_string().contains(&format!("{server} does not answer")), "{error}");
+    assert!(
+        error.to_string().contains(&format!("{server} does not answer")),
+        "{error}"
+    );
 }
 
 #[test]

@@ -1,8 +1,9 @@
 //! The one place a run becomes a verdict, for every command and world: a
 //! run that could not start is a harness failure (`could-not-start`); a run
 //! that got stuck is a liveness failure, judged without its partial
-//! history; any other run is checked. Then the verdict is compared with
-//! what the plan expects, and an unexpected verdict gets its exit class
+//! history; any other run is checked, and a pass whose workload made no
+//! progress is `vacuous` (it tested nothing). Then the verdict is compared
+//! with what the plan expects, and an unexpected verdict gets its exit class
 //! (an unexpected pass counts as a correctness failure of the suite: the
 //! bug it should catch went unseen).
 
@@ -10,6 +11,26 @@ use crate::check::{self, CheckOptions, CheckReport, Explanation};
 use crate::exit;
 use crate::outcome::{Outcome, RunEnd};
 use crate::verdict::Verdict;
+
+/// What a plan expects of its run.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Expectation {
+    /// The verdicts it accepts.
+    pub verdicts: Vec<Verdict>,
+    /// Fewer successful workload operations than this, and a passing
+    /// history is `vacuous`.
+    pub ops_succeeded_min: u64,
+}
+
+impl Expectation {
+    /// Any pass, with at least one successful operation.
+    pub fn passing() -> Expectation {
+        Expectation {
+            verdicts: vec![Verdict::Linearizable, Verdict::DetectedCorruption],
+            ops_succeeded_min: 1,
+        }
+    }
+}
 
 /// A run's verdict, and whether it was expected.
 #[derive(Debug, Clone)]
@@ -40,8 +61,8 @@ impl Judgement {
     }
 }
 
-/// Judges `outcome` against the verdicts `expect` accepts.
-pub fn judge(outcome: &Outcome, expect: &[Verdict], options: CheckOptions) -> Judgement {
+/// Judges `outcome` against what `expect` accepts.
+pub fn judge(outcome: &Outcome, expect: &Expectation, options: CheckOptions) -> Judgement {
     let (verdict, reason, check) = match &outcome.end {
         RunEnd::CouldNotStart { reason } => (
             Verdict::CouldNotStart,
@@ -51,13 +72,23 @@ pub fn judge(outcome: &Outcome, expect: &[Verdict], options: CheckOptions) -> Ju
         RunEnd::Stuck { reason } => (Verdict::Liveness, reason.clone(), None),
         RunEnd::Finished => {
             let report = check::check(&outcome.history, options);
-            (report.verdict, report.reason.clone(), Some(report))
+            let succeeded = outcome.op_counts().succeeded;
+            if report.verdict.is_pass() && succeeded < expect.ops_succeeded_min {
+                let reason = format!(
+                    "the history passes ({}), but {succeeded} workload operations succeeded, fewer than the {} the \
+                     scenario needs to have tested anything",
+                    report.verdict, expect.ops_succeeded_min
+                );
+                (Verdict::Vacuous, reason, Some(report))
+            } else {
+                (report.verdict, report.reason.clone(), Some(report))
+            }
         }
     };
     Judgement {
         verdict,
         reason,
-        expected: expect.contains(&verdict),
+        expected: expect.verdicts.contains(&verdict),
         check,
     }
 }
@@ -89,13 +120,26 @@ mod tests {
                 losses: Vec::new(),
                 drain_client: None,
             },
+            workload_clients: 1,
             trace_hash: None,
             trace: Vec::new(),
             counters: Counters::default(),
         }
     }
 
-    const PASSING: &[Verdict] = &[Verdict::Linearizable, Verdict::DetectedCorruption];
+    fn passing() -> Expectation {
+        Expectation {
+            ops_succeeded_min: 0,
+            ..Expectation::passing()
+        }
+    }
+
+    fn expecting(verdict: Verdict) -> Expectation {
+        Expectation {
+            verdicts: vec![verdict],
+            ops_succeeded_min: 0,
+        }
+    }
 
     /// A stuck run is a liveness failure whatever its partial history says;
     /// a run that could not start is a harness failure; only a finished run
@@ -106,7 +150,7 @@ mod tests {
             &outcome(RunEnd::Stuck {
                 reason: "the budget ran out".into(),
             }),
-            PASSING,
+            &passing(),
             CheckOptions::default(),
         );
         assert_eq!((stuck.verdict, stuck.exit_class()), (Verdict::Liveness, exit::LIVENESS));
@@ -115,7 +159,7 @@ mod tests {
             &outcome(RunEnd::CouldNotStart {
                 reason: "no memcached".into(),
             }),
-            PASSING,
+            &passing(),
             CheckOptions::default(),
         );
         assert_eq!(
@@ -123,7 +167,7 @@ mod tests {
             (Verdict::CouldNotStart, exit::HARNESS)
         );
         assert!(unstarted.reason.contains("could not start: no memcached"));
-        let finished = judge(&outcome(RunEnd::Finished), PASSING, CheckOptions::default());
+        let finished = judge(&outcome(RunEnd::Finished), &passing(), CheckOptions::default());
         assert_eq!(finished.verdict, Verdict::SilentCorruption, "{}", finished.reason);
         assert_eq!(finished.exit_class(), exit::CORRECTNESS);
     }
@@ -134,14 +178,32 @@ mod tests {
     fn expectations_decide_the_exit_class() {
         let failing = judge(
             &outcome(RunEnd::Finished),
-            &[Verdict::SilentCorruption],
+            &expecting(Verdict::SilentCorruption),
             CheckOptions::default(),
         );
         assert!(failing.expected && failing.exit_class() == exit::OK);
         let mut clean = outcome(RunEnd::Finished);
         clean.history.ops.pop();
-        let unexpected_pass = judge(&clean, &[Verdict::SilentCorruption], CheckOptions::default());
+        let unexpected_pass = judge(&clean, &expecting(Verdict::SilentCorruption), CheckOptions::default());
         assert_eq!(unexpected_pass.verdict, Verdict::Linearizable);
         assert_eq!(unexpected_pass.exit_class(), exit::CORRECTNESS);
+    }
+
+    /// A history that passes while no workload operation succeeded tested
+    /// nothing: `vacuous`, a harness failure, never a pass.
+    #[test]
+    fn a_pass_without_progress_is_vacuous() {
+        let mut nothing = outcome(RunEnd::Finished);
+        for op in &mut nothing.history.ops {
+            op.result = crate::history::OpResult::Unknown;
+            op.return_us = None;
+        }
+        let judgement = judge(&nothing, &Expectation::passing(), CheckOptions::default());
+        assert_eq!(judgement.verdict, Verdict::Vacuous, "{}", judgement.reason);
+        assert_eq!(judgement.exit_class(), exit::HARNESS);
+        let mut clean = outcome(RunEnd::Finished);
+        clean.history.ops.pop();
+        let judgement = judge(&clean, &Expectation::passing(), CheckOptions::default());
+        assert_eq!(judgement.verdict, Verdict::Linearizable, "one push succeeded");
     }
 }

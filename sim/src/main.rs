@@ -4,13 +4,22 @@
 // The binary's items are its own; see the harness crate's note on docs.
 #![allow(missing_docs)]
 
-/// Writes CLI output to stdout. A reader that went away (`mcsim ... | head`)
-/// ends the program quietly instead of panicking on the broken pipe.
+/// Whether stdout's reader went away (`mcsim ... | head`).
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Writes CLI output to stdout. A reader that went away stops the output,
+/// not the command: it goes on and exits with its own status, so a failing
+/// run piped into `head` still fails, even without `pipefail`'s help.
 fn emit(args: std::fmt::Arguments<'_>) {
     use std::io::Write as _;
+    use std::sync::atomic::Ordering;
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
     if let Err(error) = std::io::stdout().lock().write_fmt(args) {
         if error.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(i32::from(memcache_sim::exit::OK));
+            STDOUT_CLOSED.store(true, Ordering::Relaxed);
+            return;
         }
         panic!("cannot write to stdout: {error}");
     }

@@ -94,6 +94,9 @@ pub struct Outcome {
     /// The client-boundary history, drain included (empty if the run never
     /// started).
     pub history: History,
+    /// The workload's clients are `0..workload_clients`; the prefill's and
+    /// the drain's ops come from the two clients after them.
+    pub workload_clients: u32,
     /// The trace's hash, where the world keeps a deterministic trace (the
     /// simulator): equal hashes, equal runs.
     pub trace_hash: Option<u64>,
@@ -109,17 +112,18 @@ impl Outcome {
         Outcome {
             end: RunEnd::CouldNotStart { reason: reason.into() },
             history: History::default(),
+            workload_clients: 0,
             trace_hash: None,
             trace: Vec::new(),
             counters: Counters::default(),
         }
     }
 
-    /// The workload's operations by result (the drain's pops excluded).
+    /// The workload's operations by result (prefill and drain excluded).
     pub fn op_counts(&self) -> OpCounts {
         let mut counts = OpCounts::default();
-        let drain = self.history.drain_client;
-        for op in self.history.ops.iter().filter(|op| Some(op.client) != drain) {
+        let workload = self.workload_clients;
+        for op in self.history.ops.iter().filter(|op| op.client < workload) {
             counts.total += 1;
             match op.result {
                 OpResult::Ok | OpResult::Value { .. } | OpResult::Empty => counts.succeeded += 1,
@@ -136,7 +140,7 @@ impl Outcome {
 /// that a run tested something.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct OpCounts {
-    /// Operations (prefill included, drain excluded).
+    /// The workload's operations (prefill and drain excluded).
     pub total: u64,
     /// Pushes that took effect and pops that returned a value or `empty`.
     pub succeeded: u64,

@@ -12,9 +12,9 @@ use serde::Serialize;
 
 pub use crate::capability::Backend;
 use crate::config::RunConfig;
+use crate::judge::Expectation;
 use crate::replay::{Replay, Source};
 use crate::scenario::{LoadedScenario, SwarmDraws};
-use crate::verdict::Verdict;
 
 /// What a command line changes about a scenario's runs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -46,8 +46,8 @@ pub struct RunPlan {
     pub config: RunConfig,
     /// What a swarm scenario drew for this seed.
     pub swarm: Option<SwarmDraws>,
-    /// The verdicts the scenario accepts.
-    pub expect: Vec<Verdict>,
+    /// What the scenario accepts.
+    pub expect: Expectation,
     /// Keep the full trace (the simulator always hashes it): for reports.
     #[serde(skip)]
     pub keep_trace: bool,
@@ -72,7 +72,10 @@ impl RunPlan {
             backend: overrides.backend,
             config,
             swarm,
-            expect: scenario.meta.expect.clone(),
+            expect: Expectation {
+                verdicts: scenario.meta.expect.clone(),
+                ops_succeeded_min: scenario.meta.ops_succeeded_min,
+            },
             keep_trace: false,
         }
     }
@@ -94,7 +97,7 @@ impl RunPlan {
             backend: Backend::Sim,
             config,
             swarm: None,
-            expect: vec![Verdict::Linearizable, Verdict::DetectedCorruption],
+            expect: Expectation::passing(),
             keep_trace: false,
         }
     }
@@ -134,8 +137,13 @@ impl RunPlan {
         if let Some(swarm) = &self.swarm {
             let _ = writeln!(out, "# swarm drew: {swarm}");
         }
-        let expect: Vec<&str> = self.expect.iter().map(|v| v.name()).collect();
-        let _ = writeln!(out, "# expect = {}", expect.join(", "));
+        let expect: Vec<&str> = self.expect.verdicts.iter().map(|v| v.name()).collect();
+        let _ = writeln!(
+            out,
+            "# expect = {} (with at least {} successful workload operations)",
+            expect.join(", "),
+            self.expect.ops_succeeded_min
+        );
         out.push_str(&toml::to_string(&self.config).unwrap_or_else(|e| format!("# (not printable: {e})\n")));
         out
     }

@@ -96,6 +96,10 @@ pub struct ScenarioMeta {
     /// Which seeds to run.
     #[serde(default)]
     pub seeds: Seeds,
+    /// A run whose workload has fewer successful operations than this
+    /// tested nothing: its verdict is `vacuous` however its history checks.
+    #[serde(default = "ops_succeeded_min_default")]
+    pub ops_succeeded_min: u64,
     /// For a regression scenario pinning a finding: the variants on which
     /// at least one of its seeds earns a verdict outside `expect` (the
     /// algorithm the finding was made on). `sim/tests/regressions.rs`
@@ -103,6 +107,10 @@ pub struct ScenarioMeta {
     /// reproducing.
     #[serde(default, with = "variant_names", skip_serializing_if = "Vec::is_empty")]
     pub fails_on: Vec<Variant>,
+}
+
+fn ops_succeeded_min_default() -> u64 {
+    1
 }
 
 /// Variants in files and on the command line: by [`Variant::name`].
@@ -374,10 +382,13 @@ pub fn parse(path: &Path, text: &str) -> Result<LoadedScenario, ScenarioError> {
     if expect.is_empty() {
         return Err(invalid("scenario.expect: list at least one verdict".into()));
     }
-    if expect.contains(&Verdict::CouldNotStart) {
-        return Err(invalid(
-            "scenario.expect: could-not-start is a harness failure, not a verdict a scenario can expect".into(),
-        ));
+    if let Some(harness) = expect
+        .iter()
+        .find(|v| matches!(v, Verdict::CouldNotStart | Verdict::Vacuous))
+    {
+        return Err(invalid(format!(
+            "scenario.expect: {harness} is a harness failure, not a verdict a scenario can expect"
+        )));
     }
     let problems = scenario.config.problems();
     if !problems.is_empty() {

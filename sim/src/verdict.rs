@@ -30,6 +30,10 @@ pub enum Verdict {
     Liveness,
     /// The checker's budget ran out before it could decide; never a pass.
     Unknown,
+    /// The history passed, but the workload made no progress (fewer
+    /// successful operations than the scenario's `ops_succeeded_min`, 1 by
+    /// default): the run tested nothing, which is no pass.
+    Vacuous,
     /// The run could not start (a world that cannot do what the plan asks,
     /// memcached that would not start, a deque that could not be set up) or
     /// could not apply one of its faults: the harness failed, so nothing was
@@ -47,6 +51,7 @@ impl Verdict {
         Verdict::FalseAlarm,
         Verdict::Liveness,
         Verdict::Unknown,
+        Verdict::Vacuous,
         Verdict::CouldNotStart,
     ];
 
@@ -60,6 +65,7 @@ impl Verdict {
             Verdict::FalseAlarm => "false-alarm",
             Verdict::Liveness => "liveness",
             Verdict::Unknown => "unknown",
+            Verdict::Vacuous => "vacuous",
             Verdict::CouldNotStart => "could-not-start",
         }
     }
@@ -74,6 +80,7 @@ impl Verdict {
             Verdict::FalseAlarm => "corruption reported although nothing was lost",
             Verdict::Liveness => "an operation gave up, or the run did not finish",
             Verdict::Unknown => "the checker ran out of budget (a harness failure, never a pass)",
+            Verdict::Vacuous => "no workload operation succeeded: the run tested nothing (never a pass)",
             Verdict::CouldNotStart => "the run could not start or apply a fault (a harness failure)",
         }
     }
@@ -100,7 +107,7 @@ impl Verdict {
     /// harness failed (the checker could not decide, or the run could not
     /// start).
     pub fn is_harness_failure(self) -> bool {
-        matches!(self, Verdict::Unknown | Verdict::CouldNotStart)
+        matches!(self, Verdict::Unknown | Verdict::Vacuous | Verdict::CouldNotStart)
     }
 
     /// The exit status this verdict calls for when nobody expected it. An
@@ -112,7 +119,7 @@ impl Verdict {
             Verdict::Linearizable | Verdict::DetectedCorruption => exit::CORRECTNESS,
             Verdict::NotLinearizable | Verdict::SilentCorruption | Verdict::FalseAlarm => exit::CORRECTNESS,
             Verdict::Liveness => exit::LIVENESS,
-            Verdict::Unknown | Verdict::CouldNotStart => exit::HARNESS,
+            Verdict::Unknown | Verdict::Vacuous | Verdict::CouldNotStart => exit::HARNESS,
         }
     }
 

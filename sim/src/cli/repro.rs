@@ -58,13 +58,14 @@ pub fn run(args: &ReproArgs) -> u8 {
     );
     let counters = &outcome.counters;
     outln!(
-        "trace {}; {} ops ({} succeeded, {} failed, {} unknown), {} requests ({} without reply), {} messages lost, \
-         {} faults, {} losses",
+        "trace {}; {} ops ({} succeeded, {} failed, {} unknown, {} reported corruption), {} requests ({} without \
+         reply), {} messages lost, {} faults, {} losses",
         record.trace_hash.as_deref().unwrap_or("-"),
         record.ops.total,
         record.ops.succeeded,
         record.ops.failed,
         record.ops.unknown,
+        record.ops.corruption,
         counters.requests,
         counters.requests_failed,
         counters.messages_dropped,

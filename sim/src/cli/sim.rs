@@ -81,8 +81,8 @@ pub fn run(args: &SimArgs) -> u8 {
     } else {
         let counters = &record.counters;
         outln!(
-            "seed {} trace {} | {} requests, {} ops ({} succeeded, {} failed, {} unknown), {} without reply, \
-             {} messages lost, {} faults, {} losses | {}: {}",
+            "seed {} trace {} | {} requests, {} ops ({} succeeded, {} failed, {} unknown, {} reported corruption), \
+             {} without reply, {} messages lost, {} faults, {} losses | {}: {}",
             record.seed,
             record.trace_hash.as_deref().unwrap_or("-"),
             counters.requests,
@@ -90,6 +90,7 @@ pub fn run(args: &SimArgs) -> u8 {
             record.ops.succeeded,
             record.ops.failed,
             record.ops.unknown,
+            record.ops.corruption,
             counters.requests_failed,
             counters.messages_dropped,
             counters.faults,

@@ -169,7 +169,7 @@ pub fn html(input: &ReportInput<'_>) -> String {
          <p class=\"verdict\" id=\"verdict\">{verdict}: {reason}</p>\
          <p>Variant: <code id=\"variant\">{variant}</code>; backend {backend}; trace <code id=\"trace-hash\">{trace_hash}</code></p>\
          <p>Replay: <code id=\"replay\">{replay}</code></p>\
-         <p id=\"counts\">{total} operations: {succeeded} succeeded, {failed} failed, {unknown} unknown, {corruption} reported corruption; \
+         <p id=\"counts\">{total} workload operations: {succeeded} succeeded, {failed} failed, {unknown} unknown, {corruption} reported corruption; \
          {requests} requests, {requests_failed} without reply, {dropped} messages lost, {faults} faults, {losses} losses</p>\
          <p class=\"legend\"><span style=\"color:#4caf50\">&#9632; push ok</span><span style=\"color:#2196f3\">&#9632; pop value</span>\
          <span style=\"color:#9e9e9e\">&#9632; pop empty</span><span style=\"color:#ef6c00\">&#9632; unknown outcome (dashed: never returned)</span>\

@@ -8,17 +8,20 @@ use crate::record::{RunRecord, summarise};
 /// The summary table and failure lines.
 pub fn render(records: &[RunRecord]) -> String {
     let mut out = format!(
-        "{:<26} {:>6} {:>10} {:>26}  {:<16} verdicts\n",
-        "scenario", "seeds", "unexpected", "ops ok/failed/unknown", "slowest seed"
+        "{:<26} {:>6} {:>10} {:>34}  {:<16} verdicts\n",
+        "scenario", "seeds", "unexpected", "ops ok/failed/unknown/corruption", "slowest seed"
     );
     for s in summarise(records) {
         let verdicts: Vec<String> = s.verdicts.iter().map(|(v, n)| format!("{v} {n}")).collect();
         let slowest = s
             .slowest
             .map_or("-".to_owned(), |(seed, ms)| format!("{seed} ({ms:.0} ms)"));
-        let ops = format!("{}/{}/{}", s.ops.succeeded, s.ops.failed, s.ops.unknown);
+        let ops = format!(
+            "{}/{}/{}/{}",
+            s.ops.succeeded, s.ops.failed, s.ops.unknown, s.ops.corruption
+        );
         out.push_str(&format!(
-            "{:<26} {:>6} {:>10} {:>26}  {:<16} {}\n",
+            "{:<26} {:>6} {:>10} {:>34}  {:<16} {}\n",
             s.scenario,
             s.seeds,
             s.unexpected,

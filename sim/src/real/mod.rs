@@ -206,6 +206,7 @@ fn start(plan: &RunPlan) -> Result<Outcome, String> {
             losses: control.take_losses(),
             drain_client: Some(client_count + 1),
         },
+        workload_clients: client_count,
         trace_hash: None,
         trace: Vec::new(),
         counters,

@@ -413,6 +413,7 @@ impl World {
                 losses: self.losses,
                 drain_client: Some(drain_client),
             },
+            workload_clients: self.config.clients.count,
             trace_hash: Some(self.trace.hash()),
             trace: self.trace.into_records(),
             counters: self.counters,
