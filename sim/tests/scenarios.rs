@@ -269,3 +269,55 @@ fn broken_variants_are_caught_by_the_suite() {
         );
     }
 }
+
+#[test]
+fn an_out_of_range_rate_is_refused_with_its_file_line_and_range() {
+    let path = temp_file(
+        "rate.toml",
+        "[scenario]\nexpect = [\"linearizable\"]\n\n[network]\ndrop_reply_rate = 2.0\n",
+    );
+    let text = scenario::load(&path).unwrap_err().to_string();
+    assert!(
+        text.contains("rate.toml") && text.contains("line 5") && text.contains("0 to 1"),
+        "{text}"
+    );
+    let negative = temp_file(
+        "negative.toml",
+        "[scenario]\nexpect = [\"linearizable\"]\n\n[random_faults]\nrestart_per_s = -1.0\n",
+    );
+    let text = scenario::load(&negative).unwrap_err().to_string();
+    assert!(text.contains("line 5") && text.contains("0 or more"), "{text}");
+}
+
+/// Every reply lost: no operation can succeed, and a run that tested
+/// nothing is not a pass (exit 4, `vacuous`), even piped into `head`.
+#[test]
+fn a_run_where_nothing_succeeds_fails_even_through_a_closed_pipe() {
+    let path = temp_file(
+        "nothing.toml",
+        "# Every reply is lost.\n[scenario]\nexpect = [\"linearizable\"]\nseeds = { count = 3 }\n\n\
+         [network]\ndrop_reply_rate = 1.0\n\n[clients]\ncount = 2\nops_per_client = 5\n",
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_mcsim"))
+        .arg("run")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(i32::from(exit::HARNESS)), "{stdout}");
+    assert!(stdout.contains("vacuous 3"), "{stdout}");
+    // The same run piped into `head -1` (and into a reader that leaves at
+    // once): the pipeline's status is mcsim's, and mcsim's is the run's.
+    for reader in ["head -1", "true"] {
+        let piped = Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "set -o pipefail; \"$MCSIM\" run '{}' | {reader} > /dev/null",
+                path.display()
+            ))
+            .env("MCSIM", env!("CARGO_BIN_EXE_mcsim"))
+            .status()
+            .unwrap();
+        assert_eq!(piped.code(), Some(i32::from(exit::HARNESS)), "| {reader}");
+    }
+}
