@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # The project's one test command (README "Quick start"; CI runs exactly this).
 # Installs what the tests need on a fresh Debian machine (memcached, and
-# chromium for the report-rendering test), then runs every check: formatting,
-# clippy with warnings as errors, all tests (the model-checker suites
-# included), and a bounded slice of the scenario suite. Tests that need
-# memcached start their own servers on free loopback ports and stop them.
+# chromium for the report-rendering test), then runs every check in stages,
+# each announced and timed: formatting, clippy with warnings as errors, every
+# test (the model checkers included, loom within its CI bound), the suite
+# hunting the broken catalogue, the suite on real memcached, and the
+# determinism check. One build serves every stage: the `ci` profile (release
+# speed, debug assertions and overflow checks on) with the `models` feature.
+# Tests that need memcached start their own servers on free loopback ports.
+# About 10 minutes from a clean clone on 2 cores (README says where the time
+# goes); longer runs (exhaustive loom, more seeds) are separate commands.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,29 +23,55 @@ ensure() {
     exit 1
   fi
   echo "installing $2 from Debian's packages..."
-  apt-get update -qq
+  if [ -z "${apt_updated:-}" ]; then
+    apt-get update -qq
+    apt_updated=1
+  fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2" >/dev/null
 }
 
-ensure memcached memcached
-# The HTML report test renders a page in headless Chromium.
-ensure chromium chromium
-echo "using $(memcached -V)"
+build=(--profile ci --locked --features memcache-sim/models)
+mcsim=target/ci/mcsim
+started=$(date +%s)
+stages=()
 
-cargo fmt --all -- --check
-cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo clippy -p memcache-sim --features models --all-targets --locked -- -D warnings
-cargo test --workspace --locked
-# The deque under loom and shuttle (release: loom runs ~10x slower in debug).
-# About 5 minutes on 2 cores; ARCHITECTURE.md says how to run them longer.
-cargo test --release --locked -p memcache-sim --features models --lib --test loom --test shuttle --test shuttle_replay
-# A bounded slice of the scenario suite on the default algorithm (the main
-# job runs every seed), and every catalogued broken variant hunted until
-# caught: a variant that escapes, or any unexpected verdict, fails the build.
-cargo run --release --locked -p memcache-sim --features models -- validate --seeds 20 --master-seeds 1
-# Three seeds of every scenario on real memcached (servers, proxies and faults
-# started by the harness): each must earn a verdict its scenario expects.
-cargo run --release --locked -p memcache-sim -- run scenarios/ --backend real --seeds 3
-# Determinism as a regression test: 30 seeds of every scenario must replay
-# to the committed trace hashes (a deliberate change regenerates them).
-bash scripts/trace-hashes.sh --check
+# Runs stage $1 (a name) as the rest of the arguments, with a banner and its
+# wall time; `set -e` ends the command at the first failing stage.
+stage() {
+  local name=$1
+  shift
+  local begin
+  begin=$(date +%s)
+  printf '\n==> %s: %s\n' "$name" "$*"
+  "$@"
+  local took=$(($(date +%s) - begin))
+  stages+=("$name ${took}s")
+  printf '==> %s passed in %ss\n' "$name" "$took"
+}
+
+setup() {
+  ensure memcached memcached
+  # The HTML report test renders a page in headless Chromium.
+  ensure chromium chromium
+  echo "using $(memcached -V)"
+}
+
+stage setup setup
+stage format cargo fmt --all -- --check
+stage lint cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+# Every test of both crates, on the one build: unit and integration tests,
+# the examples, the model checkers (loom within MODELS_LOOM_PREEMPTIONS=2,
+# shuttle 300 schedules per case), the real-memcached tests.
+stage tests cargo test --workspace "${build[@]}"
+# The suite on the default algorithm (20 seeds per scenario) and every
+# catalogued broken variant hunted until caught: a variant that escapes, or
+# any unexpected verdict, fails the build.
+stage validate cargo run "${build[@]}" -p memcache-sim -- validate --seeds 20 --master-seeds 1
+# Three seeds of every scenario on real memcached (servers, proxies and
+# faults started by the harness): each must earn a verdict it expects.
+stage real "$mcsim" run scenarios/ --backend real --seeds 3
+# Determinism as a regression test: 30 seeds of every scenario replay to the
+# committed trace hashes (a deliberate change regenerates them).
+stage determinism env MCSIM="$mcsim" bash scripts/trace-hashes.sh --check
+
+printf '\nall %d stages passed in %ss: %s\n' "${#stages[@]}" "$(($(date +%s) - started))" "$(IFS=,; echo "${stages[*]}" | sed 's/,/, /g')"

@@ -14,8 +14,13 @@ seeds=${SEEDS:-30}
 baseline=reports/baselines/trace-hashes-$seeds.tsv
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-cargo build --release --locked -q -p memcache-sim
-target/release/mcsim run scenarios/ --seeds "$seeds" --json --report "$dir/runs" > /dev/null || true
+# The binary to run: $MCSIM if set (the test command passes its own build),
+# else a release build.
+if [ -z "${MCSIM:-}" ]; then
+  cargo build --release --locked -q -p memcache-sim
+  MCSIM=target/release/mcsim
+fi
+"$MCSIM" run scenarios/ --seeds "$seeds" --json --report "$dir/runs" > /dev/null || true
 python3 - "$dir/runs" > "$dir/table.tsv" <<'PY'
 import glob, json, sys
 rows = []

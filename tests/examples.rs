@@ -12,18 +12,24 @@ use memcache_collections::memcached::{LocalServer, LocalServerConfig};
 static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// The example's binary, built (or found up to date) by the same cargo
-/// and profile that built this test.
+/// and profile that built this test (`target/<profile>/deps/<test>`).
 fn example(name: &str) -> PathBuf {
-    let mut build = Command::new(env!("CARGO"));
-    build.args(["build", "--quiet", "--example", name]);
-    if !cfg!(debug_assertions) {
-        build.arg("--release");
-    }
-    let status = build.current_dir(env!("CARGO_MANIFEST_DIR")).status().unwrap();
-    assert!(status.success(), "cargo build --example {name} failed");
     let deps = std::env::current_exe().unwrap();
-    let profile = deps.parent().and_then(Path::parent).unwrap();
-    profile.join("examples").join(name)
+    let profile_dir = deps.parent().and_then(Path::parent).unwrap().to_owned();
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => "dev".to_owned(),
+        Some(other) => other.to_owned(),
+    };
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--profile", &profile, "--example", name])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "cargo build --profile {profile} --example {name} failed"
+    );
+    profile_dir.join("examples").join(name)
 }
 
 #[test]

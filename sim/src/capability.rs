@@ -92,7 +92,7 @@ fn real_refusals(config: &RunConfig) -> Vec<String> {
         ));
     }
     let memory_mb = servers(config).local.memory_mb as usize;
-    if item_size * 2 > memory_mb * MIB {
+    if item_size.saturating_mul(2) > memory_mb.saturating_mul(MIB) {
         refusals.push(format!(
             "servers.item_size_max_bytes = {item_size} with -m {memory_mb}: memcached refuses an item limit above \
              half its memory"

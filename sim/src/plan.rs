@@ -109,6 +109,7 @@ impl RunPlan {
             seed: self.seed,
             variant: self.variant_overridden.then_some(self.variant),
             backend: self.backend,
+            self_check: false,
         }
     }
 

@@ -41,19 +41,9 @@ pub struct Replay {
     pub variant: Option<Variant>,
     /// Where the run happened.
     pub backend: Backend,
-}
-
-impl Replay {
-    /// Whether running the line gives the same run (the simulator), rather
-    /// than a run with the same choices (real memcached).
-    pub fn is_exact(&self) -> bool {
-        self.backend == Backend::Sim
-    }
-
-    /// "replay" or "rerun", for failure lines.
-    pub fn label(&self) -> &'static str {
-        if self.is_exact() { "replay" } else { "rerun" }
-    }
+    /// Run the seed twice and compare (`mcsim sim --self-check`): what
+    /// replays a determinism failure.
+    pub self_check: bool,
 }
 
 impl fmt::Display for Replay {
@@ -73,6 +63,9 @@ impl fmt::Display for Replay {
         }
         if let Some(variant) = self.variant {
             write!(f, " --variant {}", variant.name())?;
+        }
+        if self.self_check {
+            f.write_str(" --self-check")?;
         }
         Ok(())
     }
@@ -102,6 +95,7 @@ mod tests {
             seed: 7,
             variant,
             backend,
+            self_check: false,
         }
         .to_string()
     }

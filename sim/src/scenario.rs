@@ -252,6 +252,27 @@ pub struct SwarmDraws {
 }
 
 impl Swarm {
+    /// What is wrong with the ranges, one sentence each: a range must go
+    /// from a low to a high bound, both finite and not negative, and a
+    /// probability's high bound is at most 1.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for (field, [low, high]) in self.ranges() {
+            if !(low.is_finite() && high.is_finite() && 0.0 <= low && low <= high) {
+                problems.push(format!(
+                    "swarm.{}: [{low}, {high}] is not a range from a low to a high bound, both 0 or more",
+                    field.rsplit('.').next().unwrap_or(field)
+                ));
+            } else if field.starts_with("network.") && high > 1.0 {
+                problems.push(format!(
+                    "swarm.{}: {high} is not a probability: the allowed range is 0 to 1",
+                    field.rsplit('.').next().unwrap_or(field)
+                ));
+            }
+        }
+        problems
+    }
+
     /// Every range with the configuration field it sets, in draw order.
     fn ranges(&self) -> [(&'static str, [f64; 2]); 9] {
         [
@@ -287,22 +308,26 @@ impl Swarm {
 impl SwarmDraws {
     /// Sets the drawn rates in `config`.
     pub fn apply(&self, config: &mut RunConfig) {
-        for &(field, rate) in &self.rates {
-            let slot = match field {
-                "network.drop_request_rate" => &mut config.network.drop_request_rate,
-                "network.drop_reply_rate" => &mut config.network.drop_reply_rate,
-                "network.delay_spike_rate" => &mut config.network.delay_spike_rate,
-                "random_faults.restart_per_s" => &mut config.random_faults.restart_per_s,
-                "random_faults.flush_per_s" => &mut config.random_faults.flush_per_s,
-                "random_faults.lose_node_per_s" => &mut config.random_faults.lose_node_per_s,
-                "random_faults.lose_anchor_per_s" => &mut config.random_faults.lose_anchor_per_s,
-                "random_faults.partition_per_s" => &mut config.random_faults.partition_per_s,
-                "random_faults.pause_per_s" => &mut config.random_faults.pause_per_s,
-                other => unreachable!("swarm draws name configuration fields only, not {other}"),
-            };
+        for (&(_, rate), slot) in self.rates.iter().zip(rate_slots(config)) {
             *slot = rate;
         }
     }
+}
+
+/// The configuration fields a swarm draws, in [`Swarm::ranges`]' order.
+fn rate_slots(config: &mut RunConfig) -> [&mut f64; 9] {
+    let (network, random) = (&mut config.network, &mut config.random_faults);
+    [
+        &mut network.drop_request_rate,
+        &mut network.drop_reply_rate,
+        &mut network.delay_spike_rate,
+        &mut random.restart_per_s,
+        &mut random.flush_per_s,
+        &mut random.lose_node_per_s,
+        &mut random.lose_anchor_per_s,
+        &mut random.partition_per_s,
+        &mut random.pause_per_s,
+    ]
 }
 
 impl fmt::Display for SwarmDraws {
@@ -361,13 +386,6 @@ pub struct LoadedScenario {
     pub scenario: Scenario,
 }
 
-impl LoadedScenario {
-    /// The verdicts the scenario accepts.
-    pub fn expect(&self) -> &[Verdict] {
-        &self.scenario.meta.expect
-    }
-}
-
 /// Parses a scenario from its text; `path` is only for messages.
 pub fn parse(path: &Path, text: &str) -> Result<LoadedScenario, ScenarioError> {
     let scenario: Scenario = toml::from_str(text).map_err(|error| ScenarioError::Parse {
@@ -390,7 +408,13 @@ pub fn parse(path: &Path, text: &str) -> Result<LoadedScenario, ScenarioError> {
             "scenario.expect: {harness} is a harness failure, not a verdict a scenario can expect"
         )));
     }
-    let problems = scenario.config.problems();
+    if scenario.meta.seeds.list().is_empty() {
+        return Err(invalid("scenario.seeds: no seeds to run".into()));
+    }
+    let mut problems = scenario.config.problems();
+    if let Some(swarm) = &scenario.swarm {
+        problems.extend(swarm.problems());
+    }
     if !problems.is_empty() {
         return Err(invalid(problems.join("; ")));
     }

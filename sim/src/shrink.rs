@@ -23,7 +23,7 @@ pub struct Shrunk {
     pub seed: u64,
     /// The verdict it keeps.
     pub verdict: Verdict,
-    /// Workload operations in the shrunk scenario (prefill included).
+    /// Workload operations in the shrunk scenario (prefill excluded).
     pub ops: u64,
     /// Runs tried.
     pub attempts: usize,
@@ -36,10 +36,11 @@ pub fn verdict_of(loaded: &LoadedScenario, seed: u64, overrides: Overrides) -> V
     pipeline::run(plan, pipeline::quiet()).judgement.verdict
 }
 
-/// Workload operations of a scenario (prefill included).
+/// Workload operations of a scenario: clients times operations each (the
+/// prefill is setup, not workload).
 pub fn workload_ops(scenario: &Scenario) -> u64 {
     let clients = &scenario.config.clients;
-    u64::from(clients.count) * clients.ops_per_client + clients.prefill_items
+    u64::from(clients.count).saturating_mul(clients.ops_per_client)
 }
 
 /// Candidate simplifications of `s`, most aggressive first.
@@ -107,7 +108,7 @@ pub fn shrink(loaded: &LoadedScenario, seed: u64, overrides: Overrides, target: 
     let mut current = loaded.clone();
     current.scenario.meta.seeds = Seeds::Range {
         start: seed,
-        end: seed + 1,
+        end: seed.saturating_add(1),
     };
     if let Some(variant) = overrides.variant {
         current.scenario.meta.variant = variant;

@@ -59,7 +59,7 @@ pub struct VariantRow {
     /// Median wall seconds to the first failure over the hunts.
     pub wall_s_median: f64,
     /// Workload operations of the shrunk reproducer of the first hunt's
-    /// catch (prefill included), if shrinking was asked.
+    /// catch (prefill excluded), if shrinking was asked.
     pub shrunk_ops: Option<u64>,
 }
 
@@ -70,9 +70,14 @@ impl VariantRow {
     }
 }
 
-/// Whether a verdict is a catch: a correctness or liveness failure.
-pub fn is_catch(verdict: Verdict) -> bool {
-    verdict.is_correctness_failure() || verdict == Verdict::Liveness
+/// Whether a run caught its variant: a correctness or liveness failure.
+/// Not "any unexpected verdict", as `mcsim run --variant` counts: a
+/// canary's expectations describe its own broken variant, so under another
+/// variant a pass there is unexpected without catching anything; and a
+/// harness failure (could not start, undecided, vacuous) says nothing
+/// about the variant.
+pub fn is_catch(record: &RunRecord) -> bool {
+    record.verdict.is_correctness_failure() || record.verdict == Verdict::Liveness
 }
 
 /// Hunts `variant` over `scenarios` from `master_seed`, for at most
@@ -86,14 +91,14 @@ pub fn hunt(scenarios: &[LoadedScenario], variant: Variant, master_seed: u64, ru
     let mut runs = 0;
     let mut caught = None;
     'search: for k in 0.. {
-        let seed = master_seed * SEEDS_PER_MASTER + k;
+        let seed = master_seed.saturating_mul(SEEDS_PER_MASTER).saturating_add(k);
         for scenario in scenarios {
             if runs == runs_max {
                 break 'search;
             }
             let ran = pipeline::run(RunPlan::for_scenario(scenario, seed, overrides), pipeline::quiet());
             runs += 1;
-            if is_catch(ran.record.verdict) {
+            if is_catch(&ran.record) {
                 caught = Some(catch_of(&ran.record));
                 break 'search;
             }

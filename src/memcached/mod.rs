@@ -338,20 +338,28 @@ fn classify(command: &Command, error: meta::Error, server: &str) -> Result<Reply
     }
 }
 
-/// Sends `stats` to `address` on a fresh connection and returns its
-/// `STAT <name> <value>` lines, in order, up to `END`.
-/// One `version` exchange on its own connection: does a memcached answer at
-/// `address`?
-fn version_exchange(address: &str, options: &MemcachedOptions) -> std::io::Result<()> {
-    use std::io::{BufRead, BufReader, Error, ErrorKind, Write};
+/// A fresh connection to `address` with `options`' deadlines, for the
+/// plain exchanges the meta client has no command for.
+fn admin_connection(address: &str, timeout: std::time::Duration) -> std::io::Result<std::net::TcpStream> {
+    use std::io::{Error, ErrorKind};
     use std::net::{TcpStream, ToSocketAddrs};
 
     let socket = address
         .to_socket_addrs()?
         .next()
         .ok_or_else(|| Error::new(ErrorKind::InvalidInput, format!("{address} resolves to nothing")))?;
-    let mut stream = TcpStream::connect_timeout(&socket, options.connect_timeout)?;
-    stream.set_read_timeout(Some(options.connect_timeout))?;
+    let stream = TcpStream::connect_timeout(&socket, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    Ok(stream)
+}
+
+/// One `version` exchange on its own connection, within the connect
+/// timeout: does a memcached answer at `address`?
+fn version_exchange(address: &str, options: &MemcachedOptions) -> std::io::Result<()> {
+    use std::io::{BufRead, BufReader, Error, ErrorKind, Write};
+
+    let mut stream = admin_connection(address, options.connect_timeout)?;
     stream.write_all(b"version\r\n")?;
     let mut line = String::new();
     BufReader::new(stream).read_line(&mut line)?;
@@ -365,17 +373,12 @@ fn version_exchange(address: &str, options: &MemcachedOptions) -> std::io::Resul
     }
 }
 
+/// Sends `stats` to `address` on a fresh connection and returns its
+/// `STAT <name> <value>` lines, in order, up to `END`.
 pub(crate) fn stats_exchange(address: &str, options: &MemcachedOptions) -> std::io::Result<Vec<(String, String)>> {
     use std::io::{BufRead, BufReader, Error, ErrorKind, Write};
-    use std::net::{TcpStream, ToSocketAddrs};
 
-    let socket = address
-        .to_socket_addrs()?
-        .next()
-        .ok_or_else(|| Error::new(ErrorKind::InvalidInput, format!("{address} resolves to nothing")))?;
-    let mut stream = TcpStream::connect_timeout(&socket, options.connect_timeout)?;
-    stream.set_read_timeout(Some(options.io_timeout))?;
-    stream.set_write_timeout(Some(options.io_timeout))?;
+    let mut stream = admin_connection(address, options.io_timeout)?;
     stream.write_all(b"stats\r\n")?;
     let mut stats = Vec::new();
     for line in BufReader::new(stream).lines() {

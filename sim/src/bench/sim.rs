@@ -10,9 +10,8 @@ use serde::Serialize;
 use memcache_collections::Variant;
 
 use crate::config::{Latency, RunConfig};
-use crate::outcome::RunEnd;
-use crate::pipeline;
 use crate::plan::RunPlan;
+use crate::{judge, pipeline};
 
 /// One measured run.
 #[derive(Debug, Clone, Serialize)]
@@ -63,16 +62,21 @@ pub fn bench_config(clients: u32, ops_total: u64, faults: bool) -> RunConfig {
     config
 }
 
-/// Runs one configuration and measures it; the error says why the run did
-/// not finish.
-pub fn measure(clients: u32, ops_total: u64, faults: bool, seed: u64) -> Result<SimBenchPoint, String> {
+/// Runs one configuration and measures it. Only the simulation is timed;
+/// the run is then judged like any other, and a run that did not pass is
+/// the error (with its exit class and the judge's reason): a benchmark of a
+/// broken run measures nothing.
+pub fn measure(clients: u32, ops_total: u64, faults: bool, seed: u64) -> Result<SimBenchPoint, (u8, String)> {
     let plan = RunPlan::for_config(bench_config(clients, ops_total, faults), None, seed, Variant::default());
     let started = Instant::now();
     let outcome = pipeline::execute(&plan);
     let wall_s = started.elapsed().as_secs_f64();
-    match outcome.end {
-        RunEnd::Finished => {}
-        RunEnd::Stuck { reason } | RunEnd::CouldNotStart { reason } => return Err(reason),
+    let judgement = judge::judge(&outcome, &plan.expect, pipeline::quiet());
+    if !judgement.expected {
+        return Err((
+            judgement.exit_class(),
+            format!("{}: {}", judgement.verdict, judgement.reason),
+        ));
     }
     let ops = outcome.history.ops.len() as u64;
     let requests = outcome.counters.requests;

@@ -175,9 +175,13 @@ fn sim(ops: u64, clients: u32, seed: u64, faults_off_only: bool, json: bool) -> 
     for &faults in modes {
         match bench::sim::measure(clients, ops, faults, seed) {
             Ok(point) => points.push(point),
-            Err(error) => {
-                eprintln!("mcsim: {error}");
-                return exit::HARNESS;
+            Err((status, why)) => {
+                let off = if faults { "" } else { " --faults-off-only" };
+                eprintln!(
+                    "FAIL: the benchmark's run did not pass: {why}; replay: mcsim bench sim --ops {ops} --clients \
+                     {clients} --seed {seed}{off}"
+                );
+                return status;
             }
         }
     }

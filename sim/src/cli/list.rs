@@ -66,7 +66,10 @@ pub fn run(args: &ListArgs) -> u8 {
     ] {
         outln!("  {kind:<10} {what}");
     }
-    outln!("  network: drop_request_rate, drop_reply_rate, delay_spike_rate, latency, client_timeout_us");
+    outln!(
+        "  network: latency, drop_request_rate, drop_reply_rate, delay_spike_rate, delay_spike_us, reset_rate, \
+         client_timeout_us"
+    );
     outln!("  memory: servers.memory_limit_bytes with evictions = true (LRU) or false (-M)");
     outln!(
         "  random_faults: restart_per_s, flush_per_s, lose_node_per_s, lose_anchor_per_s, partition_per_s, pause_per_s"

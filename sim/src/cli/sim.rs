@@ -7,6 +7,7 @@ use memcache_collections::Variant;
 use memcache_sim::check::CheckOptions;
 use memcache_sim::config::RunConfig;
 use memcache_sim::plan::RunPlan;
+use memcache_sim::replay::Replay;
 use memcache_sim::{exit, pipeline};
 
 /// `mcsim sim`'s arguments.
@@ -68,11 +69,12 @@ pub fn run(args: &SimArgs) -> u8 {
     } else {
         None
     };
+    let mut status = ran.judgement.exit_class();
     if let Some(path) = &args.history {
         let text = serde_json::to_string_pretty(&ran.outcome.history).expect("history serialises");
         if let Err(error) = std::fs::write(path, text) {
             eprintln!("mcsim: cannot write {}: {error}", path.display());
-            return exit::HARNESS;
+            status = exit::worst(status, exit::HARNESS);
         }
     }
     let record = &ran.record;
@@ -102,13 +104,16 @@ pub fn run(args: &SimArgs) -> u8 {
             outln!("{}", explanation.text);
         }
     }
-    if let Some(divergence) = divergence {
-        eprintln!("FAIL: nondeterminism: {divergence}; replay: {replay} --self-check");
-        return exit::HARNESS;
-    }
-    let status = ran.judgement.exit_class();
-    if status != exit::OK {
+    if !ran.judgement.expected {
         eprintln!("FAIL: {}: {}; replay: {replay}", record.verdict, record.reason);
+    }
+    if let Some(divergence) = divergence {
+        let replay = Replay {
+            self_check: true,
+            ..replay
+        };
+        eprintln!("FAIL: nondeterminism: {divergence}; replay: {replay}");
+        status = exit::worst(status, exit::HARNESS);
     }
     status
 }

@@ -48,8 +48,8 @@ struct Report<'a> {
     variants: &'a [VariantRow],
 }
 
-/// Runs validation; exits 1 if a variant escapes or the default algorithm
-/// fails any run.
+/// Runs validation; the exit status is the worst of the default
+/// algorithm's unexpected runs and 1 if a variant escapes.
 pub fn run(args: &ValidateArgs) -> u8 {
     let variants: Vec<Variant> = match args.variant {
         None => Variant::ALL.iter().copied().filter(|v| v.is_broken()).collect(),
@@ -111,14 +111,18 @@ pub fn run(args: &ValidateArgs) -> u8 {
             .filter(|h| h.caught.is_none())
             .map(|h| h.master_seed.to_string())
             .collect();
+        let paths: Vec<String> = args.paths.iter().map(|p| p.display().to_string()).collect();
         eprintln!(
-            "FAIL: {} escaped the suite (master seeds {}); replay: mcsim validate --variant {} --master-seeds {}",
+            "FAIL: {} escaped the suite (master seeds {}); replay: mcsim validate {} --variant {} --master-seeds {} \
+             --runs-max {} --no-shrink",
             row.variant,
             escaped.join(","),
+            paths.join(" "),
             row.variant,
-            escaped.join(",")
+            escaped.join(","),
+            args.runs_max
         );
-        status = exit::CORRECTNESS;
+        status = exit::worst(status, exit::CORRECTNESS);
     }
     status
 }

@@ -55,10 +55,16 @@ impl RunConfig {
     }
 
     /// What makes this configuration impossible in any world, one sentence
-    /// each (empty if none): counts of zero, value sizes the wrong way round,
-    /// faults naming servers or clients that do not exist.
+    /// each (empty if none): counts of zero, times so long they would
+    /// overflow a run's clock, faults naming servers or clients that do not
+    /// exist.
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
+        for (field, us) in self.durations_us() {
+            if us > TIME_US_MAX {
+                problems.push(format!("{field} = {us}: times are at most {TIME_US_MAX} us (a day)"));
+            }
+        }
         let (servers, clients) = (self.servers.count, self.clients.count);
         if servers == 0 {
             problems.push("servers.count must be at least 1".to_owned());
@@ -93,6 +99,46 @@ impl RunConfig {
         problems
     }
 }
+
+impl RunConfig {
+    /// Every time the configuration sets, named as in the file.
+    fn durations_us(&self) -> Vec<(String, u64)> {
+        let network = &self.network;
+        let mut times = match network.latency {
+            Latency::Constant { us } => vec![("network.latency.us".to_owned(), us)],
+            Latency::Uniform { min_us, max_us } => vec![
+                ("network.latency.min_us".to_owned(), min_us),
+                ("network.latency.max_us".to_owned(), max_us),
+            ],
+            Latency::Exponential { min_us, tail_mean_us } => vec![
+                ("network.latency.min_us".to_owned(), min_us),
+                ("network.latency.tail_mean_us".to_owned(), tail_mean_us),
+            ],
+        };
+        times.push(("network.delay_spike_us".to_owned(), network.delay_spike_us));
+        times.push(("network.client_timeout_us".to_owned(), network.client_timeout_us));
+        times.push(("clients.think_time_us_max".to_owned(), self.clients.think_time_us_max));
+        let random = &self.random_faults;
+        times.push((
+            "random_faults.partition_duration_us".to_owned(),
+            random.partition_duration_us,
+        ));
+        times.push(("random_faults.pause_duration_us".to_owned(), random.pause_duration_us));
+        for (index, spec) in self.faults.iter().enumerate() {
+            if let Trigger::AtUs { at_us } = spec.trigger {
+                times.push((format!("faults[{index}].trigger.at_us"), at_us));
+            }
+            if let Fault::Partition { duration_us, .. } | Fault::Pause { duration_us, .. } = spec.fault {
+                times.push((format!("faults[{index}].fault.duration_us"), duration_us));
+            }
+        }
+        times
+    }
+}
+
+/// The longest time a configuration may set: a day, far beyond any run,
+/// and far below where a run's clock would overflow.
+pub const TIME_US_MAX: u64 = 86_400_000_000;
 
 impl<'de> Deserialize<'de> for RunConfig {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

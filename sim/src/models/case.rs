@@ -12,8 +12,10 @@ use memcache_collections::{Deque, DequeOptions, Variant};
 
 use super::store::{FaultRates, ModelStore, Shared};
 use super::world::World;
-use crate::check::{CheckOptions, CheckReport, Verdict, check};
+use crate::check::CheckOptions;
 use crate::history::{History, HistoryOp, OpName};
+use crate::judge::{Expectation, Judgement};
+use crate::outcome::{Counters, Outcome, RunEnd};
 use crate::workload::{self, Clock, HistoryLog};
 
 /// The deque's name in every case.
@@ -201,22 +203,29 @@ fn run_op<W: World>(deque: &mut Deque<ModelStore<W>>, client: usize, name: OpNam
     }
 }
 
-/// Checks one execution's history with a budget that tiny histories never
-/// exhaust.
-pub fn judge(history: &History) -> CheckReport {
-    check(
-        history,
-        CheckOptions {
-            steps_max: 2_000_000,
-            explain: false,
-        },
-    )
-}
-
-/// Whether a verdict passes under the model checkers: linearizable, or
-/// every loss detected.
-pub fn passes(verdict: Verdict) -> bool {
-    matches!(verdict, Verdict::Linearizable | Verdict::DetectedCorruption)
+/// Judges one execution of `case` as every run is judged (`crate::judge`):
+/// it passes when linearizable or when every loss was detected. A case may
+/// legitimately succeed at nothing (a pop of an empty deque is a success,
+/// but so few operations may all meet a fault), so no progress is required;
+/// the budget is one tiny histories never exhaust.
+pub fn judge(case: &Case, history: &History) -> Judgement {
+    let outcome = Outcome {
+        end: RunEnd::Finished,
+        history: history.clone(),
+        workload_clients: case.clients.len() as u32,
+        trace_hash: None,
+        trace: Vec::new(),
+        counters: Counters::default(),
+    };
+    let expect = Expectation {
+        ops_succeeded_min: 0,
+        ..Expectation::passing()
+    };
+    let options = CheckOptions {
+        steps_max: 2_000_000,
+        explain: false,
+    };
+    crate::judge::judge(&outcome, &expect, options)
 }
 
 /// Every combination of `ops_per_client` operations (ends and push/pop) for
@@ -273,8 +282,12 @@ mod tests {
                 faults: FaultRates::default(),
                 chaos: None,
             };
-            let report = judge(&execute::<StdWorld>(&case));
-            assert!(passes(report.verdict), "{case}: {}: {}", report.verdict, report.reason);
+            let judgement = judge(&case, &execute::<StdWorld>(&case));
+            assert!(
+                judgement.expected,
+                "{case}: {}: {}",
+                judgement.verdict, judgement.reason
+            );
         }
     }
 }

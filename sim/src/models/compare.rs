@@ -185,7 +185,7 @@ pub fn sim_effort(variant: Variant, scenarios: &[LoadedScenario], seeds: u64) ->
         for scenario in scenarios {
             let record = pipeline::run(RunPlan::for_scenario(scenario, seed, overrides), pipeline::quiet()).record;
             effort.iterations += 1;
-            if is_catch(record.verdict) {
+            if is_catch(&record) {
                 effort.caught = true;
                 effort.by = Some(format!("{} seed {}: {}", record.scenario, seed, record.verdict));
                 break 'search;

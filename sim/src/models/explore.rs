@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::case::{Case, execute, judge, passes};
+use super::case::{Case, execute, judge};
 use super::world::{LoomWorld, ShuttleWorld, World};
 use crate::check::Verdict;
 
@@ -73,8 +73,8 @@ fn body<W: World>(case: Arc<Case>, tally: Arc<Tally>) -> impl Fn() + Send + Sync
     move || {
         let execution = tally.executions.fetch_add(1, Ordering::Relaxed) + 1;
         let history = execute::<W>(&case);
-        let report = judge(&history);
-        if !passes(report.verdict) {
+        let report = judge(&case, &history);
+        if !report.expected {
             let reason = format!(
                 "{}: {}\nhistory:\n{}",
                 report.verdict,

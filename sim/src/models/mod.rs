@@ -23,7 +23,7 @@ pub mod store;
 pub mod world;
 
 pub(crate) use case::time_of;
-pub use case::{Case, Chaos, all_combinations, execute, judge, passes};
+pub use case::{Case, Chaos, all_combinations, execute, judge};
 pub use explore::{Exploration, ModelFailure, ShuttleScheduler, explore_loom, explore_shuttle, replay_shuttle};
 pub use store::{FaultRates, ModelStore, Shared};
 pub use world::{LoomWorld, ShuttleWorld, StdWorld, World};

@@ -46,13 +46,6 @@ pub enum Fate {
     },
 }
 
-impl Fate {
-    /// Whether the message is gone for good.
-    pub fn is_lost(self) -> bool {
-        matches!(self, Fate::Dropped | Fate::Cut | Fate::Reset { .. })
-    }
-}
-
 /// Draws the fate of a message sent in `direction` on a link whose cut, if
 /// any, has `cut` mode.
 #[inline]

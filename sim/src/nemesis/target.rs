@@ -14,44 +14,58 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::config::LossTarget;
 
-/// What a world lets the chooser see of its servers.
+/// What a world lets the chooser see of its servers. A world that cannot
+/// look (a server that does not answer) says why: the fault then could not
+/// be applied, which is a harness failure, never a silent no-op.
 pub trait Holdings {
     /// The value stored under `key`, if any (no side effects: an oracle's
     /// look, not a client's request).
-    fn peek(&self, key: &Key) -> Option<Vec<u8>>;
+    fn peek(&self, key: &Key) -> Result<Option<Vec<u8>>, String>;
     /// Every stored key that starts with `prefix`, sorted.
-    fn keys_with_prefix(&self, prefix: &str) -> Vec<Key>;
+    fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<Key>, String>;
 }
 
 /// The key a loss of `target` in the deque `deque_name` destroys, if that
-/// entry exists. Draws from `rng` only for a random node, and only when
-/// there is one.
+/// entry exists (`Ok(None)`: nothing to lose, such as a position past the
+/// end). Draws from `rng` only for a random node, and only when there is
+/// one.
 pub fn loss_target(
     target: LossTarget,
     deque_name: &str,
     holdings: &impl Holdings,
     rng: &mut ChaCha8Rng,
-) -> Option<Key> {
+) -> Result<Option<Key>, String> {
     let anchor_key = Key::new(deque_name).expect("deque names are valid keys");
     let node_key = |id: NodeId| format::node_key(deque_name, id).expect("node keys of a valid name are valid");
     match target {
-        LossTarget::Anchor => Some(anchor_key),
+        LossTarget::Anchor => Ok(Some(anchor_key)),
         LossTarget::RandomNode => {
-            let mut nodes = holdings.keys_with_prefix(&format::node_key_prefix(deque_name));
+            let mut nodes = holdings.keys_with_prefix(&format::node_key_prefix(deque_name))?;
             if nodes.is_empty() {
-                return None;
+                return Ok(None);
             }
             let pick = rng.random_range(0..nodes.len());
-            Some(nodes.swap_remove(pick))
+            Ok(Some(nodes.swap_remove(pick)))
         }
         LossTarget::NodeAt { position } => {
-            let anchor = format::decode_anchor(&holdings.peek(&anchor_key)?).ok()?;
-            let mut id = anchor.left?;
+            // A missing or garbled entry on the way ends the walk: the
+            // position is past what the deque holds.
+            let Some(bytes) = holdings.peek(&anchor_key)? else {
+                return Ok(None);
+            };
+            let Some(mut id) = format::decode_anchor(&bytes).ok().and_then(|a| a.left) else {
+                return Ok(None);
+            };
             for _ in 0..position {
-                let node = format::decode_node(&holdings.peek(&node_key(id))?).ok()?;
-                id = node.next?;
+                let Some(bytes) = holdings.peek(&node_key(id))? else {
+                    return Ok(None);
+                };
+                match format::decode_node(&bytes).ok().and_then(|n| n.next) {
+                    Some(next) => id = next,
+                    None => return Ok(None),
+                }
             }
-            Some(node_key(id))
+            Ok(Some(node_key(id)))
         }
     }
 }
@@ -68,15 +82,16 @@ mod tests {
     struct Map(BTreeMap<Key, Vec<u8>>);
 
     impl Holdings for Map {
-        fn peek(&self, key: &Key) -> Option<Vec<u8>> {
-            self.0.get(key).cloned()
+        fn peek(&self, key: &Key) -> Result<Option<Vec<u8>>, String> {
+            Ok(self.0.get(key).cloned())
         }
-        fn keys_with_prefix(&self, prefix: &str) -> Vec<Key> {
-            self.0
+        fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<Key>, String> {
+            Ok(self
+                .0
                 .keys()
                 .filter(|k| k.as_bytes().starts_with(prefix.as_bytes()))
                 .cloned()
-                .collect()
+                .collect())
         }
     }
 
@@ -110,13 +125,13 @@ mod tests {
     fn positions_follow_the_links_from_the_left_end() {
         let map = three_nodes();
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let at = |position| loss_target(LossTarget::NodeAt { position }, "q", &map, &mut rng.clone());
+        let at = |position| loss_target(LossTarget::NodeAt { position }, "q", &map, &mut rng.clone()).unwrap();
         assert_eq!(at(0), Some(format::node_key("q", NodeId(1)).unwrap()));
         assert_eq!(at(2), Some(format::node_key("q", NodeId(3)).unwrap()));
         assert_eq!(at(3), None, "past the right end");
         assert_eq!(
             loss_target(LossTarget::Anchor, "q", &map, &mut rng),
-            Some(Key::new("q").unwrap())
+            Ok(Some(Key::new("q").unwrap()))
         );
     }
 
@@ -125,7 +140,7 @@ mod tests {
         let map = three_nodes();
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let picks: std::collections::BTreeSet<Key> = (0..200)
-            .filter_map(|_| loss_target(LossTarget::RandomNode, "q", &map, &mut rng))
+            .filter_map(|_| loss_target(LossTarget::RandomNode, "q", &map, &mut rng).unwrap())
             .collect();
         assert_eq!(picks.len(), 4, "{picks:?}");
         assert!(!picks.contains(&Key::new("q").unwrap()), "never the anchor");
@@ -136,7 +151,7 @@ mod tests {
         let map = Map(BTreeMap::new());
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let before = rng.clone();
-        assert_eq!(loss_target(LossTarget::RandomNode, "q", &map, &mut rng), None);
+        assert_eq!(loss_target(LossTarget::RandomNode, "q", &map, &mut rng), Ok(None));
         assert_eq!(rng, before);
     }
 }

@@ -8,6 +8,7 @@
 
 use std::fmt::Write as _;
 
+use super::escape;
 use crate::check::Explanation;
 use crate::history::OpResult;
 use crate::outcome::Outcome;
@@ -31,13 +32,6 @@ pub struct ReportInput<'a> {
     pub explanation: Option<&'a Explanation>,
     /// The effective configuration (`RunPlan::describe`).
     pub configuration: &'a str,
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 fn color(result: &OpResult) -> (&'static str, &'static str) {

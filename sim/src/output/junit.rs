@@ -2,14 +2,8 @@
 //! case per seed, a failure for every unexpected verdict with its replay
 //! command.
 
+use super::escape;
 use crate::record::{RunRecord, summarise};
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
 
 /// The XML document.
 pub fn render(records: &[RunRecord]) -> String {

@@ -8,3 +8,11 @@ pub mod files;
 pub mod html;
 pub mod junit;
 pub mod table;
+
+/// Text made safe inside HTML and XML (elements and quoted attributes).
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}

@@ -27,30 +27,44 @@ const FILLER_BATCH: usize = 32;
 const PREFILL_BATCHES_MAX: usize = 20_000;
 
 /// What the fault clock fires next.
-enum Due {
+pub enum Due {
     /// A scenario fault at its time.
     Timed(Fault),
     /// The next event of a random fault kind.
     Random(RandomKind),
 }
 
-/// Fires the timed faults at their microsecond (since the run began) and
-/// the random ones as Poisson processes, until the workload is over. The
-/// draws follow the simulator's order on the fault stream.
-pub fn fault_clock(control: &Control, timed: Vec<(u64, Fault)>, rates: &RandomFaults) {
-    let (servers, clients) = (control.cluster.len() as u32, control.gates.len() as u32);
-    let next_interval_us = |kind: RandomKind| {
-        let mut rng = control.fault_rng.lock().expect("not poisoned");
-        rng::sample_interval_us(&mut rng, kind.rate_per_s(rates))
-    };
+/// What the fault clock fires, and when (on the run's clock).
+pub struct Schedule(Vec<(u64, Due)>);
+
+/// The fault clock's schedule for a workload starting now: the timed faults
+/// at their microsecond from the workload's start (as in the simulator),
+/// and the first event of each random kind, drawn now from the fault
+/// stream in the simulator's order (before faults armed on zero operations
+/// fire, as there).
+pub fn schedule(control: &Control, timed: Vec<(u64, Fault)>, rates: &RandomFaults) -> Schedule {
+    let start_us = control.now_us();
     let mut due: Vec<(u64, Due)> = timed
         .into_iter()
-        .map(|(at_us, fault)| (at_us, Due::Timed(fault)))
+        .map(|(at_us, fault)| (start_us.saturating_add(at_us), Due::Timed(fault)))
         .collect();
-    let start_us = control.now_us();
     for kind in RandomKind::ALL.into_iter().filter(|kind| kind.rate_per_s(rates) > 0.0) {
-        due.push((start_us + next_interval_us(kind), Due::Random(kind)));
+        due.push((start_us + next_interval_us(control, kind, rates), Due::Random(kind)));
     }
+    Schedule(due)
+}
+
+fn next_interval_us(control: &Control, kind: RandomKind, rates: &RandomFaults) -> u64 {
+    let mut rng = control.fault_rng.lock().expect("not poisoned");
+    rng::sample_interval_us(&mut rng, kind.rate_per_s(rates))
+}
+
+/// Fires the scheduled faults at their time and the random ones as Poisson
+/// processes, until the workload is over. The draws follow the simulator's
+/// order on the fault stream.
+pub fn fault_clock(control: &Control, schedule: Schedule, rates: &RandomFaults) {
+    let (servers, clients) = (control.cluster.len() as u32, control.gates.len() as u32);
+    let mut due = schedule.0;
     while !control.workload_over.load(Ordering::SeqCst) {
         let Some(next) = (0..due.len()).min_by_key(|&i| due[i].0) else {
             return;
@@ -70,21 +84,40 @@ pub fn fault_clock(control: &Control, timed: Vec<(u64, Fault)>, rates: &RandomFa
                     rates,
                 );
                 control.fire(fault);
-                due.push((control.now_us() + next_interval_us(kind), Due::Random(kind)));
+                due.push((
+                    control.now_us() + next_interval_us(control, kind, rates),
+                    Due::Random(kind),
+                ));
             }
         }
     }
 }
 
-/// Watches every server's eviction and out-of-memory counters until `stop`
-/// (and once more after). memcached does not say which
+/// Every server's dropped-item counter now, with the time it was read: the
+/// loss monitor's first reading, taken before the setup so that evictions
+/// during the prefill and the filler's fill-up are recorded too.
+pub fn readings(control: &Control) -> Vec<Option<(u64, u64)>> {
+    (0..control.cluster.len())
+        .map(|server| {
+            let asked_us = control.now_us();
+            control
+                .cluster
+                .dropped_items(server)
+                .ok()
+                .map(|count| (asked_us, count))
+        })
+        .collect()
+}
+
+/// Watches every server's eviction and out-of-memory counters, from the
+/// `first` readings, until `stop` (and once more after). memcached does not
+/// say which
 /// item it dropped or when, so a rise is recorded as a loss of anything on
 /// that server at the previous reading, the latest instant known to come
 /// before it: the checker may then forgive too much, never accuse wrongly.
 /// Returns how many items the servers reported dropped.
-pub fn loss_monitor(control: &Control, stop: &AtomicBool) -> u64 {
-    let servers = control.cluster.len();
-    let mut last: Vec<Option<(u64, u64)>> = vec![None; servers];
+pub fn loss_monitor(control: &Control, first: Vec<Option<(u64, u64)>>, stop: &AtomicBool) -> u64 {
+    let mut last = first;
     let mut dropped_total = 0;
     loop {
         let over = stop.load(Ordering::SeqCst);

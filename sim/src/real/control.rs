@@ -69,6 +69,8 @@ pub struct Control {
     pub(crate) workload_over: AtomicBool,
     pub(crate) recreations: AtomicU64,
     pub(crate) faults_fired: AtomicU64,
+    /// Clients a `crash` fault stopped (not those the deadline stopped).
+    pub(crate) crashes: AtomicU64,
     /// Requests the clients sent, and those that got no reply.
     pub(crate) requests: AtomicU64,
     pub(crate) requests_failed: AtomicU64,
@@ -88,12 +90,16 @@ struct Servers<'a> {
 }
 
 impl Holdings for Servers<'_> {
-    fn peek(&self, key: &Key) -> Option<Vec<u8>> {
-        block_on(self.admin.gets(key)).ok().flatten().map(|item| item.value)
+    fn peek(&self, key: &Key) -> Result<Option<Vec<u8>>, String> {
+        block_on(self.admin.gets(key))
+            .map(|item| item.map(|item| item.value))
+            .map_err(|e| e.to_string())
     }
 
-    fn keys_with_prefix(&self, prefix: &str) -> Vec<Key> {
-        self.cluster.keys_with_prefix(prefix).unwrap_or_default()
+    fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<Key>, String> {
+        self.cluster
+            .keys_with_prefix(prefix)
+            .map_err(|e| format!("listing the keys (lru_crawler metadump): {e}"))
     }
 }
 
@@ -121,6 +127,7 @@ impl Control {
             workload_over: AtomicBool::new(false),
             recreations: AtomicU64::new(0),
             faults_fired: AtomicU64::new(0),
+            crashes: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             requests_failed: AtomicU64::new(0),
             fault_errors: Mutex::new(Vec::new()),
@@ -252,7 +259,11 @@ impl Control {
                     admin: &self.admin,
                 };
                 let chosen = nemesis::loss_target(target, DEQUE_NAME, &servers, &mut lock(&self.fault_rng));
-                let Some(key) = chosen else { return };
+                let key = match chosen {
+                    Ok(Some(key)) => key,
+                    Ok(None) => return,
+                    Err(error) => return failed(format!("choosing the entry to lose: {error}")),
+                };
                 let at_us = self.now_us();
                 match self.cluster.expire(&key) {
                     Ok((server, true)) => self.record_loss(at_us, server, Some(key.to_string()), LossCause::Injected),
@@ -278,7 +289,13 @@ impl Control {
                 let mut paused = lock(&self.gates[client as usize].paused_until);
                 *paused = Some(paused.map_or(until, |current| current.max(until)));
             }
-            Fault::Crash { client } => self.gates[client as usize].crash(),
+            Fault::Crash { client } => {
+                let gate = &self.gates[client as usize];
+                if !gate.crashed() {
+                    self.crashes.fetch_add(1, Ordering::Relaxed);
+                }
+                gate.crash();
+            }
         }
     }
 }

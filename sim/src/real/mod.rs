@@ -90,6 +90,7 @@ fn start(plan: &RunPlan) -> Result<Outcome, String> {
         triggers,
         rng::stream(plan.seed, Stream::Faults, 0),
     );
+    let first_readings = background::readings(&control);
     block_on(async {
         let mut deque = Deque::create(&setup_store, Some(DEQUE_NAME), options(client_count)).await?;
         let clients = &config.clients;
@@ -117,9 +118,10 @@ fn start(plan: &RunPlan) -> Result<Outcome, String> {
     let control_ref = &control;
     let mut stuck = false;
     std::thread::scope(|scope| {
-        let monitor = scope.spawn(|| background::loss_monitor(control_ref, &monitor_stop));
+        let monitor = scope.spawn(|| background::loss_monitor(control_ref, first_readings, &monitor_stop));
+        let schedule = background::schedule(control_ref, timed, &config.random_faults);
         control_ref.start_workload();
-        let clock = scope.spawn(|| background::fault_clock(control_ref, timed, &config.random_faults));
+        let clock = scope.spawn(|| background::fault_clock(control_ref, schedule, &config.random_faults));
         let filler_thread = filler.as_mut().map(|f| scope.spawn(move || f.run(control_ref)));
         let (done, finished) = mpsc::channel();
         let clients: Vec<_> = stores
@@ -157,9 +159,7 @@ fn start(plan: &RunPlan) -> Result<Outcome, String> {
             }
         }
         for client in clients {
-            if !client.join().expect("a client thread does not panic") {
-                counters.crashed_clients += 1;
-            }
+            client.join().expect("a client thread does not panic");
         }
         real.workload_ms = workload_started.elapsed().as_millis() as u64;
         control_ref.workload_over.store(true, Ordering::SeqCst);
@@ -184,6 +184,7 @@ fn start(plan: &RunPlan) -> Result<Outcome, String> {
         return Err(format!("a fault could not be applied: {}", errors.join("; ")));
     }
     counters.faults = control.faults_fired.load(Ordering::Relaxed);
+    counters.crashed_clients = control.crashes.load(Ordering::Relaxed);
     counters.recreations = control.recreations.load(Ordering::Relaxed);
     counters.requests = control.requests.load(Ordering::Relaxed);
     counters.requests_failed = control.requests_failed.load(Ordering::Relaxed);

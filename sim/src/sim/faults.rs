@@ -21,12 +21,12 @@ struct Oracle<'a> {
 }
 
 impl Holdings for Oracle<'_> {
-    fn peek(&self, key: &Key) -> Option<Vec<u8>> {
+    fn peek(&self, key: &Key) -> Result<Option<Vec<u8>>, String> {
         let server = &self.servers[self.ring.server_for(key.as_bytes())];
-        server.core.peek(key).map(<[u8]>::to_vec)
+        Ok(server.core.peek(key).map(<[u8]>::to_vec))
     }
 
-    fn keys_with_prefix(&self, prefix: &str) -> Vec<Key> {
+    fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<Key>, String> {
         let mut keys: Vec<Key> = self
             .servers
             .iter()
@@ -34,7 +34,7 @@ impl Holdings for Oracle<'_> {
             .filter(|k| k.as_bytes().starts_with(prefix.as_bytes()))
             .collect();
         keys.sort_unstable();
-        keys
+        Ok(keys)
     }
 }
 
@@ -109,7 +109,8 @@ impl World {
                     servers: &self.servers,
                     ring: &self.ring,
                 };
-                if let Some(key) = nemesis::loss_target(target, DEQUE_NAME, &oracle, &mut self.fault_rng) {
+                let chosen = nemesis::loss_target(target, DEQUE_NAME, &oracle, &mut self.fault_rng);
+                if let Some(key) = chosen.expect("the simulator's servers always answer") {
                     let server = self.ring.server_for(key.as_bytes());
                     if self.servers[server].core.lose(&key) {
                         self.losses.push(Loss {
@@ -135,7 +136,8 @@ impl World {
             Fault::Pause { client, duration_us } => {
                 let state = &mut self.clients[client as usize];
                 if !state.finished {
-                    state.paused = true;
+                    let until_us = self.now_us.saturating_add(duration_us);
+                    state.paused_until_us = state.paused_until_us.max(Some(until_us));
                     self.schedule(
                         duration_us,
                         Event::Resume {

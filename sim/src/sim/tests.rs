@@ -222,3 +222,17 @@ fn a_stuck_run_is_a_liveness_failure() {
     };
     assert!(reason.contains("100 events"), "{reason}");
 }
+
+/// Overlapping pauses end with the last of them: a client paused 0..300
+/// and 100..600 us sends nothing before 600.
+#[test]
+fn overlapping_pauses_end_with_the_last() {
+    let pause = |duration_us| Fault::Pause { client: 0, duration_us };
+    let (results, trace) = drive(
+        config(vec![at(0, pause(300)), at(100, pause(500))]),
+        vec![(5, set("a"))],
+    );
+    // Woken at 6, the client is paused (from 1 to 301, and 101 to 601).
+    assert_eq!(times(&trace, TraceKind::Send), [601]);
+    assert!(matches!(results[0], (641, Ok(Reply::Stored { .. }))), "{results:?}");
+}

@@ -95,7 +95,9 @@ pub(crate) struct ClientState {
     /// re-armed for the current request's deadline when it fires early:
     /// far fewer events than one per request.
     pub(crate) timer_queued: bool,
-    pub(crate) paused: bool,
+    /// Paused until this virtual time. Overlapping pauses end with the last
+    /// of them, as on the real backend's client gate.
+    pub(crate) paused_until_us: Option<u64>,
     pub(crate) poll_deferred: bool,
     pub(crate) finished: bool,
     /// History index of the op in progress.
@@ -119,6 +121,8 @@ pub(crate) struct World {
     /// Messages a partition holds: (client, server, message).
     pub(crate) held: Vec<(usize, usize, Event)>,
     pub(crate) triggers: Triggers,
+    /// The faults at a time, from the start of the workload.
+    timed: Vec<(u64, Fault)>,
     pub(crate) workload_over: bool,
     pub(crate) next_request: u64,
     pub(crate) trace: Trace,
@@ -158,7 +162,7 @@ impl World {
             memory_limit_bytes: config.servers.memory_limit_bytes,
             evictions: config.servers.evictions,
         };
-        let (_, triggers) = Triggers::arm(&config.faults);
+        let (timed, triggers) = Triggers::arm(&config.faults);
         World {
             config: config.clone(),
             variant: plan.variant,
@@ -184,6 +188,7 @@ impl World {
             history_cursor: 0,
             held: Vec::new(),
             triggers,
+            timed,
             workload_over: false,
             next_request: 0,
             trace: Trace::new(plan.keep_trace),
@@ -226,6 +231,13 @@ impl World {
             .await
         })
         .map_err(|e| format!("setting up the deque failed: {e}"))?;
+        // A prefill can evict earlier prefill nodes: such losses happened
+        // before the workload, and are recorded at its start (no later than
+        // they happened).
+        let lost = direct.take_lost();
+        for (server, key, why) in lost {
+            self.record_loss(server, key, why);
+        }
         self.setup_ops = log.into_inner().into_ops();
         self.now_us = 2 * clients.prefill_items + 1;
         self.shared.now_us.0.set(self.now_us);
@@ -254,8 +266,7 @@ impl World {
     /// Schedules the faults and lets every client take its first step.
     pub(crate) fn start(&mut self) {
         // Times count from the start of the workload.
-        let (timed, _) = Triggers::arm(&self.config.faults);
-        for (at_us, fault) in timed {
+        for (at_us, fault) in std::mem::take(&mut self.timed) {
             self.schedule(at_us, Event::Fault(fault));
         }
         for kind in RandomKind::ALL {
@@ -305,7 +316,11 @@ impl World {
             Event::Reset { client, request } => self.reset(client, request),
             Event::Wake { client } => self.deliver(client, super::client::Incoming::Woken),
             Event::Resume { client } => {
-                self.clients[client].paused = false;
+                if self.clients[client].paused_until_us > Some(self.now_us) {
+                    // A later pause is still on; its own resume comes.
+                    return;
+                }
+                self.clients[client].paused_until_us = None;
                 if std::mem::take(&mut self.clients[client].poll_deferred) {
                     self.poll_client(client);
                 }
@@ -319,7 +334,7 @@ impl World {
     /// Polls a client's future until it parks again, then sends whatever it
     /// parked on.
     pub(crate) fn poll_client(&mut self, client: usize) {
-        if self.clients[client].paused {
+        if self.clients[client].paused_until_us.is_some() {
             self.clients[client].poll_deferred = true;
             return;
         }
