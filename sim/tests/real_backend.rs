@@ -147,7 +147,10 @@ fn a_clean_real_run_conserves_every_value() {
     let drained = outcome.history.ops.iter().filter(|op| op.client == 4).count();
     assert!(drained >= 1 && outcome.history.ops.len() >= 5 + 120 + drained);
     assert!(outcome.counters.requests > 0 && outcome.counters.messages_dropped == 0);
-    assert_eq!(ran.record.ops.succeeded, 120, "every workload op (the prefill is setup)");
+    assert_eq!(
+        ran.record.ops.succeeded, 120,
+        "every workload op (the prefill is setup)"
+    );
 }
 
 /// Faults armed on op counts follow one rule in every world: `ops = 0`
