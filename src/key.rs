@@ -2,7 +2,7 @@
 //!
 //! memcached's text protocols split commands on spaces only, so a key holding a
 //! space (or a newline) does not fail: it desynchronises the connection and the
-//! rest of the key is read as a new command (FACTS.md). Every key is therefore
+//! rest of the key is read as a new command (docs/memcached.md). Every key is therefore
 //! checked once, on the client side, when it is built; a [`Key`] that exists is
 //! always safe to send.
 

@@ -37,7 +37,7 @@ use crate::store::{CasToken, Command, Item, Reply, ServerError};
 pub const ITEM_SIZE_MAX_DEFAULT: usize = 1024 * 1024;
 
 /// Bytes of per-item overhead memcached counts against `-I` for an item with
-/// zero client flags and CAS enabled (measured: FACTS.md).
+/// zero client flags and CAS enabled (measured: docs/memcached.md).
 pub const ITEM_OVERHEAD_BYTES: usize = 59;
 
 /// Why the server dropped an item on its own.

@@ -202,7 +202,7 @@ fn a_lost_penultimate_node_is_corruption_not_an_endless_retry<S: Store + Debug>(
 /// algorithm: push onto an empty deque, push onto a non-empty one (twice,
 /// both ends), three pops, and a pop that finds the deque empty.
 ///
-/// - `michael2003`, ALGORITHM.md's shape: 3, 7, 7, 4, 4, 4, 1 requests, one
+/// - `michael2003`, docs/algorithm.md's shape: 3, 7, 7, 4, 4, 4, 1 requests, one
 ///   round trip each.
 /// - `hardened`: the same operations start from the client's last anchor
 ///   (no read), and a pusher's own stabilize travels in two pipelined

@@ -6,12 +6,12 @@
 //! maps a configuration to memcached's command line.
 
 use memcache_collections::memcached::LocalServerConfig;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::RunConfig;
 
 /// Where a run happens.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Backend {
     /// The deterministic simulator: one seed is one exact run.

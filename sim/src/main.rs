@@ -68,6 +68,9 @@ enum Command {
     /// with the suite (it must be caught) and run the suite on the default
     /// algorithm (it must pass).
     Validate(cli::validate::ValidateArgs),
+    /// Merge the reports of a suite run split with `run --shard K/N
+    /// --report DIR` into one summary, JUnit file and exit status.
+    Merge(cli::merge::MergeArgs),
     /// List scenarios, variants, fault types and verdicts.
     List(cli::list::ListArgs),
     /// One simulated run from a configuration file (or the defaults) and a
@@ -110,6 +113,7 @@ fn main() -> ExitCode {
         Command::Repro(args) => cli::repro::run(&args),
         Command::Shrink(args) => cli::shrink::run(&args),
         Command::Validate(args) => cli::validate::run(&args),
+        Command::Merge(args) => cli::merge::run(&args),
         Command::List(args) => cli::list::run(&args),
         Command::Sim(args) => cli::sim::run(&args),
         Command::Check(args) => cli::check::run(&args),

@@ -4,7 +4,7 @@
 //! that show which faults happened, so that no later stage has to ask the
 //! world again.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::history::{History, OpResult};
 use crate::trace::TraceRecord;
@@ -31,7 +31,7 @@ pub enum RunEnd {
 /// Counters of one run, the same fields in every world. A world counts
 /// what it can see; a counter a world cannot see stays absent (the
 /// world-specific parts) rather than reading 0.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counters {
     /// Requests the clients sent (lifetime checks included).
     pub requests: u64,
@@ -64,7 +64,7 @@ pub struct Counters {
 }
 
 /// The simulator's own counters.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SimCounters {
     /// Events processed.
     pub events: u64,
@@ -76,7 +76,7 @@ pub struct SimCounters {
 }
 
 /// The real backend's own counters.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RealCounters {
     /// Wall-clock milliseconds of the workload.
     pub workload_ms: u64,
@@ -138,7 +138,7 @@ impl Outcome {
 
 /// How the workload's operations ended: what a reader checks first to see
 /// that a run tested something.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpCounts {
     /// The workload's operations (prefill and drain excluded).
     pub total: u64,

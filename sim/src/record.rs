@@ -3,7 +3,7 @@
 //! happened, counted. Every output (summary table, JSON, JUnit, HTML page)
 //! and the exit status read records, never the worlds.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::exit;
 use crate::judge::Judgement;
@@ -12,8 +12,9 @@ use crate::plan::{Backend, RunPlan};
 use crate::scenario::SwarmDraws;
 use crate::verdict::Verdict;
 
-/// One run, judged.
-#[derive(Debug, Clone, Serialize)]
+/// One run, judged. Written as JSON by `run --report` and read back by
+/// `mcsim merge`, which sums the records of a suite run as CI shards.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunRecord {
     pub scenario: String,
     /// Scenario (or configuration) file, if any.

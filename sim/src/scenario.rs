@@ -243,12 +243,12 @@ impl Default for Swarm {
 /// What one seed drew from a [`Swarm`]: the rates its run uses, in the
 /// order they were drawn. Shown by `repro`, in JSON records and in the HTML
 /// report, so a reader knows what a failing swarm seed injected.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SwarmDraws {
     /// `(field, rate)`, with the field named as in the configuration
     /// (`network.drop_reply_rate`, `random_faults.restart_per_s`, ...); 0
     /// means the kind was switched off for this seed.
-    pub rates: Vec<(&'static str, f64)>,
+    pub rates: Vec<(String, f64)>,
 }
 
 impl Swarm {
@@ -298,7 +298,7 @@ impl Swarm {
                 let off = rng.random_bool(self.off_probability.clamp(0.0, 1.0));
                 let u: f64 = rng.random();
                 let rate = if off { 0.0 } else { range[0] + u * (range[1] - range[0]) };
-                (field, rate)
+                (field.to_owned(), rate)
             })
             .collect();
         SwarmDraws { rates }

@@ -321,3 +321,63 @@ fn a_run_where_nothing_succeeds_fails_even_through_a_closed_pipe() {
         assert_eq!(piped.code(), Some(i32::from(exit::HARNESS)), "| {reader}");
     }
 }
+
+/// A suite split over CI jobs (`--shard K/N --report DIR`) merges into one
+/// summary, one JUnit file and the exit status of the whole run.
+#[test]
+fn shards_merge_into_the_whole_runs_summary_and_status() {
+    let dir = std::env::temp_dir().join(format!("mcsim-merge-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mcsim = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_mcsim"))
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .unwrap()
+    };
+    let suite = suite_dir();
+    let scenario = suite.join("clean.toml").display().to_string();
+    let whole = mcsim(&[
+        "run",
+        &scenario,
+        "--seeds",
+        "6",
+        "--variant",
+        "delete-before-cas",
+        "--json",
+    ]);
+    for k in 1..=2 {
+        let shard = format!("{k}/2");
+        let out = format!("shard-{k}");
+        mcsim(&[
+            "run",
+            &scenario,
+            "--seeds",
+            "6",
+            "--variant",
+            "delete-before-cas",
+            "--shard",
+            &shard,
+            "--report",
+            &out,
+        ]);
+    }
+    let merged = mcsim(&["merge", "shard-1", "shard-2", "--junit", "all.xml", "--json"]);
+    assert_eq!(merged.status.code(), whole.status.code());
+    let (whole, merged): (serde_json::Value, serde_json::Value) = (
+        serde_json::from_slice(&whole.stdout).unwrap(),
+        serde_json::from_slice(&merged.stdout).unwrap(),
+    );
+    assert_eq!(merged["runs"], 6);
+    assert_eq!(merged["scenarios"][0]["verdicts"], whole["scenarios"][0]["verdicts"]);
+    assert_eq!(
+        merged["failures"].as_array().unwrap().len(),
+        whole["failures"].as_array().unwrap().len()
+    );
+    let xml = std::fs::read_to_string(dir.join("all.xml")).unwrap();
+    assert_eq!(xml.matches("<testcase").count(), 6);
+    // Overlapping shards are refused.
+    let twice = mcsim(&["merge", "shard-1", "shard-1"]);
+    assert_eq!(twice.status.code(), Some(i32::from(exit::USAGE)));
+}

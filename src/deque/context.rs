@@ -47,7 +47,7 @@ pub(crate) struct Context<S> {
     rng: ChaCha12Rng,
     /// The node id this client last failed to load. Failing on the same id
     /// twice in a row (two failures, whatever loads succeeded in between)
-    /// means it is gone for good (ALGORITHM.md). It is not cleared by a
+    /// means it is gone for good (docs/algorithm.md). It is not cleared by a
     /// successful load: stabilize loads the last node, then fails on the
     /// penultimate, on every retry, and clearing in between would retry a
     /// lost penultimate node forever (the harness found exactly that).
@@ -267,7 +267,7 @@ impl<S: Store> Context<S> {
     /// are looked at only if the CAS won ([`node_from`](Context::node_from)).
     /// Commands of a batch may be far apart in time (other clients run in
     /// between), so the anchor read after `pen` plays the part of
-    /// ALGORITHM.md's re-check: only if the anchor still holds this push
+    /// docs/algorithm.md's re-check: only if the anchor still holds this push
     /// was `pen` read while linking it was this push's business.
     pub(crate) async fn cas_anchor_and_read(
         &mut self,

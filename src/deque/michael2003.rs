@@ -1,5 +1,5 @@
 //! The 2013 library's algorithm (Maged Michael, "CAS-Based Lock-Free
-//! Algorithm for Shared Deques", 2003), as `ALGORITHM.md` describes it: the
+//! Algorithm for Shared Deques", 2003), as `docs/algorithm.md` describes it: the
 //! baseline that later variants and fixes are measured against.
 //!
 //! Written for the right end; [`Side`] mirrors it for the left. Broken
@@ -22,7 +22,7 @@
 //!   [`DequeError::OutcomeUnknown`]; every other failed request ends the op
 //!   with [`DequeError::Backend`] (no effect), never with a guess;
 //! - a missing anchor is corruption at once; a node missing twice in a row is
-//!   corruption (ALGORITHM.md's per-client "last failed id").
+//!   corruption (docs/algorithm.md's per-client "last failed id").
 
 use crate::deque::Flaw;
 use crate::deque::context::{Context, Effect, OwnPushReads};
@@ -175,7 +175,7 @@ pub(crate) async fn pop<S: Store>(ctx: &mut Context<S>, op: OpKind, side: Side) 
 /// The pusher finishes its own push (hardened). `reads` came in the same
 /// round trip as the winning CAS: `pen`, the old end, then the anchor. If the
 /// anchor still held this push after `pen` was read (its token unchanged),
-/// `pen` is as ALGORITHM.md's re-check would have it, and the link and the
+/// `pen` is as docs/algorithm.md's re-check would have it, and the link and the
 /// stable mark go out together (`Context::link_and_mark_stable`); otherwise
 /// another client has moved on and finishes it.
 #[allow(clippy::too_many_arguments)]

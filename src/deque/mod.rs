@@ -44,7 +44,7 @@ pub enum Variant {
     /// copies it, and every anchor read compares it with the running one,
     /// so an anchor written over a re-created deque by a client that read
     /// the old one (a CAS token from before a restart is accepted again,
-    /// FACTS.md) is reported as corruption by every reader instead of
+    /// docs/memcached.md) is reported as corruption by every reader instead of
     /// silently dropping the new deque's values. Costs 8 bytes in the
     /// anchor and one `stats` per handle (at create or first read), none
     /// per operation. FINDINGS.md has the finding and the fixes this
@@ -52,7 +52,7 @@ pub enum Variant {
     /// nodes never rewritten).
     #[default]
     Hardened,
-    /// The 2013 library's algorithm, as `ALGORITHM.md` describes it.
+    /// The 2013 library's algorithm, as `docs/algorithm.md` describes it.
     Michael2003,
     /// Broken: popping the only item swings just the popped end to "none"
     /// and leaves the other end naming the deleted node, an easy slip when
@@ -160,6 +160,29 @@ impl Variant {
         }
     }
 
+    /// One line on what the variant is, for listings (the variant's doc says
+    /// more).
+    pub fn description(self) -> &'static str {
+        match self {
+            Variant::Hardened => {
+                "the default: michael2003 plus the server-lifetime stamp, checked deletes, fewer round trips"
+            }
+            Variant::Michael2003 => "the 2013 library's algorithm (docs/algorithm.md), the baseline",
+            Variant::OneEndSinglePop => "broken: popping the only item clears one end of the anchor",
+            Variant::NoCorruptionDetection => "broken: a node that cannot be loaded is always taken for a race",
+            Variant::CorruptionOnFirstMiss => "broken: the first failed node load is declared corruption",
+            Variant::SetLinkInsteadOfCas => "broken: stabilize links the neighbour with set, not cas",
+            Variant::StabilizeWithoutRecheck => "broken: stabilize links without re-reading the anchor",
+            Variant::DeleteBeforeCas => "broken: a pop deletes its node before its anchor CAS",
+            Variant::RetryUnknownCas => "broken: a push whose CAS reply was lost retries with a new node",
+            Variant::RewritePublishedNode => "broken: a push whose CAS reply was lost rewrites its published node",
+            Variant::StabilizeWrongSide => "broken: stabilize mirrors the wrong side",
+            Variant::IncrementAllocatedQueue => {
+                "broken by design: the increment-allocated queue the 2013 README warns against"
+            }
+        }
+    }
+
     /// Whether the variant is deliberately broken (a mutation to catch).
     pub fn is_broken(self) -> bool {
         !matches!(self, Variant::Hardened | Variant::Michael2003)
@@ -172,7 +195,7 @@ impl Variant {
 
     /// Whether operations start from the client's last anchor and a pusher
     /// pipelines its own stabilize (`michael2003` and its flawed copies keep
-    /// ALGORITHM.md's request sequence, where the flaws live).
+    /// docs/algorithm.md's request sequence, where the flaws live).
     pub(crate) fn engineers_round_trips(self) -> bool {
         self == Variant::Hardened
     }
@@ -231,7 +254,9 @@ impl Backoff {
 }
 
 impl Default for Backoff {
-    /// Measured with `mcsim bench real` (the closing note of issue 8).
+    /// The bound that kept aggregate throughput and fairness up at 2 to 16
+    /// clients in `mcsim bench real --backoff-us FIRST,MAX` runs (README,
+    /// "Benchmarks").
     fn default() -> Self {
         Backoff {
             first_us: BACKOFF_FIRST_US_DEFAULT,

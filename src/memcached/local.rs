@@ -135,7 +135,7 @@ impl LocalServer {
         super::stats_exchange(&self.address(), &options)
     }
 
-    /// Makes `key` an immediate miss with `touch <key> -1` (FACTS.md: no
+    /// Makes `key` an immediate miss with `touch <key> -1` (docs/memcached.md: no
     /// command evicts a chosen key, and a client cannot tell this from an
     /// eviction). `Ok(false)` if the key was not there.
     pub fn expire(&self, key: &crate::key::Key) -> io::Result<bool> {

@@ -2,7 +2,7 @@
 //!
 //! Built on `memcache::exp::MetaClient` rather than the crate's classic
 //! `Client`, because the classic one hides exactly what the deque must see
-//! (FACTS.md): its `cas` answers `Ok(false)` for both a token mismatch and a
+//! (docs/memcached.md): its `cas` answers `Ok(false)` for both a token mismatch and a
 //! missing key, its ASCII `add` reports success on an existing key, its pool
 //! spends a `version` round trip on every check-out, and it routes keys with
 //! `DefaultHasher`. The meta client tells `EX` from `NF` from `NS`, returns the

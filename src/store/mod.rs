@@ -28,7 +28,7 @@ pub use memory::MemoryStore;
 use crate::key::Key;
 
 /// A memcached CAS token: an opaque version of one item, unique only within
-/// one server lifetime (a restarted server counts from 1 again, FACTS.md).
+/// one server lifetime (a restarted server counts from 1 again, docs/memcached.md).
 ///
 /// Tokens are explicit values passed from a read to the write that depends on
 /// it, so no client keeps a per-key token cache that grows with use.
@@ -158,7 +158,7 @@ pub enum Reply {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ServerError {
     /// `SERVER_ERROR object too large for cache`. memcached also deletes any
-    /// value already stored under the key (FACTS.md; true of meta `ms` in
+    /// value already stored under the key (docs/memcached.md; true of meta `ms` in
     /// every mode, CAS-guarded or add).
     #[error("object too large for cache")]
     TooLarge,

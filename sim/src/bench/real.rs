@@ -1,12 +1,15 @@
 //! `mcsim bench real`: the deque against private local memcached servers,
-//! for every combination of client count, operation mix and value size.
+//! for every combination of algorithm variant, operation mix, value size and
+//! client count.
 //!
-//! The default point is the workload FACTS.md measured the 2013 Python
-//! library with (each client alternates push_back and pop_front on a deque
-//! pre-filled with 200 items, 16 B values), so the two tables stand side by
-//! side. Every figure comes from counting, not estimating: operations and
-//! latencies at the client, requests and round trips through a
-//! `CountingStore`, attempts from the deque handle.
+//! Every point is measured in several rounds, and the rounds of all points
+//! are interleaved (round 1 of every point, then round 2, ...), so a point
+//! compares with another only inside one run, on the same machine and the
+//! same minutes: the table gives each figure's median over the rounds and
+//! flags a point whose rounds spread wide (`noisy`), as criterion does. No
+//! figure comes from another day or machine. Every figure comes from counting,
+//! not estimating: operations and latencies at the client, requests and round
+//! trips through a `CountingStore`, attempts from the deque handle.
 
 use std::sync::Barrier;
 use std::thread;
@@ -14,19 +17,19 @@ use std::time::{Duration, Instant};
 
 use memcache_collections::memcached::{LocalServer, LocalServerConfig, LocalServerError};
 use memcache_collections::store::{CountingStore, block_on};
-use memcache_collections::{BlockingDeque, DequeOptions, MemcachedOptions, MemcachedStore, ShardedDeque, Side};
+use memcache_collections::{
+    BlockingDeque, DequeOptions, MemcachedOptions, MemcachedStore, ShardedDeque, Side, Variant,
+};
 use serde::Serialize;
 
 use super::{jain_index, quantile};
-
-/// The Python library's total ops/s by client count (FACTS.md), for the table.
-pub const PYTHON_OPS_PER_S: &[(usize, f64)] = &[(1, 3011.0), (2, 8309.0), (4, 4278.0), (8, 2022.0)];
 
 /// Which operations a client runs, in turn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mix {
-    /// push_back, pop_front: a queue (FACTS.md's workload).
+    /// push_back, pop_front: a queue (the workload the 2013 library was
+    /// measured with).
     Fifo,
     /// push_back, pop_back: a stack; both ends of one op pair meet.
     Lifo,
@@ -47,6 +50,10 @@ impl Mix {
 /// What to measure.
 #[derive(Debug, Clone)]
 pub struct RealBenchConfig {
+    /// The algorithms, compared in one run.
+    pub variants: Vec<Variant>,
+    /// Rounds per point (the figures are medians over them).
+    pub rounds: usize,
     /// Client counts.
     pub clients: Vec<usize>,
     /// Operation mixes.
@@ -61,9 +68,15 @@ pub struct RealBenchConfig {
     pub servers: usize,
     /// Shards of a [`ShardedDeque`]; 1 measures a plain deque.
     pub shards: usize,
-    /// The clients' deque settings (algorithm, backoff).
+    /// The clients' deque settings but the variant (backoff, retries).
     pub options: DequeOptions,
 }
+
+/// How wide a point's rounds may spread before it is flagged `noisy`:
+/// (largest - smallest) / median, for ops/s and for p99.9 latency.
+pub const OPS_SPREAD_NOISY: f64 = 0.25;
+/// The same for the p99.9 latency, whose rounds spread more.
+pub const P999_SPREAD_NOISY: f64 = 1.0;
 
 /// A plain or a sharded deque handle, driven the same way.
 enum Handle<'a> {
@@ -94,20 +107,28 @@ impl Handle<'_> {
     }
 }
 
-/// One (mix, value size, client count) point.
+/// One (variant, mix, value size, client count) point: medians over its
+/// rounds.
 #[derive(Debug, Clone, Serialize)]
 pub struct RealBenchPoint {
+    /// The algorithm.
+    pub variant: String,
     /// The operation mix.
     pub mix: Mix,
     /// Bytes per value.
     pub value_size_bytes: usize,
     /// Concurrent clients, each a thread with its own connections.
     pub clients: usize,
-    /// Operations completed (pushes and pops).
+    /// Rounds measured.
+    pub rounds: usize,
+    /// Operations completed (pushes and pops), all rounds together.
     pub ops: u64,
-    /// Operations per second, all clients together.
+    /// Operations per second, all clients together: the median round.
     pub ops_per_s: f64,
-    /// memcached requests per operation.
+    /// The slowest and fastest rounds.
+    pub ops_per_s_min: f64,
+    pub ops_per_s_max: f64,
+    /// memcached requests per operation, all rounds together.
     pub requests_per_op: f64,
     /// Round trips per operation (a pipelined batch is one per server).
     pub round_trips_per_op: f64,
@@ -115,35 +136,61 @@ pub struct RealBenchPoint {
     pub retries_per_op: f64,
     /// Operations that returned an error.
     pub errors: u64,
-    /// Median operation latency.
+    /// Median operation latency (the median round's).
     pub latency_us_p50: u32,
-    /// 99th percentile operation latency.
+    /// 99th percentile operation latency (the median round's).
     pub latency_us_p99: u32,
-    /// 99.9th percentile operation latency.
+    /// 99.9th percentile operation latency (the median round's), and the
+    /// rounds' smallest and largest.
     pub latency_us_p999: u32,
-    /// Jain's fairness index over per-client op counts.
+    pub latency_us_p999_min: u32,
+    pub latency_us_p999_max: u32,
+    /// Jain's fairness index over per-client op counts (the median round's).
     pub jain_index: f64,
-    /// The 2013 Python library at this client count (FACTS.md), if measured
-    /// (its workload: FIFO, 16 B values).
-    pub python_ops_per_s: Option<f64>,
+    /// Whether the rounds spread wider than [`OPS_SPREAD_NOISY`] (ops/s)
+    /// or [`P999_SPREAD_NOISY`] (p99.9): compare this point with care.
+    pub noisy: bool,
 }
 
 /// The whole run.
 #[derive(Debug, Clone, Serialize)]
 pub struct RealBenchReport {
-    pub variant: String,
     /// Backoff bounds (first, max), microseconds.
     pub backoff_us: (u32, u32),
-    /// Measured seconds per point.
+    /// Measured seconds per point and round.
     pub duration_s: f64,
-    /// Items pre-filled.
+    /// Rounds per point.
+    pub rounds: usize,
     pub prefill_items: usize,
-    /// Servers used.
     pub servers: usize,
     /// Shards (1: a plain deque).
     pub shards: usize,
     /// One entry per point.
     pub points: Vec<RealBenchPoint>,
+}
+
+/// One round of one point.
+#[derive(Debug, Clone)]
+struct Sample {
+    ops: u64,
+    ops_per_s: f64,
+    requests: u64,
+    round_trips: u64,
+    attempts: u64,
+    errors: u64,
+    latency_us_p50: u32,
+    latency_us_p99: u32,
+    latency_us_p999: u32,
+    jain_index: f64,
+}
+
+/// What a point is.
+#[derive(Debug, Clone, Copy)]
+struct PointKey {
+    variant: Variant,
+    mix: Mix,
+    size: usize,
+    clients: usize,
 }
 
 struct ClientTally {
@@ -155,7 +202,8 @@ struct ClientTally {
     latencies_us: Vec<u32>,
 }
 
-/// Starts the servers, measures every point, stops the servers.
+/// Starts the servers, measures every point in every round (rounds
+/// interleaved), stops the servers.
 pub fn run(config: &RealBenchConfig) -> Result<RealBenchReport, LocalServerError> {
     let largest = config.value_sizes_bytes.iter().copied().max().unwrap_or(0);
     let server_config = LocalServerConfig {
@@ -167,45 +215,117 @@ pub fn run(config: &RealBenchConfig) -> Result<RealBenchReport, LocalServerError
         .map(|_| LocalServer::start(server_config.clone()))
         .collect::<Result<_, _>>()?;
     let addresses: Vec<String> = servers.iter().map(LocalServer::address).collect();
-    let mut points = Vec::new();
-    for &mix in &config.mixes {
-        for &size in &config.value_sizes_bytes {
-            for &clients in &config.clients {
-                points.push(measure(config, &addresses, mix, size, clients));
+    let mut keys = Vec::new();
+    for &variant in &config.variants {
+        for &mix in &config.mixes {
+            for &size in &config.value_sizes_bytes {
+                for &clients in &config.clients {
+                    keys.push(PointKey {
+                        variant,
+                        mix,
+                        size,
+                        clients,
+                    });
+                }
             }
         }
     }
+    let rounds = config.rounds.max(1);
+    let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); keys.len()];
+    for round in 0..rounds {
+        for (key, samples) in keys.iter().zip(&mut samples) {
+            samples.push(measure(config, &addresses, *key, round));
+        }
+    }
     Ok(RealBenchReport {
-        variant: config.options.variant.name().to_owned(),
         backoff_us: (config.options.backoff.first_us, config.options.backoff.max_us),
         duration_s: config.duration.as_secs_f64(),
+        rounds,
         prefill_items: config.prefill_items,
         servers: addresses.len(),
         shards: config.shards,
-        points,
+        points: keys
+            .iter()
+            .zip(samples)
+            .map(|(key, samples)| point(*key, samples))
+            .collect(),
     })
+}
+
+/// A point's figures from its rounds: medians, and the spread.
+fn point(key: PointKey, mut samples: Vec<Sample>) -> RealBenchPoint {
+    let rounds = samples.len();
+    let sum = |f: fn(&Sample) -> u64| samples.iter().map(f).sum::<u64>();
+    let ops = sum(|s| s.ops);
+    let per_op = |total: u64| total as f64 / ops.max(1) as f64;
+    let (requests, round_trips, attempts, errors) = (
+        sum(|s| s.requests),
+        sum(|s| s.round_trips),
+        sum(|s| s.attempts),
+        sum(|s| s.errors),
+    );
+    let mut p999: Vec<u32> = samples.iter().map(|s| s.latency_us_p999).collect();
+    p999.sort_unstable();
+    samples.sort_by(|a, b| a.ops_per_s.total_cmp(&b.ops_per_s));
+    let median = samples[rounds / 2].clone();
+    let (slowest, fastest) = (samples[0].ops_per_s, samples[rounds - 1].ops_per_s);
+    let p999_median = p999[rounds / 2];
+    let spread = |low: f64, high: f64, middle: f64| (high - low) / middle.max(f64::MIN_POSITIVE);
+    let noisy = spread(slowest, fastest, median.ops_per_s) > OPS_SPREAD_NOISY
+        || spread(f64::from(p999[0]), f64::from(p999[rounds - 1]), f64::from(p999_median)) > P999_SPREAD_NOISY;
+    RealBenchPoint {
+        variant: key.variant.name().to_owned(),
+        mix: key.mix,
+        value_size_bytes: key.size,
+        clients: key.clients,
+        rounds,
+        ops,
+        ops_per_s: median.ops_per_s,
+        ops_per_s_min: slowest,
+        ops_per_s_max: fastest,
+        requests_per_op: per_op(requests),
+        round_trips_per_op: per_op(round_trips),
+        retries_per_op: per_op(attempts.saturating_sub(ops)),
+        errors,
+        latency_us_p50: median.latency_us_p50,
+        latency_us_p99: median.latency_us_p99,
+        latency_us_p999: p999_median,
+        latency_us_p999_min: p999[0],
+        latency_us_p999_max: p999[rounds - 1],
+        jain_index: median.jain_index,
+        noisy,
+    }
 }
 
 fn connect(addresses: &[String]) -> MemcachedStore {
     MemcachedStore::connect(addresses, &MemcachedOptions::default()).expect("a server we just started accepts clients")
 }
 
-fn measure(config: &RealBenchConfig, addresses: &[String], mix: Mix, size: usize, clients: usize) -> RealBenchPoint {
-    let name = format!("bench-{}-{size}-{clients}-{}", mix.name(), config.shards);
+fn measure(config: &RealBenchConfig, addresses: &[String], key: PointKey, round: usize) -> Sample {
+    let PointKey {
+        variant,
+        mix,
+        size,
+        clients,
+    } = key;
+    let name = format!(
+        "bench-{}-{}-{size}-{clients}-{}-r{round}",
+        variant.name(),
+        mix.name(),
+        config.shards
+    );
+    let options = DequeOptions {
+        variant,
+        ..config.options.clone()
+    };
     let store = CountingStore::new(connect(addresses));
     let mut deque = if config.shards > 1 {
         Handle::Sharded(
-            block_on(ShardedDeque::create(
-                &store,
-                &name,
-                config.shards,
-                config.options.clone(),
-            ))
-            .expect("create bench deque"),
+            block_on(ShardedDeque::create(&store, &name, config.shards, options.clone())).expect("create bench deque"),
         )
     } else {
         Handle::Plain(Box::new(
-            BlockingDeque::create(&store, Some(&name), config.options.clone()).expect("create bench deque"),
+            BlockingDeque::create(&store, Some(&name), options.clone()).expect("create bench deque"),
         ))
     };
     let value = vec![b'v'; size];
@@ -215,7 +335,7 @@ fn measure(config: &RealBenchConfig, addresses: &[String], mix: Mix, size: usize
     let start = Barrier::new(clients + 1);
     let (tallies, elapsed) = thread::scope(|scope| {
         let workers: Vec<_> = (0..clients)
-            .map(|_| scope.spawn(|| client_loop(addresses, &name, &value, mix, &start, config)))
+            .map(|_| scope.spawn(|| client_loop(addresses, &name, &value, mix, &start, config, &options)))
             .collect();
         start.wait();
         let began = Instant::now();
@@ -223,29 +343,20 @@ fn measure(config: &RealBenchConfig, addresses: &[String], mix: Mix, size: usize
         (tallies, began.elapsed())
     });
     let ops: u64 = tallies.iter().map(|t| t.ops).sum();
-    let per_op = |total: u64| total as f64 / ops.max(1) as f64;
     let mut latencies: Vec<u32> = tallies.iter().flat_map(|t| t.latencies_us.iter().copied()).collect();
     latencies.sort_unstable();
     let shares: Vec<f64> = tallies.iter().map(|t| t.ops as f64).collect();
-    let attempts: u64 = tallies.iter().map(|t| t.attempts).sum();
-    let python = (mix == Mix::Fifo && size == 16)
-        .then(|| PYTHON_OPS_PER_S.iter().find(|(c, _)| *c == clients).map(|(_, v)| *v))
-        .flatten();
-    RealBenchPoint {
-        mix,
-        value_size_bytes: size,
-        clients,
+    Sample {
         ops,
         ops_per_s: ops as f64 / elapsed.as_secs_f64(),
-        requests_per_op: per_op(tallies.iter().map(|t| t.requests).sum()),
-        round_trips_per_op: per_op(tallies.iter().map(|t| t.round_trips).sum()),
-        retries_per_op: per_op(attempts.saturating_sub(ops)),
+        requests: tallies.iter().map(|t| t.requests).sum(),
+        round_trips: tallies.iter().map(|t| t.round_trips).sum(),
+        attempts: tallies.iter().map(|t| t.attempts).sum(),
         errors: tallies.iter().map(|t| t.errors).sum(),
         latency_us_p50: quantile(&latencies, 0.5),
         latency_us_p99: quantile(&latencies, 0.99),
         latency_us_p999: quantile(&latencies, 0.999),
         jain_index: jain_index(&shares),
-        python_ops_per_s: python,
     }
 }
 
@@ -258,16 +369,16 @@ fn client_loop(
     mix: Mix,
     start: &Barrier,
     config: &RealBenchConfig,
+    options: &DequeOptions,
 ) -> ClientTally {
     let store = CountingStore::new(connect(addresses));
     let mut deque = if config.shards > 1 {
         Handle::Sharded(
-            block_on(ShardedDeque::bind(&store, name, config.shards, config.options.clone()))
-                .expect("bind bench deque"),
+            block_on(ShardedDeque::bind(&store, name, config.shards, options.clone())).expect("bind bench deque"),
         )
     } else {
         Handle::Plain(Box::new(
-            BlockingDeque::bind(&store, name, config.options.clone()).expect("bind bench deque"),
+            BlockingDeque::bind(&store, name, options.clone()).expect("bind bench deque"),
         ))
     };
     let baseline = store.counts();
@@ -303,32 +414,34 @@ fn client_loop(
     tally
 }
 
-/// The human-readable table, beside the Python library's figures.
+/// The human-readable table: medians over the rounds, the ops/s spread,
+/// and a warning under every noisy point.
 pub fn render_table(report: &RealBenchReport) -> String {
     let mut out = format!(
-        "deque ({}, {} shard(s), backoff {}-{} us) on local memcached ({} server(s)), {} prefilled, {:.0} s per point\n",
-        report.variant,
+        "deque ({} shard(s), backoff {}-{} us) on local memcached ({} server(s)), {} prefilled, {:.0} s per point, \
+         {} round(s) per point (medians; rounds interleaved)\n",
         report.shards,
         report.backoff_us.0,
         report.backoff_us.1,
         report.servers,
         report.prefill_items,
-        report.duration_s
+        report.duration_s,
+        report.rounds,
     );
     out.push_str(
-        "mix        value B clients      ops/s  req/op  rt/op retry/op  p50 us  p99 us p99.9 us   jain errors  python ops/s  vs python\n",
+        "variant            mix        value B clients      ops/s   spread  req/op  rt/op retry/op  p50 us  p99 us \
+         p99.9 us   jain errors\n",
     );
     for p in &report.points {
-        let (python, ratio) = match p.python_ops_per_s {
-            Some(py) => (format!("{py:.0}"), format!("{:.2}x", p.ops_per_s / py)),
-            None => ("-".to_owned(), "-".to_owned()),
-        };
+        let spread = (p.ops_per_s_max - p.ops_per_s_min) / p.ops_per_s.max(f64::MIN_POSITIVE);
         out.push_str(&format!(
-            "{:<10} {:>7} {:>7} {:>10.0} {:>7.2} {:>6.2} {:>8.2} {:>7} {:>7} {:>8} {:>6.3} {:>6} {:>13} {:>10}\n",
+            "{:<18} {:<10} {:>7} {:>7} {:>10.0} {:>7.0}% {:>7.2} {:>6.2} {:>8.2} {:>7} {:>7} {:>8} {:>6.3} {:>6}{}\n",
+            p.variant,
             p.mix.name(),
             p.value_size_bytes,
             p.clients,
             p.ops_per_s,
+            spread * 100.0,
             p.requests_per_op,
             p.round_trips_per_op,
             p.retries_per_op,
@@ -337,45 +450,69 @@ pub fn render_table(report: &RealBenchReport) -> String {
             p.latency_us_p999,
             p.jain_index,
             p.errors,
-            python,
-            ratio
+            if p.noisy { "  noisy" } else { "" }
+        ));
+    }
+    let noisy: Vec<&RealBenchPoint> = report.points.iter().filter(|p| p.noisy).collect();
+    if !noisy.is_empty() {
+        out.push_str(&format!(
+            "warning: {} point(s) are noisy (rounds spread over {:.0}% in ops/s or {:.0}% in p99.9: {}); \
+             compare them with care, or measure again with more --rounds or a longer --duration-s\n",
+            noisy.len(),
+            OPS_SPREAD_NOISY * 100.0,
+            P999_SPREAD_NOISY * 100.0,
+            noisy
+                .iter()
+                .map(|p| format!(
+                    "{} {} {} B {} clients: p99.9 {}-{} us",
+                    p.variant,
+                    p.mix.name(),
+                    p.value_size_bytes,
+                    p.clients,
+                    p.latency_us_p999_min,
+                    p.latency_us_p999_max
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
         ));
     }
     out
 }
 
-/// An SVG line chart of ops/s against client count, one line per (mix,
-/// value size), with the Python library's FIFO figures dashed.
+/// An SVG line chart of ops/s against client count, one line per
+/// (variant, mix, value size), through the measured points only, with each
+/// point's slowest-to-fastest rounds as a bar.
 pub fn render_svg(report: &RealBenchReport) -> String {
-    const WIDTH: f64 = 720.0;
-    const HEIGHT: f64 = 420.0;
-    const MARGIN: f64 = 60.0;
-    let clients_max = report.points.iter().map(|p| p.clients).max().unwrap_or(1).max(8) as f64;
-    let ops_max = report
-        .points
-        .iter()
-        .map(|p| p.ops_per_s)
-        .chain(PYTHON_OPS_PER_S.iter().map(|(_, v)| *v))
-        .fold(1.0, f64::max)
-        * 1.1;
+    const WIDTH: f64 = 760.0;
+    const HEIGHT: f64 = 440.0;
+    const MARGIN: f64 = 70.0;
+    let clients_max = report.points.iter().map(|p| p.clients).max().unwrap_or(1).max(2) as f64;
+    let ops_max = report.points.iter().map(|p| p.ops_per_s_max).fold(1.0, f64::max) * 1.1;
     let x = |clients: f64| MARGIN + (clients / clients_max) * (WIDTH - 2.0 * MARGIN);
     let y = |ops: f64| HEIGHT - MARGIN - (ops / ops_max) * (HEIGHT - 2.0 * MARGIN);
     let mut svg = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{HEIGHT}\" font-family=\"sans-serif\" font-size=\"12\">\n\
          <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
-         <text x=\"{MARGIN}\" y=\"24\">ops/s by client count ({}, backoff {}-{} us, {} server(s))</text>\n\
+         <text x=\"{MARGIN}\" y=\"24\">ops/s by client count (backoff {}-{} us, {} server(s), median of {} round(s); bars: slowest to fastest round)</text>\n\
          <line x1=\"{MARGIN}\" y1=\"{b}\" x2=\"{r}\" y2=\"{b}\" stroke=\"black\"/>\n\
-         <line x1=\"{MARGIN}\" y1=\"{MARGIN}\" x2=\"{MARGIN}\" y2=\"{b}\" stroke=\"black\"/>\n",
-        report.variant,
+         <line x1=\"{MARGIN}\" y1=\"{MARGIN}\" x2=\"{MARGIN}\" y2=\"{b}\" stroke=\"black\"/>\n\
+         <text transform=\"translate(16 {mid}) rotate(-90)\" text-anchor=\"middle\">operations per second, all clients</text>\n",
         report.backoff_us.0,
         report.backoff_us.1,
         report.servers,
+        report.rounds,
         b = HEIGHT - MARGIN,
         r = WIDTH - MARGIN,
+        mid = HEIGHT / 2.0,
     );
     for tick in 0..=4 {
         let ops = ops_max * f64::from(tick) / 4.0;
-        svg.push_str(&format!("<text x=\"4\" y=\"{:.0}\">{:.0}</text>\n", y(ops) + 4.0, ops));
+        svg.push_str(&format!(
+            "<text x=\"{:.0}\" y=\"{:.0}\" text-anchor=\"end\">{:.0}</text>\n",
+            MARGIN - 6.0,
+            y(ops) + 4.0,
+            ops
+        ));
     }
     let mut counts: Vec<usize> = report.points.iter().map(|p| p.clients).collect();
     counts.sort_unstable();
@@ -390,42 +527,44 @@ pub fn render_svg(report: &RealBenchReport) -> String {
     let colours = [
         "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf",
     ];
-    let mut series: Vec<(Mix, usize)> = report.points.iter().map(|p| (p.mix, p.value_size_bytes)).collect();
+    let mut series: Vec<(&str, Mix, usize)> = report
+        .points
+        .iter()
+        .map(|p| (p.variant.as_str(), p.mix, p.value_size_bytes))
+        .collect();
     series.dedup();
-    let mut line = |points: Vec<(f64, f64)>, colour: &str, dash: &str, label: &str, row: usize| {
-        let path: Vec<String> = points
-            .iter()
-            .map(|(c, o)| format!("{:.1},{:.1}", x(*c), y(*o)))
-            .collect();
-        svg.push_str(&format!(
-            "<polyline points=\"{}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" stroke-dasharray=\"{dash}\"/>\n\
-             <text x=\"{:.0}\" y=\"{:.0}\" fill=\"{colour}\">{label}</text>\n",
-            path.join(" "),
-            WIDTH - MARGIN - 150.0,
-            MARGIN + 16.0 * row as f64,
-        ));
-    };
-    for (row, (mix, size)) in series.iter().enumerate() {
-        let points = report
+    for (row, (variant, mix, size)) in series.iter().enumerate() {
+        let colour = colours[row % colours.len()];
+        let points: Vec<&RealBenchPoint> = report
             .points
             .iter()
-            .filter(|p| p.mix == *mix && p.value_size_bytes == *size)
-            .map(|p| (p.clients as f64, p.ops_per_s))
+            .filter(|p| p.variant == *variant && p.mix == *mix && p.value_size_bytes == *size)
             .collect();
-        line(
-            points,
-            colours[row % colours.len()],
-            "",
-            &format!("{} {size} B", mix.name()),
-            row,
-        );
+        let path: Vec<String> = points
+            .iter()
+            .map(|p| format!("{:.1},{:.1}", x(p.clients as f64), y(p.ops_per_s)))
+            .collect();
+        svg.push_str(&format!(
+            "<polyline points=\"{}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\"/>\n\
+             <text x=\"{:.0}\" y=\"{:.0}\" fill=\"{colour}\">{variant} {} {size} B</text>\n",
+            path.join(" "),
+            WIDTH - MARGIN - 200.0,
+            MARGIN + 16.0 * row as f64,
+            mix.name(),
+        ));
+        for p in points {
+            svg.push_str(&format!(
+                "<line x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"{1:.1}\" y2=\"{2:.1}\" stroke=\"{colour}\"/>\n",
+                x(p.clients as f64),
+                y(p.ops_per_s_min),
+                y(p.ops_per_s_max)
+            ));
+        }
     }
-    let python = PYTHON_OPS_PER_S.iter().map(|(c, o)| (*c as f64, *o)).collect();
-    line(python, "gray", "6 4", "Python 2013 (FACTS.md)", series.len());
     svg.push_str(&format!(
         "<text x=\"{:.0}\" y=\"{:.0}\" text-anchor=\"middle\">clients</text>\n</svg>\n",
         WIDTH / 2.0,
-        HEIGHT - 12.0
+        HEIGHT - 24.0
     ));
     svg
 }

@@ -25,8 +25,8 @@ pub struct RealArgs {
     /// Client counts to measure, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "1,2,4,8")]
     pub clients: Vec<usize>,
-    /// Seconds measured per client count.
-    #[arg(long, default_value_t = 5.0)]
+    /// Seconds measured per point and round.
+    #[arg(long, default_value_t = 3.0)]
     pub duration_s: f64,
     /// Items pushed before measuring.
     #[arg(long, default_value_t = 200)]
@@ -52,9 +52,14 @@ pub struct RealArgs {
     /// retries at once); the library's default if absent.
     #[arg(long, value_delimiter = ',', num_args = 2)]
     pub backoff_us: Option<Vec<u32>>,
-    /// The algorithm variant (`mcsim list`).
-    #[arg(long, value_parser = super::parse_variant, default_value = "hardened")]
-    pub variant: Variant,
+    /// Algorithm variants to compare in this run, comma-separated (`mcsim
+    /// list`).
+    #[arg(long, value_delimiter = ',', value_parser = super::parse_variant, default_value = "hardened")]
+    pub variant: Vec<Variant>,
+    /// Rounds per point: every point is measured this many times, rounds
+    /// interleaved, and the table gives medians and flags noisy points.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -113,6 +118,8 @@ pub fn run(command: BenchCommand) -> u8 {
                 }
             };
             let config = bench::real::RealBenchConfig {
+                variants: args.variant,
+                rounds: args.rounds,
                 clients: args.clients,
                 duration: Duration::from_secs_f64(args.duration_s),
                 prefill_items: args.prefill,
@@ -121,7 +128,6 @@ pub fn run(command: BenchCommand) -> u8 {
                 servers: args.servers,
                 shards: args.shards,
                 options: DequeOptions {
-                    variant: args.variant,
                     backoff,
                     ..Default::default()
                 },

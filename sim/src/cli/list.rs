@@ -15,36 +15,48 @@ pub struct ListArgs {
     pub paths: Vec<PathBuf>,
 }
 
-/// Prints scenarios (under `paths`), variants, fault types and verdicts.
+/// What a scenario file says it is for: the first line of its opening
+/// comment.
+fn purpose(path: &std::path::Path) -> String {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| text.lines().next().map(str::to_owned))
+        .and_then(|line| line.strip_prefix('#').map(|l| l.trim().to_owned()))
+        .unwrap_or_default()
+}
+
+/// Prints scenarios (under `paths`), variants, fault types and verdicts,
+/// each with what it is.
 pub fn run(args: &ListArgs) -> u8 {
-    outln!("scenarios:");
-    match scenario::discover(&args.paths) {
-        Ok(files) => {
-            for file in files {
-                match scenario::load(&file) {
-                    Ok(s) => {
-                        let meta = &s.scenario.meta;
-                        let expect: Vec<&str> = meta.expect.iter().map(|v| v.name()).collect();
-                        outln!(
-                            "  {:<40} variant {:<12} seeds {:<5} expect {}",
-                            file.display(),
-                            meta.variant.name(),
-                            meta.seeds.list().len(),
-                            expect.join(", ")
-                        );
-                    }
-                    Err(error) => outln!("  {error}"),
-                }
-            }
-        }
+    outln!("scenarios (file, variant, seeds, expected verdicts, what it is for):");
+    let files = match scenario::discover(&args.paths) {
+        Ok(files) => files,
         Err(error) => {
             eprintln!("mcsim: {error}");
             return exit::USAGE;
         }
+    };
+    let width = files.iter().map(|f| f.display().to_string().len()).max().unwrap_or(0);
+    for file in files {
+        match scenario::load(&file) {
+            Ok(s) => {
+                let meta = &s.scenario.meta;
+                let expect: Vec<&str> = meta.expect.iter().map(|v| v.name()).collect();
+                outln!(
+                    "  {:<width$}  {:<26} {:>5}  {}",
+                    file.display(),
+                    meta.variant.name(),
+                    meta.seeds.list().len(),
+                    expect.join(", ")
+                );
+                outln!("  {:<width$}  {}", "", purpose(&file));
+            }
+            Err(error) => outln!("  {error}"),
+        }
     }
-    outln!("variants:");
+    outln!("variants (--variant NAME):");
     for variant in Variant::ALL {
-        outln!("  {}", variant.name());
+        outln!("  {:<26} {}", variant.name(), variant.description());
     }
     outln!("fault types (faults = [{{ trigger = ..., fault = {{ kind = ... }} }}]):");
     for (kind, what) in [
@@ -64,7 +76,7 @@ pub fn run(args: &ListArgs) -> u8 {
         ("pause", "a client stops for duration_us"),
         ("crash", "a client stops forever, mid-operation"),
     ] {
-        outln!("  {kind:<10} {what}");
+        outln!("  {kind:<26} {what}");
     }
     outln!(
         "  network: latency, drop_request_rate, drop_reply_rate, delay_spike_rate, delay_spike_us, reset_rate, \
@@ -76,7 +88,7 @@ pub fn run(args: &ListArgs) -> u8 {
     );
     outln!("verdicts:");
     for verdict in Verdict::ALL {
-        outln!("  {:<20} {}", verdict.name(), verdict.meaning());
+        outln!("  {:<26} {}", verdict.name(), verdict.meaning());
     }
     exit::OK
 }

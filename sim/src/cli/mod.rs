@@ -6,6 +6,7 @@ pub mod bench;
 pub mod check;
 pub mod demo;
 pub mod list;
+pub mod merge;
 #[cfg(feature = "models")]
 pub mod models;
 pub mod repro;

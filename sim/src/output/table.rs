@@ -12,7 +12,25 @@ pub fn render(records: &[RunRecord]) -> String {
         "scenario", "seeds", "unexpected", "ops ok/failed/unknown/corruption", "slowest seed"
     );
     for s in summarise(records) {
-        let verdicts: Vec<String> = s.verdicts.iter().map(|(v, n)| format!("{v} {n}")).collect();
+        // A failing verdict a scenario expects is a catch (a canary, or a
+        // broken variant's scenario): say so, lest it read as a failure.
+        let expected_catch = |verdict: crate::verdict::Verdict| {
+            !verdict.is_pass()
+                && records
+                    .iter()
+                    .any(|r| r.scenario == s.scenario && r.verdict == verdict && r.expected)
+        };
+        let verdicts: Vec<String> = s
+            .verdicts
+            .iter()
+            .map(|&(v, n)| {
+                if expected_catch(v) {
+                    format!("{v} {n} (expected catch)")
+                } else {
+                    format!("{v} {n}")
+                }
+            })
+            .collect();
         let slowest = s
             .slowest
             .map_or("-".to_owned(), |(seed, ms)| format!("{seed} ({ms:.0} ms)"));

@@ -71,7 +71,7 @@ impl Cluster {
 
     /// Items server `index` has dropped on its own so far: evictions plus
     /// stores refused for lack of memory (a refused store unlinks the value
-    /// its key held, FACTS.md). Counters restart at 0 with the process.
+    /// its key held, docs/memcached.md). Counters restart at 0 with the process.
     pub fn dropped_items(&self, index: usize) -> io::Result<u64> {
         let stats = self.lock(index).stats()?;
         let counter = |name: &str| -> u64 {
