@@ -49,15 +49,21 @@ pub struct TraceRecord {
     pub client: Option<u32>,
     /// The server involved, if any.
     pub server: Option<u32>,
+    /// The request this event belongs to, if any (requests are numbered in
+    /// the order clients sent them).
+    pub request: Option<u64>,
     /// Human-readable details.
     pub detail: String,
 }
 
-/// Who an event concerns.
+/// Who an event concerns, and which request it belongs to (kept in the
+/// records, never hashed: the hash covers what happened, and a request's
+/// number is among the hashed fields where it matters).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Parties {
     pub client: Option<u32>,
     pub server: Option<u32>,
+    pub request: Option<u64>,
 }
 
 impl Parties {
@@ -65,7 +71,7 @@ impl Parties {
     pub fn client(client: u32) -> Self {
         Parties {
             client: Some(client),
-            server: None,
+            ..Parties::default()
         }
     }
 
@@ -74,6 +80,15 @@ impl Parties {
         Parties {
             client: Some(client as u32),
             server: Some(server as u32),
+            request: None,
+        }
+    }
+
+    /// The same parties, about request `request`.
+    pub fn about(self, request: u64) -> Self {
+        Parties {
+            request: Some(request),
+            ..self
         }
     }
 }
@@ -114,7 +129,7 @@ impl Trace {
         detail: impl FnOnce() -> String,
     ) {
         self.hasher.write_u64(at_us);
-        let Parties { client, server } = parties;
+        let Parties { client, server, .. } = parties;
         self.hasher.write_u8(kind as u8);
         self.hasher.write_u32(client.map_or(u32::MAX, |c| c));
         self.hasher.write_u32(server.map_or(u32::MAX, |s| s));
@@ -128,6 +143,7 @@ impl Trace {
                 kind,
                 client,
                 server,
+                request: parties.request,
                 detail: detail(),
             });
         }

@@ -1,11 +1,16 @@
 //! The per-failure HTML report renders in headless Chromium (Debian's
-//! `chromium` package; `bash scripts/test.sh` installs it) and shows the
-//! failing operation, the verdict and the replay command. Run alone with
-//! `cargo test -p memcache-sim --test html_report`.
+//! `chromium` package; `bash scripts/test.sh` installs it): its script draws
+//! the timeline (a time axis, a row per client and per server, the failing
+//! operation, the network events, the requests behind the failure as
+//! arrows), and the page names the verdict, the variant, the requests that
+//! met a fault and the replay command. The run is a lost CAS reply retried
+//! as a failure (`retry-unknown-cas`), which pops a value twice. Run alone
+//! with `cargo test -p memcache-sim --test html_report`.
 
 use std::path::Path;
 use std::process::Command;
 
+use memcache_collections::Variant;
 use memcache_sim::check::CheckOptions;
 use memcache_sim::output::files;
 use memcache_sim::pipeline;
@@ -19,10 +24,14 @@ fn chromium() -> String {
 #[test]
 fn the_report_of_a_failing_run_shows_the_failing_op_in_chromium() {
     let dir = std::env::temp_dir().join(format!("mcsim-html-{}", std::process::id()));
-    let canary =
-        scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/canary-one-end-single-pop.toml"))
+    let scenario =
+        scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/regressions/lost-cas-reply.toml"))
             .unwrap();
-    let mut plan = RunPlan::for_scenario(&canary, 5, Overrides::default());
+    let overrides = Overrides {
+        variant: Some(Variant::RetryUnknownCas),
+        ..Overrides::default()
+    };
+    let mut plan = RunPlan::for_scenario(&scenario, 0, overrides);
     plan.keep_trace = true;
     let ran = pipeline::run(plan, CheckOptions::default());
     let page = files::write_page(&dir, &ran).unwrap();
@@ -67,6 +76,23 @@ fn the_report_of_a_failing_run_shows_the_failing_op_in_chromium() {
     );
     assert!(dom.contains(ran.record.verdict.name()));
     assert!(dom.contains(&ran.record.replay), "the replay command");
-    assert!(dom.contains("one-end-single-pop"), "the variant");
+    assert!(
+        dom.contains("retry-unknown-cas (chosen on the command line)"),
+        "the variant"
+    );
+    // What the script drew: the axis, the rows, the marks, the arrows.
+    assert!(dom.contains("id=\"timeline-svg\""), "the script drew the timeline");
+    assert!(dom.matches("class=\"tick\"").count() >= 3, "a time axis with ticks");
+    assert!(
+        dom.contains(">server 0<") && dom.contains("(drain)<"),
+        "server and drain rows"
+    );
+    assert!(dom.contains("class=\"event late\""), "late replies marked");
+    assert!(dom.contains("class=\"event timeout\""), "timeouts marked");
+    assert!(dom.contains("class=\"request\""), "the requests behind the failure");
+    assert!(
+        dom.contains("(the likely cause)") && dom.contains("cas simdeque sent at"),
+        "the faulty requests named"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }

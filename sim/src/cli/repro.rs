@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use memcache_collections::Variant;
 use memcache_sim::check::{CheckOptions, render_op};
-use memcache_sim::output::files;
+use memcache_sim::output::{files, requests};
 use memcache_sim::pipeline;
 use memcache_sim::plan::{Overrides, RunPlan};
 
@@ -59,7 +59,7 @@ pub fn run(args: &ReproArgs) -> u8 {
     let counters = &outcome.counters;
     outln!(
         "trace {}; {} ops ({} succeeded, {} failed, {} unknown, {} reported corruption), {} requests ({} without \
-         reply), {} messages lost, {} faults, {} losses",
+         reply), {} messages lost, {} delayed by a spike, {} faults, {} losses",
         record.trace_hash.as_deref().unwrap_or("-"),
         record.ops.total,
         record.ops.succeeded,
@@ -69,12 +69,17 @@ pub fn run(args: &ReproArgs) -> u8 {
         counters.requests,
         counters.requests_failed,
         counters.messages_dropped,
+        counters.messages_spiked,
         counters.faults,
         outcome.history.losses.len()
     );
     let explanation = ran.judgement.explanation(outcome);
     if let Some(explanation) = &explanation {
         outln!("{}", explanation.text);
+        let behind = requests::render(outcome, &explanation.minimal);
+        if !behind.is_empty() {
+            outln!("requests behind the failing operations (! met a fault):\n{behind}");
+        }
     }
     // The trace up to the end of the failing sub-history (or of the run).
     let run_end_us = outcome.trace.last().map_or(0, |r| r.at_us);

@@ -7,6 +7,7 @@
 pub mod files;
 pub mod html;
 pub mod junit;
+pub mod requests;
 pub mod table;
 
 /// Text made safe inside HTML and XML (elements and quoted attributes).

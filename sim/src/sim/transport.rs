@@ -42,7 +42,7 @@ impl World {
         self.trace.note(
             self.now_us,
             TraceKind::Send,
-            Parties::link(client, server),
+            Parties::link(client, server).about(request),
             &[request],
             command.key().as_bytes(),
             || format!("#{request} {} {}", command.name(), command.key()),
@@ -66,19 +66,21 @@ impl World {
     /// Sends a message over the client-server link: it arrives, is lost, or
     /// waits for a partition to heal.
     pub(crate) fn transmit(&mut self, client: usize, server: usize, direction: Direction, event: Event) {
+        let request = match &event {
+            Event::Arrive { request, .. } | Event::Reply { request, .. } => *request,
+            _ => unreachable!("only requests and replies cross a link"),
+        };
         match self.network.fate(client, server, direction) {
             Fate::Arrives { after_us, spiked } => {
                 self.counters.messages_spiked += u64::from(spiked);
                 self.schedule(after_us, event);
             }
-            Fate::Dropped | Fate::Cut => self.lose_message(client, server, &[], || format!("{direction:?} lost")),
+            Fate::Dropped | Fate::Cut => self.lose_message(client, server, request, &[], || {
+                format!("#{request} {direction:?} lost")
+            }),
             Fate::Reset { after_us } => {
                 self.counters.resets += 1;
-                let request = match &event {
-                    Event::Arrive { request, .. } | Event::Reply { request, .. } => *request,
-                    _ => unreachable!("only requests and replies cross a link"),
-                };
-                self.lose_message(client, server, &[request], || {
+                self.lose_message(client, server, request, &[request], || {
                     format!("#{request} {direction:?} lost: connection reset")
                 });
                 self.schedule(after_us, Event::Reset { client, request });
@@ -88,10 +90,10 @@ impl World {
                 self.trace.note(
                     self.now_us,
                     TraceKind::Hold,
-                    Parties::link(client, server),
+                    Parties::link(client, server).about(request),
                     &[],
                     &[],
-                    || format!("{direction:?} held by partition"),
+                    || format!("#{request} {direction:?} held by partition"),
                 );
                 self.held.push((client, server, event));
             }
@@ -104,20 +106,27 @@ impl World {
         if self.servers[server].epoch == epoch {
             return false;
         }
-        self.lose_message(client, server, &[request], || {
+        self.lose_message(client, server, request, &[request], || {
             format!("#{request} {what} reset: the server restarted")
         });
         true
     }
 
-    /// Counts and traces a message lost on the link between `client` and
-    /// `server` (`tags`: its request number, when known).
-    fn lose_message(&mut self, client: usize, server: usize, tags: &[u64], detail: impl FnOnce() -> String) {
+    /// Counts and traces a message of `request` lost on the link between
+    /// `client` and `server` (`tags`: what the trace hash covers).
+    fn lose_message(
+        &mut self,
+        client: usize,
+        server: usize,
+        request: u64,
+        tags: &[u64],
+        detail: impl FnOnce() -> String,
+    ) {
         self.counters.messages_dropped += 1;
         self.trace.note(
             self.now_us,
             TraceKind::Drop,
-            Parties::link(client, server),
+            Parties::link(client, server).about(request),
             tags,
             &[],
             detail,
@@ -138,7 +147,7 @@ impl World {
         self.trace.note(
             self.now_us,
             TraceKind::Apply,
-            Parties::link(client, server),
+            Parties::link(client, server).about(request),
             &[request, reply_tag.0, reply_tag.1],
             command.key().as_bytes(),
             || {
@@ -175,7 +184,7 @@ impl World {
             self.trace.note(
                 self.now_us,
                 TraceKind::StaleReply,
-                Parties::link(client, server),
+                Parties::link(client, server).about(request),
                 &[request],
                 &[],
                 || format!("#{request} arrived after its timeout"),
@@ -186,7 +195,7 @@ impl World {
         self.trace.note(
             self.now_us,
             TraceKind::Reply,
-            Parties::link(client, server),
+            Parties::link(client, server).about(request),
             &[request],
             &[],
             || format!("#{request} {}", describe_reply(&reply)),
@@ -232,7 +241,7 @@ impl World {
         self.trace.note(
             self.now_us,
             TraceKind::Timeout,
-            Parties::client(client as u32),
+            Parties::client(client as u32).about(request),
             &[request],
             &[],
             || format!("#{request} {}", detail),
