@@ -20,12 +20,12 @@ use memcache_collections::store::{CountingStore, block_on};
 use memcache_collections::{
     BlockingDeque, DequeOptions, MemcachedOptions, MemcachedStore, ShardedDeque, Side, Variant,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{jain_index, quantile};
 
 /// Which operations a client runs, in turn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mix {
     /// push_back, pop_front: a queue (the workload the 2013 library was
@@ -109,7 +109,7 @@ impl Handle<'_> {
 
 /// One (variant, mix, value size, client count) point: medians over its
 /// rounds.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RealBenchPoint {
     /// The algorithm.
     pub variant: String,
@@ -153,7 +153,7 @@ pub struct RealBenchPoint {
 }
 
 /// The whole run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RealBenchReport {
     /// Backoff bounds (first, max), microseconds.
     pub backoff_us: (u32, u32),
@@ -483,12 +483,14 @@ pub fn render_table(report: &RealBenchReport) -> String {
 /// (variant, mix, value size), through the measured points only, with each
 /// point's slowest-to-fastest rounds as a bar.
 pub fn render_svg(report: &RealBenchReport) -> String {
-    const WIDTH: f64 = 760.0;
+    const WIDTH: f64 = 980.0;
     const HEIGHT: f64 = 440.0;
     const MARGIN: f64 = 70.0;
+    // The legend's column, right of the plot.
+    const LEGEND: f64 = 240.0;
     let clients_max = report.points.iter().map(|p| p.clients).max().unwrap_or(1).max(2) as f64;
     let ops_max = report.points.iter().map(|p| p.ops_per_s_max).fold(1.0, f64::max) * 1.1;
-    let x = |clients: f64| MARGIN + (clients / clients_max) * (WIDTH - 2.0 * MARGIN);
+    let x = |clients: f64| MARGIN + (clients / clients_max) * (WIDTH - 2.0 * MARGIN - LEGEND);
     let y = |ops: f64| HEIGHT - MARGIN - (ops / ops_max) * (HEIGHT - 2.0 * MARGIN);
     let mut svg = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{HEIGHT}\" font-family=\"sans-serif\" font-size=\"12\">\n\
@@ -502,7 +504,7 @@ pub fn render_svg(report: &RealBenchReport) -> String {
         report.servers,
         report.rounds,
         b = HEIGHT - MARGIN,
-        r = WIDTH - MARGIN,
+        r = WIDTH - MARGIN - LEGEND,
         mid = HEIGHT / 2.0,
     );
     for tick in 0..=4 {
@@ -525,7 +527,8 @@ pub fn render_svg(report: &RealBenchReport) -> String {
         ));
     }
     let colours = [
-        "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf",
+        "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22",
+        "#393b79", "#ad494a",
     ];
     let mut series: Vec<(&str, Mix, usize)> = report
         .points
@@ -548,7 +551,7 @@ pub fn render_svg(report: &RealBenchReport) -> String {
             "<polyline points=\"{}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\"/>\n\
              <text x=\"{:.0}\" y=\"{:.0}\" fill=\"{colour}\">{variant} {} {size} B</text>\n",
             path.join(" "),
-            WIDTH - MARGIN - 200.0,
+            WIDTH - LEGEND - 20.0,
             MARGIN + 16.0 * row as f64,
             mix.name(),
         ));
@@ -563,7 +566,7 @@ pub fn render_svg(report: &RealBenchReport) -> String {
     }
     svg.push_str(&format!(
         "<text x=\"{:.0}\" y=\"{:.0}\" text-anchor=\"middle\">clients</text>\n</svg>\n",
-        WIDTH / 2.0,
+        (WIDTH - LEGEND) / 2.0,
         HEIGHT - 24.0
     ));
     svg

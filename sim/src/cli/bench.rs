@@ -63,6 +63,10 @@ pub struct RealArgs {
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Measure nothing: print (and with `--out` plot) the report of an
+    /// earlier run from its `bench-real.json`.
+    #[arg(long)]
+    pub replot: Option<PathBuf>,
 }
 
 /// `mcsim bench sim`'s arguments.
@@ -106,6 +110,9 @@ pub struct CheckerArgs {
 pub fn run(command: BenchCommand) -> u8 {
     match command {
         BenchCommand::Real(args) => {
+            if let Some(file) = &args.replot {
+                return replot(file, args.json, args.out.as_deref());
+            }
             let backoff = match args.backoff_us.as_deref() {
                 None => Backoff::default(),
                 Some([first_us, max_us]) => Backoff {
@@ -147,26 +154,47 @@ fn print<T: serde::Serialize>(json: bool, report: &T, table: impl FnOnce() -> St
     }
 }
 
+/// `mcsim bench real --replot FILE`.
+fn replot(file: &std::path::Path, json: bool, out: Option<&std::path::Path>) -> u8 {
+    let report = std::fs::read_to_string(file)
+        .map_err(|e| e.to_string())
+        .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()));
+    match report {
+        Ok(report) => show(&report, json, out),
+        Err(error) => {
+            eprintln!("mcsim: {} is not a bench-real report: {error}", file.display());
+            exit::USAGE
+        }
+    }
+}
+
+/// Prints a `bench real` report, and writes it under `out` if asked.
+fn show(report: &bench::real::RealBenchReport, json: bool, out: Option<&std::path::Path>) -> u8 {
+    print(json, report, || bench::real::render_table(report));
+    if let Some(dir) = out {
+        let written = std::fs::create_dir_all(dir)
+            .and_then(|()| {
+                let text = serde_json::to_string_pretty(report).expect("reports serialise");
+                std::fs::write(dir.join("bench-real.json"), text)
+            })
+            .and_then(|()| std::fs::write(dir.join("bench-real.svg"), bench::real::render_svg(report)));
+        if let Err(error) = written {
+            eprintln!("mcsim: cannot write the report under {}: {error}", dir.display());
+            return exit::HARNESS;
+        }
+        eprintln!(
+            "wrote {} and {}",
+            dir.join("bench-real.json").display(),
+            dir.join("bench-real.svg").display()
+        );
+    }
+    exit::OK
+}
+
 /// `mcsim bench real`.
 fn real(config: &bench::real::RealBenchConfig, json: bool, out: Option<&std::path::Path>) -> u8 {
     match bench::real::run(config) {
-        Ok(report) => {
-            print(json, &report, || bench::real::render_table(&report));
-            if let Some(dir) = out {
-                let written = std::fs::create_dir_all(dir)
-                    .and_then(|()| {
-                        let text = serde_json::to_string_pretty(&report).expect("reports serialise");
-                        std::fs::write(dir.join("bench-real.json"), text)
-                    })
-                    .and_then(|()| std::fs::write(dir.join("bench-real.svg"), bench::real::render_svg(&report)));
-                if let Err(error) = written {
-                    eprintln!("mcsim: cannot write the report under {}: {error}", dir.display());
-                    return exit::HARNESS;
-                }
-                eprintln!("wrote {0}/bench-real.json and {0}/bench-real.svg", dir.display());
-            }
-            exit::OK
-        }
+        Ok(report) => show(&report, json, out),
         Err(error) => {
             eprintln!("mcsim: {error}");
             exit::HARNESS
