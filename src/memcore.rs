@@ -40,6 +40,11 @@ pub const ITEM_SIZE_MAX_DEFAULT: usize = 1024 * 1024;
 /// zero client flags and CAS enabled (measured: docs/memcached.md).
 pub const ITEM_OVERHEAD_BYTES: usize = 59;
 
+/// The CAS token's share of [`ITEM_OVERHEAD_BYTES`]: an item on a server
+/// started with `-C` has no token, so 8 more value bytes fit (measured:
+/// docs/memcached.md; the differential fidelity test found it).
+pub const CAS_TOKEN_BYTES: usize = 8;
+
 /// Why the server dropped an item on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LossReason {
@@ -59,6 +64,14 @@ pub struct CoreConfig {
     pub memory_limit_bytes: Option<usize>,
     /// `false` is `-M`: refuse stores when full instead of evicting.
     pub evictions: bool,
+    /// `false` is `-C`: CAS disabled. Every token is 0, and every
+    /// compare-and-set finds a mismatch (memcached 1.6.18 answers `EX`).
+    pub cas: bool,
+    /// Whether a restart keeps the process identity `stats` reports
+    /// (process id and start second): memcached as process 1 of a container
+    /// restarted within one second. The life mark still tells the lives
+    /// apart (see `Command::Lifetime`).
+    pub restart_keeps_identity: bool,
 }
 
 impl Default for CoreConfig {
@@ -67,6 +80,8 @@ impl Default for CoreConfig {
             item_size_max: ITEM_SIZE_MAX_DEFAULT,
             memory_limit_bytes: None,
             evictions: true,
+            cas: true,
+            restart_keeps_identity: false,
         }
     }
 }
@@ -74,7 +89,17 @@ impl Default for CoreConfig {
 impl CoreConfig {
     /// The longest value that fits under a key of `key_len_bytes`.
     pub fn value_len_max(&self, key_len_bytes: usize) -> usize {
-        self.item_size_max.saturating_sub(ITEM_OVERHEAD_BYTES + key_len_bytes)
+        self.item_size_max
+            .saturating_sub(self.item_overhead_bytes() + key_len_bytes)
+    }
+
+    /// Bytes each item costs beyond its key and value.
+    pub fn item_overhead_bytes(&self) -> usize {
+        if self.cas {
+            ITEM_OVERHEAD_BYTES
+        } else {
+            ITEM_OVERHEAD_BYTES - CAS_TOKEN_BYTES
+        }
     }
 }
 
@@ -87,8 +112,8 @@ struct Entry {
 }
 
 impl Entry {
-    fn size_bytes(&self, key: &Key) -> usize {
-        ITEM_OVERHEAD_BYTES + key.len() + self.value.len()
+    fn size_bytes(&self, key: &Key, overhead_bytes: usize) -> usize {
+        overhead_bytes + key.len() + self.value.len()
     }
 }
 
@@ -111,8 +136,9 @@ pub struct ServerCore {
     lost: Vec<(Key, LossReason)>,
     /// The last token handed out; the next store gets `cas_last + 1`.
     cas_last: u64,
-    /// Restarts so far: which life of the process this is.
-    lifetime: u64,
+    /// The process identity `stats` would report (process id and start
+    /// time): changed by a restart unless the configuration keeps it.
+    identity: u64,
 }
 
 impl ServerCore {
@@ -127,7 +153,7 @@ impl ServerCore {
             evictions: 0,
             lost: Vec::new(),
             cas_last: 0,
-            lifetime: 0,
+            identity: 0,
         }
     }
 
@@ -162,16 +188,20 @@ impl ServerCore {
                 Some(_) => Err(Reply::NotStored),
                 None => Ok(()),
             }),
-            Command::Cas { key, value, token } => self.store(key, value, |existing| match existing {
-                None => Err(Reply::NotFound),
-                Some(entry) if entry.cas != token.0 => Err(Reply::Exists),
-                Some(_) => Ok(()),
-            }),
+            Command::Cas { key, value, token } => {
+                let cas = self.config.cas;
+                self.store(key, value, |existing| match existing {
+                    None => Err(Reply::NotFound),
+                    // With CAS disabled every compare fails.
+                    Some(entry) if !cas || entry.cas != token.0 => Err(Reply::Exists),
+                    Some(_) => Ok(()),
+                })
+            }
             Command::Delete { key } => match self.unlink(key) {
                 true => Reply::Deleted,
                 false => Reply::NotFound,
             },
-            Command::Lifetime { .. } => Reply::Lifetime(self.lifetime),
+            Command::Lifetime { mark, .. } => self.lifetime(*mark),
         }
     }
 
@@ -185,7 +215,7 @@ impl ServerCore {
         if let Err(refusal) = condition(self.items.get(key)) {
             return refusal;
         }
-        let size_bytes = ITEM_OVERHEAD_BYTES + key.len() + value.len();
+        let size_bytes = self.config.item_overhead_bytes() + key.len() + value.len();
         let replaced = self.unlink(key);
         if !self.make_room(size_bytes) {
             if replaced {
@@ -199,17 +229,17 @@ impl ServerCore {
         if self.tracks_recency() {
             self.recency.insert(self.touch_clock, key.clone());
         }
+        // With CAS disabled (`-C`) every item's token is 0.
+        let cas = if self.config.cas { self.cas_last } else { 0 };
         self.items.insert(
             key.clone(),
             Entry {
                 value: value.to_vec(),
-                cas: self.cas_last,
+                cas,
                 touched: self.touch_clock,
             },
         );
-        Reply::Stored {
-            cas: CasToken(self.cas_last),
-        }
+        Reply::Stored { cas: CasToken(cas) }
     }
 
     /// Eviction order only matters when memory is bounded; without a limit
@@ -237,7 +267,7 @@ impl ServerCore {
                 .pop_first()
                 .expect("bytes are in use, so some item holds them");
             let entry = self.items.remove(&victim).expect("recency lists only live items");
-            self.bytes_used -= entry.size_bytes(&victim);
+            self.bytes_used -= entry.size_bytes(&victim, self.config.item_overhead_bytes());
             self.evictions += 1;
             self.lost.push((victim, LossReason::Evicted));
         }
@@ -259,7 +289,7 @@ impl ServerCore {
                 if self.tracks_recency() {
                     self.recency.remove(&entry.touched);
                 }
-                self.bytes_used -= entry.size_bytes(key);
+                self.bytes_used -= entry.size_bytes(key, self.config.item_overhead_bytes());
                 true
             }
             None => false,
@@ -283,7 +313,31 @@ impl ServerCore {
     pub fn restart(&mut self) {
         self.clear();
         self.cas_last = 0;
-        self.lifetime += 1;
+        if !self.config.restart_keeps_identity {
+            self.identity += 1;
+        }
+    }
+
+    /// The server's life: its identity and its life mark, written from
+    /// `mark` if it has none (an `add`, as the real backend does it).
+    fn lifetime(&mut self, mark: u64) -> Reply {
+        let key = Key::new(crate::store::LIFE_MARK_KEY).expect("the life mark's key is valid");
+        let stored = match self.apply(&Command::Gets { key: key.clone() }) {
+            Reply::Value(item) => item.value,
+            _ => match self.apply(&Command::Add {
+                key: key.clone(),
+                value: mark.to_le_bytes().to_vec(),
+            }) {
+                Reply::Stored { .. } => mark.to_le_bytes().to_vec(),
+                Reply::ServerError(error) => return Reply::ServerError(error),
+                // Unreachable on one thread; re-read like a racing client.
+                _ => match self.apply(&Command::Gets { key }) {
+                    Reply::Value(item) => item.value,
+                    _ => mark.to_le_bytes().to_vec(),
+                },
+            },
+        };
+        Reply::Lifetime(crate::store::Life::new(self.identity, &stored))
     }
 
     /// Loses one item as an eviction would (on a real server: `touch <key> -1`
@@ -379,6 +433,68 @@ mod tests {
         };
         assert_eq!(core.apply(&add), Reply::NotStored);
         assert_eq!(set(&mut core, "b", b"x"), Reply::Stored { cas: CasToken(2) });
+    }
+
+    fn life_of(core: &mut ServerCore, mark: u64) -> u64 {
+        match core.apply(&Command::Lifetime { key: key("q"), mark }) {
+            Reply::Lifetime(life) => life.stamp(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn cas_disabled_hands_out_token_zero_and_refuses_every_cas() {
+        let mut core = ServerCore::new(CoreConfig {
+            cas: false,
+            ..CoreConfig::default()
+        });
+        assert_eq!(set(&mut core, "a", b"x"), Reply::Stored { cas: CasToken(0) });
+        let add = Command::Add {
+            key: key("b"),
+            value: b"y".to_vec(),
+        };
+        assert_eq!(core.apply(&add), Reply::Stored { cas: CasToken(0) });
+        let cas = Command::Cas {
+            key: key("a"),
+            value: b"z".to_vec(),
+            token: CasToken(0),
+        };
+        assert_eq!(core.apply(&cas), Reply::Exists);
+        assert_eq!(core.peek(&key("a")), Some(&b"x"[..]));
+    }
+
+    #[test]
+    fn the_first_mark_wins_and_a_restart_loses_it_even_with_the_same_identity() {
+        let mut core = ServerCore::new(CoreConfig {
+            restart_keeps_identity: true,
+            ..CoreConfig::default()
+        });
+        let first = life_of(&mut core, 1);
+        assert_eq!(life_of(&mut core, 2), first, "the mark already there is kept");
+        core.restart();
+        // Marks are random 64-bit draws: the next life draws another.
+        let second = life_of(&mut core, 4);
+        assert_ne!(
+            second, first,
+            "the same identity, but the mark was lost with the restart"
+        );
+        assert_eq!(life_of(&mut core, 3), second);
+    }
+
+    #[test]
+    fn a_lost_mark_begins_a_new_life_and_a_restart_changes_the_identity() {
+        let mut core = ServerCore::default();
+        let first = life_of(&mut core, 1);
+        core.lose(&key(crate::store::LIFE_MARK_KEY));
+        assert_ne!(
+            life_of(&mut core, 2),
+            first,
+            "the documented cost: a lost mark reads as a new life"
+        );
+        let mut plain = ServerCore::default();
+        let before = life_of(&mut plain, 1);
+        plain.restart();
+        assert_ne!(life_of(&mut plain, 1), before, "a plain restart changes the identity");
     }
 
     #[test]

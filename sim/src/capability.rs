@@ -36,8 +36,9 @@ impl Backend {
 /// empty if it can run it.
 pub fn refusals(backend: Backend, config: &RunConfig) -> Vec<String> {
     let mut refusals = config.problems();
-    if backend == Backend::Real {
-        refusals.extend(real_refusals(config));
+    match backend {
+        Backend::Real => refusals.extend(real_refusals(config)),
+        Backend::Sim => refusals.extend(sim_refusals(config)),
     }
     refusals
 }
@@ -76,9 +77,31 @@ pub fn servers(config: &RunConfig) -> ServerPlan {
             memory_mb,
             item_size_max: (servers.item_size_max_bytes != default_item_size).then_some(servers.item_size_max_bytes),
             no_evictions: !servers.evictions,
+            cas_disabled: !servers.cas,
+            own_pid_namespace: servers.restart_keeps_identity,
             ..LocalServerConfig::default()
         },
         memory_pressure: servers.memory_limit_bytes.is_some(),
+    }
+}
+
+/// What the simulator does not model faithfully: `flush_all` on a server
+/// without CAS, which memcached applies by the wall-clock second (an item
+/// stored later in the same second is flushed too; docs/memcached.md).
+fn sim_refusals(config: &RunConfig) -> Vec<String> {
+    let flushes = config.random_faults.flush_per_s > 0.0
+        || config
+            .faults
+            .iter()
+            .any(|spec| matches!(spec.fault, crate::config::Fault::FlushAll { .. }));
+    if !config.servers.cas && flushes {
+        vec![
+            "servers.cas = false with flush faults: memcached -C flushes by the second, hiding items stored after the \
+             flush within it, which the simulator (no wall clock) does not model; run it with --backend real"
+                .to_owned(),
+        ]
+    } else {
+        Vec::new()
     }
 }
 
@@ -91,6 +114,13 @@ fn real_refusals(config: &RunConfig) -> Vec<String> {
             "servers.item_size_max_bytes = {item_size}: memcached's -I accepts {ITEM_SIZE_MIN_BYTES} bytes to 1 GiB"
         ));
     }
+    if config.servers.restart_keeps_identity
+        && let Err(reason) = pid_namespaces()
+    {
+        refusals.push(format!(
+            "servers.restart_keeps_identity: memcached must run as process 1 of its own PID namespace, and {reason}"
+        ));
+    }
     let memory_mb = servers(config).local.memory_mb as usize;
     if item_size.saturating_mul(2) > memory_mb.saturating_mul(MIB) {
         refusals.push(format!(
@@ -99,6 +129,27 @@ fn real_refusals(config: &RunConfig) -> Vec<String> {
         ));
     }
     refusals
+}
+
+/// Whether this machine can start memcached in its own PID namespace
+/// (`unshare --pid --fork`, which needs root): asked once per process.
+fn pid_namespaces() -> Result<(), String> {
+    static ANSWER: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    ANSWER
+        .get_or_init(|| {
+            let status = std::process::Command::new("unshare")
+                .args(["--pid", "--fork", "--kill-child=SIGKILL", "true"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .map_err(|e| format!("`unshare` cannot run here ({e})"))?;
+            if status.success() {
+                Ok(())
+            } else {
+                Err(format!("`unshare --pid --fork` failed here ({status}; it needs root)"))
+            }
+        })
+        .clone()
 }
 
 #[cfg(test)]
@@ -114,6 +165,16 @@ mod tests {
         let plan = servers(&config);
         assert_eq!(plan.local.memory_mb, MEMORY_MB_MIN);
         assert!(plan.local.no_evictions && plan.memory_pressure);
+        assert!(refusals(Backend::Real, &config).is_empty());
+    }
+
+    #[test]
+    fn the_simulator_refuses_flushes_without_cas() {
+        let mut config = RunConfig::default();
+        config.servers.cas = false;
+        assert!(refusals(Backend::Sim, &config).is_empty());
+        config.random_faults.flush_per_s = 1.0;
+        assert!(refusals(Backend::Sim, &config)[0].contains("servers.cas = false with flush faults"));
         assert!(refusals(Backend::Real, &config).is_empty());
     }
 

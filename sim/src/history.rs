@@ -21,8 +21,8 @@
 //!   it), `empty` (pop found the deque empty), `unknown` (may or may not have
 //!   taken effect), `failed` with `error` (certainly had no effect; `error`
 //!   is one of `already_exists`, `not_found`, `invalid_name`,
-//!   `value_too_large`, `backend`, `retries_exhausted`, the last a
-//!   liveness failure),
+//!   `value_too_large`, `backend`, `retries_exhausted` (a liveness
+//!   failure), `cas_disabled` (the deque refused a server without CAS)),
 //!   `corruption` with `key` and `detail` (the deque reported lost or garbled data).
 //! - `losses`: entries the run destroyed; `key: null` means every entry on
 //!   that server (restart, flush). Optional (default: none).
@@ -123,6 +123,8 @@ pub enum FailKind {
     /// Every attempt lost a race, up to the retry bound: a liveness
     /// failure, not a failure of the store.
     RetriesExhausted,
+    /// The deque refused a server with CAS disabled.
+    CasDisabled,
 }
 
 impl FailKind {
@@ -137,6 +139,7 @@ impl FailKind {
             DequeError::InvalidName { .. } => FailKind::InvalidName,
             DequeError::ValueTooLarge { .. } => FailKind::ValueTooLarge,
             DequeError::RetriesExhausted { .. } => FailKind::RetriesExhausted,
+            DequeError::CasDisabled { .. } => FailKind::CasDisabled,
             DequeError::Backend { .. } | DequeError::Corruption { .. } | DequeError::OutcomeUnknown { .. } => {
                 FailKind::Backend
             }
@@ -152,6 +155,7 @@ impl FailKind {
             FailKind::ValueTooLarge => "value_too_large",
             FailKind::Backend => "backend",
             FailKind::RetriesExhausted => "retries_exhausted",
+            FailKind::CasDisabled => "cas_disabled",
         }
     }
 }

@@ -69,6 +69,7 @@ pub fn judge(outcome: &Outcome, expect: &Expectation, options: CheckOptions) -> 
             format!("the run could not start: {reason}"),
             None,
         ),
+        RunEnd::Refused { reason } => (Verdict::Refused, reason.clone(), None),
         RunEnd::Stuck { reason } => (Verdict::Liveness, reason.clone(), None),
         RunEnd::Finished => {
             let report = check::check(&outcome.history, options);

@@ -54,6 +54,7 @@ pub mod runner;
 pub mod scenario;
 pub mod shrink;
 pub mod sim;
+pub mod swarm;
 pub mod trace;
 pub mod validate;
 pub mod verdict;

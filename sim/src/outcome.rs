@@ -23,6 +23,9 @@ pub enum RunEnd {
         /// Which budget ran out.
         reason: String,
     },
+    /// The deque refused the servers at setup with a typed error (a server
+    /// with CAS disabled): no workload ran, by the library's choice.
+    Refused { reason: String },
     /// The run could not start, or could not apply one of its faults: a
     /// harness failure that says nothing about the algorithm.
     CouldNotStart { reason: String },
@@ -117,6 +120,19 @@ impl Outcome {
             trace: Vec::new(),
             counters: Counters::default(),
         }
+    }
+
+    /// The outcome of a run whose deque setup (create and prefill) failed
+    /// with `error`: refused if the deque refused the servers, else could
+    /// not start. The same for every world.
+    pub fn setup_failed(error: &memcache_collections::DequeError) -> Outcome {
+        let mut outcome = Outcome::could_not_start(format!("setting up the deque failed: {error}"));
+        if let memcache_collections::DequeError::CasDisabled { .. } = error {
+            outcome.end = RunEnd::Refused {
+                reason: format!("the deque refused at setup: {error}"),
+            };
+        }
+        outcome
     }
 
     /// The workload's operations by result (prefill and drain excluded).

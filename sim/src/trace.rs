@@ -171,7 +171,7 @@ pub fn reply_fields(reply: &Reply) -> (u64, u64) {
         Reply::NotFound => (6, 0),
         Reply::Deleted => (7, 0),
         Reply::ServerError(_) => (8, 0),
-        Reply::Lifetime(life) => (9, *life),
+        Reply::Lifetime(life) => (9, life.stamp()),
     }
 }
 
@@ -186,6 +186,6 @@ pub fn describe_reply(reply: &Reply) -> String {
         Reply::NotFound => "NOT_FOUND".to_owned(),
         Reply::Deleted => "DELETED".to_owned(),
         Reply::ServerError(error) => format!("SERVER_ERROR {error}"),
-        Reply::Lifetime(life) => format!("LIFETIME {life}"),
+        Reply::Lifetime(life) => format!("LIFETIME identity {:x} mark {:x}", life.identity, life.mark),
     }
 }

@@ -34,6 +34,10 @@ pub enum Verdict {
     /// successful operations than the scenario's `ops_succeeded_min`, 1 by
     /// default): the run tested nothing, which is no pass.
     Vacuous,
+    /// The deque refused the servers at setup with an error that says why
+    /// (a server with CAS disabled): the right answer to a world it cannot
+    /// work in, when the scenario expects it; a false refusal otherwise.
+    Refused,
     /// The run could not start (a world that cannot do what the plan asks,
     /// memcached that would not start, a deque that could not be set up) or
     /// could not apply one of its faults: the harness failed, so nothing was
@@ -52,6 +56,7 @@ impl Verdict {
         Verdict::Liveness,
         Verdict::Unknown,
         Verdict::Vacuous,
+        Verdict::Refused,
         Verdict::CouldNotStart,
     ];
 
@@ -66,6 +71,7 @@ impl Verdict {
             Verdict::Liveness => "liveness",
             Verdict::Unknown => "unknown",
             Verdict::Vacuous => "vacuous",
+            Verdict::Refused => "refused",
             Verdict::CouldNotStart => "could-not-start",
         }
     }
@@ -81,6 +87,7 @@ impl Verdict {
             Verdict::Liveness => "an operation gave up, or the run did not finish",
             Verdict::Unknown => "the checker ran out of budget (a harness failure, never a pass)",
             Verdict::Vacuous => "no workload operation succeeded: the run tested nothing (never a pass)",
+            Verdict::Refused => "the deque refused the servers at setup, saying why (CAS disabled)",
             Verdict::CouldNotStart => "the run could not start or apply a fault (a harness failure)",
         }
     }
@@ -118,6 +125,9 @@ impl Verdict {
         match self {
             Verdict::Linearizable | Verdict::DetectedCorruption => exit::CORRECTNESS,
             Verdict::NotLinearizable | Verdict::SilentCorruption | Verdict::FalseAlarm => exit::CORRECTNESS,
+            // A refusal nobody expected: the library would not work with
+            // servers it should have worked with.
+            Verdict::Refused => exit::CORRECTNESS,
             Verdict::Liveness => exit::LIVENESS,
             Verdict::Unknown | Verdict::Vacuous | Verdict::CouldNotStart => exit::HARNESS,
         }

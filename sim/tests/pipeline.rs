@@ -71,7 +71,7 @@ fn the_page_of_a_variant_run_names_the_variant_and_replays_it() {
             "repro",
             "scenarios/regressions/restart-aba.toml",
             "--seed",
-            "400",
+            "180",
             "--variant",
             "michael2003",
         ],
@@ -83,9 +83,9 @@ fn the_page_of_a_variant_run_names_the_variant_and_replays_it() {
         "{}",
         text(&output)
     );
-    let page = std::fs::read_to_string(dir.join("reports/restart-aba-seed400-michael2003.html")).unwrap();
+    let page = std::fs::read_to_string(dir.join("reports/restart-aba-seed180-michael2003.html")).unwrap();
     assert!(
-        page.contains("mcsim repro scenarios/regressions/restart-aba.toml --seed 400 --variant michael2003"),
+        page.contains("mcsim repro scenarios/regressions/restart-aba.toml --seed 180 --variant michael2003"),
         "the page's replay line keeps the variant"
     );
     assert!(page.contains("michael2003 (chosen on the command line)"));
@@ -129,7 +129,7 @@ fn run_report_writes_the_page_of_each_unexpected_run_it_ran() {
             "run",
             "scenarios/regressions/restart-aba.toml",
             "--seed",
-            "400",
+            "180",
             "--variant",
             "michael2003",
             "--report",
@@ -147,7 +147,7 @@ fn run_report_writes_the_page_of_each_unexpected_run_it_ran() {
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let failure = &summary["failures"][0];
     let hash = failure["trace_hash"].as_str().unwrap();
-    let page = std::fs::read_to_string(dir.join("out/restart-aba-seed400-michael2003.html")).unwrap();
+    let page = std::fs::read_to_string(dir.join("out/restart-aba-seed180-michael2003.html")).unwrap();
     assert!(page.contains(&format!("id=\"trace-hash\">{hash}<")));
-    assert!(dir.join("out/restart-aba/seed-400.history.json").exists());
+    assert!(dir.join("out/restart-aba/seed-180.history.json").exists());
 }

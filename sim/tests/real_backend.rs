@@ -33,7 +33,7 @@ fn suite() -> Vec<LoadedScenario> {
 /// What a scenario's fault leaves in a real run's counters, for the
 /// scenarios built around one fault type.
 fn fault_happened(scenario: &str, stats: &Counters) -> Option<bool> {
-    let real = stats.real.as_ref().expect("a real run has its own counters");
+    let real = || stats.real.as_ref().expect("a real run has its own counters");
     Some(match scenario {
         "flush" | "restart" | "lose-anchor" | "lose-middle-node" | "pause" | "pause-storm" => stats.faults > 0,
         "lose-node" => stats.faults > 0,
@@ -42,8 +42,12 @@ fn fault_happened(scenario: &str, stats: &Counters) -> Option<bool> {
         "late-delivery" => stats.messages_spiked > 0,
         "resets" => stats.resets > 0,
         "partition-hold" => stats.messages_held > 0,
-        "eviction" | "out-of-memory" => real.memory_full && stats.items_dropped > 0,
-        "restart-recreate" | "restart-aba" | "restart-aba-pop" => stats.faults > 0 && stats.recreations > 0,
+        "eviction" | "out-of-memory" => real().memory_full && stats.items_dropped > 0,
+        "restart-recreate"
+        | "restart-aba"
+        | "restart-aba-pop"
+        | "container-restart-aba"
+        | "container-restart-aba-pop" => stats.faults > 0 && stats.recreations > 0,
         _ => return None,
     })
 }
@@ -72,6 +76,12 @@ fn every_fault_type_earns_its_expected_verdict_on_real_memcached() {
         }
     }
     assert!(checked >= 15, "only {checked} single-fault scenarios found");
+    // `-C` is refused at setup, before anything runs.
+    let refused = records
+        .iter()
+        .find(|r| r.scenario == "cas-disabled")
+        .expect("cas-disabled runs");
+    assert_eq!(refused.verdict, Verdict::Refused, "{}", describe(refused));
 }
 
 #[test]

@@ -33,6 +33,12 @@ pub(crate) struct Context<S> {
     /// The lifetime of the anchor's server as this handle last asked it;
     /// asked again only when an anchor disagrees with it.
     pub(crate) lifetime: Option<u64>,
+    /// Whether a token of 0 is refused as a server with CAS disabled
+    /// ([`DequeError::CasDisabled`]; the hardened algorithm).
+    pub(crate) checks_cas: bool,
+    /// Whether fresh nodes are written with `add` (`own_node.rs`; the
+    /// hardened algorithm).
+    pub(crate) adds_fresh_nodes: bool,
     /// Whether the round-trip engineering is on (the hardened algorithm):
     /// operations may start from the guessed anchor, and a pusher reads and
     /// links its neighbour in pipelined batches.
@@ -65,6 +71,8 @@ impl<S: Store> Context<S> {
             flaw: options.variant.flaw(),
             tracks_lifetime: options.variant.tracks_lifetime(),
             lifetime: None,
+            checks_cas: options.variant.checks_cas_support(),
+            adds_fresh_nodes: options.variant.adds_fresh_nodes(),
             engineered: options.variant.engineers_round_trips(),
             guess: GuessPolicy::new(),
             backoff: options.backoff,
@@ -117,6 +125,34 @@ impl<S: Store> Context<S> {
         self.corruption(op, key, CorruptionKind::Malformed(error))
     }
 
+    /// A contradiction found at `key` (`what`) by an attempt working from
+    /// `held`, the anchor it holds with `token` (if it has one). `hardened`
+    /// reports it only if the anchor has not moved since: if it has, the
+    /// attempt worked from a stale view (a guessed anchor, or a node key
+    /// popped and then reused by a colliding id) and is retried (`Ok`).
+    /// `michael2003` and its copies report it at once, as the 2013 code did
+    /// with ids that never repeat.
+    pub(crate) async fn contradiction(
+        &mut self,
+        op: OpKind,
+        key: &Key,
+        what: &'static str,
+        held: &Anchor,
+        token: Option<CasToken>,
+    ) -> Result<(), DequeError> {
+        if self.engineered {
+            let (current, current_token) = self.read_anchor(op).await?;
+            let moved = match token {
+                Some(token) => current_token != token,
+                None => current != *held,
+            };
+            if moved {
+                return Ok(());
+            }
+        }
+        Err(self.broken_link(op, key, what))
+    }
+
     /// A structural contradiction found at `key`.
     pub(crate) fn broken_link(&self, op: OpKind, key: &Key, what: &'static str) -> DequeError {
         self.corruption(op, key, CorruptionKind::BrokenLink(what))
@@ -125,9 +161,16 @@ impl<S: Store> Context<S> {
     /// Asks the anchor's server which lifetime it is running, and
     /// remembers the answer.
     pub(crate) async fn running_lifetime(&mut self, op: OpKind) -> Result<u64, DequeError> {
-        let running = store::lifetime(&self.store, &self.anchor_key)
+        let mark = self.rng.next_u64();
+        let life = store::lifetime(&self.store, &self.anchor_key, mark)
             .await
             .map_err(|source| no_effect(op, source))?;
+        // FLAW (lifetime-without-mark): the process identity alone.
+        let running = if self.has(Flaw::LifetimeWithoutMark) {
+            life.identity
+        } else {
+            life.stamp()
+        };
         self.lifetime = Some(running);
         Ok(running)
     }
@@ -146,6 +189,9 @@ impl<S: Store> Context<S> {
             .await
             .map_err(|source| no_effect(op, source))?
             .ok_or_else(|| self.corruption(op, &self.anchor_key, CorruptionKind::MissingAnchor))?;
+        if self.checks_cas && item.cas == CasToken(0) {
+            return Err(self.cas_disabled(op, &self.anchor_key));
+        }
         let anchor = format::decode_anchor(&item.value).map_err(|e| self.malformed(op, &self.anchor_key, e))?;
         if self.tracks_lifetime && (self.lifetime.is_none() || self.lifetime != anchor.lifetime) {
             let running = self.running_lifetime(op).await?;
@@ -202,6 +248,12 @@ impl<S: Store> Context<S> {
         match item.map_err(|source| no_effect(op, source))? {
             Some(item) => {
                 let node = format::decode_node(&item.value).map_err(|e| self.malformed(op, &key, e))?;
+                // The id is back: its earlier miss was another node under a
+                // repeated id (`hardened`; ids that never repeat never come
+                // back, so this changes nothing for them).
+                if self.adds_fresh_nodes && self.last_missing == Some(id) {
+                    self.last_missing = None;
+                }
                 Ok(Some((node, item.cas)))
             }
             // FLAW (no-corruption-detection): every miss is a race.
@@ -419,6 +471,6 @@ pub(crate) struct OwnPushReads {
 
 /// A store failure before the operation's linearization point: whatever the
 /// request did, the deque's contents did not change.
-fn no_effect(op: OpKind, source: StoreError) -> DequeError {
+pub(crate) fn no_effect(op: OpKind, source: StoreError) -> DequeError {
     DequeError::Backend { op, source }
 }

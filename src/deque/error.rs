@@ -100,6 +100,11 @@ pub enum NameError {
     /// overwrite this anchor.
     #[error("name ends like a node key (`:` and 32 hex digits)")]
     LooksLikeNodeKey,
+    /// The key where servers keep their life mark
+    /// ([`LIFE_MARK_KEY`](crate::store::LIFE_MARK_KEY)): a deque there would
+    /// be overwritten by, and would overwrite, the lifetime check.
+    #[error("the name is reserved for the servers' life mark")]
+    Reserved,
     /// A sharded deque needs 1 to `shards_max` shards.
     #[error("{shards} shards; a sharded deque has 1 to {shards_max}")]
     ShardCount {
@@ -173,6 +178,22 @@ pub enum DequeError {
         op: OpKind,
         /// The store failure.
         source: StoreError,
+    },
+    /// The server holding the anchor runs with CAS disabled (`memcached
+    /// -C`): it hands out the token 0, which a server with CAS enabled never
+    /// does (its tokens start at 1), and fails every compare-and-set, so no
+    /// operation could ever succeed; without this check the first push
+    /// would retry until [`RetriesExhausted`](DequeError::RetriesExhausted),
+    /// which reads as contention (docs/memcached.md, `-C`). Nothing was
+    /// left behind: an anchor `create` had written is deleted again.
+    #[error(
+        "{op}: {server} has CAS disabled (memcached -C: every token is 0 and every compare-and-set fails); the deque needs CAS"
+    )]
+    CasDisabled {
+        /// The operation.
+        op: OpKind,
+        /// The server, as the store names it (`memcached at host:port`).
+        server: String,
     },
     /// Contention made every attempt fail. The operation had no effect.
     #[error("{op} gave up after {attempts} attempts; it had no effect")]

@@ -27,9 +27,9 @@
 use crate::deque::Flaw;
 use crate::deque::context::{Context, Effect, OwnPushReads};
 use crate::deque::error::{DequeError, OpKind};
+use crate::deque::own_node::OwnNode;
 use crate::deque::side::Side;
 use crate::format::{Anchor, Node, NodeId, Status};
-use crate::key::Key;
 use crate::store::{CasToken, Store};
 
 /// Pushes `value` at `side`.
@@ -39,14 +39,13 @@ pub(crate) async fn push<S: Store>(
     side: Side,
     value: Vec<u8>,
 ) -> Result<(), DequeError> {
-    let mut id = ctx.fresh_id();
-    let mut key = ctx.node_key(id);
+    let mut own = ctx.own_node();
     for attempt in 0..ctx.retries_max {
         ctx.back_off(attempt).await;
         let (anchor, token) = ctx.start_anchor(op, |a| a.status == Status::Stable).await?;
         if anchor.is_empty() {
             let node = side.new_end_node(None, value.clone());
-            ctx.write_node(op, &key, &node).await?;
+            let id = ctx.write_own_node(op, &mut own, &node, token).await?;
             let single = Anchor {
                 status: Status::Stable,
                 left: Some(id),
@@ -56,14 +55,14 @@ pub(crate) async fn push<S: Store>(
             match ctx.cas_anchor(op, Effect::Linearizing, &single, token).await {
                 Ok(Some(_)) => return Ok(()),
                 Ok(None) => {}
-                Err(error) => retry_after_lost_cas(ctx, error, &mut id, &mut key)?,
+                Err(error) => retry_after_lost_cas(ctx, error, &mut own)?,
             }
         } else if anchor.status == Status::Stable {
             let end = side
                 .end(&anchor)
                 .ok_or_else(|| ctx.broken_link(op, &ctx.anchor_key, "anchor has only one end"))?;
             let node = side.new_end_node(Some(end), value.clone());
-            ctx.write_node(op, &key, &node).await?;
+            let id = ctx.write_own_node(op, &mut own, &node, token).await?;
             let pushed = side.with_end(&anchor, Some(id), side.push_status());
             if ctx.engineered {
                 let (won, pen) = ctx.cas_anchor_and_read(op, &pushed, token, end).await;
@@ -75,7 +74,7 @@ pub(crate) async fn push<S: Store>(
                     }
                     Ok(None) => continue,
                     Err(error) => {
-                        retry_after_lost_cas(ctx, error, &mut id, &mut key)?;
+                        retry_after_lost_cas(ctx, error, &mut own)?;
                         continue;
                     }
                 }
@@ -89,7 +88,7 @@ pub(crate) async fn push<S: Store>(
                     return Ok(());
                 }
                 Ok(None) => {}
-                Err(error) => retry_after_lost_cas(ctx, error, &mut id, &mut key)?,
+                Err(error) => retry_after_lost_cas(ctx, error, &mut own)?,
             }
         } else {
             stabilize(ctx, op, anchor, Some(token), None).await?;
@@ -104,8 +103,7 @@ pub(crate) async fn push<S: Store>(
 fn retry_after_lost_cas<S: Store>(
     ctx: &mut Context<S>,
     error: DequeError,
-    id: &mut NodeId,
-    key: &mut Key,
+    own: &mut OwnNode,
 ) -> Result<(), DequeError> {
     if !error.outcome_unknown() {
         return Err(error);
@@ -113,8 +111,7 @@ fn retry_after_lost_cas<S: Store>(
     if ctx.has(Flaw::RetryUnknownCas) {
         // FLAW (retry-unknown-cas): a lost reply taken for a failure; retry
         // with a new node although the first may have landed.
-        *id = ctx.fresh_id();
-        *key = ctx.node_key(*id);
+        *own = ctx.own_node();
         Ok(())
     } else if ctx.has(Flaw::RewritePublishedNode) {
         // FLAW (rewrite-published-node): retry with the same node, rewritten
@@ -153,10 +150,15 @@ pub(crate) async fn pop<S: Store>(ctx: &mut Context<S>, op: OpKind, side: Side) 
         } else if anchor.is_single() {
             anchor.emptied()
         } else {
-            let inner = side.inward(&node).ok_or_else(|| {
-                ctx.broken_link(op, &ctx.node_key(end), "end node of a longer deque has no inward link")
-            })?;
-            side.with_end(&anchor, Some(inner), anchor.status)
+            match side.inward(&node) {
+                Some(inner) => side.with_end(&anchor, Some(inner), anchor.status),
+                None => {
+                    let what = "end node of a longer deque has no inward link";
+                    ctx.contradiction(op, &ctx.node_key(end), what, &anchor, Some(token))
+                        .await?;
+                    continue;
+                }
+            }
         };
         if ctx.has(Flaw::DeleteBeforeCas) {
             // FLAW (delete-before-cas): the node goes before the pop is sure.
@@ -240,9 +242,12 @@ async fn stabilize<S: Store>(
             None => return Ok(()),
         },
     };
-    let pen_id = side
-        .inward(&last)
-        .ok_or_else(|| ctx.broken_link(op, &ctx.node_key(last_id), "pushed node has no inward link"))?;
+    let Some(pen_id) = side.inward(&last) else {
+        let what = "pushed node has no inward link";
+        return ctx
+            .contradiction(op, &ctx.node_key(last_id), what, &anchor, token)
+            .await;
+    };
     let Some((mut pen, pen_token)) = ctx.load_node(op, pen_id).await? else {
         return Ok(());
     };

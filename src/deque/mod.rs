@@ -12,18 +12,22 @@ mod error;
 mod guess;
 mod increment_queue;
 mod michael2003;
+mod own_node;
 mod side;
+mod variant;
 
 use rand_chacha::ChaCha12Rng;
 use rand_core::SeedableRng;
 
 pub use error::{CorruptionKind, DequeError, NameError, OpKind};
 pub use side::Side;
+pub(crate) use variant::Flaw;
+pub use variant::Variant;
 
 use crate::format::{self, Anchor, NODE_KEY_SUFFIX_LEN, NODE_OVERHEAD_BYTES_MAX};
 use crate::key::{KEY_LEN_MAX, Key};
 use crate::memcore::{CoreConfig, ITEM_SIZE_MAX_DEFAULT};
-use crate::store::{AddOutcome, Store};
+use crate::store::{AddOutcome, CasToken, Store};
 use context::Context;
 
 /// The longest deque name: node keys append `:` and 32 hex digits.
@@ -31,198 +35,6 @@ pub const NAME_LEN_MAX: usize = KEY_LEN_MAX - NODE_KEY_SUFFIX_LEN;
 
 /// Attempts an operation makes before giving up under contention.
 pub const RETRIES_MAX_DEFAULT: u32 = 10_000;
-
-/// The deque algorithm a handle runs.
-///
-/// Broken variants exist to prove the harness catches wrong algorithms: each
-/// is `michael2003` with one realistic flaw injected at a marked point (see
-/// `Flaw`), so the catalogue shares one algorithm instead of near-copies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Variant {
-    /// The library's default: `michael2003` plus the anchor server's
-    /// lifetime in the anchor. `create` stamps it, every anchor written
-    /// copies it, and every anchor read compares it with the running one,
-    /// so an anchor written over a re-created deque by a client that read
-    /// the old one (a CAS token from before a restart is accepted again,
-    /// docs/memcached.md) is reported as corruption by every reader instead of
-    /// silently dropping the new deque's values. Costs 8 bytes in the
-    /// anchor and one `stats` per handle (at create or first read), none
-    /// per operation. FINDINGS.md has the finding and the fixes this
-    /// variant keeps from the port (unknown outcomes surfaced, published
-    /// nodes never rewritten).
-    #[default]
-    Hardened,
-    /// The 2013 library's algorithm, as `docs/algorithm.md` describes it.
-    Michael2003,
-    /// Broken: popping the only item swings just the popped end to "none"
-    /// and leaves the other end naming the deleted node, an easy slip when
-    /// the general case updates one end only. The next operation finds a
-    /// half-empty anchor or a vanished node and reports corruption although
-    /// nothing was lost: the harness must see false alarms (or worse).
-    OneEndSinglePop,
-    /// Broken: a node that cannot be loaded is always taken for a race (a
-    /// concurrent pop), never for a loss. After an eviction the client
-    /// retries forever: the harness must see liveness failures where the
-    /// baseline reports corruption.
-    NoCorruptionDetection,
-    /// Broken: the first failed node load is declared corruption, without
-    /// the second look that tells a race from a loss. Under contention a
-    /// concurrent pop makes a healthy deque "corrupt": false alarms.
-    CorruptionOnFirstMiss,
-    /// Broken: stabilize links the penultimate node with `set` instead of
-    /// `cas`, so a stale stabilizer can overwrite a newer link (or resurrect
-    /// a popped node): the harness must see wrong or lost values.
-    SetLinkInsteadOfCas,
-    /// Broken: stabilize links the penultimate node without re-reading the
-    /// anchor first, so it can link a node into a deque that has moved on.
-    StabilizeWithoutRecheck,
-    /// Broken: a pop deletes its node before its anchor CAS; when the CAS
-    /// loses, the node is gone but still in the deque: others find a hole
-    /// where nothing was lost (false alarms, lost values).
-    DeleteBeforeCas,
-    /// Broken: a timed-out anchor CAS is taken as failed and the push is
-    /// retried with a new node; if the first CAS had landed, the value is in
-    /// the deque twice: duplicates.
-    RetryUnknownCas,
-    /// Broken: a push whose anchor CAS lost its reply retries with the same
-    /// node, rewriting it with `set`. If the first CAS had landed, the node
-    /// is already published (linked, perhaps popped): the rewrite resets its
-    /// links and the retry pushes it a second time. The harness must see
-    /// duplicates, lost values or broken links.
-    RewritePublishedNode,
-    /// Broken: stabilize mirrors the wrong side, linking the far end's nodes
-    /// after a push. A healthy deque reports broken links (false alarms), or
-    /// values come out in the wrong order.
-    StabilizeWrongSide,
-    /// Broken by design: the increment-allocated deque of the 2013 README's
-    /// warning (see the `increment_queue` module): a pop can claim a slot
-    /// before its push writes it, and reports empty while the value is lost.
-    IncrementAllocatedQueue,
-}
-
-/// The one flaw a broken variant injects into `michael2003`, applied at
-/// the point marked `FLAW (<variant name>)`: one algorithm for the whole
-/// catalogue instead of near-copies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Flaw {
-    /// See [`Variant::OneEndSinglePop`].
-    SinglePopClearsOneEnd,
-    /// See [`Variant::NoCorruptionDetection`].
-    MissingNodeIsAlwaysARace,
-    /// See [`Variant::CorruptionOnFirstMiss`].
-    CorruptionOnFirstMiss,
-    /// See [`Variant::SetLinkInsteadOfCas`].
-    SetLinkInsteadOfCas,
-    /// See [`Variant::StabilizeWithoutRecheck`].
-    StabilizeWithoutRecheck,
-    /// See [`Variant::DeleteBeforeCas`].
-    DeleteBeforeCas,
-    /// See [`Variant::RetryUnknownCas`].
-    RetryUnknownCas,
-    /// See [`Variant::RewritePublishedNode`].
-    RewritePublishedNode,
-    /// See [`Variant::StabilizeWrongSide`].
-    StabilizeWrongSide,
-}
-
-impl Variant {
-    /// Every variant, for listings and for running a suite against each.
-    pub const ALL: &'static [Variant] = &[
-        Variant::Hardened,
-        Variant::Michael2003,
-        Variant::OneEndSinglePop,
-        Variant::NoCorruptionDetection,
-        Variant::CorruptionOnFirstMiss,
-        Variant::SetLinkInsteadOfCas,
-        Variant::StabilizeWithoutRecheck,
-        Variant::DeleteBeforeCas,
-        Variant::RetryUnknownCas,
-        Variant::RewritePublishedNode,
-        Variant::StabilizeWrongSide,
-        Variant::IncrementAllocatedQueue,
-    ];
-
-    /// The variant's stable name, as scenario files and the CLI spell it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Variant::Hardened => "hardened",
-            Variant::Michael2003 => "michael2003",
-            Variant::OneEndSinglePop => "one-end-single-pop",
-            Variant::NoCorruptionDetection => "no-corruption-detection",
-            Variant::CorruptionOnFirstMiss => "corruption-on-first-miss",
-            Variant::SetLinkInsteadOfCas => "set-link-instead-of-cas",
-            Variant::StabilizeWithoutRecheck => "stabilize-without-recheck",
-            Variant::DeleteBeforeCas => "delete-before-cas",
-            Variant::RetryUnknownCas => "retry-unknown-cas",
-            Variant::RewritePublishedNode => "rewrite-published-node",
-            Variant::StabilizeWrongSide => "stabilize-wrong-side",
-            Variant::IncrementAllocatedQueue => "increment-allocated-queue",
-        }
-    }
-
-    /// One line on what the variant is, for listings (the variant's doc says
-    /// more).
-    pub fn description(self) -> &'static str {
-        match self {
-            Variant::Hardened => {
-                "the default: michael2003 plus the server-lifetime stamp, checked deletes, fewer round trips"
-            }
-            Variant::Michael2003 => "the 2013 library's algorithm (docs/algorithm.md), the baseline",
-            Variant::OneEndSinglePop => "broken: popping the only item clears one end of the anchor",
-            Variant::NoCorruptionDetection => "broken: a node that cannot be loaded is always taken for a race",
-            Variant::CorruptionOnFirstMiss => "broken: the first failed node load is declared corruption",
-            Variant::SetLinkInsteadOfCas => "broken: stabilize links the neighbour with set, not cas",
-            Variant::StabilizeWithoutRecheck => "broken: stabilize links without re-reading the anchor",
-            Variant::DeleteBeforeCas => "broken: a pop deletes its node before its anchor CAS",
-            Variant::RetryUnknownCas => "broken: a push whose CAS reply was lost retries with a new node",
-            Variant::RewritePublishedNode => "broken: a push whose CAS reply was lost rewrites its published node",
-            Variant::StabilizeWrongSide => "broken: stabilize mirrors the wrong side",
-            Variant::IncrementAllocatedQueue => {
-                "broken by design: the increment-allocated queue the 2013 README warns against"
-            }
-        }
-    }
-
-    /// Whether the variant is deliberately broken (a mutation to catch).
-    pub fn is_broken(self) -> bool {
-        !matches!(self, Variant::Hardened | Variant::Michael2003)
-    }
-
-    /// Whether anchors carry and check the server lifetime.
-    pub(crate) fn tracks_lifetime(self) -> bool {
-        self == Variant::Hardened
-    }
-
-    /// Whether operations start from the client's last anchor and a pusher
-    /// pipelines its own stabilize (`michael2003` and its flawed copies keep
-    /// docs/algorithm.md's request sequence, where the flaws live).
-    pub(crate) fn engineers_round_trips(self) -> bool {
-        self == Variant::Hardened
-    }
-
-    /// The flaw this variant injects into `michael2003`, if any.
-    pub(crate) fn flaw(self) -> Option<Flaw> {
-        match self {
-            // The real algorithms, and a different algorithm dispatched in
-            // `Deque`.
-            Variant::Hardened | Variant::Michael2003 | Variant::IncrementAllocatedQueue => None,
-            Variant::OneEndSinglePop => Some(Flaw::SinglePopClearsOneEnd),
-            Variant::NoCorruptionDetection => Some(Flaw::MissingNodeIsAlwaysARace),
-            Variant::CorruptionOnFirstMiss => Some(Flaw::CorruptionOnFirstMiss),
-            Variant::SetLinkInsteadOfCas => Some(Flaw::SetLinkInsteadOfCas),
-            Variant::StabilizeWithoutRecheck => Some(Flaw::StabilizeWithoutRecheck),
-            Variant::DeleteBeforeCas => Some(Flaw::DeleteBeforeCas),
-            Variant::RetryUnknownCas => Some(Flaw::RetryUnknownCas),
-            Variant::RewritePublishedNode => Some(Flaw::RewritePublishedNode),
-            Variant::StabilizeWrongSide => Some(Flaw::StabilizeWrongSide),
-        }
-    }
-
-    /// Looks a variant up by [`name`](Variant::name).
-    pub fn from_name(name: &str) -> Option<Variant> {
-        Variant::ALL.iter().copied().find(|v| v.name() == name)
-    }
-}
 
 /// How a handle waits after an attempt lost a race (another client's CAS
 /// won), before it tries again.
@@ -280,8 +92,15 @@ pub struct DequeOptions {
     pub item_size_max: usize,
     /// Attempts per operation before [`DequeError::RetriesExhausted`].
     pub retries_max: u32,
-    /// Seed for node ids. `None` draws one from the operating system; the
-    /// simulator passes one derived from its master seed so runs replay.
+    /// Seed for node ids, backoff waits and life marks. `None` (the
+    /// default) draws one from the operating system, and ids never repeat
+    /// in practice. A seed is for the simulator, which derives one per
+    /// client from its master seed so runs replay. Two handles with the
+    /// same seed (or a worker restarted with its seed) draw the same ids:
+    /// `michael2003` then overwrites linked nodes and loses values silently;
+    /// `hardened` mixes the anchor version into each id and writes nodes
+    /// with `add`, drawing again when a key is taken, so such handles work
+    /// (FINDINGS.md, finding 6) but retry more; do not share seeds.
     pub id_seed: Option<u64>,
     /// Waiting between attempts after a lost race.
     pub backoff: Backoff,
@@ -318,7 +137,9 @@ impl<S: Store> Deque<S> {
     /// Fails with [`DequeError::AlreadyExists`] if the name is taken: the
     /// anchor is written with `add`, so two racing creators cannot both win.
     /// A `hardened` handle first asks the anchor's server its lifetime (one
-    /// `stats`), which it stamps into the anchor.
+    /// `stats` and life-mark exchange), which it stamps into the anchor, and
+    /// refuses a server with CAS disabled with [`DequeError::CasDisabled`]
+    /// (the anchor's `add` answered token 0; the anchor is deleted again).
     pub async fn create(store: S, name: Option<&str>, options: DequeOptions) -> Result<Self, DequeError> {
         let mut rng = id_rng(options.id_seed);
         let name = match name {
@@ -336,6 +157,12 @@ impl<S: Store> Deque<S> {
         }
         let anchor = format::encode_anchor(&empty);
         match deque.ctx.store.add(&deque.ctx.anchor_key, anchor).await {
+            Ok(AddOutcome::Stored(CasToken(0))) if deque.ctx.checks_cas => {
+                // The anchor is useless on this server: take it back (best
+                // effort; the error is the same either way).
+                let _ = deque.ctx.store.delete(&deque.ctx.anchor_key).await;
+                Err(deque.ctx.cas_disabled(OpKind::Create, &deque.ctx.anchor_key))
+            }
             Ok(AddOutcome::Stored(_)) => Ok(deque),
             Ok(AddOutcome::NotStored) => Err(DequeError::AlreadyExists { name: deque.ctx.name }),
             Err(source) if source.outcome_unknown() => Err(DequeError::OutcomeUnknown {
@@ -504,6 +331,9 @@ pub fn validate_name(name: &str) -> Result<Key, NameError> {
     let key = Key::new(name)?;
     if looks_like_node_key(name) {
         return Err(NameError::LooksLikeNodeKey);
+    }
+    if name == crate::store::LIFE_MARK_KEY {
+        return Err(NameError::Reserved);
     }
     Ok(key)
 }

@@ -26,6 +26,13 @@ pub struct LocalServerConfig {
     pub item_size_max: Option<usize>,
     /// `-M`: refuse stores when full instead of evicting.
     pub no_evictions: bool,
+    /// `-C`: CAS disabled (every token 0, every compare-and-set `EX`).
+    pub cas_disabled: bool,
+    /// Runs memcached as process 1 of its own PID namespace (`unshare
+    /// --pid --fork`, root only), as in a container: every start reports
+    /// the process id 1 in `stats`, so a restart within the same second
+    /// repeats the process identity.
+    pub own_pid_namespace: bool,
     /// The executable; defaults to `$MEMCACHED_BIN`, else `memcached` on `PATH`.
     pub binary: PathBuf,
 }
@@ -36,6 +43,8 @@ impl Default for LocalServerConfig {
             memory_mb: 64,
             item_size_max: None,
             no_evictions: false,
+            cas_disabled: false,
+            own_pid_namespace: false,
             binary: std::env::var_os("MEMCACHED_BIN")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("memcached")),
@@ -132,7 +141,7 @@ impl LocalServer {
             io_timeout: STARTUP_TIMEOUT,
             connect_timeout: STARTUP_TIMEOUT,
         };
-        super::stats_exchange(&self.address(), &options)
+        super::admin::stats_exchange(&self.address(), &options)
     }
 
     /// Makes `key` an immediate miss with `touch <key> -1` (docs/memcached.md: no
@@ -203,6 +212,13 @@ impl LocalServer {
     /// lost and the CAS counter starts again at 1, as in a real restart.
     pub fn restart(&mut self) -> Result<(), LocalServerError> {
         kill(&mut self.child);
+        // In its own PID namespace memcached dies a moment after the
+        // watchdog's `unshare` (by the parent-death signal): wait for the
+        // port to close before starting the next life on it.
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        while TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).is_ok() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(1));
+        }
         self.child = spawn_ready(&self.config, self.port)?;
         Ok(())
     }
@@ -260,6 +276,19 @@ pid=$!
 { read -r _ <&3; kill -9 "$pid" 2>/dev/null; } &
 wait "$pid""#;
 
+/// Whether a memcached on `port` answers `version` on a fresh connection.
+fn answers_version(port: u16) -> bool {
+    let exchange = || -> io::Result<bool> {
+        let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(1)))?;
+        stream.write_all(b"version\r\n")?;
+        let mut line = String::new();
+        BufReader::new(stream).read_line(&mut line)?;
+        Ok(line.starts_with("VERSION "))
+    };
+    exchange().unwrap_or(false)
+}
+
 /// The exit status `sh` gives a command it cannot find.
 const COMMAND_NOT_FOUND: i32 = 127;
 
@@ -270,8 +299,13 @@ fn free_port() -> Result<u16, LocalServerError> {
 
 fn spawn_ready(config: &LocalServerConfig, port: u16) -> Result<Child, LocalServerError> {
     let mut command = Command::new("sh");
+    command.args(["-c", WATCHDOG, "memcached-watchdog"]);
+    if config.own_pid_namespace {
+        // `--kill-child`: memcached dies with `unshare`, which the
+        // watchdog kills.
+        command.args(["unshare", "--pid", "--fork", "--kill-child=SIGKILL"]);
+    }
     command
-        .args(["-c", WATCHDOG, "memcached-watchdog"])
         .arg(&config.binary)
         .args(["-l", "127.0.0.1", "-U", "0", "-c", "1024"])
         .args(["-p", &port.to_string(), "-m", &config.memory_mb.to_string()])
@@ -285,6 +319,9 @@ fn spawn_ready(config: &LocalServerConfig, port: u16) -> Result<Child, LocalServ
     }
     if config.no_evictions {
         command.arg("-M");
+    }
+    if config.cas_disabled {
+        command.arg("-C");
     }
     let mut child = command.spawn().map_err(|source| LocalServerError::Spawn {
         binary: config.binary.clone(),
@@ -304,7 +341,9 @@ fn spawn_ready(config: &LocalServerConfig, port: u16) -> Result<Child, LocalServ
                 detail: format!("exited with {status}"),
             });
         }
-        if TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok() {
+        // Ready when it answers `version`, not merely when the port
+        // accepts: a connection can be reset while memcached starts.
+        if answers_version(port) {
             return Ok(child);
         }
         if Instant::now() > deadline {

@@ -14,9 +14,11 @@
 //! `SERVER_ERROR` line (say, a value too large), which is a definite refusal;
 //! our error classification unwraps it back into a reply.
 //! Only base meta flags are used (`mg v c`, `ms c`, `ms ME`, `ms C`, `md`), plus
-//! `stats` for the server lifetime (see `MemcachedStore::lifetime`), so
+//! `stats`, `gets` and `add` for the server lifetime (see
+//! `MemcachedStore::lifetime`, `admin.rs`), so
 //! it works with memcached 1.6.18 (Debian 12).
 
+mod admin;
 mod local;
 
 use std::future::Future;
@@ -120,7 +122,8 @@ impl MemcachedStore {
         let store = Self::connect_via(addresses, addresses, options)?;
         for server in &store.dial {
             let address = server.address();
-            version_exchange(&address, options).map_err(|source| ConnectError::Unreachable { address, source })?;
+            admin::version_exchange(&address, options)
+                .map_err(|source| ConnectError::Unreachable { address, source })?;
         }
         Ok(store)
     }
@@ -174,12 +177,17 @@ impl MemcachedStore {
 
     /// The `host:port` of the server `command`'s key lives on, for errors.
     fn server_of(&self, command: &Command) -> String {
-        self.servers[self.ring.server_for(command.key().as_bytes())].address()
+        self.server_of_key(command.key())
+    }
+
+    /// The `host:port` of the server `key` lives on.
+    fn server_of_key(&self, key: &Key) -> String {
+        self.servers[self.ring.server_for(key.as_bytes())].address()
     }
 
     fn execute(&self, command: &Command) -> Result<Reply, StoreError> {
         match command {
-            Command::Lifetime { key } => self.lifetime(key),
+            Command::Lifetime { key, mark } => self.lifetime(key, *mark),
             _ => self
                 .execute_batch(std::slice::from_ref(command))
                 .pop()
@@ -222,7 +230,9 @@ impl MemcachedStore {
     }
 
     /// The life of the server owning `key`: its process id and start time
-    /// from `stats` (`time - uptime`, both from one clock read, so exact).
+    /// from `stats` (`time - uptime`, both from one clock read, so exact),
+    /// and its life mark (`gets` of [`LIFE_MARK_KEY`](crate::store::LIFE_MARK_KEY),
+    /// or `mark` written with `add` if there is none), on one connection.
     ///
     /// Neither client of the `memcache` crate can do this: the meta client
     /// has no `stats`, and the classic client's ASCII `stats` (0.21.0) stops
@@ -230,14 +240,16 @@ impl MemcachedStore {
     /// all. So this is one plain exchange on its own short-lived connection;
     /// the deque asks only when it creates, at a handle's first read, or on
     /// seeing an anchor from another life, so the extra connection is rare.
-    fn lifetime(&self, key: &Key) -> Result<Reply, StoreError> {
+    fn lifetime(&self, key: &Key, mark: u64) -> Result<Reply, StoreError> {
         let server = &self.dial[self.ring.server_for(key.as_bytes())];
         let failed = |detail: String| StoreError::NotApplied {
             command: "stats",
             key: key.clone(),
-            detail,
+            detail: format!("{detail} (memcached at {})", self.server_of_key(key)),
         };
-        let stats = stats_exchange(&server.address(), &self.options).map_err(|e| failed(e.to_string()))?;
+        let (stats, stored_mark) =
+            admin::life_exchange(&server.address(), &self.options, crate::store::LIFE_MARK_KEY, mark)
+                .map_err(|e| failed(e.to_string()))?;
         let field = |name: &str| -> Result<u64, StoreError> {
             stats
                 .iter()
@@ -250,7 +262,8 @@ impl MemcachedStore {
                 })
         };
         let started = field("time")?.saturating_sub(field("uptime")?);
-        Ok(Reply::Lifetime(field("pid")? << 40 ^ started))
+        let identity = field("pid")? << 40 ^ started;
+        Ok(Reply::Lifetime(crate::store::Life::new(identity, &stored_mark)))
     }
 }
 
@@ -338,69 +351,6 @@ fn classify(command: &Command, error: meta::Error, server: &str) -> Result<Reply
     }
 }
 
-/// A fresh connection to `address` with `options`' deadlines, for the
-/// plain exchanges the meta client has no command for.
-fn admin_connection(address: &str, timeout: std::time::Duration) -> std::io::Result<std::net::TcpStream> {
-    use std::io::{Error, ErrorKind};
-    use std::net::{TcpStream, ToSocketAddrs};
-
-    let socket = address
-        .to_socket_addrs()?
-        .next()
-        .ok_or_else(|| Error::new(ErrorKind::InvalidInput, format!("{address} resolves to nothing")))?;
-    let stream = TcpStream::connect_timeout(&socket, timeout)?;
-    stream.set_read_timeout(Some(timeout))?;
-    stream.set_write_timeout(Some(timeout))?;
-    Ok(stream)
-}
-
-/// One `version` exchange on its own connection, within the connect
-/// timeout: does a memcached answer at `address`?
-fn version_exchange(address: &str, options: &MemcachedOptions) -> std::io::Result<()> {
-    use std::io::{BufRead, BufReader, Error, ErrorKind, Write};
-
-    let mut stream = admin_connection(address, options.connect_timeout)?;
-    stream.write_all(b"version\r\n")?;
-    let mut line = String::new();
-    BufReader::new(stream).read_line(&mut line)?;
-    if line.starts_with("VERSION ") {
-        Ok(())
-    } else {
-        Err(Error::new(
-            ErrorKind::InvalidData,
-            format!("answered {:?} to `version`: not memcached", line.trim_end()),
-        ))
-    }
-}
-
-/// Sends `stats` to `address` on a fresh connection and returns its
-/// `STAT <name> <value>` lines, in order, up to `END`.
-pub(crate) fn stats_exchange(address: &str, options: &MemcachedOptions) -> std::io::Result<Vec<(String, String)>> {
-    use std::io::{BufRead, BufReader, Error, ErrorKind, Write};
-
-    let mut stream = admin_connection(address, options.io_timeout)?;
-    stream.write_all(b"stats\r\n")?;
-    let mut stats = Vec::new();
-    for line in BufReader::new(stream).lines() {
-        let line = line?;
-        let line = line.trim_end();
-        if line == "END" {
-            return Ok(stats);
-        }
-        let mut fields = line.splitn(3, ' ');
-        match (fields.next(), fields.next(), fields.next()) {
-            (Some("STAT"), Some(name), Some(value)) => stats.push((name.to_owned(), value.to_owned())),
-            _ => {
-                return Err(Error::new(
-                    ErrorKind::InvalidData,
-                    format!("unexpected stats line {line:?}"),
-                ));
-            }
-        }
-    }
-    Err(Error::new(ErrorKind::UnexpectedEof, "stats ended before END"))
-}
-
 fn server_error(text: &str) -> ServerError {
     if text.contains("too large") {
         ServerError::TooLarge
@@ -422,6 +372,10 @@ impl Store for MemcachedStore {
 
     fn colocated(&self, a: &Key, b: &Key) -> bool {
         self.ring.server_for(a.as_bytes()) == self.ring.server_for(b.as_bytes())
+    }
+
+    fn server_name(&self, key: &Key) -> String {
+        format!("memcached at {}", self.server_of_key(key))
     }
 
     /// Blocks the calling thread (each client has its own).

@@ -109,6 +109,10 @@ impl<S: Store> Store for CountingStore<S> {
         self.inner.colocated(a, b)
     }
 
+    fn server_name(&self, key: &Key) -> String {
+        self.inner.server_name(key)
+    }
+
     fn pause(&self, duration: std::time::Duration) -> impl Future<Output = ()> {
         self.inner.pause(duration)
     }

@@ -84,14 +84,26 @@ pub enum Command {
         /// The key to remove.
         key: Key,
     },
-    /// Which life of the server that owns `key` is running (`stats`: the
-    /// process id and start time). A restart begins a new life, and CAS
-    /// tokens are unique only within one, so the hardened deque stamps its
-    /// anchor with it to recognise an anchor written from a token of an
-    /// earlier life (FINDINGS.md, the restart ABA).
+    /// Which life of the server that owns `key` is running. A restart
+    /// begins a new life, and CAS tokens are unique only within one, so the
+    /// hardened deque stamps its anchor with it to recognise an anchor
+    /// written from a token of an earlier life (FINDINGS.md, the restart
+    /// ABA). The answer combines the process identity `stats` gives (process
+    /// id and start second) with a random mark the first client to ask after
+    /// a start writes into the server ([`LIFE_MARK_KEY`], with `add`, so one
+    /// client's mark wins): a restarted server has lost the mark, so its
+    /// life differs even when the process id and the start second repeat
+    /// (memcached as process 1 of a container restarted within a second).
+    /// Costs of the mark: if it is evicted or flushed while the server runs,
+    /// the next check makes a new one, and anchors stamped before read as
+    /// foreign: a false alarm, reported as corruption, never a silent loss;
+    /// a server full under `-M` may refuse the mark, and the check fails
+    /// without effect.
     Lifetime {
         /// A key on the server asked about; only routing reads it.
         key: Key,
+        /// The mark to write if the server has none (random per check).
+        mark: u64,
     },
 }
 
@@ -104,7 +116,7 @@ impl Command {
             | Command::Add { key, .. }
             | Command::Cas { key, .. }
             | Command::Delete { key }
-            | Command::Lifetime { key } => key,
+            | Command::Lifetime { key, .. } => key,
         }
     }
 
@@ -149,9 +161,49 @@ pub enum Reply {
     Deleted,
     /// `SERVER_ERROR ...`: the server refused the request.
     ServerError(ServerError),
-    /// The server's life (see [`Command::Lifetime`]): equal answers mean
-    /// no restart in between.
-    Lifetime(u64),
+    /// The server's life (see [`Command::Lifetime`]).
+    Lifetime(Life),
+}
+
+/// What a server says about which life it is running (see
+/// [`Command::Lifetime`]): the two facts, so that the deque decides what
+/// makes a life, and one function ([`Life::new`]) for every world.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Life {
+    /// The process identity `stats` reports: the process id in the high
+    /// bits, the start second (`time - uptime`) xored into the low ones.
+    /// Repeats when memcached is process 1 of a container restarted within
+    /// a second.
+    pub identity: u64,
+    /// The life mark under [`LIFE_MARK_KEY`], folded to 64 bits: random,
+    /// written by the first client to ask after a start, lost by a restart.
+    pub mark: u64,
+}
+
+impl Life {
+    /// A life from a process identity and the stored mark (any bytes; the
+    /// library writes 8).
+    pub fn new(identity: u64, mark: &[u8]) -> Life {
+        let mut folded = [0u8; 8];
+        for (i, byte) in mark.iter().enumerate() {
+            folded[i % 8] ^= *byte;
+        }
+        Life {
+            identity,
+            mark: u64::from_le_bytes(folded),
+        }
+    }
+
+    /// The one number an anchor is stamped with: equal stamps, same life.
+    /// The mark is spread over all 64 bits (splitmix64's finaliser) before
+    /// it is combined with the identity, so neither can cancel the other
+    /// by a nearby value.
+    pub fn stamp(self) -> u64 {
+        let mut z = self.mark.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        self.identity ^ z ^ (z >> 31)
+    }
 }
 
 /// The server-side refusals the deque must tell apart.
@@ -317,6 +369,13 @@ pub trait Store {
         false
     }
 
+    /// The server `key` lives on, as errors name it (`host:port` for
+    /// memcached); "the store" where a world has no servers to tell apart.
+    fn server_name(&self, key: &Key) -> String {
+        let _ = key;
+        "the store".to_owned()
+    }
+
     /// Reads `key` with its CAS token; `None` on a miss.
     fn gets(&self, key: &Key) -> impl Future<Output = Result<Option<Item>, StoreError>> {
         async move {
@@ -411,9 +470,14 @@ pub fn cas_outcome(command: &Command, reply: Result<Reply, StoreError>) -> Resul
     }
 }
 
-/// The life of the server owning `key` (see [`Command::Lifetime`]).
-pub async fn lifetime<S: Store + ?Sized>(store: &S, key: &Key) -> Result<u64, StoreError> {
-    let command = Command::Lifetime { key: key.clone() };
+/// The key under which a server keeps the mark of its life (see
+/// [`Command::Lifetime`]). No deque may be named so.
+pub const LIFE_MARK_KEY: &str = "memcache-collections:life";
+
+/// The life of the server owning `key` (see [`Command::Lifetime`]); `mark`
+/// is written if the server has none yet.
+pub async fn lifetime<S: Store + ?Sized>(store: &S, key: &Key, mark: u64) -> Result<Life, StoreError> {
+    let command = Command::Lifetime { key: key.clone(), mark };
     match store.call(command.clone()).await? {
         Reply::Lifetime(life) => Ok(life),
         Reply::ServerError(error) => Err(StoreError::refused(&command, error)),
@@ -439,6 +503,10 @@ macro_rules! forward_store {
 
             fn colocated(&self, a: &Key, b: &Key) -> bool {
                 (**self).colocated(a, b)
+            }
+
+            fn server_name(&self, key: &Key) -> String {
+                (**self).server_name(key)
             }
         }
     )*};

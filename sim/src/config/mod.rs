@@ -199,6 +199,14 @@ pub struct ServersConfig {
     pub memory_limit_bytes: Option<usize>,
     /// `false` is `-M`: refuse stores when full instead of evicting.
     pub evictions: bool,
+    /// `false` is `-C`: CAS disabled, every token 0 and every
+    /// compare-and-set refused (`EX`), as memcached 1.6.18 does it.
+    pub cas: bool,
+    /// Whether a restart keeps the process identity `stats` reports
+    /// (process id and start second): memcached as process 1 of a
+    /// container, restarted within one second. Only the life mark the
+    /// deque writes into the server tells such lives apart.
+    pub restart_keeps_identity: bool,
 }
 
 impl Default for ServersConfig {
@@ -208,6 +216,8 @@ impl Default for ServersConfig {
             item_size_max_bytes: memcache_collections::memcore::ITEM_SIZE_MAX_DEFAULT,
             memory_limit_bytes: None,
             evictions: true,
+            cas: true,
+            restart_keeps_identity: false,
         }
     }
 }
@@ -344,6 +354,11 @@ pub struct ClientsConfig {
     pub backoff_first_us: u32,
     /// The largest backoff bound.
     pub backoff_max_us: u32,
+    /// Every client (and the setup and drain clients) draws node ids from
+    /// the same seeded stream, as handles sharing `DequeOptions::id_seed`
+    /// or a worker restarted with its seed do: their ids collide on
+    /// purpose.
+    pub colliding_node_ids: bool,
 }
 
 impl Default for ClientsConfig {
@@ -360,6 +375,7 @@ impl Default for ClientsConfig {
             recreate_after_anchor_loss: false,
             backoff_first_us: memcache_collections::deque::BACKOFF_FIRST_US_DEFAULT,
             backoff_max_us: memcache_collections::deque::BACKOFF_MAX_US_DEFAULT,
+            colliding_node_ids: false,
         }
     }
 }

@@ -13,9 +13,11 @@ pub fn render(records: &[RunRecord]) -> String {
     );
     for s in summarise(records) {
         // A failing verdict a scenario expects is a catch (a canary, or a
-        // broken variant's scenario): say so, lest it read as a failure.
+        // broken variant's scenario): say so, lest it read as a failure. An
+        // expected refusal is the library doing its job, not a catch.
         let expected_catch = |verdict: crate::verdict::Verdict| {
             !verdict.is_pass()
+                && verdict != crate::verdict::Verdict::Refused
                 && records
                     .iter()
                     .any(|r| r.scenario == s.scenario && r.verdict == verdict && r.expected)

@@ -79,6 +79,10 @@ impl Store for GatedStore<'_> {
         self.inner.colocated(a, b)
     }
 
+    fn server_name(&self, key: &Key) -> String {
+        self.inner.server_name(key)
+    }
+
     async fn pause(&self, duration: Duration) {
         self.inner.pause(duration).await;
     }

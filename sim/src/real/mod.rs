@@ -4,7 +4,8 @@
 //!
 //! | scenario asks for | the real backend does |
 //! |---|---|
-//! | servers, `-I`, `-M` | one memcached per server with those flags (`crate::capability`) |
+//! | servers, `-I`, `-M`, `cas = false` | one memcached per server with those flags (`-C` for no CAS; `crate::capability`) |
+//! | `restart_keeps_identity` | each memcached as process 1 of its own PID namespace (`unshare`, root), the servers started at the top of a wall-clock second, so a restart within the run's first second repeats the process id and the start second |
 //! | `memory_limit_bytes` | `-m` rounded up to whole MiB (at least 2) and filler traffic that fills it before the workload and keeps it full |
 //! | restart | kill the process, start it again on the same port |
 //! | `flush_all` | `flush_all` on an admin connection |
@@ -69,6 +70,15 @@ pub(crate) fn run(plan: &RunPlan) -> Outcome {
 fn start(plan: &RunPlan) -> Result<Outcome, String> {
     let config = &plan.config;
     let servers = capability::servers(config);
+    if servers.local.own_pid_namespace {
+        // Start at the top of a wall-clock second, so that a restart within
+        // the run's first second repeats the start second as well as the
+        // process id: the identity a container restart repeats.
+        let into_second = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.subsec_micros());
+        std::thread::sleep(Duration::from_micros(u64::from(1_000_000 - into_second)));
+    }
     let cluster = Cluster::start(config.servers.count, &servers.local).map_err(|e| e.to_string())?;
     let options = |client: u32| workload::deque_options(config, plan.variant, plan.seed, client);
     let direct = || {
@@ -91,7 +101,7 @@ fn start(plan: &RunPlan) -> Result<Outcome, String> {
         rng::stream(plan.seed, Stream::Faults, 0),
     );
     let first_readings = background::readings(&control);
-    block_on(async {
+    let setup = block_on(async {
         let mut deque = Deque::create(&setup_store, Some(DEQUE_NAME), options(client_count)).await?;
         let clients = &config.clients;
         workload::setup::prefill(
@@ -102,8 +112,10 @@ fn start(plan: &RunPlan) -> Result<Outcome, String> {
             &control.log,
         )
         .await
-    })
-    .map_err(|e| format!("setting up the deque failed: {e}"))?;
+    });
+    if let Err(error) = setup {
+        return Ok(Outcome::setup_failed(&error));
+    }
     let mut counters = Counters::default();
     let mut real = RealCounters::default();
     let mut filler = servers.memory_pressure.then(|| {

@@ -159,6 +159,10 @@ impl Store for SimStore {
         self.ring.server_for(a.as_bytes()) == self.ring.server_for(b.as_bytes())
     }
 
+    fn server_name(&self, key: &Key) -> String {
+        format!("simulated server {}", self.ring.server_for(key.as_bytes()))
+    }
+
     /// Sleeps in virtual time, like think time.
     async fn pause(&self, duration: std::time::Duration) {
         let duration_us = u64::try_from(duration.as_micros()).unwrap_or(u64::MAX);

@@ -50,4 +50,8 @@ impl Store for DirectStore<'_> {
     fn colocated(&self, a: &Key, b: &Key) -> bool {
         self.ring.server_for(a.as_bytes()) == self.ring.server_for(b.as_bytes())
     }
+
+    fn server_name(&self, key: &Key) -> String {
+        format!("simulated server {}", self.ring.server_for(key.as_bytes()))
+    }
 }

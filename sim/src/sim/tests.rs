@@ -236,3 +236,93 @@ fn overlapping_pauses_end_with_the_last() {
     assert_eq!(times(&trace, TraceKind::Send), [601]);
     assert!(matches!(results[0], (641, Ok(Reply::Stored { .. }))), "{results:?}");
 }
+
+/// A pause pinned before a request holds that very request, as the real
+/// backend's gate does: the client's second data request goes out when
+/// the pause ends, not before it.
+#[test]
+fn a_pause_pinned_before_a_request_holds_that_request() {
+    let (results, trace) = drive(
+        config(vec![FaultSpec {
+            trigger: Trigger::AfterClientRequests { client: 0, requests: 1 },
+            fault: Fault::Pause {
+                client: 0,
+                duration_us: 500,
+            },
+        }]),
+        vec![(0, set("a")), (0, set("b"))],
+    );
+    let fault = times(&trace, TraceKind::Fault)[0];
+    assert_eq!(times(&trace, TraceKind::Send), [1, fault + 500]);
+    assert_eq!(results.len(), 2);
+}
+
+/// Runs `config` with `variant` and seed 0, keeping the trace.
+fn run_kept(config: RunConfig, variant: Variant) -> crate::outcome::Outcome {
+    let mut plan = RunPlan::for_config(config, None, 0, variant);
+    plan.keep_trace = true;
+    super::run(&plan)
+}
+
+/// Colliding id streams make pushes meet each other's keys: the hardened
+/// deque's `add` finds them taken (and draws again), and every value
+/// comes out of the drain.
+#[test]
+fn colliding_node_ids_collide_and_hardened_keeps_every_value() {
+    let mut config = RunConfig::default();
+    config.clients.count = 3;
+    config.clients.ops_per_client = 10;
+    config.clients.colliding_node_ids = true;
+    let outcome = run_kept(config, Variant::Hardened);
+    let refused_adds = outcome
+        .trace
+        .iter()
+        .filter(|r| {
+            r.kind == TraceKind::Apply && r.detail.contains(" add simdeque:") && r.detail.ends_with("NOT_STORED")
+        })
+        .count();
+    assert!(refused_adds > 0, "no node id collided");
+    let judged = crate::judge::judge(&outcome, &crate::judge::Expectation::passing(), Default::default());
+    assert_eq!(
+        judged.verdict,
+        crate::verdict::Verdict::Linearizable,
+        "{}",
+        judged.reason
+    );
+}
+
+/// `-C` in the simulator: the hardened deque refuses at setup, naming the
+/// server; nothing runs.
+#[test]
+fn a_server_without_cas_is_refused_at_setup() {
+    let mut config = RunConfig::default();
+    config.servers.cas = false;
+    let outcome = run_kept(config, Variant::Hardened);
+    let crate::outcome::RunEnd::Refused { reason } = &outcome.end else {
+        panic!("{:?}", outcome.end);
+    };
+    assert!(reason.contains("simulated server 0 has CAS disabled"), "{reason}");
+    assert!(outcome.history.ops.is_empty());
+}
+
+/// A restart that keeps the process identity still begins a new life: the
+/// lifetime answers before and after it differ.
+#[test]
+fn a_restart_keeping_the_identity_still_changes_the_life() {
+    let mut config = config(vec![at(100, Fault::Restart { server: 0 })]);
+    config.servers.restart_keeps_identity = true;
+    let life = |mark| Command::Lifetime {
+        key: Key::new("q").unwrap(),
+        mark,
+    };
+    let (answers, _) = drive(config, vec![(0, life(1)), (200, life(2))]);
+    let lives: Vec<_> = answers
+        .iter()
+        .map(|(_, reply)| match reply {
+            Ok(Reply::Lifetime(life)) => *life,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(lives[0].identity, lives[1].identity, "the identity is kept");
+    assert_ne!(lives[0].stamp(), lives[1].stamp(), "the mark is not");
+}

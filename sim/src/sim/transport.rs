@@ -14,7 +14,7 @@ use crate::trace::{Parties, TraceKind, describe_reply, reply_fields};
 
 impl World {
     /// Sends a client's request: fires the faults pinned to its request
-    /// count, arms its timer, and puts the request on its link.
+    /// count, then, unless they crashed or paused the client, sends it.
     pub(crate) fn send(&mut self, client: usize, command: Command) {
         // Request triggers count the deque's data requests only: a lifetime
         // check (`stats`, hardened handles) is invisible to them, so a
@@ -23,15 +23,27 @@ impl World {
         if counted {
             self.fire_request_triggers(client);
         }
-        if self.clients[client].finished {
+        let state = &mut self.clients[client];
+        if state.finished {
             return;
         }
+        state.requests_sent += u64::from(counted);
+        if state.paused_until_us > Some(self.now_us) {
+            // A pause fired before this request: it waits for the resume,
+            // as behind the real backend's gate.
+            state.held_request = Some(command);
+            return;
+        }
+        self.transmit_request(client, command);
+    }
+
+    /// Arms the client's timer and puts its request on its link.
+    pub(crate) fn transmit_request(&mut self, client: usize, command: Command) {
         let server = self.ring.server_for(command.key().as_bytes());
         let request = self.next_request;
         self.next_request += 1;
         self.counters.requests += 1;
         let state = &mut self.clients[client];
-        state.requests_sent += u64::from(counted);
         state.awaiting = Some(Awaiting {
             request,
             deadline_us: self.now_us + self.network.timeout_us(),

@@ -13,7 +13,7 @@ use memcache_collections::key::Key;
 use memcache_collections::memcore::{CoreConfig, ServerCore};
 use memcache_collections::routing::{KetamaRing, ServerSpec};
 use memcache_collections::store::{Command, Reply, block_on};
-use memcache_collections::{Deque, DequeOptions, Variant};
+use memcache_collections::{Deque, DequeError, DequeOptions, Variant};
 use rand_chacha::ChaCha8Rng;
 
 use super::client::{Outgoing, Shared, SimStore};
@@ -99,6 +99,9 @@ pub(crate) struct ClientState {
     /// of them, as on the real backend's client gate.
     pub(crate) paused_until_us: Option<u64>,
     pub(crate) poll_deferred: bool,
+    /// A request a pause fired just before it holds until the pause ends
+    /// (as the real backend's gate holds it).
+    pub(crate) held_request: Option<memcache_collections::store::Command>,
     pub(crate) finished: bool,
     /// History index of the op in progress.
     pub(crate) op_index: Option<usize>,
@@ -139,8 +142,8 @@ pub(crate) struct World {
 /// Runs one plan in the simulator.
 pub fn run(plan: &RunPlan) -> Outcome {
     let mut world = World::new(plan);
-    if let Err(reason) = world.setup() {
-        return Outcome::could_not_start(reason);
+    if let Err(error) = world.setup() {
+        return Outcome::setup_failed(&error);
     }
     world.spawn_workload();
     world.start();
@@ -161,6 +164,8 @@ impl World {
             item_size_max: config.servers.item_size_max_bytes,
             memory_limit_bytes: config.servers.memory_limit_bytes,
             evictions: config.servers.evictions,
+            cas: config.servers.cas,
+            restart_keeps_identity: config.servers.restart_keeps_identity,
         };
         let (timed, triggers) = Triggers::arm(&config.faults);
         World {
@@ -214,7 +219,7 @@ impl World {
 
     /// Creates the deque and pushes the prefill straight on the servers (no
     /// network, no faults), each push its own instant before the workload.
-    pub(crate) fn setup(&mut self) -> Result<(), String> {
+    pub(crate) fn setup(&mut self) -> Result<(), DequeError> {
         let clients = self.config.clients.clone();
         let options = self.options(clients.count);
         let direct = DirectStore::new(&mut self.servers, &self.ring);
@@ -229,8 +234,7 @@ impl World {
                 &log,
             )
             .await
-        })
-        .map_err(|e| format!("setting up the deque failed: {e}"))?;
+        })?;
         // A prefill can evict earlier prefill nodes: such losses happened
         // before the workload, and are recorded at its start (no later than
         // they happened).
@@ -321,7 +325,12 @@ impl World {
                     return;
                 }
                 self.clients[client].paused_until_us = None;
-                if std::mem::take(&mut self.clients[client].poll_deferred) {
+                if let Some(command) = self.clients[client].held_request.take() {
+                    // A client that crashed meanwhile never sends it.
+                    if !self.clients[client].finished {
+                        self.transmit_request(client, command);
+                    }
+                } else if std::mem::take(&mut self.clients[client].poll_deferred) {
                     self.poll_client(client);
                 }
             }

@@ -30,7 +30,12 @@ pub fn deque_options(config: &RunConfig, variant: Variant, seed: u64, client: u3
         variant,
         item_size_max: config.servers.item_size_max_bytes,
         retries_max: config.clients.retries_max,
-        id_seed: Some(rng::derived_seed(seed, Stream::NodeIds, client)),
+        // Colliding ids on purpose: every client draws client 0's stream.
+        id_seed: Some(rng::derived_seed(
+            seed,
+            Stream::NodeIds,
+            if config.clients.colliding_node_ids { 0 } else { client },
+        )),
         backoff: Backoff {
             first_us: config.clients.backoff_first_us,
             max_us: config.clients.backoff_max_us,
