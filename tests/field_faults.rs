@@ -105,8 +105,10 @@ trait RestartWorld {
     type S: Store + Send + Sync + 'static;
     /// A new client of the servers.
     fn connect(&self) -> Self::S;
-    /// Restarts the server so that it reports the same process identity.
-    fn restart_keeping_identity(&self);
+    /// Restarts the server so that it reports the same process identity;
+    /// false if the identity changed after all (a real restart that
+    /// slipped into the next second on a loaded machine).
+    fn restart_keeping_identity(&self) -> bool;
 }
 
 /// The stale-client race of FINDINGS.md in a container: client A reads the
@@ -114,8 +116,9 @@ trait RestartWorld {
 /// restarts with the same process identity; client B re-creates the deque
 /// and pushes four values and pops one, so that the anchor's token reaches
 /// the one A holds; A's push then lands its stale CAS. Returns what a
-/// fresh reader gets: every value, or the error it meets.
-fn container_restart_aba<W: RestartWorld>(world: &W, variant: Variant) -> Result<Vec<Vec<u8>>, DequeError> {
+/// fresh reader gets: every value, or the error it meets; `None` if the
+/// restart did not keep the identity, so the race was not the one tried.
+fn container_restart_aba<W: RestartWorld>(world: &W, variant: Variant) -> Option<Result<Vec<Vec<u8>>, DequeError>> {
     let options = options(variant);
     let setup = world.connect();
     let mut warm = block_on(Deque::create(&setup, Some("q"), options.clone())).unwrap();
@@ -143,7 +146,12 @@ fn container_restart_aba<W: RestartWorld>(world: &W, variant: Variant) -> Result
     let anchor = Key::new("q").unwrap();
     let held_token = block_on(setup.gets(&anchor)).unwrap().unwrap().cas;
 
-    world.restart_keeping_identity();
+    if !world.restart_keeping_identity() {
+        *held.inner.lock().unwrap() = Arc::new(world.connect());
+        release_tx.send(()).unwrap();
+        let _ = stale.join().unwrap();
+        return None;
+    }
     let fresh = world.connect();
     let mut b = block_on(Deque::create_or_bind(&fresh, "q", options.clone())).unwrap();
     for value in ["new 1", "new 2", "new 3", "new 4"] {
@@ -170,19 +178,34 @@ fn container_restart_aba<W: RestartWorld>(world: &W, variant: Variant) -> Result
     stale.join().unwrap().expect("the stale push lands");
 
     let reader_store = world.connect();
-    let mut reader = block_on(Deque::bind(&reader_store, "q", options))?;
-    let mut popped = Vec::new();
-    while let Some(value) = block_on(reader.pop_front())? {
-        popped.push(value);
-    }
-    Ok(popped)
+    let read = || {
+        let mut reader = block_on(Deque::bind(&reader_store, "q", options))?;
+        let mut popped = Vec::new();
+        while let Some(value) = block_on(reader.pop_front())? {
+            popped.push(value);
+        }
+        Ok(popped)
+    };
+    Some(read())
+}
+
+/// The race of [`container_restart_aba`] on fresh worlds until a restart
+/// keeps the identity (at most five tries: a restart takes well under a
+/// second, so missing five times means something else is wrong).
+fn container_restart_race<W: RestartWorld>(
+    world: &impl Fn() -> W,
+    variant: Variant,
+) -> Result<Vec<Vec<u8>>, DequeError> {
+    (0..5)
+        .find_map(|_| container_restart_aba(&world(), variant))
+        .expect("five restarts in a row changed the server's identity")
 }
 
 /// `hardened` reports the stale anchor as foreign; the lifetime without the
 /// mark (the code before the fix) hands a fresh reader the stale value and
 /// loses the three acknowledged ones without a word.
 fn container_restart_is_reported<W: RestartWorld>(world: impl Fn() -> W) {
-    let error = container_restart_aba(&world(), Variant::Hardened).unwrap_err();
+    let error = container_restart_race(&world, Variant::Hardened).unwrap_err();
     assert!(
         matches!(
             error,
@@ -193,7 +216,7 @@ fn container_restart_is_reported<W: RestartWorld>(world: impl Fn() -> W) {
         ),
         "{error}"
     );
-    let silent = container_restart_aba(&world(), Variant::LifetimeWithoutMark).unwrap();
+    let silent = container_restart_race(&world, Variant::LifetimeWithoutMark).unwrap();
     assert_eq!(silent, vec![b"stale".to_vec()], "before the fix the new values vanish");
 }
 
@@ -204,8 +227,9 @@ impl RestartWorld for InMemory {
     fn connect(&self) -> Arc<MemoryStore> {
         self.0.clone()
     }
-    fn restart_keeping_identity(&self) {
+    fn restart_keeping_identity(&self) -> bool {
         self.0.core().restart();
+        true
     }
 }
 
@@ -250,11 +274,15 @@ impl RestartWorld for Container {
         let address = self.0.lock().unwrap().address();
         MemcachedStore::connect(&[address], &MemcachedOptions::default()).unwrap()
     }
-    fn restart_keeping_identity(&self) {
+    fn restart_keeping_identity(&self) -> bool {
         let before = self.identity();
+        assert_eq!(before.0, "1", "memcached is process 1 of its namespace");
         self.0.lock().unwrap().restart().unwrap();
-        assert_eq!(self.identity(), before, "process 1, restarted within its start second");
-        assert_eq!(before.0, "1");
+        let kept = self.identity() == before;
+        if !kept {
+            eprintln!("the restart left second {}: trying again", before.1);
+        }
+        kept
     }
 }
 

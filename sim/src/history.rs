@@ -5,6 +5,7 @@
 //! through the same checks.
 //!
 //! # JSON format
+//! (`docs/history-format.md` is the same for readers without the source.)
 //! ```json
 //! { "ops": [ { "client": 0, "op": "push_back", "value": "v0.1",
 //!              "invoke_us": 10, "return_us": 250, "result": {"type": "ok"} },
@@ -28,6 +29,11 @@
 //!   that server (restart, flush). Optional (default: none).
 //! - `drain_client`: the client whose pops drained the deque after the
 //!   workload. Optional.
+//!
+//! A client runs one operation at a time, and an operation returns after it
+//! is invoked: [`History::validate`] refuses a history that breaks any rule
+//! above (unknown fields included), naming the operation by its index in
+//! `ops`, since the checker's answer on such input would mean nothing.
 
 use serde::{Deserialize, Serialize};
 
@@ -168,6 +174,7 @@ impl std::fmt::Display for FailKind {
 
 /// One operation of one client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct HistoryOp {
     /// The client that ran it.
     pub client: u32,
@@ -202,6 +209,7 @@ pub enum LossCause {
 
 /// Entries destroyed during the run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Loss {
     /// When.
     pub at_us: u64,
@@ -215,6 +223,7 @@ pub struct Loss {
 
 /// A whole run's history.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct History {
     /// Operations in invocation order.
     pub ops: Vec<HistoryOp>,
@@ -225,4 +234,209 @@ pub struct History {
     /// pops reveal the final contents.
     #[serde(default)]
     pub drain_client: Option<u32>,
+}
+
+/// Why a history is not one a set of clients could have produced (see the
+/// module's rules); `index` is the operation's position in `ops`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HistoryError {
+    /// An operation returned before it was invoked.
+    #[error("ops[{index}]: return_us {return_us} is before invoke_us {invoke_us}")]
+    ReturnBeforeInvoke {
+        index: usize,
+        invoke_us: u64,
+        return_us: u64,
+    },
+    /// An operation that never returned has a result other than `unknown`.
+    #[error("ops[{index}]: return_us is null (it never returned) but its result is {result}, not unknown")]
+    ResultWithoutReturn { index: usize, result: &'static str },
+    /// A push without a value, or a pop with one.
+    #[error("ops[{index}]: {} {}", op.as_str(), if op.is_push() { "has no value" } else { "has a value (pops carry none)" })]
+    ValueMismatch { index: usize, op: OpName },
+    /// A result the operation cannot have (a pop answering `ok`, a push
+    /// answering `value` or `empty`).
+    #[error("ops[{index}]: {} cannot answer {result}", op.as_str())]
+    ResultMismatch {
+        index: usize,
+        op: OpName,
+        result: &'static str,
+    },
+    /// Two pushes of one value: the checker tells values apart by value.
+    #[error("ops[{index}]: pushes {value:?}, already pushed by ops[{first}]; pushed values must be distinct")]
+    RepeatedValue { index: usize, first: usize, value: String },
+    /// A client invoked an operation before its previous one returned.
+    #[error(
+        "ops[{index}]: client {client} invokes at {invoke_us} us, but its ops[{previous}] {}",
+        match previous_return_us {
+            Some(us) => format!("returns only at {us} us"),
+            None => "never returned".to_string(),
+        }
+    )]
+    Overlap {
+        index: usize,
+        client: u32,
+        invoke_us: u64,
+        previous: usize,
+        previous_return_us: Option<u64>,
+    },
+}
+
+impl History {
+    /// Checks the history against the format's rules; the first broken
+    /// one is the error.
+    pub fn validate(&self) -> Result<(), HistoryError> {
+        let mut pushed: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+        for (index, op) in self.ops.iter().enumerate() {
+            if let Some(return_us) = op.return_us
+                && return_us < op.invoke_us
+            {
+                return Err(HistoryError::ReturnBeforeInvoke {
+                    index,
+                    invoke_us: op.invoke_us,
+                    return_us,
+                });
+            }
+            if op.return_us.is_none() && op.result != OpResult::Unknown {
+                return Err(HistoryError::ResultWithoutReturn {
+                    index,
+                    result: op.result.kind(),
+                });
+            }
+            if op.op.is_push() != op.value.is_some() {
+                return Err(HistoryError::ValueMismatch { index, op: op.op });
+            }
+            let fits = match op.result {
+                OpResult::Ok => op.op.is_push(),
+                OpResult::Value { .. } | OpResult::Empty => !op.op.is_push(),
+                OpResult::Unknown | OpResult::Failed { .. } | OpResult::Corruption { .. } => true,
+            };
+            if !fits {
+                return Err(HistoryError::ResultMismatch {
+                    index,
+                    op: op.op,
+                    result: op.result.kind(),
+                });
+            }
+            if let Some(value) = &op.value
+                && let Some(&first) = pushed.get(value.as_str())
+            {
+                return Err(HistoryError::RepeatedValue {
+                    index,
+                    first,
+                    value: value.clone(),
+                });
+            }
+            if let Some(value) = &op.value {
+                pushed.insert(value, index);
+            }
+        }
+        let mut by_client: Vec<usize> = (0..self.ops.len()).collect();
+        by_client.sort_by_key(|&i| (self.ops[i].client, self.ops[i].invoke_us, i));
+        for pair in by_client.windows(2) {
+            let (previous, index) = (pair[0], pair[1]);
+            let (before, op) = (&self.ops[previous], &self.ops[index]);
+            if before.client == op.client && before.return_us.is_none_or(|r| r > op.invoke_us) {
+                return Err(HistoryError::Overlap {
+                    index,
+                    client: op.client,
+                    invoke_us: op.invoke_us,
+                    previous,
+                    previous_return_us: before.return_us,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(client: u32, name: OpName, value: Option<&str>, span: (u64, Option<u64>), result: OpResult) -> HistoryOp {
+        HistoryOp {
+            client,
+            op: name,
+            value: value.map(str::to_owned),
+            invoke_us: span.0,
+            return_us: span.1,
+            result,
+        }
+    }
+
+    fn history(ops: Vec<HistoryOp>) -> History {
+        History {
+            ops,
+            ..History::default()
+        }
+    }
+
+    #[test]
+    fn a_well_formed_history_passes() {
+        let ok = history(vec![
+            op(0, OpName::PushBack, Some("a"), (0, Some(10)), OpResult::Ok),
+            op(0, OpName::PopFront, None, (10, None), OpResult::Unknown),
+            op(1, OpName::PopBack, None, (5, Some(8)), OpResult::Empty),
+        ]);
+        assert_eq!(ok.validate(), Ok(()));
+    }
+
+    #[test]
+    fn each_broken_rule_names_the_operation() {
+        let push = |value, span, result| op(0, OpName::PushBack, Some(value), span, result);
+        let pop = |span, result| op(1, OpName::PopFront, None, span, result);
+        let cases = [
+            (
+                vec![push("a", (10, Some(5)), OpResult::Ok)],
+                "ops[0]: return_us 5 is before",
+            ),
+            (vec![push("a", (0, None), OpResult::Ok)], "ops[0]: return_us is null"),
+            (
+                vec![op(0, OpName::PushBack, None, (0, Some(1)), OpResult::Ok)],
+                "has no value",
+            ),
+            (
+                vec![op(0, OpName::PopBack, Some("a"), (0, Some(1)), OpResult::Empty)],
+                "has a value",
+            ),
+            (vec![pop((0, Some(1)), OpResult::Ok)], "pop_front cannot answer ok"),
+            (
+                vec![push("a", (0, Some(1)), OpResult::Empty)],
+                "push_back cannot answer empty",
+            ),
+            (
+                vec![
+                    push("a", (0, Some(1)), OpResult::Ok),
+                    push("a", (2, Some(3)), OpResult::Ok),
+                ],
+                "ops[1]: pushes \"a\", already pushed by ops[0]",
+            ),
+            (
+                vec![
+                    push("a", (0, Some(10)), OpResult::Ok),
+                    push("b", (5, Some(12)), OpResult::Ok),
+                ],
+                "ops[1]: client 0 invokes at 5 us, but its ops[0] returns only at 10 us",
+            ),
+            (
+                vec![
+                    push("a", (0, None), OpResult::Unknown),
+                    push("b", (5, Some(12)), OpResult::Ok),
+                ],
+                "its ops[0] never returned",
+            ),
+        ];
+        for (ops, expected) in cases {
+            let error = history(ops).validate().unwrap_err().to_string();
+            assert!(error.contains(expected), "{error} lacks {expected}");
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let text = r#"{"ops": [{"client": 0, "op": "pop_back", "value": null, "invoke_us": 0,
+            "return_us": 1, "result": {"type": "empty"}, "extra": 1}]}"#;
+        let error = serde_json::from_str::<History>(text).unwrap_err().to_string();
+        assert!(error.contains("unknown field `extra`"), "{error}");
+    }
 }

@@ -29,6 +29,10 @@ pub struct RunRecord {
     pub verdict: Verdict,
     /// Whether the scenario expects it.
     pub expected: bool,
+    /// The verdicts the scenario accepts (so a failure can say what it
+    /// should have been).
+    #[serde(default)]
+    pub expect: Vec<Verdict>,
     /// Why the verdict.
     pub reason: String,
     /// The exit status this run alone calls for (0 when expected).
@@ -62,6 +66,7 @@ impl RunRecord {
             backend: plan.backend,
             verdict: judgement.verdict,
             expected: judgement.expected,
+            expect: plan.expect.verdicts.clone(),
             reason: judgement.reason.clone(),
             exit_class: judgement.exit_class(),
             replay: plan.replay().to_string(),
@@ -81,10 +86,17 @@ impl RunRecord {
         }
     }
 
+    /// What the scenario accepts, for a reader: `linearizable or
+    /// detected-corruption`.
+    pub fn expected_text(&self) -> String {
+        let names: Vec<&str> = self.expect.iter().map(|v| v.name()).collect();
+        names.join(" or ")
+    }
+
     /// The failure line: what went wrong, ending with the command.
     pub fn failure_line(&self) -> String {
         format!(
-            "FAIL {} seed {}{}: {} (not expected): {}; {}: {}",
+            "FAIL {} seed {}{}: {} (expected {}): {}; {}: {}",
             self.scenario,
             self.seed,
             if self.variant_overridden {
@@ -93,6 +105,7 @@ impl RunRecord {
                 String::new()
             },
             self.verdict,
+            self.expected_text(),
             self.reason,
             self.replay_label(),
             self.replay

@@ -47,10 +47,24 @@ impl SeedSelection {
 
 /// The plans of every selected seed of every scenario, scenario by
 /// scenario.
+///
+/// A canary (a scenario whose own variant is a deliberately broken one)
+/// keeps its variant under `overrides.variant`: it checks that the harness
+/// still catches a known bug, and run with a correct algorithm it would
+/// only fail its own expectation. Validation hunts, which do want every
+/// scenario under the variant, build their plans themselves.
 pub fn plans(scenarios: &[LoadedScenario], selection: SeedSelection, overrides: Overrides) -> Vec<RunPlan> {
     scenarios
         .iter()
         .flat_map(|scenario| {
+            let overrides = if scenario.scenario.meta.variant.is_broken() {
+                Overrides {
+                    variant: None,
+                    ..overrides
+                }
+            } else {
+                overrides
+            };
             selection
                 .seeds(scenario)
                 .into_iter()

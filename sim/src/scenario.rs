@@ -205,6 +205,22 @@ pub enum ScenarioError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// A path given (or the default `scenarios`) does not exist.
+    #[error(
+        "no scenario file or directory {path}{}",
+        if path.is_relative() {
+            format!(
+                " (relative to the current directory, {}; run from the repository's root or pass the path)",
+                std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default()
+            )
+        } else {
+            String::new()
+        }
+    )]
+    NotFound {
+        /// The path as given.
+        path: PathBuf,
+    },
     /// The TOML is invalid; the message names line, column and key.
     #[error("{path}: {message}")]
     Parse {
@@ -238,7 +254,7 @@ pub struct LoadedScenario {
 pub fn parse(path: &Path, text: &str) -> Result<LoadedScenario, ScenarioError> {
     let scenario: Scenario = toml::from_str(text).map_err(|error| ScenarioError::Parse {
         path: path.to_owned(),
-        message: error.to_string(),
+        message: parse_error_message(text, &error),
     })?;
     let invalid = |message: String| ScenarioError::Invalid {
         path: path.to_owned(),
@@ -271,6 +287,41 @@ pub fn parse(path: &Path, text: &str) -> Result<LoadedScenario, ScenarioError> {
         name,
         scenario,
     })
+}
+
+/// The toml crate's message for `error` in `text`, pointing at the line of
+/// the offending key when the crate could only point at the whole document
+/// (an unknown section or top-level key: its span is the file's start).
+pub fn parse_error_message(text: &str, error: &toml::de::Error) -> String {
+    let whole_document = error.span().is_some_and(|span| span.start == 0);
+    let key = error
+        .message()
+        .split('`')
+        .nth(1)
+        .filter(|_| error.message().starts_with("unknown"));
+    let (true, Some(key)) = (whole_document, key) else {
+        return error.to_string();
+    };
+    let line = text.lines().position(|line| {
+        let line = line.trim();
+        let header = line.trim_start_matches('[').trim_end_matches(']').trim();
+        (line.starts_with('[') && header == key)
+            || line
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+    });
+    match line {
+        Some(index) => {
+            let number = index + 1;
+            let gutter = " ".repeat(number.to_string().len());
+            format!(
+                "TOML parse error at line {number}, column 1\n{gutter} |\n{number} | {}\n{gutter} | ^\n{}\n",
+                text.lines().nth(index).unwrap_or_default(),
+                error.message()
+            )
+        }
+        None => error.to_string(),
+    }
 }
 
 /// Reads and validates one scenario file.
@@ -310,7 +361,7 @@ fn collect(path: &Path, found: &mut Vec<PathBuf>) -> Result<(), ScenarioError> {
     } else if path.extension().is_some_and(|e| e == "toml") {
         found.push(path.to_owned());
     } else if !path.exists() {
-        return Err(read_error(std::io::Error::from(std::io::ErrorKind::NotFound)));
+        return Err(ScenarioError::NotFound { path: path.to_owned() });
     }
     Ok(())
 }

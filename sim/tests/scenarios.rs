@@ -162,6 +162,7 @@ fn record(seed: u64, verdict: Verdict, expected: bool, backend: Backend) -> RunR
         backend,
         verdict,
         expected,
+        expect: vec![Verdict::DetectedCorruption],
         reason: "a <reason> & more".into(),
         exit_class: if expected {
             exit::OK

@@ -34,10 +34,20 @@ pub fn run(args: &CheckArgs) -> u8 {
     let history: History = match serde_json::from_str(&text) {
         Ok(history) => history,
         Err(error) => {
-            eprintln!("mcsim: {} is not a history: {error}", path.display());
+            eprintln!(
+                "mcsim: {} is not a history (the format is in docs/history-format.md): {error}",
+                path.display()
+            );
             return exit::USAGE;
         }
     };
+    if let Err(error) = history.validate() {
+        eprintln!(
+            "mcsim: {} is not a history any clients could produce: {error}",
+            path.display()
+        );
+        return exit::USAGE;
+    }
     let report = check(
         &history,
         CheckOptions {
@@ -55,7 +65,16 @@ pub fn run(args: &CheckArgs) -> u8 {
     }
     let status = report.verdict.exit_class();
     if status != exit::OK {
-        eprintln!("FAIL: {}; replay: mcsim check {}", report.verdict, path.display());
+        let steps = if steps_max == STEPS_MAX_DEFAULT {
+            String::new()
+        } else {
+            format!(" --steps-max {steps_max}")
+        };
+        eprintln!(
+            "FAIL: {}; replay: mcsim check {}{steps}",
+            report.verdict,
+            path.display()
+        );
     }
     status
 }

@@ -10,8 +10,8 @@ use memcache_sim::verdict::Verdict;
 /// `mcsim list`'s arguments.
 #[derive(clap::Args)]
 pub struct ListArgs {
-    /// Scenario files or directories.
-    #[arg(default_value = "scenarios")]
+    /// Scenario files or directories (default: `scenarios` in the current
+    /// directory, if there is one).
     pub paths: Vec<PathBuf>,
 }
 
@@ -28,14 +28,28 @@ fn purpose(path: &std::path::Path) -> String {
 /// Prints scenarios (under `paths`), variants, fault types and verdicts,
 /// each with what it is.
 pub fn run(args: &ListArgs) -> u8 {
-    outln!("scenarios (file, variant, seeds, expected verdicts, what it is for):");
-    let files = match scenario::discover(&args.paths) {
+    let mut status = exit::OK;
+    let default = [PathBuf::from("scenarios")];
+    let paths: &[PathBuf] = if args.paths.is_empty() { &default } else { &args.paths };
+    let files = match scenario::discover(paths) {
         Ok(files) => files,
+        Err(error) if args.paths.is_empty() => {
+            // Asked for nothing in particular, outside the repository: the
+            // rest of the list is still what the user came for.
+            outln!("(no scenarios listed: {error})");
+            Vec::new()
+        }
         Err(error) => {
+            // The rest of the list does not depend on the scenarios: print
+            // it, and say why the scenarios are missing.
             eprintln!("mcsim: {error}");
-            return exit::USAGE;
+            status = exit::USAGE;
+            Vec::new()
         }
     };
+    if !files.is_empty() {
+        outln!("scenarios (file, variant, seeds, expected verdicts, what it is for):");
+    }
     let width = files.iter().map(|f| f.display().to_string().len()).max().unwrap_or(0);
     for file in files {
         match scenario::load(&file) {
@@ -51,7 +65,10 @@ pub fn run(args: &ListArgs) -> u8 {
                 );
                 outln!("  {:<width$}  {}", "", purpose(&file));
             }
-            Err(error) => outln!("  {error}"),
+            Err(error) => {
+                outln!("  {error}");
+                status = exit::USAGE;
+            }
         }
     }
     outln!("variants (--variant NAME):");
@@ -84,11 +101,15 @@ pub fn run(args: &ListArgs) -> u8 {
     );
     outln!("  memory: servers.memory_limit_bytes with evictions = true (LRU) or false (-M)");
     outln!(
+        "  field: servers.cas = false (memcached -C), servers.restart_keeps_identity = true (a container \
+         restart: same pid and start second), clients.colliding_node_ids = true (every client draws the same ids)"
+    );
+    outln!(
         "  random_faults: restart_per_s, flush_per_s, lose_node_per_s, lose_anchor_per_s, partition_per_s, pause_per_s"
     );
     outln!("verdicts:");
     for verdict in Verdict::ALL {
         outln!("  {:<26} {}", verdict.name(), verdict.meaning());
     }
-    exit::OK
+    status
 }

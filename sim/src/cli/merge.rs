@@ -1,10 +1,12 @@
 //! `mcsim merge DIR...`: one summary and one exit status for a suite run
 //! split over CI jobs (`mcsim run --shard K/N --report DIR-K` in each), from
-//! the JSON records the jobs left.
+//! the JSON records the jobs left. Each directory's manifest proves the
+//! set whole: every shard of one finished run, once, with nothing stale.
 
 use std::path::{Path, PathBuf};
 
 use memcache_sim::exit;
+use memcache_sim::output::manifest::{self, Manifest};
 use memcache_sim::output::{junit, table};
 use memcache_sim::record::{self, RunRecord, summarise};
 
@@ -54,14 +56,31 @@ fn records_in(dir: &Path) -> Result<Vec<RunRecord>, String> {
 /// the whole suite would have had.
 pub fn run(args: &MergeArgs) -> u8 {
     let mut records = Vec::new();
+    let mut shards = Vec::new();
     for dir in &args.dirs {
+        let manifest = match Manifest::read(dir) {
+            Ok(manifest) => manifest,
+            Err(error) => {
+                eprintln!("mcsim: {error}");
+                return exit::USAGE;
+            }
+        };
         match records_in(dir) {
-            Ok(found) => records.extend(found),
+            Ok(found) => {
+                shards.push((dir.clone(), manifest, found.len()));
+                records.extend(found);
+            }
             Err(error) => {
                 eprintln!("mcsim: {error}");
                 return exit::USAGE;
             }
         }
+    }
+    // Every shard of one finished run, once each, nothing stale: otherwise
+    // the summary would be green over fewer runs than the suite has.
+    if let Err(error) = manifest::check_whole(&shards) {
+        eprintln!("mcsim: {error}");
+        return exit::USAGE;
     }
     if records.is_empty() {
         eprintln!("mcsim: no run records (<scenario>/seed-<S>.json) under {:?}", args.dirs);

@@ -27,6 +27,16 @@ pub fn parse_variant(name: &str) -> Result<Variant, String> {
     scenario::variant_name::parse(name)
 }
 
+/// Parses a count that must be at least 1 (`--seeds`, `--runs-max`): zero
+/// would run nothing, and nothing is not a pass.
+pub fn parse_count(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err("0 would run nothing; give at least 1".into()),
+        Ok(count) => Ok(count),
+        Err(_) => Err(format!("{text:?} is not a whole number")),
+    }
+}
+
 /// The worker threads to use: as asked, or one per core.
 pub fn threads(asked: Option<usize>) -> usize {
     asked.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))

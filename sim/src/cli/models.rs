@@ -23,7 +23,7 @@ pub struct CompareArgs {
     #[arg(long, default_value_t = 1000)]
     pub shuttle_iterations: usize,
     /// Seeds per scenario for the simulator.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, value_parser = super::parse_count)]
     pub sim_seeds: u64,
     /// Where to save failing shuttle schedules.
     #[arg(long, default_value = "reports/shuttle-schedules")]

@@ -117,8 +117,13 @@ pub fn run(args: &ReproArgs) -> u8 {
     match files::write_page(&args.report_dir, &ran) {
         Ok(page) => outln!("report: {}", page.display()),
         Err(error) => {
+            let why = if args.report_dir.is_file() {
+                "it is a file; --report-dir names a directory".to_string()
+            } else {
+                error.to_string()
+            };
             eprintln!(
-                "mcsim: cannot write the report under {}: {error}",
+                "mcsim: cannot write the report under {}: {why}",
                 args.report_dir.display()
             );
             status = memcache_sim::exit::worst(status, memcache_sim::exit::HARNESS);

@@ -1,9 +1,10 @@
 //! `mcsim run [PATHS...]`: every scenario x seed, in parallel, then a summary.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use memcache_collections::Variant;
 use memcache_sim::exit;
+use memcache_sim::output::manifest::{self, Manifest};
 use memcache_sim::output::{files, junit, table};
 use memcache_sim::pipeline::Ran;
 use memcache_sim::plan::{Backend, Overrides};
@@ -16,8 +17,8 @@ pub struct RunArgs {
     /// Scenario files or directories.
     #[arg(default_value = "scenarios")]
     pub paths: Vec<PathBuf>,
-    /// Run seeds 0..N of every scenario instead of its own.
-    #[arg(long)]
+    /// Run seeds 0..N of every scenario instead of its own (N >= 1).
+    #[arg(long, value_parser = super::parse_count)]
     pub seeds: Option<u64>,
     /// Run only this seed of every scenario.
     #[arg(long, conflicts_with = "seeds")]
@@ -32,10 +33,12 @@ pub struct RunArgs {
     /// Run every scenario with this algorithm variant instead of its own
     /// (`mcsim list` names them); the scenarios' expectations still apply,
     /// so a broken variant shows up as unexpected verdicts: caught.
+    /// Canaries (scenarios of a deliberately broken variant) keep theirs.
     #[arg(long, value_parser = super::parse_variant)]
     pub variant: Option<Variant>,
-    /// Write a JSON record per run under this directory, and for every
-    /// unexpected run its history and its HTML report.
+    /// Write a JSON record per run under this directory (which must be
+    /// new or empty), and for every unexpected run its history and its HTML
+    /// report; `manifest.json` says what was run, for `mcsim merge`.
     #[arg(long)]
     pub report: Option<PathBuf>,
     /// Write JUnit XML (one test case per seed) to this file.
@@ -79,7 +82,39 @@ pub fn run(args: &RunArgs) -> u8 {
         backend: args.backend,
     };
     let mut plans = runner::plans(&scenarios, selection, overrides);
-    if args.report.is_some() {
+    if plans.is_empty() {
+        eprintln!("mcsim: the selection leaves no run (a shard of fewer seeds than shards?): nothing to test");
+        return exit::USAGE;
+    }
+    let manifest = args.report.as_ref().map(|_| Manifest {
+        paths: args.paths.iter().map(|p| p.display().to_string()).collect(),
+        seeds: args.seeds,
+        seed: args.seed,
+        shard: args.shard,
+        variant: args.variant.map(|v| v.name().to_string()),
+        backend: args.backend,
+        runs_planned: plans.len(),
+        runs_written: None,
+    });
+    if let (Some(dir), Some(manifest)) = (&args.report, &manifest) {
+        let mut named: Vec<(&str, &Path)> = scenarios.iter().map(|s| (s.name.as_str(), s.path.as_path())).collect();
+        named.sort();
+        if let Some(pair) = named.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+            eprintln!(
+                "mcsim: {} and {} are both named {}: their records would share {}/{}/ under --report; \
+                 rename one or run them apart",
+                pair[0].1.display(),
+                pair[1].1.display(),
+                pair[0].0,
+                dir.display(),
+                pair[0].0
+            );
+            return exit::USAGE;
+        }
+        if let Err(error) = start_report(dir, manifest) {
+            eprintln!("mcsim: {error}");
+            return exit::USAGE;
+        }
         // A failure's report page shows its trace: keep it while the run
         // is in memory, rather than run it again.
         plans.iter_mut().for_each(|plan| plan.keep_trace = true);
@@ -106,6 +141,15 @@ pub fn run(args: &RunArgs) -> u8 {
         eprintln!("mcsim: {error}");
         status = exit::worst(status, exit::HARNESS);
     }
+    if let (Some(dir), Some(mut manifest)) = (&args.report, manifest)
+        && batch.sink_errors.is_empty()
+    {
+        manifest.runs_written = Some(records.len());
+        if let Err(error) = manifest.write(dir) {
+            eprintln!("mcsim: cannot write {}: {error}", dir.join(manifest::FILE).display());
+            status = exit::worst(status, exit::HARNESS);
+        }
+    }
     if let Some(file) = &args.junit
         && let Err(error) = std::fs::write(file, junit::render(&records))
     {
@@ -123,11 +167,44 @@ pub fn run(args: &RunArgs) -> u8 {
         outln!("{}", serde_json::to_string_pretty(&value).expect("summaries serialise"));
     } else {
         out!("{}", table::render(&records));
-        outln!(
-            "{} runs, {} unexpected",
-            records.len(),
-            records.iter().filter(|r| !r.expected).count()
-        );
+        let unexpected = records.iter().filter(|r| !r.expected).count();
+        outln!("{} runs, {unexpected} unexpected", records.len());
+        if let Some(dir) = &args.report {
+            outln!(
+                "records under {}/<scenario>/seed-<S>.json; {}",
+                dir.display(),
+                if unexpected == 0 {
+                    "no unexpected run, so no history or page".to_string()
+                } else {
+                    format!(
+                        "histories beside them, pages as {}/<scenario>-seed<S>.html",
+                        dir.display()
+                    )
+                }
+            );
+        }
     }
     status
+}
+
+/// Makes `dir` a fresh report directory holding `manifest` (unfinished),
+/// before any run: a directory that cannot be written is found now, not
+/// after the last run, and records of an earlier run are never mixed in.
+fn start_report(dir: &Path, manifest: &Manifest) -> Result<(), String> {
+    let has_entries = std::fs::read_dir(dir).map(|mut entries| entries.next().is_some());
+    match has_entries {
+        Ok(true) => {
+            return Err(format!(
+                "--report {}: the directory is not empty; records of an earlier run would mix with \
+                 this one's (and `mcsim merge` would count them): remove it or choose a new one",
+                dir.display()
+            ));
+        }
+        Ok(false) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(format!("--report {}: {error}", dir.display())),
+    }
+    std::fs::create_dir_all(dir)
+        .and_then(|()| manifest.write(dir))
+        .map_err(|error| format!("--report {}: cannot write there: {error}", dir.display()))
 }

@@ -8,7 +8,7 @@ use memcache_sim::check::CheckOptions;
 use memcache_sim::config::RunConfig;
 use memcache_sim::plan::RunPlan;
 use memcache_sim::replay::Replay;
-use memcache_sim::{exit, pipeline};
+use memcache_sim::{exit, pipeline, scenario};
 
 /// `mcsim sim`'s arguments.
 #[derive(clap::Args)]
@@ -44,7 +44,21 @@ fn load(path: Option<&Path>) -> Result<RunConfig, u8> {
         exit::USAGE
     })?;
     let config: RunConfig = toml::from_str(&text).map_err(|error| {
-        eprintln!("mcsim: {}: {error}", path.display());
+        eprint!(
+            "mcsim: {}: {}",
+            path.display(),
+            scenario::parse_error_message(&text, &error)
+        );
+        let is_scenario = text
+            .parse::<toml::Table>()
+            .is_ok_and(|table| table.contains_key("scenario"));
+        if is_scenario {
+            eprintln!(
+                "mcsim: {} is a scenario file (it has [scenario]); run it with `mcsim run {0}` or replay a seed \
+                 with `mcsim repro {0} --seed S`",
+                path.display()
+            );
+        }
         exit::USAGE
     })?;
     let problems = config.problems();
@@ -114,6 +128,12 @@ pub fn run(args: &SimArgs) -> u8 {
         };
         eprintln!("FAIL: nondeterminism: {divergence}; replay: {replay}");
         status = exit::worst(status, exit::HARNESS);
+    } else if args.self_check && !args.json {
+        outln!(
+            "self-check: ran seed {} twice; the traces are identical ({})",
+            record.seed,
+            record.trace_hash.as_deref().unwrap_or("-")
+        );
     }
     status
 }

@@ -24,11 +24,11 @@ pub struct ValidateArgs {
     #[arg(long, value_delimiter = ',', default_value = "1,2,3,4,5")]
     pub master_seeds: Vec<u64>,
     /// Runs per hunt before the variant counts as escaped.
-    #[arg(long, default_value_t = 2_000)]
+    #[arg(long, default_value_t = 2_000, value_parser = super::parse_count)]
     pub runs_max: u64,
     /// Seeds 0..N of every scenario for the default algorithm (default:
     /// each scenario's own seeds).
-    #[arg(long)]
+    #[arg(long, value_parser = super::parse_count)]
     pub seeds: Option<u64>,
     /// Skip shrinking each variant's first catch.
     #[arg(long)]

@@ -72,6 +72,23 @@ impl RunConfig {
         if clients == 0 {
             problems.push("clients.count must be at least 1".to_owned());
         }
+        let c = &self.clients;
+        let mix = &c.mix;
+        if c.ops_per_client > 0 && [mix.push_back, mix.push_front, mix.pop_back, mix.pop_front] == [0; 4] {
+            problems.push("clients.mix: every weight is 0, so no operation can be drawn".to_owned());
+        }
+        if c.value_size_bytes_min > c.value_size_bytes_max {
+            problems.push(format!(
+                "clients.value_size_bytes_min = {} is above clients.value_size_bytes_max = {}",
+                c.value_size_bytes_min, c.value_size_bytes_max
+            ));
+        }
+        if c.backoff_first_us > c.backoff_max_us {
+            problems.push(format!(
+                "clients.backoff_first_us = {} is above clients.backoff_max_us = {}",
+                c.backoff_first_us, c.backoff_max_us
+            ));
+        }
         for (index, spec) in self.faults.iter().enumerate() {
             let at = format!("faults[{index}]");
             if let Trigger::AfterClientRequests { client, .. } = spec.trigger

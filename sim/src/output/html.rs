@@ -367,7 +367,7 @@ pub fn html(input: &ReportInput<'_>) -> String {
          .timeline{{overflow-x:auto;border:1px solid #ccc;cursor:grab;user-select:none}} .legend span{{margin-right:1.2em}} \
          .verdict{{font-size:1.4em}}</style></head>\
          <body><h1>{scenario}, seed {seed}</h1>\
-         <p class=\"verdict\" id=\"verdict\">{verdict}: {reason}</p>\
+         <p class=\"verdict\" id=\"verdict\">{verdict}: {reason}</p>{expected}\
          <p>Variant: <code id=\"variant\">{variant}</code>; backend {backend}; trace <code id=\"trace-hash\">{trace_hash}</code></p>\
          <p>Replay: <code id=\"replay\">{replay}</code></p>\
          <p id=\"counts\">{total} workload operations: {succeeded} succeeded, {failed} failed, {unknown} unknown, {corruption} reported corruption; \
@@ -393,6 +393,14 @@ pub fn html(input: &ReportInput<'_>) -> String {
         seed = record.seed,
         verdict = record.verdict,
         reason = escape(&record.reason),
+        expected = if record.expected {
+            String::new()
+        } else {
+            format!(
+                "<p id=\"expected\"><strong>Not what the scenario expects</strong>: {}.</p>",
+                escape(&record.expected_text())
+            )
+        },
         variant = escape(&variant),
         backend = record.backend.name(),
         trace_hash = record.trace_hash.as_deref().unwrap_or("-"),

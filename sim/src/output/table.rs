@@ -3,15 +3,47 @@
 //! verdict counts), then one failure line per unexpected run, ending with
 //! the command that replays it.
 
+use std::path::{Path, PathBuf};
+
 use crate::record::{RunRecord, summarise};
+
+/// How the table names a scenario: its file's path below the directory
+/// every scenario of the batch shares, without `.toml` (`clean`,
+/// `regressions/restart-aba`), so that two files of one name in different
+/// directories stay apart; the scenario's name when it has no file.
+fn display_name(records: &[RunRecord], scenario: &str) -> String {
+    let parent = |record: &RunRecord| Path::new(&record.path).parent().map(Path::to_path_buf);
+    let mut common: Option<PathBuf> = None;
+    for dir in records.iter().filter(|r| !r.path.is_empty()).filter_map(parent) {
+        common = Some(match common {
+            None => dir,
+            Some(so_far) => so_far
+                .components()
+                .zip(dir.components())
+                .take_while(|(a, b)| a == b)
+                .map(|(a, _)| a)
+                .collect(),
+        });
+    }
+    let record = records.iter().find(|r| r.scenario == scenario && !r.path.is_empty());
+    match (record, common) {
+        (Some(record), Some(common)) => Path::new(&record.path)
+            .strip_prefix(&common)
+            .map_or_else(|_| scenario.to_owned(), |p| p.with_extension("").display().to_string()),
+        _ => scenario.to_owned(),
+    }
+}
 
 /// The summary table and failure lines.
 pub fn render(records: &[RunRecord]) -> String {
+    let summaries = summarise(records);
+    let names: Vec<String> = summaries.iter().map(|s| display_name(records, &s.scenario)).collect();
+    let width = names.iter().map(String::len).max().unwrap_or(0).max(26);
     let mut out = format!(
-        "{:<26} {:>6} {:>10} {:>34}  {:<16} verdicts\n",
+        "{:<width$} {:>6} {:>10} {:>34}  {:<16} verdicts\n",
         "scenario", "seeds", "unexpected", "ops ok/failed/unknown/corruption", "slowest seed"
     );
-    for s in summarise(records) {
+    for (s, name) in summaries.iter().zip(&names) {
         // A failing verdict a scenario expects is a catch (a canary, or a
         // broken variant's scenario): say so, lest it read as a failure. An
         // expected refusal is the library doing its job, not a catch.
@@ -41,8 +73,8 @@ pub fn render(records: &[RunRecord]) -> String {
             s.ops.succeeded, s.ops.failed, s.ops.unknown, s.ops.corruption
         );
         out.push_str(&format!(
-            "{:<26} {:>6} {:>10} {:>34}  {:<16} {}\n",
-            s.scenario,
+            "{:<width$} {:>6} {:>10} {:>34}  {:<16} {}\n",
+            name,
             s.seeds,
             s.unexpected,
             ops,

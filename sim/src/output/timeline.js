@@ -10,7 +10,13 @@
   const model = JSON.parse(document.getElementById("timeline-model").textContent);
   const host = document.getElementById("timeline");
   const NS = "http://www.w3.org/2000/svg";
-  const LABEL = 130, ROW = 22, TOP = 34, WIDTH = 1600;
+  const LABEL = 130, ROW = 22, TOP = 34;
+  // As wide as the page allows (no horizontal scrolling), never narrower
+  // than 700 px; redrawn when the window is resized.
+  let WIDTH = 1600;
+  function fit() {
+    WIDTH = Math.max(700, Math.floor(host.clientWidth) - 2);
+  }
   const height = TOP + model.rows.length * ROW + 30;
   let view = model.focus ? model.focus.slice() : [model.start, model.end];
 
@@ -144,5 +150,10 @@
     view = [model.start, model.end];
     draw();
   });
+  window.addEventListener("resize", () => {
+    fit();
+    draw();
+  });
+  fit();
   draw();
 })();

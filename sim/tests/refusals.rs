@@ -1,0 +1,216 @@
+//! Input that would make a command answer something meaningless is refused
+//! with the usage status (3) and a message that says what and where: a run
+//! of zero seeds, a configuration nothing can run, a report directory that
+//! already holds records, shards that are not one whole run, a history no
+//! clients could produce. And what a user runs outside the repository, or
+//! with the wrong command for a file, says what to do instead.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use memcache_collections::Variant;
+use memcache_sim::exit;
+use memcache_sim::pipeline;
+use memcache_sim::plan::{Overrides, RunPlan};
+use memcache_sim::runner::{self, SeedSelection};
+use memcache_sim::scenario;
+
+const USAGE: Option<i32> = Some(exit::USAGE as i32);
+
+fn suite_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+}
+
+/// A fresh, empty working directory.
+fn workdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mcsim-refusals-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn mcsim(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mcsim"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("mcsim runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn zero_seeds_and_an_empty_shard_are_refused() {
+    let dir = workdir("zero");
+    let clean = suite_dir().join("clean.toml").display().to_string();
+    let zero = mcsim(&["run", &clean, "--seeds", "0"], &dir);
+    assert_eq!(zero.status.code(), USAGE);
+    assert!(stderr(&zero).contains("0 would run nothing"), "{}", stderr(&zero));
+    let empty = mcsim(&["run", &clean, "--seeds", "2", "--shard", "3/3"], &dir);
+    assert_eq!(empty.status.code(), USAGE);
+    assert!(stderr(&empty).contains("no run"), "{}", stderr(&empty));
+}
+
+#[test]
+fn configurations_nothing_can_run_are_refused_naming_the_fields() {
+    let dir = workdir("config");
+    for (body, named) in [
+        (
+            "[clients]\nmix = { push_back = 0, push_front = 0, pop_back = 0, pop_front = 0 }\n",
+            "clients.mix",
+        ),
+        (
+            "[clients]\nvalue_size_bytes_min = 100\nvalue_size_bytes_max = 10\n",
+            "value_size_bytes_min = 100 is above",
+        ),
+        (
+            "[clients]\nbackoff_first_us = 1000\nbackoff_max_us = 10\n",
+            "backoff_first_us = 1000 is above",
+        ),
+    ] {
+        std::fs::write(
+            dir.join("bad.toml"),
+            format!("[scenario]\nexpect = [\"linearizable\"]\n\n{body}"),
+        )
+        .unwrap();
+        let output = mcsim(&["run", "bad.toml"], &dir);
+        assert_eq!(output.status.code(), USAGE, "{body}");
+        assert!(stderr(&output).contains(named), "{}", stderr(&output));
+    }
+}
+
+#[test]
+fn an_unknown_section_is_pointed_at_on_its_own_line() {
+    let dir = workdir("section");
+    std::fs::write(
+        dir.join("s.toml"),
+        "[scenario]\nexpect = [\"linearizable\"]\n\n[clients]\ncount = 2\n\n[bogus]\nx = 1\n",
+    )
+    .unwrap();
+    let output = mcsim(&["run", "s.toml"], &dir);
+    assert_eq!(output.status.code(), USAGE);
+    let text = stderr(&output);
+    assert!(
+        text.contains("line 7") && text.contains("[bogus]") && text.contains("unknown section `bogus`"),
+        "{text}"
+    );
+    // A scenario file given to `sim --config` says which commands read it.
+    let sim = mcsim(&["sim", "--config", "s.toml"], &dir);
+    assert_eq!(sim.status.code(), USAGE);
+    assert!(stderr(&sim).contains("mcsim run s.toml"), "{}", stderr(&sim));
+}
+
+#[test]
+fn outside_the_repository_list_still_lists_and_run_says_where_it_looked() {
+    let dir = workdir("elsewhere");
+    let list = mcsim(&["list"], &dir);
+    assert_eq!(list.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert!(text.contains("no scenarios listed") && text.contains("hardened") && text.contains("linearizable"));
+    let run = mcsim(&["run"], &dir);
+    assert_eq!(run.status.code(), USAGE);
+    assert!(
+        stderr(&run).contains("relative to the current directory"),
+        "{}",
+        stderr(&run)
+    );
+}
+
+#[test]
+fn a_report_directory_is_fresh_and_merge_takes_only_a_whole_run() {
+    let dir = workdir("merge");
+    let clean = suite_dir().join("clean.toml").display().to_string();
+    let shard = |k: u64, out: &str| {
+        let shard = format!("{k}/3");
+        mcsim(
+            &["run", &clean, "--seeds", "3", "--shard", &shard, "--report", out],
+            &dir,
+        )
+    };
+    assert_eq!(shard(1, "s1").status.code(), Some(0));
+    // The same directory again would mix two runs' records.
+    let again = shard(1, "s1");
+    assert_eq!(again.status.code(), USAGE);
+    assert!(stderr(&again).contains("not empty"), "{}", stderr(&again));
+    assert_eq!(shard(3, "s3").status.code(), Some(0));
+    let missing = mcsim(&["merge", "s1", "s3"], &dir);
+    assert_eq!(missing.status.code(), USAGE);
+    assert!(
+        stderr(&missing).contains("shard(s) [2] of 3 are missing"),
+        "{}",
+        stderr(&missing)
+    );
+    assert_eq!(shard(2, "s2").status.code(), Some(0));
+    assert_eq!(mcsim(&["merge", "s1", "s2", "s3"], &dir).status.code(), Some(0));
+    // A stale record beside a shard's own is found by its count.
+    let records = dir.join("s2/clean");
+    std::fs::copy(records.join("seed-1.json"), records.join("seed-7.json")).unwrap();
+    let stale = mcsim(&["merge", "s1", "s2", "s3"], &dir);
+    assert_eq!(stale.status.code(), USAGE);
+    assert!(stderr(&stale).contains("stale or missing"), "{}", stderr(&stale));
+    // A directory no run wrote.
+    std::fs::create_dir_all(dir.join("other/clean")).unwrap();
+    let foreign = mcsim(&["merge", "other"], &dir);
+    assert_eq!(foreign.status.code(), USAGE);
+    assert!(stderr(&foreign).contains("no manifest.json"), "{}", stderr(&foreign));
+}
+
+#[test]
+fn a_history_no_clients_could_produce_is_refused_naming_the_operation() {
+    let dir = workdir("history");
+    std::fs::write(
+        dir.join("h.json"),
+        r#"{"ops": [
+            {"client": 0, "op": "push_back", "value": "a", "invoke_us": 0, "return_us": 10, "result": {"type": "ok"}},
+            {"client": 0, "op": "pop_back", "value": null, "invoke_us": 5, "return_us": 20, "result": {"type": "empty"}}
+        ]}"#,
+    )
+    .unwrap();
+    let output = mcsim(&["check", "h.json"], &dir);
+    assert_eq!(output.status.code(), USAGE);
+    assert!(
+        stderr(&output).contains("ops[1]: client 0 invokes at 5 us, but its ops[0] returns only at 10 us"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// Every world's histories obey the format's rules, so `mcsim check`
+/// accepts whatever `run --report` wrote.
+#[test]
+fn every_shipped_scenarios_histories_are_valid() {
+    for file in scenario::discover(&[suite_dir()]).unwrap() {
+        let loaded = scenario::load(&file).unwrap();
+        for seed in 0..3 {
+            let ran = pipeline::run(
+                RunPlan::for_scenario(&loaded, seed, Overrides::default()),
+                pipeline::quiet(),
+            );
+            if let Err(error) = ran.outcome.history.validate() {
+                panic!("{} seed {seed}: {error}", file.display());
+            }
+        }
+    }
+}
+
+/// `run --variant X` tries X on the suite; a canary (a scenario of a
+/// deliberately broken variant) checks the harness, not X, and keeps its
+/// own variant, so a correct X does not fail it.
+#[test]
+fn a_variant_override_leaves_the_canary_its_variant() {
+    let canary = scenario::load(&suite_dir().join("canary-one-end-single-pop.toml")).unwrap();
+    let clean = scenario::load(&suite_dir().join("clean.toml")).unwrap();
+    let overrides = Overrides {
+        variant: Some(Variant::Michael2003),
+        ..Overrides::default()
+    };
+    let selection = SeedSelection {
+        single: Some(0),
+        ..SeedSelection::default()
+    };
+    let plans = runner::plans(&[canary, clean], selection, overrides);
+    assert_eq!(plans[0].variant, Variant::OneEndSinglePop);
+    assert_eq!(plans[1].variant, Variant::Michael2003);
+}
