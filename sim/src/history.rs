@@ -282,6 +282,17 @@ pub enum HistoryError {
 }
 
 impl History {
+    /// The values some pop returned.
+    pub fn popped_values(&self) -> std::collections::BTreeSet<&str> {
+        self.ops
+            .iter()
+            .filter_map(|op| match &op.result {
+                OpResult::Value { value } => Some(value.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Checks the history against the format's rules; the first broken
     /// one is the error.
     pub fn validate(&self) -> Result<(), HistoryError> {

@@ -1,6 +1,7 @@
 //! The checkers: each verdict produced from a constructed history or a real
 //! simulated run, and the search cross-validated against brute force.
 
+use memcache_sim::check::patterns::refute;
 use memcache_sim::check::prepare::{PrepareOptions, prepare};
 use memcache_sim::check::search::{SearchOutcome, search};
 use memcache_sim::check::{CheckOptions, Verdict, brute_force_linearizable, check};
@@ -348,7 +349,34 @@ proptest! {
         let outcome = search(&prepared, 1_000_000).outcome;
         prop_assert!(!matches!(outcome, SearchOutcome::Unknown));
         prop_assert_eq!(matches!(outcome, SearchOutcome::Linearizable(_)), brute, "{:#?}", h);
+        // The rules that refute without searching are sound on their own.
+        if let Some(refutation) = refute(&prepared) {
+            prop_assert!(!brute, "refuted a linearizable history: {}\n{:#?}", refutation.reason, h);
+        }
     }
+}
+
+/// The cross-validation above reaches both deciders: of the generated
+/// violations, the search-free rules decide some and the search the rest.
+#[test]
+fn the_cross_validation_reaches_the_rules_and_the_search() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let strategy = arbitrary_history();
+    let (mut refuted, mut searched_violations, mut linearizable) = (0, 0, 0);
+    for _ in 0..2_000 {
+        let h = strategy.new_tree(&mut runner).unwrap().current();
+        let prepared = prepare(&h, |_, _| true, PrepareOptions::default());
+        match (refute(&prepared), brute_force_linearizable(&h).unwrap()) {
+            (Some(_), _) => refuted += 1,
+            (None, false) => searched_violations += 1,
+            (None, true) => linearizable += 1,
+        }
+    }
+    assert!(
+        refuted >= 100 && searched_violations >= 100 && linearizable >= 100,
+        "refuted {refuted}, violations left to the search {searched_violations}, linearizable {linearizable}"
+    );
 }
 
 /// Lost nodes (injected, evicted, or unlinked by a refused store under

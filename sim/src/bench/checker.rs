@@ -3,7 +3,9 @@
 //! `clients` sequential clients, each op lasting 50-500 us with 0-200 us
 //! between ops, half pushes and half pops at random ends, results from a real
 //! deque applied at a random instant inside each op, and 1% of the ops made
-//! unknown-outcome (the op still took effect; the client never learnt how).
+//! unknown-outcome (the op still took effect; the client never learnt how);
+//! and on the adversarial families of `families`, each at growing sizes,
+//! with the verdict known by construction.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -13,12 +15,24 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 use serde::Serialize;
 
+use super::families::Family;
 use super::sim::peak_rss_bytes;
 use crate::check::{CheckOptions, Verdict, check};
 use crate::history::{History, HistoryOp, OpName, OpResult};
 
+/// Which ends a generated history uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ends {
+    /// Pushes and pops at both ends.
+    Both,
+    /// `push_back` and `pop_back` only: a stack.
+    Stack,
+    /// `push_back` and `pop_front` only: a queue.
+    Queue,
+}
+
 /// A linearizable history of `ops` operations over `clients` clients.
-pub fn generate_history(clients: u32, ops: usize, unknown_rate: f64, seed: u64) -> History {
+pub fn generate_history(clients: u32, ops: usize, unknown_rate: f64, seed: u64, ends: Ends) -> History {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut clocks = vec![0u64; clients as usize];
     let mut planned: Vec<(u64, HistoryOp)> = Vec::with_capacity(ops);
@@ -28,11 +42,14 @@ pub fn generate_history(clients: u32, ops: usize, unknown_rate: f64, seed: u64) 
         let return_us = invoke_us + rng.random_range(50..=500);
         clocks[client as usize] = return_us;
         let linearized_at = rng.random_range(invoke_us..=return_us);
-        let name = match rng.random_range(0..4) {
-            0 => OpName::PushBack,
-            1 => OpName::PushFront,
-            2 => OpName::PopBack,
-            _ => OpName::PopFront,
+        let name = match (ends, rng.random_range(0..4)) {
+            (Ends::Both, 0) => OpName::PushBack,
+            (Ends::Both, 1) => OpName::PushFront,
+            (Ends::Both, 2) => OpName::PopBack,
+            (Ends::Both, _) => OpName::PopFront,
+            (_, 0 | 1) => OpName::PushBack,
+            (Ends::Stack, _) => OpName::PopBack,
+            (Ends::Queue, _) => OpName::PopFront,
         };
         let value = name.is_push().then(|| format!("{client}.{i}"));
         let op = HistoryOp {
@@ -97,7 +114,7 @@ pub struct CheckerBenchPoint {
 
 /// Checks one generated history and measures it.
 pub fn measure(clients: u32, ops: usize, seed: u64) -> CheckerBenchPoint {
-    let history = generate_history(clients, ops, 0.01, seed);
+    let history = generate_history(clients, ops, 0.01, seed, Ends::Both);
     let started = Instant::now();
     let report = check(&history, CheckOptions::default());
     CheckerBenchPoint {
@@ -126,6 +143,87 @@ pub fn render_table(points: &[CheckerBenchPoint]) -> String {
             p.configurations,
             p.peak_rss_bytes
                 .map_or("-".to_owned(), |b| format!("{:.0}", b as f64 / 1048576.0)),
+        ));
+    }
+    out
+}
+
+/// One measured check of an adversarial family's history.
+#[derive(Debug, Clone, Serialize)]
+pub struct FamilyPoint {
+    /// The family (`families`).
+    pub family: &'static str,
+    /// Its size parameter (concurrent pushes, or operations generated).
+    pub size: usize,
+    /// Operations in the history.
+    pub ops: usize,
+    /// The verdict a right checker gives.
+    pub expected: Verdict,
+    /// The verdict given.
+    pub verdict: Verdict,
+    /// Wall-clock seconds of the check, explanation included.
+    pub check_s: f64,
+    /// Search steps.
+    pub steps: u64,
+    /// Peak resident memory of the process after this check.
+    pub peak_rss_bytes: Option<u64>,
+}
+
+impl FamilyPoint {
+    /// Decided, and right.
+    pub fn is_right(&self) -> bool {
+        self.verdict == self.expected
+    }
+}
+
+/// Every size of `family` in turn, stopping after the first check that
+/// takes more than a second or is wrong (a larger one would only say the
+/// same, slower). Sizes where the defect cannot be planted are skipped.
+pub fn measure_family(family: Family, seed: u64) -> Vec<FamilyPoint> {
+    let mut points = Vec::new();
+    for &size in family.sizes() {
+        let Some(history) = family.history(size, seed) else {
+            continue;
+        };
+        let started = Instant::now();
+        let report = check(&history, CheckOptions::default());
+        let point = FamilyPoint {
+            family: family.name(),
+            size,
+            ops: history.ops.len(),
+            expected: family.verdict(),
+            verdict: report.verdict,
+            check_s: started.elapsed().as_secs_f64(),
+            steps: report.steps,
+            peak_rss_bytes: peak_rss_bytes(),
+        };
+        let stop = point.check_s > 1.0 || !point.is_right();
+        points.push(point);
+        if stop {
+            break;
+        }
+    }
+    points
+}
+
+/// The families' table.
+pub fn render_family_table(points: &[FamilyPoint]) -> String {
+    let mut out = String::from(
+        "family               size       ops  expected           verdict            check s       steps  peak RSS MiB\n",
+    );
+    for p in points {
+        out.push_str(&format!(
+            "{:<18} {:>7} {:>9}  {:<18} {:<18} {:>7.3} {:>11} {:>13}{}\n",
+            p.family,
+            p.size,
+            p.ops,
+            p.expected.name(),
+            p.verdict.name(),
+            p.check_s,
+            p.steps,
+            p.peak_rss_bytes
+                .map_or("-".to_owned(), |b| format!("{:.0}", b as f64 / 1048576.0)),
+            if p.is_right() { "" } else { "  WRONG" },
         ));
     }
     out

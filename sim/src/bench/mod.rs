@@ -2,6 +2,7 @@
 //! serialisable report so figures in notes come from a rerunnable command.
 
 pub mod checker;
+pub mod families;
 pub mod real;
 pub mod sim;
 

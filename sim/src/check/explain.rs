@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::prepare::{PrepareOptions, prepare};
-use super::search::{SearchOutcome, search};
+use super::search::search;
 use crate::history::{History, HistoryOp, OpResult};
 
 /// Steps each shrinking attempt may take.
@@ -72,9 +72,18 @@ impl Explanation {
         }
     }
 
-    /// Explains a history with no valid linearization.
-    pub fn of_failure(history: &History, options: PrepareOptions, stuck: Option<usize>, longest: &[usize]) -> Self {
-        let (minimal, minimal_history) = shrink(history, options);
+    /// Explains a history with no valid linearization, spending at most
+    /// `steps_max` search steps on shrinking it (the check's own budget:
+    /// `--steps-max` bounds the explanation as it bounds the search).
+    pub fn of_failure(
+        history: &History,
+        options: PrepareOptions,
+        stuck: Option<usize>,
+        longest: &[usize],
+        steps_max: u64,
+    ) -> Self {
+        let mut budget = steps_max;
+        let (minimal, minimal_history) = shrink(history, options, &mut budget);
         let stuck_line = stuck.map(|i| render_op(i, &history.ops[i]));
         let tail_from = longest.len().saturating_sub(8);
         let longest_tail: Vec<String> = longest[tail_from..]
@@ -111,12 +120,14 @@ impl Explanation {
     }
 }
 
-fn fails(history: &History, options: PrepareOptions) -> bool {
+/// Whether `history` certainly fails, spending from `budget` (search steps
+/// left for the whole explanation); an attempt the budget cannot pay for
+/// counts as "does not fail", so shrinking stops where the money does.
+fn fails(history: &History, options: PrepareOptions, budget: &mut u64) -> bool {
     let prepared = prepare(history, |_, _| true, options);
-    matches!(
-        search(&prepared, SHRINK_STEPS_MAX).outcome,
-        SearchOutcome::NotLinearizable { .. }
-    )
+    let result = search(&prepared, SHRINK_STEPS_MAX.min(*budget));
+    *budget = budget.saturating_sub(result.steps);
+    result.outcome.is_violation()
 }
 
 /// The history cut at `at_us` (later results unknown), keeping original
@@ -152,7 +163,7 @@ fn cut(history: &History, indices: &[usize], at_us: u64) -> (Vec<usize>, History
 /// Shrinks a failing history: first the earliest time cut that still fails,
 /// then greedy removal of single operations (a push together with the pops
 /// of its value), each kept out while the rest still fails.
-fn shrink(history: &History, options: PrepareOptions) -> (Vec<usize>, History) {
+fn shrink(history: &History, options: PrepareOptions, budget: &mut u64) -> (Vec<usize>, History) {
     let all: Vec<usize> = (0..history.ops.len()).collect();
     let mut times: Vec<u64> = history.ops.iter().filter_map(|op| op.return_us).collect();
     times.sort_unstable();
@@ -163,7 +174,7 @@ fn shrink(history: &History, options: PrepareOptions) -> (Vec<usize>, History) {
     while low < high && attempts < 64 {
         attempts += 1;
         let middle = (low + high) / 2;
-        if fails(&cut(history, &all, times[middle]).1, options) {
+        if fails(&cut(history, &all, times[middle]).1, options, budget) {
             high = middle;
         } else {
             low = middle + 1;
@@ -173,11 +184,11 @@ fn shrink(history: &History, options: PrepareOptions) -> (Vec<usize>, History) {
         Some(&at) => cut(history, &all, at),
         None => (all, history.clone()),
     };
-    if current.ops.len() > SHRINK_OPS_MAX || !fails(&current, options) {
+    if current.ops.len() > SHRINK_OPS_MAX || !fails(&current, options, budget) {
         return (indices, current);
     }
     let mut position = current.ops.len();
-    while position > 0 && attempts < SHRINK_ATTEMPTS_MAX {
+    while position > 0 && attempts < SHRINK_ATTEMPTS_MAX && *budget > 0 {
         position -= 1;
         if position >= current.ops.len() {
             continue;
@@ -206,7 +217,7 @@ fn shrink(history: &History, options: PrepareOptions) -> (Vec<usize>, History) {
             ..current.clone()
         };
         attempts += 1;
-        if fails(&candidate, options) {
+        if fails(&candidate, options, budget) {
             indices = indices
                 .iter()
                 .zip(&drop)

@@ -8,7 +8,10 @@
 //!    entry was lost.
 //! 3. `liveness`: an operation gave up after its retry bound
 //!    (`retries_exhausted`).
-//! 4. The linearizability search runs on the whole history (drain included).
+//! 4. The linearizability search runs on the whole history (drain included),
+//!    after the sound rules of [`patterns`] (a pop before its push, a value
+//!    certainly present at an `empty`, two values leaving in an order their
+//!    positions forbid), which decide most violations without searching.
 //!    When entries were lost and a corruption error was reported at or after
 //!    the first loss, pushes of values nobody ever popped are forgiven if
 //!    they were invoked before the last such report (it accounts for them);
@@ -30,6 +33,7 @@
 mod brute;
 mod explain;
 mod hash;
+pub mod patterns;
 pub mod prepare;
 mod rank;
 pub mod search;
@@ -163,11 +167,22 @@ pub fn check(history: &History, options: CheckOptions) -> CheckReport {
             report.verdict = Verdict::Unknown;
             report.reason = format!("the search ran out of its {} step budget", options.steps_max);
         }
+        SearchOutcome::Refuted(refutation) => {
+            let (verdict, reason) = classify_failure(history, reported, first_loss_us, options.steps_max);
+            report.verdict = verdict;
+            report.reason = reason;
+            let mut focus = refutation.ops.clone();
+            focus.sort_unstable();
+            let mut explanation = Explanation::of_ops(history, &focus);
+            explanation.text = format!("{}:\n{}", refutation.reason, explanation.text);
+            report.explanation = Some(explanation);
+        }
         SearchOutcome::NotLinearizable { longest, stuck } => {
             let (verdict, reason) = classify_failure(history, reported, first_loss_us, options.steps_max);
             report.verdict = verdict;
             report.reason = reason;
             report.failure = Some(FailurePoint {
+                steps_max: options.steps_max,
                 prepare: options_prepare,
                 stuck_op: stuck.map(|e| prepared.entries[e].history_index),
                 longest_ops: longest.iter().map(|&e| prepared.entries[e].history_index).collect(),
@@ -184,6 +199,7 @@ pub fn check(history: &History, options: CheckOptions) -> CheckReport {
 /// later.
 #[derive(Debug, Clone)]
 pub struct FailurePoint {
+    steps_max: u64,
     prepare: PrepareOptions,
     stuck_op: Option<usize>,
     longest_ops: Vec<usize>,
@@ -202,6 +218,7 @@ pub fn explain(history: &History, report: &CheckReport) -> Option<Explanation> {
         failure.prepare,
         failure.stuck_op,
         &failure.longest_ops,
+        failure.steps_max,
     ))
 }
 
@@ -222,7 +239,7 @@ fn classify_failure(
         return (
             Verdict::SilentCorruption,
             format!(
-                "{} acknowledged values were never popped ({}), more than {unknown_pops} unknown pops could have taken, and no corruption was reported",
+                "{} acknowledged values were gone by a later empty pop without being popped ({}), more than {unknown_pops} unknown pops could have taken, and no corruption was reported",
                 lost.len(),
                 lost.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
             ),
@@ -237,7 +254,7 @@ fn classify_failure(
     };
     let part_result = search(&prepare(&part, |_, _| true, PrepareOptions::default()), steps_max);
     match part_result.outcome {
-        SearchOutcome::NotLinearizable { .. } => (
+        SearchOutcome::NotLinearizable { .. } | SearchOutcome::Refuted(_) => (
             Verdict::NotLinearizable,
             format!("no valid linearization exists, already for {description}"),
         ),
@@ -279,20 +296,26 @@ fn duplicated_or_invented(history: &History) -> Option<(String, Vec<usize>)> {
     None
 }
 
-/// Acknowledged pushes whose value no pop returned.
+/// Acknowledged pushes whose value no pop returned although a pop found
+/// the deque empty after the push returned (the drain ends that way): those
+/// values are gone. A value nobody popped and no later `empty` contradicts
+/// may simply still be in the deque at the end; it is no loss.
 fn vanished_values(history: &History) -> Vec<String> {
-    let popped: std::collections::BTreeSet<&str> = history
+    let popped = history.popped_values();
+    let Some(last_empty_invoke_us) = history
         .ops
         .iter()
-        .filter_map(|op| match &op.result {
-            OpResult::Value { value } => Some(value.as_str()),
-            _ => None,
-        })
-        .collect();
+        .filter(|op| op.result == OpResult::Empty)
+        .map(|op| op.invoke_us)
+        .max()
+    else {
+        return Vec::new();
+    };
     history
         .ops
         .iter()
         .filter(|op| op.op.is_push() && op.result == OpResult::Ok)
+        .filter(|op| op.return_us.is_some_and(|r| r < last_empty_invoke_us))
         .filter_map(|op| op.value.clone())
         .filter(|v| !popped.contains(v.as_str()))
         .collect()

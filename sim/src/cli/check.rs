@@ -13,9 +13,13 @@ use memcache_sim::history::History;
 pub struct CheckArgs {
     /// The history.
     pub history: PathBuf,
-    /// Search steps before answering `unknown`.
+    /// Search steps before answering `unknown`; the explanation of a
+    /// failure spends at most as many again.
     #[arg(long, default_value_t = STEPS_MAX_DEFAULT)]
     pub steps_max: u64,
+    /// Skip explaining a failure (the verdict and its reason only).
+    #[arg(long)]
+    pub no_explain: bool,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -52,7 +56,7 @@ pub fn run(args: &CheckArgs) -> u8 {
         &history,
         CheckOptions {
             steps_max,
-            explain: true,
+            explain: !args.no_explain,
         },
     );
     if json {
