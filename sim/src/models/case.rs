@@ -192,13 +192,13 @@ fn run_op<W: World>(deque: &mut Deque<ModelStore<W>>, client: usize, name: OpNam
     deque.store().begin();
     let bytes = value.clone().map(String::into_bytes).unwrap_or_default();
     let result = block_on(crate::workload::run_op(deque, name, bytes));
-    let (first, last) = deque.store().span().unwrap_or((0, 0));
+    let (invoke_us, return_us) = deque.store().end();
     HistoryOp {
         client: client as u32,
         op: name,
         value,
-        invoke_us: 3 * first,
-        return_us: Some(3 * last),
+        invoke_us,
+        return_us: Some(return_us),
         result,
     }
 }

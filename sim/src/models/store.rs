@@ -103,24 +103,30 @@ impl Default for Shared {
 /// One client's connection: the shared server plus the span of request
 /// numbers its current operation used, which become the operation's
 /// invoke and return times (an operation takes effect at one of its own
-/// requests, so the span is exactly its window).
+/// requests, so the span is exactly its window), and the last request
+/// known to precede its next operation (for an operation that sends none).
 pub struct ModelStore<W: World> {
     shared: Arc<W::Lock<Shared>>,
     faults: Cell<FaultRates>,
     anchor: Vec<u8>,
     first_request: Cell<Option<u64>>,
     last_request: Cell<u64>,
+    floor: Cell<u64>,
 }
 
 impl<W: World> ModelStore<W> {
     /// A connection to `shared` for the deque whose anchor key is `anchor`.
+    /// Made before the threads start, so reading the clock here adds no
+    /// interleaving.
     pub fn new(shared: Arc<W::Lock<Shared>>, faults: FaultRates, anchor: &str) -> Self {
+        let floor = W::with(&shared, |shared| shared.requests);
         ModelStore {
             shared,
             faults: Cell::new(faults),
             anchor: anchor.as_bytes().to_vec(),
             first_request: Cell::new(None),
             last_request: Cell::new(0),
+            floor: Cell::new(floor),
         }
     }
 
@@ -139,6 +145,22 @@ impl<W: World> ModelStore<W> {
     /// [`begin`](ModelStore::begin), if it sent any.
     pub fn span(&self) -> Option<(u64, u64)> {
         self.first_request.get().map(|first| (first, self.last_request.get()))
+    }
+
+    /// Ends the operation begun last and returns its window in the
+    /// history's time (`invoke_us`, `return_us`); see [`window`].
+    pub fn end(&self) -> (u64, u64) {
+        let span = self.span();
+        // Only an operation that sent nothing reads the clock again: one
+        // more lock in the model, but only for those.
+        let now = if span.is_none() {
+            W::with(&self.shared, |shared| shared.requests)
+        } else {
+            0
+        };
+        let (invoke, ret) = window(self.floor.get(), span, now);
+        self.floor.set(span.map_or(now, |(_, last)| last));
+        (invoke, ret)
     }
 
     fn roll(&self, per_mille: u32) -> bool {
@@ -181,5 +203,36 @@ impl<W: World> Store for ModelStore<W> {
     /// so the model checker may interleave other clients between them.
     fn colocated(&self, _: &Key, _: &Key) -> bool {
         true
+    }
+}
+
+/// An operation's window: request `r` happens at `3r`, so one that sent
+/// requests `first..=last` spans `[3 first, 3 last]` (it takes effect at one
+/// of them). One that sent none (it answered from what its handle knew)
+/// took effect between its invocation, after request `floor` (its client's
+/// previous operation ended there, or the threads started there), and its
+/// return, before request `now + 1`: `[3 floor + 2, 3 now + 2]`, between
+/// requests, where the real-time order puts it. (Timing it at 0, as once,
+/// put every such operation before the whole run, where a wrong answer can
+/// look right.)
+pub fn window(floor: u64, span: Option<(u64, u64)>, now: u64) -> (u64, u64) {
+    match span {
+        Some((first, last)) => (3 * first, 3 * last),
+        None => (3 * floor + 2, 3 * now.max(floor) + 2),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::window;
+
+    #[test]
+    fn an_operation_without_requests_sits_after_its_clients_previous_one_not_at_zero() {
+        // The previous operation ended at request 4; the clock read 9 when
+        // this one returned.
+        let (invoke, ret) = window(4, None, 9);
+        assert!(invoke > 3 * 4 && invoke < 3 * 5, "just after request 4: {invoke}");
+        assert!(ret > 3 * 9 && ret < 3 * 10, "just after request 9: {ret}");
+        assert_eq!(window(4, Some((6, 8)), 0), (18, 24));
     }
 }
