@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::capability::Backend;
 
+/// Shards a manifest may name (more is a corrupt file, not a CI matrix).
+pub const SHARDS_MAX: u64 = 100_000;
+
 /// The file's name under a report directory.
 pub const FILE: &str = "manifest.json";
 
@@ -81,10 +84,19 @@ impl Manifest {
                 reason: error.to_string(),
             },
         })?;
-        serde_json::from_str(&text).map_err(|error| ManifestError::Unreadable {
+        let manifest: Manifest = serde_json::from_str(&text).map_err(|error| ManifestError::Unreadable {
             dir: dir.to_path_buf(),
             reason: error.to_string(),
-        })
+        })?;
+        if let Some((k, n)) = manifest.shard
+            && (k == 0 || k > n || n > SHARDS_MAX)
+        {
+            return Err(ManifestError::Unreadable {
+                dir: dir.to_path_buf(),
+                reason: format!("shard {k}/{n}: K must be between 1 and N, N at most {SHARDS_MAX}"),
+            });
+        }
+        Ok(manifest)
     }
 
     /// Writes it as `dir`'s manifest.
