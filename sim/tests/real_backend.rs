@@ -8,8 +8,8 @@ use std::path::Path;
 
 use memcache_collections::Variant;
 use memcache_sim::config::{Fault, FaultSpec, RunConfig, Trigger};
-use memcache_sim::outcome::{Counters, RunEnd};
 use memcache_sim::history::OpResult;
+use memcache_sim::outcome::{Counters, RunEnd};
 use memcache_sim::pipeline;
 use memcache_sim::plan::{Backend, Overrides, RunPlan};
 use memcache_sim::record::RunRecord;
