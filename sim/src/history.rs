@@ -342,7 +342,12 @@ impl History {
             }
         }
         let mut by_client: Vec<usize> = (0..self.ops.len()).collect();
-        by_client.sort_by_key(|&i| (self.ops[i].client, self.ops[i].invoke_us, i));
+        // Ties on the invocation time go to the op that returned first (a
+        // zero-length op at t, then one invoked at t), not to file order.
+        by_client.sort_by_key(|&i| {
+            let op = &self.ops[i];
+            (op.client, op.invoke_us, op.return_us.unwrap_or(u64::MAX), i)
+        });
         for pair in by_client.windows(2) {
             let (previous, index) = (pair[0], pair[1]);
             let (before, op) = (&self.ops[previous], &self.ops[index]);
@@ -388,6 +393,9 @@ mod tests {
             op(0, OpName::PushBack, Some("a"), (0, Some(10)), OpResult::Ok),
             op(0, OpName::PopFront, None, (10, None), OpResult::Unknown),
             op(1, OpName::PopBack, None, (5, Some(8)), OpResult::Empty),
+            // An instant op, listed after the one it precedes.
+            op(2, OpName::PushBack, Some("b"), (20, Some(30)), OpResult::Ok),
+            op(2, OpName::PopBack, None, (20, Some(20)), OpResult::Empty),
         ]);
         assert_eq!(ok.validate(), Ok(()));
     }

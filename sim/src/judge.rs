@@ -1,7 +1,7 @@
 //! The one place a run becomes a verdict, for every command and world: a
 //! run that could not start is a harness failure (`could-not-start`); a run
-//! that got stuck is a liveness failure, judged without its partial
-//! history; any other run is checked, and a pass whose workload made no
+//! that got stuck is a liveness failure unless its partial history already
+//! proves a violation (that verdict outranks it); any other run is checked, and a pass whose workload made no
 //! progress is `vacuous` (it tested nothing). Then the verdict is compared
 //! with what the plan expects, and an unexpected verdict gets its exit class
 //! (an unexpected pass counts as a correctness failure of the suite: the
@@ -70,7 +70,19 @@ pub fn judge(outcome: &Outcome, expect: &Expectation, options: CheckOptions) -> 
             None,
         ),
         RunEnd::Refused { reason } => (Verdict::Refused, reason.clone(), None),
-        RunEnd::Stuck { reason } => (Verdict::Liveness, reason.clone(), None),
+        RunEnd::Stuck { reason } => {
+            // What the partial history already proves outranks getting
+            // stuck: a proven violation is never reported as mere liveness.
+            // Anything short of a proof (a pass, an undecided check) leaves
+            // the run a liveness failure, judged without its history.
+            let report = check::check(&outcome.history, options);
+            if report.verdict.exit_class_unexpected() == exit::CORRECTNESS && !report.verdict.is_pass() {
+                let why = format!("{}; the run also got stuck: {reason}", report.reason);
+                (report.verdict, why, Some(report))
+            } else {
+                (Verdict::Liveness, reason.clone(), None)
+            }
+        }
         RunEnd::Finished => {
             let report = check::check(&outcome.history, options);
             let succeeded = outcome.op_counts().succeeded;
@@ -142,20 +154,28 @@ mod tests {
         }
     }
 
-    /// A stuck run is a liveness failure whatever its partial history says;
-    /// a run that could not start is a harness failure; only a finished run
-    /// is checked.
+    /// A stuck run is a liveness failure unless its partial history proves
+    /// a violation; a run that could not start is a harness failure.
     #[test]
     fn how_a_run_ended_decides_before_its_history() {
-        let stuck = judge(
-            &outcome(RunEnd::Stuck {
-                reason: "the budget ran out".into(),
-            }),
-            &passing(),
-            CheckOptions::default(),
-        );
+        let stuck_end = || RunEnd::Stuck {
+            reason: "the budget ran out".into(),
+        };
+        let mut clean = outcome(stuck_end());
+        clean.history.ops.pop();
+        let stuck = judge(&clean, &passing(), CheckOptions::default());
         assert_eq!((stuck.verdict, stuck.exit_class()), (Verdict::Liveness, exit::LIVENESS));
         assert!(stuck.check.is_none());
+        let proven = judge(&outcome(stuck_end()), &passing(), CheckOptions::default());
+        assert_eq!(
+            (proven.verdict, proven.exit_class()),
+            (Verdict::SilentCorruption, exit::CORRECTNESS)
+        );
+        assert!(
+            proven.reason.ends_with("the run also got stuck: the budget ran out"),
+            "{}",
+            proven.reason
+        );
         let unstarted = judge(
             &outcome(RunEnd::CouldNotStart {
                 reason: "no memcached".into(),

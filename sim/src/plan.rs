@@ -102,6 +102,13 @@ impl RunPlan {
         }
     }
 
+    /// The run as records and manifests name it: scenario file (empty for
+    /// a built-in configuration), variant, seed.
+    pub fn run_id(&self) -> crate::output::manifest::RunId {
+        let path = self.source.path().map_or_else(String::new, |p| p.display().to_string());
+        (path, self.variant.name().to_owned(), self.seed)
+    }
+
     /// The command that runs this plan again.
     pub fn replay(&self) -> Replay {
         Replay {

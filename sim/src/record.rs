@@ -57,11 +57,12 @@ pub struct RunRecord {
 impl RunRecord {
     /// The record of `plan`'s run.
     pub fn new(plan: &RunPlan, outcome: &Outcome, judgement: &Judgement, wall_ms: f64) -> RunRecord {
+        let (path, variant, seed) = plan.run_id();
         RunRecord {
             scenario: plan.name.clone(),
-            path: plan.source.path().map_or_else(String::new, |p| p.display().to_string()),
-            seed: plan.seed,
-            variant: plan.variant.name().to_owned(),
+            path,
+            seed,
+            variant,
             variant_overridden: plan.variant_overridden,
             backend: plan.backend,
             verdict: judgement.verdict,

@@ -150,6 +150,23 @@ fn a_report_directory_is_fresh_and_merge_takes_only_a_whole_run() {
     let stale = mcsim(&["merge", "s1", "s2", "s3"], &dir);
     assert_eq!(stale.status.code(), USAGE);
     assert!(stderr(&stale).contains("stale or missing"), "{}", stderr(&stale));
+    // Another shard's record in place of this one's is found by name.
+    std::fs::remove_file(records.join("seed-7.json")).unwrap();
+    let own = std::fs::read_dir(&records).unwrap().next().unwrap().unwrap().path();
+    let theirs = std::fs::read_dir(dir.join("s1/clean"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::copy(theirs, own).unwrap();
+    let swapped = mcsim(&["merge", "s1", "s2", "s3"], &dir);
+    assert_eq!(swapped.status.code(), USAGE);
+    assert!(
+        stderr(&swapped).contains("is not a run its manifest planned"),
+        "{}",
+        stderr(&swapped)
+    );
     // A directory no run wrote.
     std::fs::create_dir_all(dir.join("other/clean")).unwrap();
     let foreign = mcsim(&["merge", "other"], &dir);

@@ -45,6 +45,7 @@ use serde::Serialize;
 
 pub use brute::brute_force_linearizable;
 pub use explain::{Explanation, render_op};
+use patterns::Refutation;
 use prepare::{PrepareOptions, prepare};
 use search::{SearchOutcome, search};
 
@@ -171,11 +172,16 @@ pub fn check(history: &History, options: CheckOptions) -> CheckReport {
             let (verdict, reason) = classify_failure(history, reported, first_loss_us, options.steps_max);
             report.verdict = verdict;
             report.reason = reason;
-            let mut focus = refutation.ops.clone();
-            focus.sort_unstable();
-            let mut explanation = Explanation::of_ops(history, &focus);
-            explanation.text = format!("{}:\n{}", refutation.reason, explanation.text);
-            report.explanation = Some(explanation);
+            report.failure = Some(FailurePoint {
+                steps_max: options.steps_max,
+                prepare: options_prepare,
+                stuck_op: None,
+                longest_ops: Vec::new(),
+                refutation: Some(refutation),
+            });
+            if options.explain {
+                report.explanation = explain(history, &report);
+            }
         }
         SearchOutcome::NotLinearizable { longest, stuck } => {
             let (verdict, reason) = classify_failure(history, reported, first_loss_us, options.steps_max);
@@ -186,6 +192,7 @@ pub fn check(history: &History, options: CheckOptions) -> CheckReport {
                 prepare: options_prepare,
                 stuck_op: stuck.map(|e| prepared.entries[e].history_index),
                 longest_ops: longest.iter().map(|&e| prepared.entries[e].history_index).collect(),
+                refutation: None,
             });
             if options.explain {
                 report.explanation = explain(history, &report);
@@ -203,6 +210,8 @@ pub struct FailurePoint {
     prepare: PrepareOptions,
     stuck_op: Option<usize>,
     longest_ops: Vec<usize>,
+    /// The rule that refuted the history without searching, if one did.
+    refutation: Option<Refutation>,
 }
 
 /// The explanation of a failing report of `history`: the one the report
@@ -213,6 +222,13 @@ pub fn explain(history: &History, report: &CheckReport) -> Option<Explanation> {
         return Some(explanation.clone());
     }
     let failure = report.failure.as_ref()?;
+    if let Some(refutation) = &failure.refutation {
+        let mut focus = refutation.ops.clone();
+        focus.sort_unstable();
+        let mut explanation = Explanation::of_ops(history, &focus);
+        explanation.text = format!("{}:\n{}", refutation.reason, explanation.text);
+        return Some(explanation);
+    }
     Some(Explanation::of_failure(
         history,
         failure.prepare,
@@ -250,7 +266,8 @@ fn classify_failure(
             before(history, loss),
             format!("the history before the first loss (at {loss} us)"),
         ),
-        None => (without_drain(history), "the workload before the drain".to_owned()),
+        None if history.drain_client.is_some() => (without_drain(history), "the workload before the drain".to_owned()),
+        None => (history.clone(), "the whole history (it has no drain)".to_owned()),
     };
     let part_result = search(&prepare(&part, |_, _| true, PrepareOptions::default()), steps_max);
     match part_result.outcome {

@@ -62,7 +62,7 @@ pub fn refute(prepared: &Prepared) -> Option<Refutation> {
     let exit_of = exits(entries, prepared.values.len());
     pop_before_push(prepared, &push_of)
         .or_else(|| present_at_empty(prepared, &push_of, &exit_of))
-        .or_else(|| order_at_the_ends(entries, &push_of, &exit_of, PAIR_VISITS_MAX))
+        .or_else(|| order_at_the_ends(prepared, &push_of, &exit_of, PAIR_VISITS_MAX))
 }
 
 fn index(entries: &[Entry], entry: usize) -> usize {
@@ -192,11 +192,12 @@ fn present_at_empty(prepared: &Prepared, push_of: &[Option<usize>], exit_of: &[O
 
 /// Rule 3, within `visits_max` pair visits.
 fn order_at_the_ends(
-    entries: &[Entry],
+    prepared: &Prepared,
     push_of: &[Option<usize>],
     exit_of: &[Option<usize>],
     visits_max: u64,
 ) -> Option<Refutation> {
+    let entries = &prepared.entries;
     // Values with a required push and a definite pop, by push invocation.
     let mut lives: Vec<(usize, usize)> = push_of
         .iter()
@@ -232,7 +233,7 @@ fn order_at_the_ends(
             if entries[a_pop].invoke_us <= entries[b_push].deadline_us {
                 continue;
             }
-            if let Some(reason) = pair_violation(entries, (a_push, a_pop), (b_push, b_pop)) {
+            if let Some(reason) = pair_violation(prepared, (a_push, a_pop), (b_push, b_pop)) {
                 return Some(Refutation {
                     reason,
                     ops: vec![
@@ -252,12 +253,29 @@ fn order_at_the_ends(
 /// way (the search asks this of two pending pushes: may `a` go first?).
 /// `a` and `b` are (push, pop) entry pairs.
 pub(super) fn pair_conflicts(entries: &[Entry], a: (usize, usize), b: (usize, usize)) -> bool {
-    pair_violation(entries, a, b).is_some()
+    pair_case(entries, a, b).is_some()
+}
+
+/// How two values, `b` pushed while `a` was in, leave in an impossible way.
+enum PairCase {
+    /// Each pop needs the other value gone first.
+    Cycle,
+    /// The front one's pop returned before the back one's was invoked, yet
+    /// it needed the back one gone first.
+    FrontFinishedFirst,
+    /// The back one's pop returned before the front one's was invoked, yet
+    /// it needed the front one gone first.
+    BackFinishedFirst,
 }
 
 /// Whether `b`, pushed while `a` was in, and `a` leave in an impossible
-/// way; the reason if so.
-fn pair_violation(entries: &[Entry], a: (usize, usize), b: (usize, usize)) -> Option<String> {
+/// way: the case and the pair as (front, back).
+#[allow(clippy::type_complexity)]
+fn pair_case(
+    entries: &[Entry],
+    a: (usize, usize),
+    b: (usize, usize),
+) -> Option<(PairCase, (usize, usize), (usize, usize))> {
     // `b` lies on the side it was pushed at.
     let (front, back) = if matches!(entries[b.0].op, DequeOp::PushFront(_)) {
         (b, a)
@@ -270,44 +288,61 @@ fn pair_violation(entries: &[Entry], a: (usize, usize), b: (usize, usize)) -> Op
     let back_waits = from_front(back.1);
     let front_waits = !from_front(front.1);
     let finished_before = |first: usize, second: usize| entries[first].deadline_us < entries[second].invoke_us;
-    let describe = |what: &str| {
-        format!(
-            "op {} pushed {} while op {}'s value was in the deque, which fixes their order; {what}",
-            index(entries, b.0),
-            value_name(entries, b.0),
-            index(entries, a.0),
-        )
+    let case = if back_waits && front_waits {
+        PairCase::Cycle
+    } else if back_waits && finished_before(back.1, front.1) {
+        PairCase::BackFinishedFirst
+    } else if front_waits && finished_before(front.1, back.1) {
+        PairCase::FrontFinishedFirst
+    } else {
+        return None;
     };
-    if back_waits && front_waits {
-        return Some(describe(&format!(
-            "yet op {} took the back one from the front and op {} the front one from the back: each needs the \
-             other gone first",
-            index(entries, back.1),
-            index(entries, front.1)
-        )));
-    }
-    if back_waits && finished_before(back.1, front.1) {
-        return Some(describe(&format!(
-            "op {} took the back one from the front, returning before op {} took the front one was even invoked",
-            index(entries, back.1),
-            index(entries, front.1)
-        )));
-    }
-    if front_waits && finished_before(front.1, back.1) {
-        return Some(describe(&format!(
-            "op {} took the front one from the back, returning before op {} took the back one was even invoked",
-            index(entries, front.1),
-            index(entries, back.1)
-        )));
-    }
-    None
+    Some((case, front, back))
 }
 
-fn value_name(entries: &[Entry], push: usize) -> String {
-    match entries[push].op {
-        DequeOp::PushFront(v) | DequeOp::PushBack(v) => format!("value #{v}"),
+/// The sentence for [`pair_case`]'s finding, naming the values as the
+/// history spells them.
+fn pair_violation(prepared: &Prepared, a: (usize, usize), b: (usize, usize)) -> Option<String> {
+    let entries = &prepared.entries;
+    let (case, front, back) = pair_case(entries, a, b)?;
+    let at = |entry: usize| index(entries, entry);
+    let name = |push: usize| match entries[push].op {
+        DequeOp::PushFront(v) | DequeOp::PushBack(v) => format!("{:?}", prepared.values[v as usize]),
         _ => String::new(),
-    }
+    };
+    let what = match case {
+        PairCase::Cycle => format!(
+            "yet op {} took {} (the back one) from the front and op {} took {} (the front one) from the back: \
+             each needs the other gone first",
+            at(back.1),
+            name(back.0),
+            at(front.1),
+            name(front.0)
+        ),
+        PairCase::BackFinishedFirst => format!(
+            "op {} took {} (the back one) from the front, returning before op {} took {} (the front one) was even \
+             invoked",
+            at(back.1),
+            name(back.0),
+            at(front.1),
+            name(front.0)
+        ),
+        PairCase::FrontFinishedFirst => format!(
+            "op {} took {} (the front one) from the back, returning before op {} took {} (the back one) was even \
+             invoked",
+            at(front.1),
+            name(front.0),
+            at(back.1),
+            name(back.0)
+        ),
+    };
+    Some(format!(
+        "op {} pushed {} while op {} pushed {} was in the deque, which fixes their order; {what}",
+        at(b.0),
+        name(b.0),
+        at(a.0),
+        name(a.0),
+    ))
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ pub struct CheckArgs {
     pub history: PathBuf,
     /// Search steps before answering `unknown`; the explanation of a
     /// failure spends at most as many again.
-    #[arg(long, default_value_t = STEPS_MAX_DEFAULT)]
+    #[arg(long, default_value_t = STEPS_MAX_DEFAULT, value_parser = clap::value_parser!(u64).range(1..))]
     pub steps_max: u64,
     /// Skip explaining a failure (the verdict and its reason only).
     #[arg(long)]

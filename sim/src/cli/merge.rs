@@ -67,7 +67,11 @@ pub fn run(args: &MergeArgs) -> u8 {
         };
         match records_in(dir) {
             Ok(found) => {
-                shards.push((dir.clone(), manifest, found.len()));
+                let runs = found
+                    .iter()
+                    .map(|r| (r.path.clone(), r.variant.clone(), r.seed))
+                    .collect();
+                shards.push((dir.clone(), manifest, runs));
                 records.extend(found);
             }
             Err(error) => {

@@ -7,7 +7,7 @@ use memcache_sim::exit;
 use memcache_sim::output::manifest::{self, Manifest};
 use memcache_sim::output::{files, junit, table};
 use memcache_sim::pipeline::Ran;
-use memcache_sim::plan::{Backend, Overrides};
+use memcache_sim::plan::{Backend, Overrides, RunPlan};
 use memcache_sim::record::{self, summarise};
 use memcache_sim::runner::{self, SeedSelection};
 
@@ -95,6 +95,7 @@ pub fn run(args: &RunArgs) -> u8 {
         backend: args.backend,
         runs_planned: plans.len(),
         runs_written: None,
+        planned: Manifest::plan_list(plans.iter().map(RunPlan::run_id)),
     });
     if let (Some(dir), Some(manifest)) = (&args.report, &manifest) {
         let mut named: Vec<(&str, &Path)> = scenarios.iter().map(|s| (s.name.as_str(), s.path.as_path())).collect();

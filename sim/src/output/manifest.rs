@@ -34,8 +34,50 @@ pub struct Manifest {
     pub backend: Backend,
     /// How many runs the selection planned.
     pub runs_planned: usize,
+    /// Which runs, by scenario file and variant: what merge matches every
+    /// record against, so a record from another shard or run cannot stand
+    /// in for one of these.
+    pub planned: Vec<PlannedRuns>,
     /// How many records the run wrote: `None` until it finished.
     pub runs_written: Option<usize>,
+}
+
+/// The seeds planned for one scenario file and variant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedRuns {
+    /// The scenario file, as records name it.
+    pub path: String,
+    /// The variant's name.
+    pub variant: String,
+    /// The seeds, in order.
+    pub seeds: Vec<u64>,
+}
+
+/// One run as a record names it: scenario file, variant, seed.
+pub type RunId = (String, String, u64);
+
+impl Manifest {
+    /// Groups `runs` (in plan order) into [`PlannedRuns`].
+    pub fn plan_list(runs: impl IntoIterator<Item = RunId>) -> Vec<PlannedRuns> {
+        let mut planned: Vec<PlannedRuns> = Vec::new();
+        for (path, variant, seed) in runs {
+            match planned.last_mut() {
+                Some(last) if last.path == path && last.variant == variant => last.seeds.push(seed),
+                _ => planned.push(PlannedRuns {
+                    path,
+                    variant,
+                    seeds: vec![seed],
+                }),
+            }
+        }
+        planned
+    }
+
+    fn is_planned(&self, (path, variant, seed): &RunId) -> bool {
+        self.planned
+            .iter()
+            .any(|runs| &runs.path == path && &runs.variant == variant && runs.seeds.contains(seed))
+    }
 }
 
 /// Why a set of report directories is not one whole suite run.
@@ -50,9 +92,18 @@ pub enum ManifestError {
     /// The run that wrote it did not finish.
     #[error("{dir}: its run did not finish (no runs_written in {FILE}); rerun that shard")]
     Unfinished { dir: PathBuf },
-    /// The directory holds a different number of records than its run wrote.
-    #[error("{dir}: {found} run records, but its run wrote {written}; stale or missing files")]
-    RecordCount { dir: PathBuf, found: usize, written: usize },
+    /// The directory holds a different number of records than its run wrote,
+    /// or its run wrote fewer than it planned.
+    #[error("{dir}: {found} run records, but its run planned {planned} and wrote {written}; stale or missing files")]
+    RecordCount {
+        dir: PathBuf,
+        found: usize,
+        planned: usize,
+        written: usize,
+    },
+    /// A record the directory's run did not plan.
+    #[error("{dir}: {record} is not a run its manifest planned (a file from another shard or run)")]
+    Unplanned { dir: PathBuf, record: String },
     /// Two directories were written by different suite runs.
     #[error("{dir} is not a shard of the same run as {first}: {what} differs")]
     Mismatch {
@@ -111,9 +162,10 @@ impl Manifest {
     }
 }
 
-/// Checks that `dirs` (each with its manifest and the number of records
-/// found in it) are every shard of one finished suite run, once each.
-pub fn check_whole(dirs: &[(PathBuf, Manifest, usize)]) -> Result<(), ManifestError> {
+/// Checks that `dirs` (each with its manifest and the runs its records
+/// name) are every shard of one finished suite run, once each, each holding
+/// exactly the runs it planned.
+pub fn check_whole(dirs: &[(PathBuf, Manifest, Vec<RunId>)]) -> Result<(), ManifestError> {
     let Some((first_dir, first, _)) = dirs.first() else {
         return Ok(());
     };
@@ -122,11 +174,18 @@ pub fn check_whole(dirs: &[(PathBuf, Manifest, usize)]) -> Result<(), ManifestEr
         let written = manifest
             .runs_written
             .ok_or_else(|| ManifestError::Unfinished { dir: dir.clone() })?;
-        if *found != written {
+        if found.len() != written || written != manifest.runs_planned {
             return Err(ManifestError::RecordCount {
                 dir: dir.clone(),
-                found: *found,
+                found: found.len(),
+                planned: manifest.runs_planned,
                 written,
+            });
+        }
+        if let Some((path, variant, seed)) = found.iter().find(|run| !manifest.is_planned(run)) {
+            return Err(ManifestError::Unplanned {
+                dir: dir.clone(),
+                record: format!("{path} --variant {variant} seed {seed}"),
             });
         }
         let mismatch = |what| ManifestError::Mismatch {
@@ -188,14 +247,25 @@ mod tests {
             backend: Backend::Sim,
             runs_planned: 10,
             runs_written: written,
+            planned: Manifest::plan_list(runs(k)),
         }
     }
 
-    fn dirs(manifests: Vec<Manifest>) -> Vec<(PathBuf, Manifest, usize)> {
+    /// Shard `k`'s ten runs: seeds `10 (k - 1) ..`.
+    fn runs(k: u64) -> Vec<RunId> {
+        (10 * (k - 1)..10 * k)
+            .map(|seed| ("scenarios/clean.toml".to_owned(), "hardened".to_owned(), seed))
+            .collect()
+    }
+
+    fn dirs(manifests: Vec<Manifest>) -> Vec<(PathBuf, Manifest, Vec<RunId>)> {
         manifests
             .into_iter()
             .enumerate()
-            .map(|(i, m)| (PathBuf::from(format!("shard-{i}")), m, 10))
+            .map(|(i, m)| {
+                let found = runs(m.shard.map_or(1, |(k, _)| k));
+                (PathBuf::from(format!("shard-{i}")), m, found)
+            })
             .collect()
     }
 
@@ -226,6 +296,18 @@ mod tests {
                 ..
             }
         ));
+        // A run that wrote fewer than it planned, its count edited to match.
+        let mut short = dirs(vec![shard(1, 1, Some(9))]);
+        short[0].2.pop();
+        let short = check_whole(&short).unwrap_err();
+        assert!(matches!(
+            short,
+            ManifestError::RecordCount {
+                planned: 10,
+                written: 9,
+                ..
+            }
+        ));
         let mut other = shard(2, 2, Some(10));
         other.variant = Some("michael2003".into());
         let foreign = check_whole(&dirs(vec![shard(1, 2, Some(10)), other])).unwrap_err();
@@ -238,5 +320,25 @@ mod tests {
         ));
         let repeated = check_whole(&dirs(vec![shard(1, 2, Some(10)), shard(1, 2, Some(10))])).unwrap_err();
         assert!(matches!(repeated, ManifestError::DuplicateShard { k: 1, n: 2, .. }));
+    }
+
+    #[test]
+    fn a_record_from_another_shard_is_refused_by_name() {
+        let mut swapped = dirs(vec![shard(1, 2, Some(10)), shard(2, 2, Some(10))]);
+        swapped[0].2[3] = swapped[1].2[0].clone();
+        let error = check_whole(&swapped).unwrap_err();
+        assert_eq!(
+            error,
+            ManifestError::Unplanned {
+                dir: PathBuf::from("shard-0"),
+                record: "scenarios/clean.toml --variant hardened seed 10".into()
+            }
+        );
+        let mut other_variant = dirs(vec![shard(1, 1, Some(10))]);
+        other_variant[0].2[0].1 = "michael2003".into();
+        assert!(matches!(
+            check_whole(&other_variant),
+            Err(ManifestError::Unplanned { .. })
+        ));
     }
 }
