@@ -13,13 +13,17 @@ use crate::outcome::{Outcome, RunEnd};
 use crate::verdict::Verdict;
 
 /// What a plan expects of its run.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Expectation {
     /// The verdicts it accepts.
     pub verdicts: Vec<Verdict>,
     /// Fewer successful workload operations than this, and a passing
     /// history is `vacuous`.
     pub ops_succeeded_min: u64,
+    /// The event that makes the run meaningful, if the scenario names one.
+    pub reach: Option<crate::reach::Reach>,
+    /// Whether the seed is one the scenario pins: it must reach the event.
+    pub pinned: bool,
 }
 
 impl Expectation {
@@ -28,6 +32,8 @@ impl Expectation {
         Expectation {
             verdicts: vec![Verdict::Linearizable, Verdict::DetectedCorruption],
             ops_succeeded_min: 1,
+            reach: None,
+            pinned: false,
         }
     }
 }
@@ -150,7 +156,7 @@ mod tests {
     fn expecting(verdict: Verdict) -> Expectation {
         Expectation {
             verdicts: vec![verdict],
-            ops_succeeded_min: 0,
+            ..passing()
         }
     }
 

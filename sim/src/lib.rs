@@ -46,6 +46,7 @@ pub mod outcome;
 pub mod output;
 pub mod pipeline;
 pub mod plan;
+pub mod reach;
 pub mod real;
 pub mod record;
 pub mod replay;

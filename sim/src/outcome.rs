@@ -76,6 +76,27 @@ pub struct SimCounters {
     pub virtual_time_us: u64,
     /// Replies that reached a client that had stopped waiting for them.
     pub stale_replies: u64,
+    /// Compare-and-sets a server applied with a token an earlier life of
+    /// that server had issued to the client (the restart ABA's window).
+    #[serde(default)]
+    pub stale_token_cas: u64,
+    /// Of those, the ones the server accepted (the new token counter had
+    /// reached the stale token).
+    #[serde(default)]
+    pub stale_token_cas_accepted: u64,
+    /// Compare-and-sets that stored, whose reply never reached a waiting
+    /// client (the lost reply to the step that completes an operation).
+    #[serde(default)]
+    pub cas_replies_lost: u64,
+    /// Deletes that found nothing to delete.
+    #[serde(default)]
+    pub deletes_not_found: u64,
+    /// Writes (`set`, `add`) of a node key another client wrote first.
+    #[serde(default)]
+    pub node_key_collisions: u64,
+    /// Replies carrying the CAS token 0 (a server run with `-C`).
+    #[serde(default)]
+    pub token_zero_replies: u64,
 }
 
 /// The real backend's own counters.

@@ -53,6 +53,9 @@ pub struct RunPlan {
     pub keep_trace: bool,
 }
 
+/// One run as records and manifests name it: scenario file, variant, seed.
+pub type RunId = (String, String, u64);
+
 impl RunPlan {
     /// Seed `seed` of a scenario, with the command line's overrides.
     pub fn for_scenario(loaded: &LoadedScenario, seed: u64, overrides: Overrides) -> RunPlan {
@@ -75,6 +78,8 @@ impl RunPlan {
             expect: Expectation {
                 verdicts: scenario.meta.expect.clone(),
                 ops_succeeded_min: scenario.meta.ops_succeeded_min,
+                reach: scenario.meta.reach,
+                pinned: scenario.meta.pinned.contains(&seed),
             },
             keep_trace: false,
         }
@@ -104,7 +109,7 @@ impl RunPlan {
 
     /// The run as records and manifests name it: scenario file (empty for
     /// a built-in configuration), variant, seed.
-    pub fn run_id(&self) -> crate::output::manifest::RunId {
+    pub fn run_id(&self) -> RunId {
         let path = self.source.path().map_or_else(String::new, |p| p.display().to_string());
         (path, self.variant.name().to_owned(), self.seed)
     }

@@ -9,6 +9,7 @@ use crate::exit;
 use crate::judge::Judgement;
 use crate::outcome::{Counters, OpCounts, Outcome};
 use crate::plan::{Backend, RunPlan};
+use crate::reach::{Reach, ReachTally};
 use crate::scenario::SwarmDraws;
 use crate::verdict::Verdict;
 
@@ -47,6 +48,16 @@ pub struct RunRecord {
     pub ops: OpCounts,
     /// What happened, counted.
     pub counters: Counters,
+    /// The scenario's reachability condition, if it states one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reach: Option<Reach>,
+    /// Whether this run reached it (`None`: no condition, or its world
+    /// cannot see the event).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reached: Option<bool>,
+    /// Whether the seed is one the scenario pins (it must reach the event).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pinned: bool,
     /// A swarm seed's drawn fault rates.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub swarm: Option<SwarmDraws>,
@@ -74,6 +85,9 @@ impl RunRecord {
             trace_hash: outcome.trace_hash.map(|h| format!("{h:016x}")),
             ops: outcome.op_counts(),
             counters: outcome.counters.clone(),
+            reach: plan.expect.reach,
+            reached: plan.expect.reach.and_then(|reach| reach.reached(&outcome.counters)),
+            pinned: plan.expect.pinned,
             swarm: plan.swarm.clone(),
             wall_ms,
         }
@@ -115,9 +129,32 @@ impl RunRecord {
 }
 
 /// The exit status of a set of runs: the most serious class among the
-/// unexpected ones (correctness, then liveness, then harness).
+/// unexpected ones (correctness, then liveness, then harness), and a harness
+/// failure if a scenario's runs reached its event less often than its
+/// floor ([`reach_failures`]).
 pub fn exit_status(records: &[RunRecord]) -> u8 {
-    records.iter().map(|r| r.exit_class).fold(exit::OK, exit::worst)
+    let runs = records.iter().map(|r| r.exit_class).fold(exit::OK, exit::worst);
+    if reach_failures(records).is_empty() {
+        runs
+    } else {
+        exit::worst(runs, exit::HARNESS)
+    }
+}
+
+/// The scenarios whose runs reached their event less often than their
+/// floor: each a line saying so, for the end of a summary.
+pub fn reach_failures(records: &[RunRecord]) -> Vec<String> {
+    summarise(records)
+        .iter()
+        .filter_map(|summary| summary.reach.as_ref())
+        .filter(|tally| tally.below_floor())
+        .map(|tally| {
+            format!(
+                "UNREACHED {}: the scenario no longer tests the event it is about",
+                tally.describe()
+            )
+        })
+        .collect()
 }
 
 /// One summary row per scenario.
@@ -133,6 +170,8 @@ pub struct ScenarioSummary {
     pub ops: OpCounts,
     /// The slowest seed and its wall time.
     pub slowest: Option<(u64, f64)>,
+    /// How the runs fared against the scenario's reachability condition.
+    pub reach: Option<ReachTally>,
 }
 
 /// Summarises records per scenario, in scenario order.
@@ -147,6 +186,13 @@ pub fn summarise(records: &[RunRecord]) -> Vec<ScenarioSummary> {
                 unexpected: 0,
                 ops: OpCounts::default(),
                 slowest: None,
+                reach: record.reach.map(|reach| ReachTally {
+                    scenario: record.scenario.clone(),
+                    reach,
+                    observed: 0,
+                    reached: 0,
+                    pinned_unreached: Vec::new(),
+                }),
             });
         }
         let summary = summaries.last_mut().expect("just pushed");
@@ -161,6 +207,13 @@ pub fn summarise(records: &[RunRecord]) -> Vec<ScenarioSummary> {
         match summary.verdicts.iter_mut().find(|(v, _)| *v == record.verdict) {
             Some((_, count)) => *count += 1,
             None => summary.verdicts.push((record.verdict, 1)),
+        }
+        if let (Some(tally), Some(reached)) = (&mut summary.reach, record.reached) {
+            tally.observed += 1;
+            tally.reached += usize::from(reached);
+            if record.pinned && !reached {
+                tally.pinned_unreached.push(record.seed);
+            }
         }
         if summary.slowest.is_none_or(|(_, ms)| record.wall_ms > ms) {
             summary.slowest = Some((record.seed, record.wall_ms));

@@ -23,15 +23,33 @@ pub struct SeedSelection {
     pub single: Option<u64>,
     /// Keep the seeds whose position is `k - 1` modulo `n` (CI sharding).
     pub shard: Option<(u64, u64)>,
+    /// Leave out the scenarios' pinned seeds: a seed fixes a simulated
+    /// run's race, not a real one's interleaving, so real runs skip them.
+    pub skip_pinned: bool,
 }
 
 impl SeedSelection {
-    /// The seeds of `scenario` this selection keeps.
+    /// The seeds of `scenario` this selection keeps: `--seed S` alone, or
+    /// the chosen seeds followed by the scenario's pinned seeds they lack
+    /// (a regression's race-reaching seeds run under `--seeds` too), then
+    /// split by `--shard`.
     pub fn seeds(&self, scenario: &LoadedScenario) -> Vec<u64> {
         let seeds = match (self.single, self.count) {
             (Some(seed), _) => vec![seed],
-            (None, Some(count)) => (0..count).collect(),
-            (None, None) => scenario.scenario.meta.seeds.list(),
+            (None, count) => {
+                let mut seeds = match count {
+                    Some(count) => (0..count).collect(),
+                    None => scenario.scenario.meta.seeds.list(),
+                };
+                let chosen = seeds.clone();
+                let pinned = if self.skip_pinned {
+                    &[][..]
+                } else {
+                    &scenario.scenario.meta.pinned[..]
+                };
+                seeds.extend(pinned.iter().filter(|seed| !chosen.contains(seed)));
+                seeds
+            }
         };
         match self.shard {
             Some((k, n)) => seeds
@@ -54,6 +72,10 @@ impl SeedSelection {
 /// only fail its own expectation. Validation hunts, which do want every
 /// scenario under the variant, build their plans themselves.
 pub fn plans(scenarios: &[LoadedScenario], selection: SeedSelection, overrides: Overrides) -> Vec<RunPlan> {
+    let selection = SeedSelection {
+        skip_pinned: selection.skip_pinned || overrides.backend == crate::plan::Backend::Real,
+        ..selection
+    };
     scenarios
         .iter()
         .flat_map(|scenario| {

@@ -11,6 +11,8 @@
 //! expect = ["linearizable", "detected-corruption"] # accepted verdicts
 //! seeds = { count = 200 }                          # or { start = 5, end = 10 }
 //! fails_on = ["michael2003"]  # regressions: variants some seed must fail on
+//! reach = { event = "stale-token-cas", rate_min = 0.1 } # see crate::reach
+//! pinned = [180]              # seeds run under --seeds and --shard too
 //!
 //! [clients]           # every section of `config::RunConfig`, same keys
 //! count = 6
@@ -31,6 +33,7 @@ use serde::de::{Error as _, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::config::RunConfig;
+use crate::reach::Reach;
 
 pub use crate::swarm::{Swarm, SwarmDraws};
 use crate::verdict::Verdict;
@@ -107,6 +110,15 @@ pub struct ScenarioMeta {
     /// reproducing.
     #[serde(default, with = "variant_names", skip_serializing_if = "Vec::is_empty")]
     pub fails_on: Vec<Variant>,
+    /// The event that makes the scenario meaningful and the least share of
+    /// its runs that must reach it (`crate::reach`); every fault and
+    /// regression scenario states one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reach: Option<Reach>,
+    /// Seeds that always run, under `--seeds N` and `--shard K/N` too:
+    /// a regression's seeds that reach its race on the default algorithm.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pinned: Vec<u64>,
 }
 
 fn ops_succeeded_min_default() -> u64 {
@@ -273,6 +285,8 @@ pub fn parse(path: &Path, text: &str) -> Result<LoadedScenario, ScenarioError> {
         return Err(invalid("scenario.seeds: no seeds to run".into()));
     }
     let mut problems = scenario.config.problems();
+    let pinned = !scenario.meta.pinned.is_empty();
+    problems.extend(scenario.meta.reach.as_ref().and_then(|reach| reach.problem(pinned)));
     if let Some(swarm) = &scenario.swarm {
         problems.extend(swarm.problems());
     }

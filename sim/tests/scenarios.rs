@@ -108,6 +108,27 @@ fn shards_split_the_seeds_without_overlap() {
         .collect();
     union.sort_unstable();
     assert_eq!(union, all);
+    // A regression's pinned seeds run under --seeds and --shard too, each
+    // in one shard.
+    let pinning = scenario::load(&suite_dir().join("regressions/restart-aba.toml")).unwrap();
+    let pinned = &pinning.scenario.meta.pinned;
+    assert!(!pinned.is_empty());
+    let sharded: Vec<u64> = (1..=3)
+        .flat_map(|k| {
+            SeedSelection {
+                count: Some(10),
+                shard: Some((k, 3)),
+                ..Default::default()
+            }
+            .seeds(&pinning)
+        })
+        .collect();
+    assert_eq!(sharded.len(), 10 + pinned.len());
+    assert!(
+        pinned
+            .iter()
+            .all(|seed| sharded.iter().filter(|s| *s == seed).count() == 1)
+    );
 }
 
 #[test]
@@ -173,6 +194,9 @@ fn record(seed: u64, verdict: Verdict, expected: bool, backend: Backend) -> RunR
         trace_hash: None,
         ops: Default::default(),
         counters: Default::default(),
+        reach: None,
+        reached: None,
+        pinned: false,
         swarm: None,
         wall_ms: 2.0,
     }
@@ -381,4 +405,51 @@ fn shards_merge_into_the_whole_runs_summary_and_status() {
     // Overlapping shards are refused.
     let twice = mcsim(&["merge", "shard-1", "shard-1"]);
     assert_eq!(twice.status.code(), Some(i32::from(exit::USAGE)));
+}
+
+/// Every scenario that injects something states the event that makes it
+/// meaningful; the clean run, canaries (whose catch is the point) and
+/// scenarios expecting a refusal at setup (the refusal is the proof) need
+/// none.
+#[test]
+fn every_fault_scenario_states_its_reachability_condition() {
+    let files = scenario::discover(&[suite_dir()]).unwrap();
+    for file in files {
+        let loaded = scenario::load(&file).unwrap();
+        let meta = &loaded.scenario.meta;
+        let exempt = loaded.name == "clean"
+            || meta.variant.is_broken()
+            || meta.expect == [memcache_sim::verdict::Verdict::Refused];
+        assert!(
+            exempt || meta.reach.is_some(),
+            "{}: states no reach = {{ event, rate_min }}",
+            file.display()
+        );
+    }
+}
+
+/// A suite whose runs no longer reach a scenario's event fails as a
+/// harness failure (exit 4), naming the scenario, its share and its floor.
+#[test]
+fn a_scenario_below_its_reach_floor_fails_the_suite() {
+    let dir = std::env::temp_dir().join(format!("mcsim-reach-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("unreached.toml");
+    std::fs::write(
+        &file,
+        "[scenario]\nexpect = [\"linearizable\"]\nseeds = { count = 4 }\n\
+         reach = { event = \"messages-dropped\", rate_min = 0.5 }\n[clients]\ncount = 2\nops_per_client = 5\n",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_mcsim"))
+        .args(["run", &file.display().to_string()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(i32::from(exit::HARNESS)), "{stdout}");
+    assert!(
+        stdout.contains("UNREACHED unreached reached messages-dropped in 0 of 4 runs (0.0%), below its floor of 50%"),
+        "{stdout}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -116,6 +116,7 @@ pub fn run(args: &MergeArgs) -> u8 {
             "runs": records.len(),
             "scenarios": summarise(&records),
             "failures": failures,
+            "unreached": record::reach_failures(&records),
         });
         outln!("{}", serde_json::to_string_pretty(&value).expect("summaries serialise"));
     } else {

@@ -76,6 +76,7 @@ pub fn run(args: &RunArgs) -> u8 {
         count: args.seeds,
         single: args.seed,
         shard: args.shard,
+        skip_pinned: false,
     };
     let overrides = Overrides {
         variant: args.variant,
@@ -164,6 +165,7 @@ pub fn run(args: &RunArgs) -> u8 {
             "runs": records.len(),
             "scenarios": summarise(&records),
             "failures": failures,
+            "unreached": record::reach_failures(&records),
         });
         outln!("{}", serde_json::to_string_pretty(&value).expect("summaries serialise"));
     } else {

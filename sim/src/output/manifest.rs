@@ -53,8 +53,7 @@ pub struct PlannedRuns {
     pub seeds: Vec<u64>,
 }
 
-/// One run as a record names it: scenario file, variant, seed.
-pub type RunId = (String, String, u64);
+pub use crate::plan::RunId;
 
 impl Manifest {
     /// Groups `runs` (in plan order) into [`PlannedRuns`].

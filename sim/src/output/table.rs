@@ -1,11 +1,12 @@
 //! The human-readable summary of a batch: one row per scenario (seeds,
-//! unexpected verdicts, how the operations ended, the slowest seed, the
-//! verdict counts), then one failure line per unexpected run, ending with
-//! the command that replays it.
+//! unexpected verdicts, how the operations ended, how many runs reached the
+//! scenario's event, the slowest seed, the verdict counts), then one failure
+//! line per unexpected run, ending with the command that replays it, and one
+//! line per scenario below its reach floor.
 
 use std::path::{Path, PathBuf};
 
-use crate::record::{RunRecord, summarise};
+use crate::record::{RunRecord, reach_failures, summarise};
 
 /// How the table names a scenario: its file's path below the directory
 /// every scenario of the batch shares, without `.toml` (`clean`,
@@ -40,8 +41,8 @@ pub fn render(records: &[RunRecord]) -> String {
     let names: Vec<String> = summaries.iter().map(|s| display_name(records, &s.scenario)).collect();
     let width = names.iter().map(String::len).max().unwrap_or(0).max(26);
     let mut out = format!(
-        "{:<width$} {:>6} {:>10} {:>34}  {:<16} verdicts\n",
-        "scenario", "seeds", "unexpected", "ops ok/failed/unknown/corruption", "slowest seed"
+        "{:<width$} {:>6} {:>10} {:>34} {:>9}  {:<16} verdicts\n",
+        "scenario", "seeds", "unexpected", "ops ok/failed/unknown/corruption", "reached", "slowest seed"
     );
     for (s, name) in summaries.iter().zip(&names) {
         // A failing verdict a scenario expects is a catch (a canary, or a
@@ -72,18 +73,30 @@ pub fn render(records: &[RunRecord]) -> String {
             "{}/{}/{}/{}",
             s.ops.succeeded, s.ops.failed, s.ops.unknown, s.ops.corruption
         );
+        // Runs that reached the scenario's event, of those whose world can
+        // see it: "-" without a condition, "n/a" where no run could see it.
+        let reached = match &s.reach {
+            None => "-".to_owned(),
+            Some(tally) if tally.observed == 0 => "n/a".to_owned(),
+            Some(tally) => format!("{}/{}", tally.reached, tally.observed),
+        };
         out.push_str(&format!(
-            "{:<width$} {:>6} {:>10} {:>34}  {:<16} {}\n",
+            "{:<width$} {:>6} {:>10} {:>34} {:>9}  {:<16} {}\n",
             name,
             s.seeds,
             s.unexpected,
             ops,
+            reached,
             slowest,
             verdicts.join(", ")
         ));
     }
     for record in records.iter().filter(|r| !r.expected) {
         out.push_str(&record.failure_line());
+        out.push('\n');
+    }
+    for line in reach_failures(records) {
+        out.push_str(&line);
         out.push('\n');
     }
     out

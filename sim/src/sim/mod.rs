@@ -11,6 +11,8 @@
 //! - `transport.rs`: how requests and replies travel, time out and reset;
 //! - `network.rs`: the per-link state machine and each message's fate;
 //! - `faults.rs`: how faults strike;
+//! - `probes.rs`: the reach probes, counting the events a scenario needs to
+//!   have happened to mean anything;
 //! - `client.rs`: the `Store` a simulated client sees, and the shared block
 //!   where the history is recorded;
 //! - `direct.rs`: fault-free access for setup and the drain.
@@ -19,6 +21,7 @@ mod client;
 mod direct;
 mod faults;
 mod network;
+mod probes;
 mod queue;
 #[cfg(test)]
 mod tests;

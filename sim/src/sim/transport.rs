@@ -152,6 +152,8 @@ impl World {
             return;
         }
         let reply = self.servers[server].core.apply(&command);
+        let life = self.servers[server].epoch;
+        self.probes.applied((client, server, life), request, &command, &reply);
         for (key, why) in self.servers[server].core.take_lost() {
             self.record_loss(server as u32, key, why);
         }
@@ -204,6 +206,7 @@ impl World {
             return;
         }
         self.clients[client].awaiting = None;
+        self.probes.delivered(request);
         self.trace.note(
             self.now_us,
             TraceKind::Reply,

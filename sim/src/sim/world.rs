@@ -132,6 +132,7 @@ pub(crate) struct World {
     pub(crate) losses: Vec<Loss>,
     pub(crate) counters: Counters,
     pub(crate) sim_counters: SimCounters,
+    pub(crate) probes: super::probes::Probes,
     /// The prefill's operations, before the workload's.
     setup_ops: Vec<crate::history::HistoryOp>,
     /// Events processed before the run is declared stuck.
@@ -200,6 +201,7 @@ impl World {
             losses: Vec::new(),
             counters: Counters::default(),
             sim_counters: SimCounters::default(),
+            probes: super::probes::Probes::default(),
             setup_ops: Vec::new(),
             events_max: EVENTS_MAX,
             stuck: false,
@@ -429,6 +431,7 @@ impl World {
         }
         ops.sort_by_key(|op| op.invoke_us);
         self.counters.recreations = self.shared.recreations.get();
+        std::mem::take(&mut self.probes).finish(&mut self.sim_counters);
         self.counters.sim = Some(self.sim_counters);
         Outcome {
             end,
