@@ -16,6 +16,7 @@
 //! [`block_on`]. ARCHITECTURE.md records the alternatives we rejected.
 
 mod counting;
+mod faulty;
 mod memory;
 
 use std::future::Future;
@@ -23,6 +24,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 pub use counting::{CommandCounts, CountingStore};
+pub use faulty::{FaultCounts, FaultRates, FaultyStore};
 pub use memory::MemoryStore;
 
 use crate::key::Key;
