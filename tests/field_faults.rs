@@ -286,23 +286,10 @@ impl RestartWorld for Container {
     }
 }
 
-/// Whether this machine can run memcached in its own PID namespace (root
-/// and util-linux's `unshare`); the reason if not.
-fn pid_namespaces() -> Result<(), String> {
-    let status = std::process::Command::new("unshare")
-        .args(["--pid", "--fork", "--kill-child=SIGKILL", "true"])
-        .status()
-        .map_err(|e| format!("cannot run unshare: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("`unshare --pid --fork true` failed ({status}): not root?"))
-    }
-}
-
+/// Skipped, saying why, where memcached cannot have its own PID namespace.
 #[test]
 fn container_restart_on_real_memcached() {
-    if let Err(reason) = pid_namespaces() {
+    if let Err(reason) = LocalServerConfig::pid_namespaces_available() {
         eprintln!("SKIPPED container_restart_on_real_memcached: {reason}");
         return;
     }

@@ -256,3 +256,53 @@ fn a_push_retried_after_a_lost_reply_is_caught() {
         "{caught}"
     );
 }
+
+/// `create` tells a lost reply to its anchor's `add` (the deque may exist)
+/// from a lost request (it does not). `michael2003` sends only that `add`,
+/// so every fault lands on it.
+#[test]
+fn create_tells_an_unknown_outcome_from_no_effect() {
+    let michael = DequeOptions {
+        variant: Variant::Michael2003,
+        ..DequeOptions::default()
+    };
+    let lose = |lose_request, lose_reply| FaultRates {
+        lose_request,
+        lose_reply,
+    };
+    let store = MemoryStore::default();
+    let replies_lost = FaultyStore::new(&store, lose(0.0, 1.0), 1);
+    let error = BlockingDeque::create(&replies_lost, Some("maybe"), michael.clone()).unwrap_err();
+    assert!(matches!(error, DequeError::OutcomeUnknown { .. }), "{error}");
+    assert!(
+        BlockingDeque::bind(&store, "maybe", michael.clone()).is_ok(),
+        "the add was applied"
+    );
+    let requests_lost = FaultyStore::new(&store, lose(1.0, 0.0), 1);
+    let error = BlockingDeque::create(&requests_lost, Some("never"), michael.clone()).unwrap_err();
+    assert!(matches!(error, DequeError::Backend { .. }), "{error}");
+    assert!(matches!(
+        BlockingDeque::bind(&store, "never", michael),
+        Err(DequeError::NotFound { .. })
+    ));
+}
+
+/// A handle says which algorithm it runs and counts its attempts: one per
+/// uncontended operation, more when a lost request makes it try again.
+#[test]
+fn a_handle_reports_its_variant_and_its_attempts() {
+    let store = MemoryStore::default();
+    for variant in [Variant::Hardened, Variant::Michael2003] {
+        let options = DequeOptions {
+            variant,
+            ..DequeOptions::default()
+        };
+        let name = format!("counted-{}", variant.name());
+        let mut deque = BlockingDeque::create(&store, Some(&name), options).unwrap();
+        assert_eq!(deque.as_async().variant(), variant);
+        for value in ["a", "b", "c"] {
+            deque.push_back(value).unwrap();
+        }
+        assert_eq!(deque.as_async().attempts(), 3, "{}", variant.name());
+    }
+}

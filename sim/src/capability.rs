@@ -115,7 +115,7 @@ fn real_refusals(config: &RunConfig) -> Vec<String> {
         ));
     }
     if config.servers.restart_keeps_identity
-        && let Err(reason) = pid_namespaces()
+        && let Err(reason) = LocalServerConfig::pid_namespaces_available()
     {
         refusals.push(format!(
             "servers.restart_keeps_identity: memcached must run as process 1 of its own PID namespace, and {reason}"
@@ -129,27 +129,6 @@ fn real_refusals(config: &RunConfig) -> Vec<String> {
         ));
     }
     refusals
-}
-
-/// Whether this machine can start memcached in its own PID namespace
-/// (`unshare --pid --fork`, which needs root): asked once per process.
-fn pid_namespaces() -> Result<(), String> {
-    static ANSWER: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
-    ANSWER
-        .get_or_init(|| {
-            let status = std::process::Command::new("unshare")
-                .args(["--pid", "--fork", "--kill-child=SIGKILL", "true"])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status()
-                .map_err(|e| format!("`unshare` cannot run here ({e})"))?;
-            if status.success() {
-                Ok(())
-            } else {
-                Err(format!("`unshare --pid --fork` failed here ({status}; it needs root)"))
-            }
-        })
-        .clone()
 }
 
 #[cfg(test)]

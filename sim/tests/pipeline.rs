@@ -4,18 +4,13 @@
 //! by `repro`, the JSON record and the page; a report page is rendered from
 //! the run it reports, not from a second run.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use common::mcsim;
+use std::path::PathBuf;
+use std::process::Output;
 
 use memcache_sim::exit;
-
-fn mcsim(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mcsim"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("mcsim runs")
-}
 
 fn text(output: &Output) -> String {
     format!(
@@ -27,13 +22,8 @@ fn text(output: &Output) -> String {
 
 /// A fresh directory holding a copy of the scenario suite.
 fn workdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("mcsim-pipeline-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("scenarios/regressions")).unwrap();
-    let suite = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
-    for file in ["swarm.toml", "regressions/restart-aba.toml"] {
-        std::fs::copy(suite.join(file), dir.join("scenarios").join(file)).unwrap();
-    }
+    let dir = common::fresh_dir("pipeline", name);
+    common::copy_scenarios(&dir, &["swarm.toml", "regressions/restart-aba.toml"]);
     dir
 }
 

@@ -11,7 +11,16 @@ use std::process::Command;
 fn the_quick_check_passes() {
     let scenarios = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios");
     let output = Command::new(env!("CARGO_BIN_EXE_mcsim"))
-        .args(["validate", scenarios, "--seeds", "20", "--master-seeds", "1", "--no-shrink", "--json"])
+        .args([
+            "validate",
+            scenarios,
+            "--seeds",
+            "20",
+            "--master-seeds",
+            "1",
+            "--no-shrink",
+            "--json",
+        ])
         .output()
         .expect("mcsim runs");
     assert!(

@@ -5,8 +5,11 @@
 //! clients could produce. And what a user runs outside the repository, or
 //! with the wrong command for a file, says what to do instead.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use common::{mcsim, stderr, suite_dir};
+use std::path::PathBuf;
+use std::process::Output;
 
 use memcache_collections::Variant;
 use memcache_sim::exit;
@@ -17,28 +20,9 @@ use memcache_sim::scenario;
 
 const USAGE: Option<i32> = Some(exit::USAGE as i32);
 
-fn suite_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
-}
-
 /// A fresh, empty working directory.
 fn workdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("mcsim-refusals-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn mcsim(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mcsim"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("mcsim runs")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    common::fresh_dir("refusals", name)
 }
 
 #[test]

@@ -5,17 +5,16 @@
 //! page, JSON records, JUnit) and each kind of run (a plain run, a
 //! `--variant` run, a swarm seed, a shrunk file).
 
+mod common;
+
+use common::mcsim;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn workdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("mcsim-replay-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("scenarios/regressions")).unwrap();
-    let suite = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
-    for file in ["swarm.toml", "regressions/restart-aba.toml"] {
-        std::fs::copy(suite.join(file), dir.join("scenarios").join(file)).unwrap();
-    }
+    let dir = common::fresh_dir("replay", name);
+    common::copy_scenarios(&dir, &["swarm.toml", "regressions/restart-aba.toml"]);
+    let suite = common::suite_dir();
     // The finding's scenario with the algorithm it was found on written in
     // the file: a plain run (no `--variant`) that fails.
     let aba = std::fs::read_to_string(suite.join("regressions/restart-aba.toml")).unwrap();
@@ -27,14 +26,6 @@ fn workdir(name: &str) -> PathBuf {
     )
     .unwrap();
     dir
-}
-
-fn mcsim(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mcsim"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("mcsim runs")
 }
 
 /// Runs a printed line as a user would paste it.

@@ -37,6 +37,31 @@ pub struct LocalServerConfig {
     pub binary: PathBuf,
 }
 
+impl LocalServerConfig {
+    /// Whether this machine can give memcached its own PID namespace
+    /// ([`own_pid_namespace`](Self::own_pid_namespace)): `unshare --pid
+    /// --fork` must run, which needs root. Asked once per process; the
+    /// error says why not.
+    pub fn pid_namespaces_available() -> Result<(), String> {
+        static ANSWER: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+        ANSWER
+            .get_or_init(|| {
+                let status = Command::new("unshare")
+                    .args(["--pid", "--fork", "--kill-child=SIGKILL", "true"])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status()
+                    .map_err(|e| format!("`unshare` cannot run here ({e})"))?;
+                if status.success() {
+                    Ok(())
+                } else {
+                    Err(format!("`unshare --pid --fork` failed here ({status}; it needs root)"))
+                }
+            })
+            .clone()
+    }
+}
+
 impl Default for LocalServerConfig {
     fn default() -> Self {
         LocalServerConfig {
