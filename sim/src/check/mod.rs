@@ -267,7 +267,9 @@ fn classify_failure(
             format!("the history before the first loss (at {loss} us)"),
         ),
         None if history.drain_client.is_some() => (without_drain(history), "the workload before the drain".to_owned()),
-        None => (history.clone(), "the whole history (it has no drain)".to_owned()),
+        // No loss and no drain: the part is the history the search already
+        // failed on.
+        None => return (Verdict::NotLinearizable, "no valid linearization exists".to_owned()),
     };
     let part_result = search(&prepare(&part, |_, _| true, PrepareOptions::default()), steps_max);
     match part_result.outcome {
