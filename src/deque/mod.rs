@@ -371,6 +371,9 @@ mod tests {
     fn names_that_could_collide_with_node_keys_are_refused() {
         let node_like = format!("q:{}", "0123456789abcdef".repeat(2));
         assert_eq!(validate_name(&node_like), Err(NameError::LooksLikeNodeKey));
+        // The suffix is found from the end, whatever the prefix's length.
+        let longer = format!("orders-queue:{}", "0123456789abcdef".repeat(2));
+        assert_eq!(validate_name(&longer), Err(NameError::LooksLikeNodeKey));
         assert!(validate_name("app:queue").is_ok());
         assert!(validate_name(&"n".repeat(NAME_LEN_MAX)).is_ok());
         assert!(matches!(
