@@ -23,6 +23,9 @@ pub enum Stream {
     Swarm = 5,
     /// The real backend's filler traffic (value sizes).
     Filler = 6,
+    /// The order in which a simulated client's batch reaches its servers
+    /// (one sub-stream per client).
+    Batches = 7,
 }
 
 /// A random stream for `stream` (and `index`, e.g. the client), derived from

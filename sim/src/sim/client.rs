@@ -18,7 +18,9 @@ use std::task::{Context, Poll};
 
 use memcache_collections::key::Key;
 use memcache_collections::routing::KetamaRing;
-use memcache_collections::store::{Command, Reply, Store, StoreError};
+use memcache_collections::store::{Command, Reply, Store, StoreError, call_one_by_one};
+use rand_chacha::ChaCha8Rng;
+use rand_core::Rng;
 
 use crate::history::{OpName, OpResult};
 use crate::workload::{Clock, HistoryLog, Recorder};
@@ -107,11 +109,20 @@ pub(crate) struct SimStore {
     /// The world's routing, so the client knows which keys share a server
     /// (and batches them as a real client would).
     ring: Rc<KetamaRing>,
+    /// Draws the order a batch's per-server parts go out in.
+    batch_rng: Rc<RefCell<ChaCha8Rng>>,
 }
 
 impl SimStore {
-    pub(crate) fn new(client: usize, shared: Rc<Shared>, ring: Rc<KetamaRing>) -> Self {
-        SimStore { client, shared, ring }
+    /// Client `client`'s store; `batch_rng` is its `Stream::Batches`
+    /// sub-stream.
+    pub(crate) fn new(client: usize, shared: Rc<Shared>, ring: Rc<KetamaRing>, batch_rng: ChaCha8Rng) -> Self {
+        SimStore {
+            client,
+            shared,
+            ring,
+            batch_rng: Rc::new(RefCell::new(batch_rng)),
+        }
     }
 }
 
@@ -152,8 +163,43 @@ impl Store for SimStore {
         }
     }
 
-    // Batches use the trait's default: one request after another, which
-    // allows every interleaving a pipeline on one connection allows.
+    /// A batch as the real client sends it: one pipeline per server. Each
+    /// server's part keeps its order and stops at its own first transport
+    /// failure (a broken connection); the parts are independent, so a
+    /// batch over two servers can be applied in either order, or only in
+    /// part. The order of the parts is drawn per batch; within a part the
+    /// commands go one after another, which allows every interleaving a
+    /// pipeline on one connection allows.
+    async fn call_batch(&self, commands: Vec<Command>) -> Vec<Result<Reply, StoreError>> {
+        let mut parts: Vec<(u32, Vec<usize>)> = Vec::new();
+        for (i, command) in commands.iter().enumerate() {
+            let server = self.ring.server_for(command.key().as_bytes()) as u32;
+            match parts.iter_mut().find(|(s, _)| *s == server) {
+                Some((_, indices)) => indices.push(i),
+                None => parts.push((server, vec![i])),
+            }
+        }
+        if parts.len() > 1 {
+            let mut rng = self.batch_rng.borrow_mut();
+            // Fisher-Yates over the parts.
+            for i in (1..parts.len()).rev() {
+                let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+                parts.swap(i, j);
+            }
+        }
+        let mut results: Vec<Option<Result<Reply, StoreError>>> = (0..commands.len()).map(|_| None).collect();
+        for (_, indices) in parts {
+            let part: Vec<Command> = indices.iter().map(|&i| commands[i].clone()).collect();
+            let answers = call_one_by_one(self, part).await;
+            for (i, answer) in indices.into_iter().zip(answers) {
+                results[i] = Some(answer);
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| r.expect("every command is in one part"))
+            .collect()
+    }
 
     fn colocated(&self, a: &Key, b: &Key) -> bool {
         self.ring.server_for(a.as_bytes()) == self.ring.server_for(b.as_bytes())

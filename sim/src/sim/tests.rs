@@ -53,7 +53,8 @@ fn drive(config: RunConfig, steps: Vec<(u64, Command)>) -> (Vec<Answer>, Vec<Tra
     plan.keep_trace = true;
     let mut world = World::new(&plan);
     let results: Rc<RefCell<Vec<Answer>>> = Rc::default();
-    let store = SimStore::new(0, world.shared.clone(), Rc::new(world.ring.clone()));
+    let batches = crate::rng::stream(0, crate::rng::Stream::Batches, 0);
+    let store = SimStore::new(0, world.shared.clone(), Rc::new(world.ring.clone()), batches);
     let clock = world.shared.now_us.clone();
     let sink = results.clone();
     world.now_us = 1;
@@ -325,4 +326,80 @@ fn a_restart_keeping_the_identity_still_changes_the_life() {
         .collect();
     assert_eq!(lives[0].identity, lives[1].identity, "the identity is kept");
     assert_ne!(lives[0].stamp(), lives[1].stamp(), "the mark is not");
+}
+
+/// Runs one client that sends `commands` as one batch, its parts ordered by
+/// the `Stream::Batches` sub-stream `batch_stream`: the results and the
+/// trace.
+fn drive_batch(
+    config: RunConfig,
+    commands: Vec<Command>,
+    batch_stream: u32,
+) -> (Vec<Result<Reply, StoreError>>, Vec<TraceRecord>) {
+    let mut plan = RunPlan::for_config(config, None, 0, Variant::default());
+    plan.keep_trace = true;
+    let mut world = World::new(&plan);
+    let results: Rc<RefCell<Vec<Result<Reply, StoreError>>>> = Rc::default();
+    let batches = crate::rng::stream(0, crate::rng::Stream::Batches, batch_stream);
+    let store = SimStore::new(0, world.shared.clone(), Rc::new(world.ring.clone()), batches);
+    let sink = results.clone();
+    world.now_us = 1;
+    world.shared.now_us.0.set(1);
+    world.clients[0].future = Some(Box::pin(async move {
+        *sink.borrow_mut() = store.call_batch(commands).await;
+    }));
+    world.start();
+    world.run_events();
+    let trace = world.finish().trace;
+    let results = results.borrow().clone();
+    (results, trace)
+}
+
+/// Two keys the two-server ring puts on different servers: (on 0, on 1).
+fn keys_on_two_servers(config: &RunConfig) -> (String, String) {
+    let plan = RunPlan::for_config(config.clone(), None, 0, Variant::default());
+    let world = World::new(&plan);
+    let on = |server: usize| {
+        (0..)
+            .map(|i| format!("k{i}"))
+            .find(|k| world.ring.server_for(k.as_bytes()) == server)
+            .unwrap()
+    };
+    (on(0), on(1))
+}
+
+/// A batch over two servers travels as one pipeline per server, as the
+/// real client sends it: the parts reach their servers in either order, and
+/// a part whose link is cut fails alone while the other is applied.
+#[test]
+fn a_batch_over_two_servers_goes_as_independent_parts() {
+    let mut two = config(Vec::new());
+    two.servers.count = 2;
+    let (k0, k1) = keys_on_two_servers(&two);
+    let applied_first: Vec<String> = (0..16)
+        .map(|stream| {
+            let (results, trace) = drive_batch(two.clone(), vec![set(&k0), set(&k1)], stream);
+            assert!(results.iter().all(Result::is_ok), "{results:?}");
+            let first = trace.iter().find(|r| r.kind == TraceKind::Apply).unwrap();
+            format!("server {}", first.server.unwrap())
+        })
+        .collect();
+    assert!(applied_first.contains(&"server 0".to_owned()) && applied_first.contains(&"server 1".to_owned()));
+    // Server 0's link is cut for the whole run: its part fails, server 1's
+    // part is applied whichever went first.
+    let mut cut = two.clone();
+    cut.faults = vec![at(
+        0,
+        Fault::Partition {
+            server: 0,
+            clients: vec![],
+            duration_us: 100 * TIMEOUT_US,
+            mode: PartitionMode::Drop,
+        },
+    )];
+    for stream in 0..4 {
+        let (results, _) = drive_batch(cut.clone(), vec![set(&k0), set(&k1)], stream);
+        assert!(results[0].is_err(), "{results:?}");
+        assert!(matches!(results[1], Ok(Reply::Stored { .. })), "{results:?}");
+    }
 }

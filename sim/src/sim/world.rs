@@ -255,7 +255,8 @@ impl World {
         let ring = Rc::new(self.ring.clone());
         for client in 0..self.clients.len() {
             let options = self.options(client as u32);
-            let store = SimStore::new(client, self.shared.clone(), ring.clone());
+            let batches = rng::stream(self.seed, Stream::Batches, client as u32);
+            let store = SimStore::new(client, self.shared.clone(), ring.clone(), batches);
             let deque = Deque::attach(store, DEQUE_NAME, options.clone()).expect("the setup created this name");
             let future = workload::client_main(
                 client as u32,
