@@ -9,7 +9,6 @@ mod common;
 
 use common::{mcsim, stderr, suite_dir};
 use std::path::PathBuf;
-use std::process::Output;
 
 use memcache_collections::Variant;
 use memcache_sim::exit;
