@@ -84,8 +84,9 @@ pub struct SimCounters {
     /// reached the stale token).
     #[serde(default)]
     pub stale_token_cas_accepted: u64,
-    /// Compare-and-sets that stored, whose reply never reached a waiting
-    /// client (the lost reply to the step that completes an operation).
+    /// Compare-and-sets of the anchor that stored, whose reply never reached
+    /// a waiting client (the lost reply to the step that completes an
+    /// operation).
     #[serde(default)]
     pub cas_replies_lost: u64,
     /// Deletes that found nothing to delete.

@@ -46,8 +46,8 @@ pub enum ReachEvent {
     StaleTokenCas,
     /// ... and the server accepted it (simulator only).
     StaleTokenCasAccepted,
-    /// A compare-and-set stored and its reply never reached the client
-    /// (simulator only).
+    /// A compare-and-set of the anchor stored and its client never got the
+    /// reply in time (simulator only).
     CasRepliesLost,
     /// A delete found nothing (simulator only).
     DeletesNotFound,

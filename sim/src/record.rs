@@ -128,13 +128,25 @@ impl RunRecord {
     }
 }
 
+/// Which reach floors a set of records answers for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Floors {
+    /// The whole selection of a suite run: the share floors and every
+    /// pinned seed.
+    Whole,
+    /// A part of one (a `--shard`, a single `--seed`): a share over a slice
+    /// says nothing, so only pinned seeds must reach their event; `merge`
+    /// checks the shares over the whole.
+    PinnedOnly,
+}
+
 /// The exit status of a set of runs: the most serious class among the
 /// unexpected ones (correctness, then liveness, then harness), and a harness
 /// failure if a scenario's runs reached its event less often than its
 /// floor ([`reach_failures`]).
-pub fn exit_status(records: &[RunRecord]) -> u8 {
+pub fn exit_status(records: &[RunRecord], floors: Floors) -> u8 {
     let runs = records.iter().map(|r| r.exit_class).fold(exit::OK, exit::worst);
-    if reach_failures(records).is_empty() {
+    if reach_failures(records, floors).is_empty() {
         runs
     } else {
         exit::worst(runs, exit::HARNESS)
@@ -142,12 +154,16 @@ pub fn exit_status(records: &[RunRecord]) -> u8 {
 }
 
 /// The scenarios whose runs reached their event less often than their
-/// floor: each a line saying so, for the end of a summary.
-pub fn reach_failures(records: &[RunRecord]) -> Vec<String> {
+/// floor (or whose pinned seed missed it): each a line saying so, for the
+/// end of a summary.
+pub fn reach_failures(records: &[RunRecord], floors: Floors) -> Vec<String> {
     summarise(records)
         .iter()
         .filter_map(|summary| summary.reach.as_ref())
-        .filter(|tally| tally.below_floor())
+        .filter(|tally| match floors {
+            Floors::Whole => tally.below_floor(),
+            Floors::PinnedOnly => !tally.pinned_unreached.is_empty(),
+        })
         .map(|tally| {
             format!(
                 "UNREACHED {}: the scenario no longer tests the event it is about",

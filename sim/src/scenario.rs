@@ -286,6 +286,11 @@ pub fn parse(path: &Path, text: &str) -> Result<LoadedScenario, ScenarioError> {
     }
     let mut problems = scenario.config.problems();
     let pinned = !scenario.meta.pinned.is_empty();
+    if pinned && scenario.meta.reach.is_none() {
+        problems.push(
+            "scenario.pinned: pinned seeds must reach an event; name it with reach = { event, rate_min }".to_owned(),
+        );
+    }
     problems.extend(scenario.meta.reach.as_ref().and_then(|reach| reach.problem(pinned)));
     if let Some(swarm) = &scenario.swarm {
         problems.extend(swarm.problems());

@@ -205,24 +205,39 @@ fn record(seed: u64, verdict: Verdict, expected: bool, backend: Backend) -> RunR
 #[test]
 fn an_unexpected_verdict_sets_the_exit_status_by_class() {
     let sim = |verdict, expected| record(1, verdict, expected, Backend::Sim);
-    assert_eq!(record::exit_status(&[sim(Verdict::Linearizable, true)]), exit::OK);
-    assert_eq!(record::exit_status(&[sim(Verdict::Liveness, false)]), exit::LIVENESS);
     assert_eq!(
-        record::exit_status(&[sim(Verdict::Liveness, false), sim(Verdict::SilentCorruption, false)]),
+        record::exit_status(&[sim(Verdict::Linearizable, true)], record::Floors::Whole),
+        exit::OK
+    );
+    assert_eq!(
+        record::exit_status(&[sim(Verdict::Liveness, false)], record::Floors::Whole),
+        exit::LIVENESS
+    );
+    assert_eq!(
+        record::exit_status(
+            &[sim(Verdict::Liveness, false), sim(Verdict::SilentCorruption, false)],
+            record::Floors::Whole
+        ),
         exit::CORRECTNESS
     );
     // A canary that stops failing is a failure of the suite.
     assert_eq!(
-        record::exit_status(&[sim(Verdict::Linearizable, false)]),
+        record::exit_status(&[sim(Verdict::Linearizable, false)], record::Floors::Whole),
         exit::CORRECTNESS
     );
-    assert_eq!(record::exit_status(&[sim(Verdict::Unknown, false)]), exit::HARNESS);
     assert_eq!(
-        record::exit_status(&[sim(Verdict::CouldNotStart, false)]),
+        record::exit_status(&[sim(Verdict::Unknown, false)], record::Floors::Whole),
+        exit::HARNESS
+    );
+    assert_eq!(
+        record::exit_status(&[sim(Verdict::CouldNotStart, false)], record::Floors::Whole),
         exit::HARNESS
     );
     let real = record(1, Verdict::FalseAlarm, false, Backend::Real);
-    assert!(table::render(&[real]).contains("; rerun: mcsim run scenarios/restart.toml --seed 1 --backend real"));
+    assert!(
+        table::render(&[real], record::Floors::Whole)
+            .contains("; rerun: mcsim run scenarios/restart.toml --seed 1 --backend real")
+    );
 }
 
 #[test]
@@ -451,5 +466,32 @@ fn a_scenario_below_its_reach_floor_fails_the_suite() {
         stdout.contains("UNREACHED unreached reached messages-dropped in 0 of 4 runs (0.0%), below its floor of 50%"),
         "{stdout}"
     );
+    // A shard or a single seed is part of a suite: its share says nothing
+    // (merge checks the whole), so only pinned seeds answer for their event.
+    let part = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_mcsim"))
+            .arg("run")
+            .arg(&file)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(part(&["--seed", "1"]).status.code(), Some(0));
+    assert_eq!(part(&["--shard", "1/2"]).status.code(), Some(0));
+    let pinned = dir.join("pinned.toml");
+    std::fs::write(
+        &pinned,
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .replace("rate_min = 0.5 }", "rate_min = 0.0 }\npinned = [3]"),
+    )
+    .unwrap();
+    let missed = Command::new(env!("CARGO_BIN_EXE_mcsim"))
+        .args(["run", &pinned.display().to_string(), "--seed", "3"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&missed.stdout);
+    assert_eq!(missed.status.code(), Some(i32::from(exit::HARNESS)), "{stdout}");
+    assert!(stdout.contains("pinned seed(s) [3] did not reach it"), "{stdout}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -102,7 +102,7 @@ pub fn run(args: &MergeArgs) -> u8 {
         );
         return exit::USAGE;
     }
-    let mut status = record::exit_status(&records);
+    let mut status = record::exit_status(&records, record::Floors::Whole);
     if let Some(file) = &args.junit
         && let Err(error) = std::fs::write(file, junit::render(&records))
     {
@@ -116,11 +116,11 @@ pub fn run(args: &MergeArgs) -> u8 {
             "runs": records.len(),
             "scenarios": summarise(&records),
             "failures": failures,
-            "unreached": record::reach_failures(&records),
+            "unreached": record::reach_failures(&records, record::Floors::Whole),
         });
         outln!("{}", serde_json::to_string_pretty(&value).expect("summaries serialise"));
     } else {
-        out!("{}", table::render(&records));
+        out!("{}", table::render(&records, record::Floors::Whole));
         outln!(
             "{} runs from {} shard(s), {} unexpected",
             records.len(),

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::record::{RunRecord, reach_failures, summarise};
+use crate::record::{Floors, RunRecord, reach_failures, summarise};
 
 /// How the table names a scenario: its file's path below the directory
 /// every scenario of the batch shares, without `.toml` (`clean`,
@@ -36,7 +36,7 @@ fn display_name(records: &[RunRecord], scenario: &str) -> String {
 }
 
 /// The summary table and failure lines.
-pub fn render(records: &[RunRecord]) -> String {
+pub fn render(records: &[RunRecord], floors: Floors) -> String {
     let summaries = summarise(records);
     let names: Vec<String> = summaries.iter().map(|s| display_name(records, &s.scenario)).collect();
     let width = names.iter().map(String::len).max().unwrap_or(0).max(26);
@@ -95,7 +95,7 @@ pub fn render(records: &[RunRecord]) -> String {
         out.push_str(&record.failure_line());
         out.push('\n');
     }
-    for line in reach_failures(records) {
+    for line in reach_failures(records, floors) {
         out.push_str(&line);
         out.push('\n');
     }

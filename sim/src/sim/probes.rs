@@ -22,8 +22,9 @@ pub(crate) struct Probes {
     /// Per (client, server, key): the last token a reply to that client
     /// carried, and the life (epoch) of the server that issued it.
     issued: BTreeMap<(usize, usize, Key), (u64, u32)>,
-    /// Requests whose compare-and-set stored, until a waiting client gets
-    /// the reply.
+    /// Requests whose compare-and-set of the anchor stored, until a waiting
+    /// client gets the reply (a reply that arrives after its client gave up
+    /// counts as lost: the client never learnt the outcome).
     stored_cas_unacknowledged: BTreeSet<u64>,
     /// Node keys (every key but the anchor's) by the first client that
     /// wrote them.
@@ -55,7 +56,8 @@ impl Probes {
                         self.stale_token_cas_accepted += 1;
                     }
                 }
-                if matches!(reply, Reply::Stored { .. }) {
+                // The anchor's CAS is the one that completes an operation.
+                if matches!(reply, Reply::Stored { .. }) && key.as_bytes() == DEQUE_NAME.as_bytes() {
                     self.stored_cas_unacknowledged.insert(request);
                 }
             }

@@ -439,7 +439,8 @@ impl World {
             history: History {
                 ops,
                 losses: self.losses,
-                drain_client: Some(drain_client),
+                // A stuck run is not drained.
+                drain_client: (!self.stuck).then_some(drain_client),
             },
             workload_clients: self.config.clients.count,
             trace_hash: Some(self.trace.hash()),
