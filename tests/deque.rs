@@ -173,6 +173,28 @@ fn a_lost_node_is_corruption_not_a_wrong_answer<S: Store + Debug>(store: &S) {
     );
 }
 
+/// An end node that has lost its inward link while the anchor stands still
+/// is a broken structure: reported as corruption naming the node, not
+/// retried as if another client had moved the anchor.
+fn a_broken_link_under_a_still_anchor_is_corruption<S: Store + Debug>(store: &S) {
+    let mut deque = BlockingDeque::create(store, Some("broken-link"), options()).unwrap();
+    deque.push_back("a").unwrap();
+    deque.push_back("b").unwrap();
+    let right = anchor_of(store, "broken-link").right.unwrap();
+    let key = node_key("broken-link", right);
+    let node = format::decode_node(&block_on(store.gets(&key)).unwrap().unwrap().value).unwrap();
+    let unlinked = format::Node { prev: None, ..node };
+    block_on(store.set(&key, format::encode_node(&unlinked))).unwrap();
+    match deque.pop_back() {
+        Err(DequeError::Corruption {
+            key: found,
+            kind: CorruptionKind::BrokenLink(_),
+            ..
+        }) => assert_eq!(found, key),
+        other => panic!("expected a broken link at {key}, got {other:?}"),
+    }
+}
+
 /// A lost node that stabilizing keeps meeting as the *penultimate* (after
 /// successfully loading the last node each time) is corruption, not a race
 /// to retry forever. Regression: the port once cleared its "last id I failed
@@ -261,5 +283,6 @@ on_every_world!(
     a_lost_anchor_is_corruption_at_once,
     a_lost_node_is_corruption_not_a_wrong_answer,
     a_lost_penultimate_node_is_corruption_not_an_endless_retry,
+    a_broken_link_under_a_still_anchor_is_corruption,
     requests_per_uncontended_op,
 );
