@@ -165,8 +165,19 @@ pub fn reach_failures(records: &[RunRecord], floors: Floors) -> Vec<String> {
             Floors::PinnedOnly => !tally.pinned_unreached.is_empty(),
         })
         .map(|tally| {
+            // Rerun the scenario on its own seeds (pinned ones included); a
+            // pinned seed that missed replays on its own with `repro`.
+            let record = records.iter().find(|r| r.scenario == tally.scenario);
+            let path = record.map_or(tally.scenario.as_str(), |r| r.path.as_str());
+            let variant = record
+                .filter(|r| r.variant_overridden)
+                .map_or(String::new(), |r| format!(" --variant {}", r.variant));
+            let replay = match tally.pinned_unreached.first() {
+                Some(seed) => format!("mcsim repro {path} --seed {seed}{variant}"),
+                None => format!("mcsim run {path}{variant}"),
+            };
             format!(
-                "UNREACHED {}: the scenario no longer tests the event it is about",
+                "UNREACHED {}: the scenario no longer tests the event it is about; rerun: {replay}",
                 tally.describe()
             )
         })

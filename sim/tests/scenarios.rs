@@ -493,5 +493,7 @@ fn a_scenario_below_its_reach_floor_fails_the_suite() {
     let stdout = String::from_utf8_lossy(&missed.stdout);
     assert_eq!(missed.status.code(), Some(i32::from(exit::HARNESS)), "{stdout}");
     assert!(stdout.contains("pinned seed(s) [3] did not reach it"), "{stdout}");
+    assert!(stdout.contains("; rerun: mcsim repro "), "{stdout}");
+    assert!(stdout.contains("pinned.toml --seed 3\n"), "{stdout}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
