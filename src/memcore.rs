@@ -55,6 +55,24 @@ pub enum LossReason {
     RefusedStore,
 }
 
+/// An item the server dropped on its own, with the bytes it held: a harness
+/// that records the loss can then say which of its values went with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LostItem {
+    /// The key that held it.
+    pub key: Key,
+    /// Why it went.
+    pub reason: LossReason,
+    /// The value it held.
+    pub value: Vec<u8>,
+}
+
+impl LostItem {
+    fn new(key: Key, reason: LossReason, value: Vec<u8>) -> Self {
+        LostItem { key, reason, value }
+    }
+}
+
 /// Server settings that change observable behaviour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CoreConfig {
@@ -132,8 +150,8 @@ pub struct ServerCore {
     touch_clock: u64,
     bytes_used: usize,
     evictions: u64,
-    /// Keys lost since the last `take_lost`, oldest first, with why.
-    lost: Vec<(Key, LossReason)>,
+    /// Items lost since the last `take_lost`, oldest first.
+    lost: Vec<LostItem>,
     /// The last token handed out; the next store gets `cas_last + 1`.
     cas_last: u64,
     /// The process identity `stats` would report (process id and start
@@ -198,8 +216,8 @@ impl ServerCore {
                 })
             }
             Command::Delete { key } => match self.unlink(key) {
-                true => Reply::Deleted,
-                false => Reply::NotFound,
+                Some(_) => Reply::Deleted,
+                None => Reply::NotFound,
             },
             Command::Lifetime { mark, .. } => self.lifetime(*mark),
         }
@@ -218,8 +236,9 @@ impl ServerCore {
         let size_bytes = self.config.item_overhead_bytes() + key.len() + value.len();
         let replaced = self.unlink(key);
         if !self.make_room(size_bytes) {
-            if replaced {
-                self.lost.push((key.clone(), LossReason::RefusedStore));
+            if let Some(value) = replaced {
+                self.lost
+                    .push(LostItem::new(key.clone(), LossReason::RefusedStore, value));
             }
             return Reply::ServerError(ServerError::OutOfMemory);
         }
@@ -269,7 +288,7 @@ impl ServerCore {
             let entry = self.items.remove(&victim).expect("recency lists only live items");
             self.bytes_used -= entry.size_bytes(&victim, self.config.item_overhead_bytes());
             self.evictions += 1;
-            self.lost.push((victim, LossReason::Evicted));
+            self.lost.push(LostItem::new(victim, LossReason::Evicted, entry.value));
         }
         true
     }
@@ -277,23 +296,20 @@ impl ServerCore {
     /// A refused store unlinks what the key held (memcached's behaviour);
     /// that is a loss the harness must know about.
     fn unlink_refused(&mut self, key: &Key) {
-        if self.unlink(key) {
-            self.lost.push((key.clone(), LossReason::RefusedStore));
+        if let Some(value) = self.unlink(key) {
+            self.lost
+                .push(LostItem::new(key.clone(), LossReason::RefusedStore, value));
         }
     }
 
-    /// Removes `key` and its accounting; true if it was present.
-    fn unlink(&mut self, key: &Key) -> bool {
-        match self.items.remove(key) {
-            Some(entry) => {
-                if self.tracks_recency() {
-                    self.recency.remove(&entry.touched);
-                }
-                self.bytes_used -= entry.size_bytes(key, self.config.item_overhead_bytes());
-                true
-            }
-            None => false,
+    /// Removes `key` and its accounting; the value it held, if present.
+    fn unlink(&mut self, key: &Key) -> Option<Vec<u8>> {
+        let entry = self.items.remove(key)?;
+        if self.tracks_recency() {
+            self.recency.remove(&entry.touched);
         }
+        self.bytes_used -= entry.size_bytes(key, self.config.item_overhead_bytes());
+        Some(entry.value)
     }
 
     /// `flush_all`: every item becomes a miss; the counter moves on by one.
@@ -341,8 +357,9 @@ impl ServerCore {
     }
 
     /// Loses one item as an eviction would (on a real server: `touch <key> -1`
-    /// or `delete`). Returns whether there was an item to lose.
-    pub fn lose(&mut self, key: &Key) -> bool {
+    /// or `delete`). Returns the value it held, if there was an item to lose,
+    /// so a harness can record what the loss destroyed.
+    pub fn lose(&mut self, key: &Key) -> Option<Vec<u8>> {
         self.unlink(key)
     }
 
@@ -373,7 +390,7 @@ impl ServerCore {
     /// The items the server dropped on its own since the last call
     /// (evictions, and old values unlinked by a refused store), so a harness
     /// can record each loss with its time and cause.
-    pub fn take_lost(&mut self) -> Vec<(Key, LossReason)> {
+    pub fn take_lost(&mut self) -> Vec<LostItem> {
         std::mem::take(&mut self.lost)
     }
 
@@ -556,7 +573,10 @@ mod tests {
             Reply::ServerError(ServerError::OutOfMemory)
         );
         assert!(!core.contains(&key("b")), "a refused store unlinks the old value");
-        assert_eq!(core.take_lost(), vec![(key("b"), LossReason::RefusedStore)]);
+        let lost = core.take_lost();
+        assert_eq!(lost.len(), 1);
+        assert_eq!((&lost[0].key, lost[0].reason), (&key("b"), LossReason::RefusedStore));
+        assert_eq!(lost[0].value.len(), 100, "the bytes the refused store unlinked");
     }
 
     #[test]

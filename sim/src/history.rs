@@ -26,7 +26,12 @@
 //!   failure), `cas_disabled` (the deque refused a server without CAS)),
 //!   `corruption` with `key` and `detail` (the deque reported lost or garbled data).
 //! - `losses`: entries the run destroyed; `key: null` means every entry on
-//!   that server (restart, flush). Optional (default: none).
+//!   that server (restart, flush). `cause` is `restart`, `flush`,
+//!   `eviction`, `injected`, `refused_store` or `stale_cas`. Optional
+//!   `held`: what the lost entries held, `{"anchor": true, "values":
+//!   ["v3.1"]}` (the deque's anchor was among them; the nodes of these
+//!   values were). Without `held`, a loss may account for any value pushed
+//!   before the last corruption report after it. Optional (default: none).
 //! - `drain_client`: the client whose pops drained the deque after the
 //!   workload. Optional.
 //!
@@ -205,6 +210,26 @@ pub enum LossCause {
     /// The server refused a store (out of memory under `-M`, or too large)
     /// and unlinked the value the key held, as memcached does.
     RefusedStore,
+    /// A compare-and-set carrying a token an earlier life of the server
+    /// issued was accepted (memcached's tokens restart at 1 after a restart),
+    /// replacing what the entry held. Only the simulator sees this happen.
+    StaleCas,
+}
+
+/// What the lost entries held, when the world that destroyed them looked:
+/// the checker forgives a value nobody popped only by a loss that held it
+/// (its own node, or the anchor while the value was in the deque), never by
+/// a corruption report alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Held {
+    /// Whether the deque's anchor was among them: every value in the deque
+    /// at that moment became unreachable.
+    #[serde(default)]
+    pub anchor: bool,
+    /// The values (ids) of the deque nodes among them.
+    #[serde(default)]
+    pub values: Vec<String>,
 }
 
 /// Entries destroyed during the run.
@@ -219,6 +244,12 @@ pub struct Loss {
     pub key: Option<String>,
     /// Why.
     pub cause: LossCause,
+    /// What the lost entries held; `None` when the world could not look
+    /// (real memcached, or a history from elsewhere): such a loss is taken
+    /// to have held any value pushed before the last corruption report
+    /// after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<Held>,
 }
 
 /// A whole run's history.

@@ -2,7 +2,9 @@
 //! run that could not start is a harness failure (`could-not-start`); a run
 //! that got stuck is a liveness failure unless its partial history already
 //! proves a violation (that verdict outranks it); any other run is checked, and a pass whose workload made no
-//! progress is `vacuous` (it tested nothing). Then the verdict is compared
+//! progress is `vacuous` (it tested nothing). A violation the world's
+//! oracles saw (`Outcome::oracle_violations`) makes any of these
+//! `silent-corruption`: it is a proof the history may not carry. Then the verdict is compared
 //! with what the plan expects, and an unexpected verdict gets its exit class
 //! (an unexpected pass counts as a correctness failure of the suite: the
 //! bug it should catch went unseen).
@@ -104,6 +106,21 @@ pub fn judge(outcome: &Outcome, expect: &Expectation, options: CheckOptions) -> 
             }
         }
     };
+    // What the world saw break directly is a proof the history may lack:
+    // it outranks a pass, a vacuous pass and getting stuck.
+    let (verdict, reason) = match outcome.oracle_violations.first() {
+        Some(first) if verdict.is_pass() || matches!(verdict, Verdict::Vacuous | Verdict::Liveness) => {
+            let more = match outcome.oracle_violations.len() {
+                1 => String::new(),
+                n => format!(" ({} more)", n - 1),
+            };
+            (
+                Verdict::SilentCorruption,
+                format!("the simulator's oracle saw it: {first}{more}; the history alone gave: {reason}"),
+            )
+        }
+        _ => (verdict, reason),
+    };
     Judgement {
         verdict,
         reason,
@@ -143,6 +160,7 @@ mod tests {
             trace_hash: None,
             trace: Vec::new(),
             counters: Counters::default(),
+            oracle_violations: Vec::new(),
         }
     }
 
@@ -197,6 +215,34 @@ mod tests {
         let finished = judge(&outcome(RunEnd::Finished), &passing(), CheckOptions::default());
         assert_eq!(finished.verdict, Verdict::SilentCorruption, "{}", finished.reason);
         assert_eq!(finished.exit_class(), exit::CORRECTNESS);
+    }
+
+    /// What an oracle saw outranks a passing history and getting stuck,
+    /// and the verdict names the request that proves it.
+    #[test]
+    fn an_oracle_violation_outranks_a_pass_and_a_stuck_run() {
+        let violation = crate::outcome::OracleViolation {
+            at_us: 40,
+            request: 7,
+            what: "a node's value replaced".into(),
+        };
+        for end in [
+            RunEnd::Finished,
+            RunEnd::Stuck {
+                reason: "the budget ran out".into(),
+            },
+        ] {
+            let mut run = outcome(end);
+            run.history.ops.pop();
+            run.oracle_violations.push(violation.clone());
+            let judged = judge(&run, &passing(), CheckOptions::default());
+            assert_eq!(judged.verdict, Verdict::SilentCorruption);
+            assert!(
+                judged.reason.contains("a node's value replaced (request #7 at 40 us"),
+                "{}",
+                judged.reason
+            );
+        }
     }
 
     /// An expected failure (a broken variant's scenario) passes; an

@@ -98,6 +98,12 @@ pub struct SimCounters {
     /// Replies carrying the CAS token 0 (a server run with `-C`).
     #[serde(default)]
     pub token_zero_replies: u64,
+    /// Workload operations that compare-and-set an anchor written by an
+    /// accepted stale-token compare-and-set and returned success, by a
+    /// client that had not asked the server's life since the restart
+    /// (FINDINGS.md, finding 7).
+    #[serde(default)]
+    pub stale_anchor_successes: u64,
 }
 
 /// The real backend's own counters.
@@ -129,6 +135,31 @@ pub struct Outcome {
     pub trace: Vec<TraceRecord>,
     /// What happened, counted.
     pub counters: Counters,
+    /// What the world saw break that the history cannot show (the
+    /// simulator's oracles); empty where the world has no oracles.
+    pub oracle_violations: Vec<OracleViolation>,
+}
+
+/// A violation the world saw directly, with the trace event that proves it:
+/// a correctness failure whatever the checker makes of the history.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OracleViolation {
+    /// Virtual time of the event, microseconds.
+    pub at_us: u64,
+    /// The request (`#N` in the trace) whose application broke the rule.
+    pub request: u64,
+    /// What broke, in one sentence.
+    pub what: String,
+}
+
+impl std::fmt::Display for OracleViolation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} (request #{} at {} us in the trace)",
+            self.what, self.request, self.at_us
+        )
+    }
 }
 
 impl Outcome {
@@ -141,6 +172,7 @@ impl Outcome {
             trace_hash: None,
             trace: Vec::new(),
             counters: Counters::default(),
+            oracle_violations: Vec::new(),
         }
     }
 

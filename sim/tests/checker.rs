@@ -144,6 +144,7 @@ fn a_reported_loss_is_detected_corruption() {
         server: 0,
         key: Some("q".into()),
         cause: LossCause::Injected,
+        held: None,
     });
     assert_eq!(verdict(&h), Verdict::DetectedCorruption);
 }
@@ -345,7 +346,7 @@ proptest! {
     #[test]
     fn search_agrees_with_brute_force(h in arbitrary_history()) {
         let brute = brute_force_linearizable(&h).unwrap();
-        let prepared = prepare(&h, |_, _| true, PrepareOptions::default());
+        let prepared = prepare(&h, |_, _| true, &PrepareOptions::default());
         let outcome = search(&prepared, 1_000_000).outcome;
         prop_assert!(!matches!(outcome, SearchOutcome::Unknown));
         prop_assert_eq!(matches!(outcome, SearchOutcome::Linearizable(_)), brute, "{:#?}", h);
@@ -366,7 +367,7 @@ fn the_cross_validation_reaches_the_rules_and_the_search() {
     let (mut refuted, mut searched_violations, mut linearizable) = (0, 0, 0);
     for _ in 0..2_000 {
         let h = strategy.new_tree(&mut runner).unwrap().current();
-        let prepared = prepare(&h, |_, _| true, PrepareOptions::default());
+        let prepared = prepare(&h, |_, _| true, &PrepareOptions::default());
         match (refute(&prepared), brute_force_linearizable(&h).unwrap()) {
             (Some(_), _) => refuted += 1,
             (None, false) => searched_violations += 1,

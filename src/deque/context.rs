@@ -195,7 +195,8 @@ impl<S: Store> Context<S> {
         let anchor = format::decode_anchor(&item.value).map_err(|e| self.malformed(op, &self.anchor_key, e))?;
         if self.tracks_lifetime && (self.lifetime.is_none() || self.lifetime != anchor.lifetime) {
             let running = self.running_lifetime(op).await?;
-            if anchor.lifetime != Some(running) {
+            // FLAW (adopt-foreign-anchor): carry on with the anchor.
+            if anchor.lifetime != Some(running) && !self.has(Flaw::AdoptForeignAnchor) {
                 return Err(self.corruption(
                     op,
                     &self.anchor_key,

@@ -4,7 +4,8 @@
 /// The deque algorithm a handle runs.
 ///
 /// Broken variants exist to prove the harness catches wrong algorithms: each
-/// is `michael2003` (or, for `lifetime-without-mark`, `hardened`) with one
+/// is `michael2003` (or, for `lifetime-without-mark` and
+/// `adopt-foreign-anchor`, `hardened`) with one
 /// realistic flaw injected at a marked point (see
 /// `Flaw`), so the catalogue shares one algorithm instead of near-copies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -74,6 +75,14 @@ pub enum Variant {
     /// silently replaces a re-created deque again (FINDINGS.md, container
     /// restarts).
     LifetimeWithoutMark,
+    /// Broken: `hardened` taking an anchor stamped with another server life
+    /// for the deque after a restart and carrying on with it, instead of
+    /// reporting it, the kind of "fix" a false alarm invites. The anchor was
+    /// written by a compare-and-set with a token from before the restart
+    /// (FINDINGS.md, finding 1): building on it drops the re-created
+    /// deque's values, and the simulator's oracle sees a client that knew
+    /// the running life succeed on it.
+    AdoptForeignAnchor,
     /// Broken by design: the increment-allocated deque of the 2013 README's
     /// warning (see the `increment_queue` module): a pop can claim a slot
     /// before its push writes it, and reports empty while the value is lost.
@@ -105,6 +114,8 @@ pub(crate) enum Flaw {
     StabilizeWrongSide,
     /// See [`Variant::LifetimeWithoutMark`] (a flaw of `hardened`).
     LifetimeWithoutMark,
+    /// See [`Variant::AdoptForeignAnchor`] (a flaw of `hardened`).
+    AdoptForeignAnchor,
 }
 
 impl Variant {
@@ -122,6 +133,7 @@ impl Variant {
         Variant::RewritePublishedNode,
         Variant::StabilizeWrongSide,
         Variant::LifetimeWithoutMark,
+        Variant::AdoptForeignAnchor,
         Variant::IncrementAllocatedQueue,
     ];
 
@@ -140,6 +152,7 @@ impl Variant {
             Variant::RewritePublishedNode => "rewrite-published-node",
             Variant::StabilizeWrongSide => "stabilize-wrong-side",
             Variant::LifetimeWithoutMark => "lifetime-without-mark",
+            Variant::AdoptForeignAnchor => "adopt-foreign-anchor",
             Variant::IncrementAllocatedQueue => "increment-allocated-queue",
         }
     }
@@ -164,6 +177,9 @@ impl Variant {
             Variant::LifetimeWithoutMark => {
                 "broken: hardened, its server lifetime only the process id and start second (no life mark)"
             }
+            Variant::AdoptForeignAnchor => {
+                "broken: hardened, an anchor of another server life is used as the deque instead of reported"
+            }
             Variant::IncrementAllocatedQueue => {
                 "broken by design: the increment-allocated queue the 2013 README warns against"
             }
@@ -178,7 +194,10 @@ impl Variant {
     /// Whether the variant is `hardened` or its flawed copy: the switches
     /// below are on for both.
     fn is_hardened(self) -> bool {
-        matches!(self, Variant::Hardened | Variant::LifetimeWithoutMark)
+        matches!(
+            self,
+            Variant::Hardened | Variant::LifetimeWithoutMark | Variant::AdoptForeignAnchor
+        )
     }
 
     /// The real algorithm a broken variant is a copy of (itself for the
@@ -189,7 +208,7 @@ impl Variant {
     pub fn base(self) -> Variant {
         match self {
             Variant::Hardened | Variant::Michael2003 | Variant::IncrementAllocatedQueue => self,
-            Variant::LifetimeWithoutMark => Variant::Hardened,
+            Variant::LifetimeWithoutMark | Variant::AdoptForeignAnchor => Variant::Hardened,
             _ => Variant::Michael2003,
         }
     }
@@ -234,6 +253,7 @@ impl Variant {
             Variant::RewritePublishedNode => Some(Flaw::RewritePublishedNode),
             Variant::StabilizeWrongSide => Some(Flaw::StabilizeWrongSide),
             Variant::LifetimeWithoutMark => Some(Flaw::LifetimeWithoutMark),
+            Variant::AdoptForeignAnchor => Some(Flaw::AdoptForeignAnchor),
         }
     }
 

@@ -77,7 +77,7 @@ impl Explanation {
     /// `--steps-max` bounds the explanation as it bounds the search).
     pub fn of_failure(
         history: &History,
-        options: PrepareOptions,
+        options: &PrepareOptions,
         stuck: Option<usize>,
         longest: &[usize],
         steps_max: u64,
@@ -123,7 +123,7 @@ impl Explanation {
 /// Whether `history` certainly fails, spending from `budget` (search steps
 /// left for the whole explanation); an attempt the budget cannot pay for
 /// counts as "does not fail", so shrinking stops where the money does.
-fn fails(history: &History, options: PrepareOptions, budget: &mut u64) -> bool {
+fn fails(history: &History, options: &PrepareOptions, budget: &mut u64) -> bool {
     let prepared = prepare(history, |_, _| true, options);
     let result = search(&prepared, SHRINK_STEPS_MAX.min(*budget));
     *budget = budget.saturating_sub(result.steps);
@@ -163,7 +163,7 @@ fn cut(history: &History, indices: &[usize], at_us: u64) -> (Vec<usize>, History
 /// Shrinks a failing history: first the earliest time cut that still fails,
 /// then greedy removal of single operations (a push together with the pops
 /// of its value), each kept out while the rest still fails.
-fn shrink(history: &History, options: PrepareOptions, budget: &mut u64) -> (Vec<usize>, History) {
+fn shrink(history: &History, options: &PrepareOptions, budget: &mut u64) -> (Vec<usize>, History) {
     let all: Vec<usize> = (0..history.ops.len()).collect();
     let mut times: Vec<u64> = history.ops.iter().filter_map(|op| op.return_us).collect();
     times.sort_unstable();

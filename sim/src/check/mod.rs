@@ -12,11 +12,11 @@
 //!    after the sound rules of [`patterns`] (a pop before its push, a value
 //!    certainly present at an `empty`, two values leaving in an order their
 //!    positions forbid), which decide most violations without searching.
-//!    When entries were lost and a corruption error was reported at or after
-//!    the first loss, pushes of values nobody ever popped are forgiven if
-//!    they were invoked before the last such report (it accounts for them);
-//!    a value pushed after the last report must be found, since nothing
-//!    reported its loss (a deque re-created after a loss starts afresh).
+//!    An acknowledged value nobody ever popped is forgiven only when a
+//!    reported loss explains it ([`forgive`]: the loss held its node, or
+//!    the anchor after its push was invoked); any other value must be
+//!    found, whatever was reported (a deque re-created after a loss starts
+//!    afresh).
 //!    Then:
 //!    - a valid order exists: `detected-corruption` if entries were lost and
 //!      the loss was reported, else `linearizable` (a loss with no visible
@@ -32,6 +32,7 @@
 
 mod brute;
 mod explain;
+pub mod forgive;
 mod hash;
 pub mod patterns;
 pub mod prepare;
@@ -144,9 +145,9 @@ pub fn check(history: &History, options: CheckOptions) -> CheckReport {
     });
     let reported = last_report_us.is_some();
     let options_prepare = PrepareOptions {
-        forgive_unobserved_pushes_invoked_until_us: last_report_us,
+        forgiven: std::sync::Arc::new(forgive::explained_values(history)),
     };
-    let prepared = prepare(history, |_, _| true, options_prepare);
+    let prepared = prepare(history, |_, _| true, &options_prepare);
     let result = search(&prepared, options.steps_max);
     let mut report = CheckReport {
         verdict: Verdict::Linearizable,
@@ -174,7 +175,7 @@ pub fn check(history: &History, options: CheckOptions) -> CheckReport {
             report.reason = reason;
             report.failure = Some(FailurePoint {
                 steps_max: options.steps_max,
-                prepare: options_prepare,
+                prepare: options_prepare.clone(),
                 stuck_op: None,
                 longest_ops: Vec::new(),
                 refutation: Some(refutation),
@@ -231,7 +232,7 @@ pub fn explain(history: &History, report: &CheckReport) -> Option<Explanation> {
     }
     Some(Explanation::of_failure(
         history,
-        failure.prepare,
+        &failure.prepare,
         failure.stuck_op,
         &failure.longest_ops,
         failure.steps_max,
@@ -271,16 +272,26 @@ fn classify_failure(
         // failed on.
         None => return (Verdict::NotLinearizable, "no valid linearization exists".to_owned()),
     };
-    let part_result = search(&prepare(&part, |_, _| true, PrepareOptions::default()), steps_max);
+    let part_result = search(&prepare(&part, |_, _| true, &PrepareOptions::default()), steps_max);
     match part_result.outcome {
         SearchOutcome::NotLinearizable { .. } | SearchOutcome::Refuted(_) => (
             Verdict::NotLinearizable,
             format!("no valid linearization exists, already for {description}"),
         ),
-        _ if first_loss_us.is_some() => (
-            Verdict::SilentCorruption,
-            "results after the loss cannot be explained by the loss, and no report accounts for them".into(),
-        ),
+        _ if first_loss_us.is_some() => {
+            let unexplained = unexplained_values(history);
+            let reason = if unexplained.is_empty() {
+                "results after the loss cannot be explained by the loss, and no report accounts for them".to_owned()
+            } else {
+                format!(
+                    "{} acknowledged values were never popped and no reported loss held them ({}): a corruption \
+                     report does not excuse a value no loss could have taken",
+                    unexplained.len(),
+                    unexplained.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+                )
+            };
+            (Verdict::SilentCorruption, reason)
+        }
         _ => (
             Verdict::SilentCorruption,
             "the workload is linearizable but the drain found contents no linearization leaves behind".into(),
@@ -337,6 +348,20 @@ fn vanished_values(history: &History) -> Vec<String> {
         .filter(|op| op.return_us.is_some_and(|r| r < last_empty_invoke_us))
         .filter_map(|op| op.value.clone())
         .filter(|v| !popped.contains(v.as_str()))
+        .collect()
+}
+
+/// Acknowledged values nobody popped that no reported loss explains
+/// ([`forgive`]), in push order.
+fn unexplained_values(history: &History) -> Vec<String> {
+    let popped = history.popped_values();
+    let explained = forgive::explained_values(history);
+    history
+        .ops
+        .iter()
+        .filter(|op| op.op.is_push() && op.result == OpResult::Ok)
+        .filter_map(|op| op.value.clone())
+        .filter(|v| !popped.contains(v.as_str()) && !explained.contains(v))
         .collect()
 }
 

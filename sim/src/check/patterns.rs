@@ -371,7 +371,7 @@ mod tests {
             ops,
             ..History::default()
         };
-        refute(&prepare(&history, |_, _| true, PrepareOptions::default()))
+        refute(&prepare(&history, |_, _| true, &PrepareOptions::default()))
     }
 
     #[test]

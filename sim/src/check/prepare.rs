@@ -16,7 +16,8 @@
 //! - An unknown pop may remove whatever is at its end, at any time after its
 //!   invocation, or nothing; it stays optional.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use super::spec::{DequeOp, DequeRet};
 use crate::history::{History, HistoryOp, OpName, OpResult};
@@ -58,17 +59,17 @@ pub struct Prepared {
 }
 
 /// Which ops of a history to keep, and how to read them.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct PrepareOptions {
-    /// Drop pushes invoked at or before this time whose values no definite
-    /// pop returns, even if acknowledged: the time of the last corruption
-    /// report after a loss, which accounts for them. A value pushed after the
-    /// last report must still be found: nothing reported its loss.
-    pub forgive_unobserved_pushes_invoked_until_us: Option<u64>,
+    /// Acknowledged pushes of these values are dropped when no definite pop
+    /// returns them: a reported loss explains them
+    /// ([`super::forgive::explained_values`]). Any other acknowledged value
+    /// must be found.
+    pub forgiven: Arc<BTreeSet<String>>,
 }
 
 /// Prepares `ops` (any subset of a history).
-pub fn prepare(history: &History, keep: impl Fn(usize, &HistoryOp) -> bool, options: PrepareOptions) -> Prepared {
+pub fn prepare(history: &History, keep: impl Fn(usize, &HistoryOp) -> bool, options: &PrepareOptions) -> Prepared {
     let mut ids: BTreeMap<String, u32> = BTreeMap::new();
     let mut values: Vec<String> = Vec::new();
     let mut intern = |value: &str, values: &mut Vec<String>| -> u32 {
@@ -100,13 +101,7 @@ pub fn prepare(history: &History, keep: impl Fn(usize, &HistoryOp) -> bool, opti
                 };
                 let observed_at = popped_by.get(value).copied();
                 match (result, observed_at) {
-                    (OpResult::Ok, None)
-                        if options
-                            .forgive_unobserved_pushes_invoked_until_us
-                            .is_some_and(|until| op.invoke_us <= until) =>
-                    {
-                        continue;
-                    }
+                    (OpResult::Ok, None) if options.forgiven.contains(value) => continue,
                     (OpResult::Ok, _) => (dequeop, Some(DequeRet::Pushed), returned, true),
                     // An unknown outcome may take effect after the call
                     // returned (a timed-out write applied late): only the

@@ -216,6 +216,7 @@ pub fn judge(case: &Case, history: &History) -> Judgement {
         trace_hash: None,
         trace: Vec::new(),
         counters: Counters::default(),
+        oracle_violations: Vec::new(),
     };
     let expect = Expectation {
         ops_succeeded_min: 0,

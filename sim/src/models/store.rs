@@ -11,7 +11,14 @@ use memcache_collections::memcore::{CoreConfig, LossReason, ServerCore};
 use memcache_collections::store::{Command, Reply, Store, StoreError};
 
 use super::world::World;
-use crate::history::{Loss, LossCause};
+use crate::history::{Held, Loss, LossCause};
+use crate::nemesis::held;
+
+/// Where every loss strikes: the one server, holding the model's deque.
+const PLACE: held::Place<'static> = held::Place {
+    deque: super::case::DEQUE_NAME,
+    anchor_server: true,
+};
 
 /// Faults per thousand requests, drawn with [`World::choose`] (so only
 /// worlds with controlled randomness, shuttle, inject them this way).
@@ -59,36 +66,45 @@ impl Shared {
         let keys = self.core.keys_sorted();
         let victim = keys.iter().find(|k| k.as_bytes() != anchor).or(keys.first()).cloned();
         if let Some(key) = victim
-            && self.core.lose(&key)
+            && let Some(bytes) = self.core.lose(&key)
         {
-            self.record(Some(key.to_string()), LossCause::Injected);
+            let held = held::of(PLACE, [(key.as_bytes(), bytes.as_slice())]);
+            self.record(Some(key.to_string()), LossCause::Injected, Some(held));
         }
     }
 
     /// Restarts the server.
+    ///
+    /// The loss is recorded without what it held: after a restart a
+    /// client's token from before it can be accepted again and replace the
+    /// re-created anchor, which this store does not watch for (the
+    /// simulator does), so the restart may account for any value pushed
+    /// before the last report after it.
     pub fn restart(&mut self) {
         self.core.restart();
-        self.record(None, LossCause::Restart);
+        self.record(None, LossCause::Restart, None);
     }
 
-    fn record(&mut self, key: Option<String>, cause: LossCause) {
+    fn record(&mut self, key: Option<String>, cause: LossCause, held: Option<Held>) {
         self.losses.push(Loss {
             at_us: super::time_of(self.requests),
             server: 0,
             key,
             cause,
+            held,
         });
     }
 
     fn apply(&mut self, command: &Command) -> (u64, Reply) {
         self.requests += 1;
         let reply = self.core.apply(command);
-        for (key, reason) in self.core.take_lost() {
-            let cause = match reason {
+        for lost in self.core.take_lost() {
+            let cause = match lost.reason {
                 LossReason::Evicted => LossCause::Eviction,
                 LossReason::RefusedStore => LossCause::RefusedStore,
             };
-            self.record(Some(key.to_string()), cause);
+            let held = held::of(PLACE, [(lost.key.as_bytes(), lost.value.as_slice())]);
+            self.record(Some(lost.key.to_string()), cause, Some(held));
         }
         (self.requests, reply)
     }

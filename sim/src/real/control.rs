@@ -147,11 +147,15 @@ impl Control {
     /// Records entries lost at `at_us` (at or before the loss itself, so
     /// the checker never counts a report of it as early).
     pub fn record_loss(&self, at_us: u64, server: usize, key: Option<String>, cause: LossCause) {
+        // Real memcached is not looked inside: a stale-token CAS after a
+        // restart is invisible here, so a loss may account for any value
+        // pushed before the last report after it.
         lock(&self.losses).push(Loss {
             at_us,
             server: server as u32,
             key,
             cause,
+            held: None,
         });
     }
 

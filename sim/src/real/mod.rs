@@ -223,6 +223,7 @@ fn start(plan: &RunPlan) -> Result<Outcome, String> {
         trace_hash: None,
         trace: Vec::new(),
         counters,
+        oracle_violations: Vec::new(),
     })
 }
 

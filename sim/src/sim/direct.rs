@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::future::Future;
 
 use memcache_collections::key::Key;
-use memcache_collections::memcore::LossReason;
+use memcache_collections::memcore::LostItem;
 use memcache_collections::routing::KetamaRing;
 use memcache_collections::store::{Command, Reply, Store, StoreError};
 
@@ -16,7 +16,7 @@ use super::world::SimServer;
 pub(crate) struct DirectStore<'a> {
     servers: RefCell<&'a mut Vec<SimServer>>,
     ring: &'a KetamaRing,
-    lost: RefCell<Vec<(u32, Key, LossReason)>>,
+    lost: RefCell<Vec<(u32, LostItem)>>,
 }
 
 impl<'a> DirectStore<'a> {
@@ -30,7 +30,7 @@ impl<'a> DirectStore<'a> {
 
     /// Items the servers dropped while this store was used, with their
     /// server and cause.
-    pub(crate) fn take_lost(&self) -> Vec<(u32, Key, LossReason)> {
+    pub(crate) fn take_lost(&self) -> Vec<(u32, LostItem)> {
         self.lost.take()
     }
 }
@@ -43,7 +43,7 @@ impl Store for DirectStore<'_> {
         let lost = servers[server].core.take_lost();
         self.lost
             .borrow_mut()
-            .extend(lost.into_iter().map(|(key, why)| (server as u32, key, why)));
+            .extend(lost.into_iter().map(|item| (server as u32, item)));
         std::future::ready(Ok(reply))
     }
 

@@ -5,13 +5,13 @@
 //! a crash stops a client) and records what was lost.
 
 use memcache_collections::key::Key;
-use memcache_collections::memcore::LossReason;
+use memcache_collections::memcore::{LossReason, LostItem};
 use memcache_collections::routing::KetamaRing;
 
 use super::world::{Event, SimServer, World};
 use crate::config::{DEQUE_NAME, Fault, partitioned_clients};
 use crate::history::{Loss, LossCause};
-use crate::nemesis::{self, Holdings, RandomKind};
+use crate::nemesis::{self, Holdings, RandomKind, held};
 use crate::trace::{Parties, TraceKind};
 
 /// The servers as an oracle sees them, for choosing a loss target.
@@ -95,14 +95,14 @@ impl World {
         );
         match fault {
             Fault::Restart { server } => {
+                self.lose_everything(server, LossCause::Restart);
                 let target = &mut self.servers[server as usize];
                 target.core.restart();
                 target.epoch += 1;
-                self.lose_everything(server, LossCause::Restart);
             }
             Fault::FlushAll { server } => {
-                self.servers[server as usize].core.flush_all();
                 self.lose_everything(server, LossCause::Flush);
+                self.servers[server as usize].core.flush_all();
             }
             Fault::Lose { target } => {
                 let oracle = Oracle {
@@ -112,13 +112,8 @@ impl World {
                 let chosen = nemesis::loss_target(target, DEQUE_NAME, &oracle, &mut self.fault_rng);
                 if let Some(key) = chosen.expect("the simulator's servers always answer") {
                     let server = self.ring.server_for(key.as_bytes());
-                    if self.servers[server].core.lose(&key) {
-                        self.losses.push(Loss {
-                            at_us: self.now_us,
-                            server: server as u32,
-                            key: Some(key.to_string()),
-                            cause: LossCause::Injected,
-                        });
+                    if let Some(bytes) = self.servers[server].core.lose(&key) {
+                        self.record_entry_loss(server as u32, &key, &bytes, LossCause::Injected);
                     }
                 }
             }
@@ -162,28 +157,64 @@ impl World {
         }
     }
 
-    /// Records that every item on `server` is gone.
+    /// Records that every item on `server` is about to go, with what they
+    /// held.
     fn lose_everything(&mut self, server: u32, cause: LossCause) {
+        let core = &self.servers[server as usize].core;
+        let keys = core.keys_sorted();
+        let held = held::of(
+            self.place(server),
+            keys.iter()
+                .filter_map(|key| core.peek(key).map(|bytes| (key.as_bytes(), bytes))),
+        );
+        if held.anchor {
+            self.oracles.anchor_gone();
+        }
         self.losses.push(Loss {
             at_us: self.now_us,
             server,
             key: None,
             cause,
+            held: Some(held),
         });
     }
 
-    /// Records an item the server dropped on its own.
-    pub(crate) fn record_loss(&mut self, server: u32, key: Key, why: LossReason) {
-        self.counters.items_dropped += 1;
-        let cause = match why {
-            LossReason::Evicted => LossCause::Eviction,
-            LossReason::RefusedStore => LossCause::RefusedStore,
-        };
+    /// Where a loss on `server` strikes, for reading what it held.
+    fn place(&self, server: u32) -> held::Place<'static> {
+        held::Place {
+            deque: DEQUE_NAME,
+            anchor_server: self.ring.server_for(DEQUE_NAME.as_bytes()) == server as usize,
+        }
+    }
+
+    /// Records one entry destroyed now: `key` held `bytes`.
+    fn record_entry_loss(&mut self, server: u32, key: &Key, bytes: &[u8], cause: LossCause) {
+        let held = held::of(self.place(server), [(key.as_bytes(), bytes)]);
+        if held.anchor && cause != LossCause::StaleCas {
+            self.oracles.anchor_gone();
+        }
         self.losses.push(Loss {
             at_us: self.now_us,
             server,
             key: Some(key.to_string()),
             cause,
+            held: Some(held),
         });
+    }
+
+    /// Records an entry a compare-and-set with a token from the server's
+    /// earlier life replaced: what it held is gone as surely as if lost.
+    pub(crate) fn record_stale_cas(&mut self, server: u32, key: &Key, replaced: &[u8]) {
+        self.record_entry_loss(server, key, replaced, LossCause::StaleCas);
+    }
+
+    /// Records an item the server dropped on its own.
+    pub(crate) fn record_loss(&mut self, server: u32, lost: LostItem) {
+        self.counters.items_dropped += 1;
+        let cause = match lost.reason {
+            LossReason::Evicted => LossCause::Eviction,
+            LossReason::RefusedStore => LossCause::RefusedStore,
+        };
+        self.record_entry_loss(server, &lost.key, &lost.value, cause);
     }
 }

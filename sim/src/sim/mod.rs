@@ -13,6 +13,8 @@
 //! - `faults.rs`: how faults strike;
 //! - `probes.rs`: the reach probes, counting the events a scenario needs to
 //!   have happened to mean anything;
+//! - `oracles.rs`: rules only the servers' view can check (a node's value
+//!   replaced, a node unlinked twice, success built on a stale anchor);
 //! - `client.rs`: the `Store` a simulated client sees, and the shared block
 //!   where the history is recorded;
 //! - `direct.rs`: fault-free access for setup and the drain.
@@ -21,6 +23,7 @@ mod client;
 mod direct;
 mod faults;
 mod network;
+mod oracles;
 mod probes;
 mod queue;
 #[cfg(test)]

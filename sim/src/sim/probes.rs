@@ -38,19 +38,19 @@ pub(crate) struct Probes {
 
 impl Probes {
     /// Server `server`, in life `epoch`, applied `command` of `client`'s
-    /// request `request` and answered `reply`.
+    /// request `request` and answered `reply`; `stale` is what
+    /// [`Probes::is_stale`] said of it just before.
     pub(crate) fn applied(
         &mut self,
         (client, server, epoch): (usize, usize, u32),
         request: u64,
-        command: &Command,
+        (command, stale): (&Command, bool),
         reply: &Reply,
     ) {
         let key = command.key();
         match command {
-            Command::Cas { token, .. } => {
-                let issued = self.issued.get(&(client, server, key.clone()));
-                if issued.is_some_and(|&(issued_token, life)| issued_token == token.0 && life < epoch) {
+            Command::Cas { .. } => {
+                if stale {
                     self.stale_token_cas += 1;
                     if matches!(reply, Reply::Stored { .. }) {
                         self.stale_token_cas_accepted += 1;
@@ -81,6 +81,18 @@ impl Probes {
             }
             self.issued.insert((client, server, key.clone()), (token, epoch));
         }
+    }
+
+    /// Whether `command` is a compare-and-set carrying the token an earlier
+    /// life of the server issued to this client for its key: applied now,
+    /// it compares against a counter that restarted, so a match is ABA.
+    pub(crate) fn is_stale(&self, (client, server, epoch): (usize, usize, u32), command: &Command) -> bool {
+        let Command::Cas { key, token, .. } = command else {
+            return false;
+        };
+        self.issued
+            .get(&(client, server, key.clone()))
+            .is_some_and(|&(issued_token, life)| issued_token == token.0 && life < epoch)
     }
 
     /// The reply to `request` reached its waiting client.
@@ -115,7 +127,8 @@ mod tests {
             cas: CasToken(token),
         });
         let command = Command::Gets { key: key(DEQUE_NAME) };
-        probes.applied((client, 0, epoch), 0, &command, &reply);
+        let stale = probes.is_stale((client, 0, epoch), &command);
+        probes.applied((client, 0, epoch), 0, (&command, stale), &reply);
     }
 
     fn cas(probes: &mut Probes, client: usize, epoch: u32, request: u64, token: u64, reply: Reply) {
@@ -124,7 +137,8 @@ mod tests {
             value: Vec::new(),
             token: CasToken(token),
         };
-        probes.applied((client, 0, epoch), request, &command, &reply);
+        let stale = probes.is_stale((client, 0, epoch), &command);
+        probes.applied((client, 0, epoch), request, (&command, stale), &reply);
     }
 
     fn counts(probes: Probes) -> SimCounters {
@@ -167,7 +181,7 @@ mod tests {
                 key: key("deque:00ff"),
                 value: Vec::new(),
             };
-            probes.applied((client, 0, 0), 0, &command, &Reply::NotStored);
+            probes.applied((client, 0, 0), 0, (&command, false), &Reply::NotStored);
         };
         node(0, &mut probes);
         node(0, &mut probes);
@@ -177,12 +191,12 @@ mod tests {
                 key: key(DEQUE_NAME),
                 value: Vec::new(),
             };
-            probes.applied((client, 0, 0), 0, &command, &Reply::NotStored);
+            probes.applied((client, 0, 0), 0, (&command, false), &Reply::NotStored);
         }
         probes.applied(
             (0, 0, 0),
             0,
-            &Command::Delete { key: key("deque:00ff") },
+            (&Command::Delete { key: key("deque:00ff") }, false),
             &Reply::NotFound,
         );
         gets(&mut probes, 0, 0, 0);

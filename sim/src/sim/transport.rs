@@ -8,6 +8,7 @@
 use memcache_collections::store::{Command, Reply, StoreError};
 
 use super::client::Incoming;
+use super::oracles::Prior;
 use super::world::{Awaiting, Event, World};
 use crate::nemesis::{Direction, Fate};
 use crate::trace::{Parties, TraceKind, describe_reply, reply_fields};
@@ -43,6 +44,7 @@ impl World {
         let request = self.next_request;
         self.next_request += 1;
         self.counters.requests += 1;
+        self.oracles.sent(request, self.clients[client].op_index);
         let state = &mut self.clients[client];
         state.awaiting = Some(Awaiting {
             request,
@@ -151,11 +153,26 @@ impl World {
         if self.reset_by_restart(client, server, request, epoch, "request") {
             return;
         }
-        let reply = self.servers[server].core.apply(&command);
         let life = self.servers[server].epoch;
-        self.probes.applied((client, server, life), request, &command, &reply);
-        for (key, why) in self.servers[server].core.take_lost() {
-            self.record_loss(server as u32, key, why);
+        let stale = self.probes.is_stale((client, server, life), &command);
+        let prior = Prior::capture(&self.servers[server], &command);
+        // A stale-token CAS that lands destroys what the entry held.
+        let replaced = stale.then(|| self.servers[server].core.peek(command.key()).map(<[u8]>::to_vec));
+        let reply = self.servers[server].core.apply(&command);
+        self.probes
+            .applied((client, server, life), request, (&command, stale), &reply);
+        if let (Some(Some(bytes)), Reply::Stored { .. }) = (replaced, &reply) {
+            self.record_stale_cas(server as u32, command.key(), &bytes);
+        }
+        self.oracles.applied(
+            (client, server, life),
+            (request, self.now_us),
+            (&command, prior, stale),
+            &reply,
+            (&self.servers, &self.ring),
+        );
+        for lost in self.servers[server].core.take_lost() {
+            self.record_loss(server as u32, lost);
         }
         let reply_tag = reply_fields(&reply);
         self.trace.note(

@@ -133,6 +133,7 @@ pub(crate) struct World {
     pub(crate) counters: Counters,
     pub(crate) sim_counters: SimCounters,
     pub(crate) probes: super::probes::Probes,
+    pub(crate) oracles: super::oracles::Oracles,
     /// The prefill's operations, before the workload's.
     setup_ops: Vec<crate::history::HistoryOp>,
     /// Events processed before the run is declared stuck.
@@ -202,6 +203,7 @@ impl World {
             counters: Counters::default(),
             sim_counters: SimCounters::default(),
             probes: super::probes::Probes::default(),
+            oracles: super::oracles::Oracles::default(),
             setup_ops: Vec::new(),
             events_max: EVENTS_MAX,
             stuck: false,
@@ -241,8 +243,8 @@ impl World {
         // before the workload, and are recorded at its start (no later than
         // they happened).
         let lost = direct.take_lost();
-        for (server, key, why) in lost {
-            self.record_loss(server, key, why);
+        for (server, item) in lost {
+            self.record_loss(server, item);
         }
         self.setup_ops = log.into_inner().into_ops();
         self.now_us = 2 * clients.prefill_items + 1;
@@ -422,6 +424,9 @@ impl World {
             &mut *self.shared.log.borrow_mut(),
             HistoryLog::new(self.shared.now_us.clone()),
         );
+        let oracles = std::mem::take(&mut self.oracles).finish(log.ops());
+        self.sim_counters.stale_anchor_successes = oracles.stale_anchor_successes;
+        let oracle_violations = oracles.violations;
         // The workload's ops are most of the history: keep their vector and
         // put the (few) prefill ops in front.
         let mut ops = log.into_ops();
@@ -446,6 +451,7 @@ impl World {
             trace_hash: Some(self.trace.hash()),
             trace: self.trace.into_records(),
             counters: self.counters,
+            oracle_violations,
         }
     }
 
@@ -459,8 +465,8 @@ impl World {
             block_on(workload::setup::drain(&mut deque, pushes, client, &log));
         }
         let lost = direct.take_lost();
-        for (server, key, why) in lost {
-            self.record_loss(server, key, why);
+        for (server, item) in lost {
+            self.record_loss(server, item);
         }
         log.into_inner().into_ops()
     }
