@@ -30,3 +30,28 @@ fn the_quick_check_passes() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// A catch must be the hunted variant's own flaw: the 2013 algorithm,
+/// hunted as if it were a broken copy of itself, fails the restart
+/// regressions but is never "caught", since its ancestor (itself) fails the
+/// same runs. So a variant whose flaw a mutant removed escapes the hunt
+/// instead of being caught through the ancestor's findings.
+#[test]
+fn a_failure_the_ancestor_shares_is_not_a_catch() {
+    use memcache_collections::Variant;
+    use memcache_sim::scenario;
+    use memcache_sim::validate;
+
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let files = scenario::discover(&[dir]).unwrap();
+    let loaded: Vec<_> = files.iter().map(|f| scenario::load(f).unwrap()).collect();
+    let flawed = validate::hunt(&loaded, Variant::RetryUnknownCas, 0, 300);
+    assert!(flawed.caught.is_some(), "a flaw of its own is caught: {flawed:?}");
+    let itself = validate::hunt(&loaded, Variant::Michael2003, 0, 300);
+    assert!(itself.caught.is_none(), "{itself:?}");
+    assert_eq!(
+        validate::ancestor(Variant::IncrementAllocatedQueue),
+        Variant::Michael2003
+    );
+    assert_eq!(validate::ancestor(Variant::AdoptForeignAnchor), Variant::Hardened);
+}
