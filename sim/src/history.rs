@@ -29,8 +29,9 @@
 //!   that server (restart, flush). `cause` is `restart`, `flush`,
 //!   `eviction`, `injected`, `refused_store` or `stale_cas`. Optional
 //!   `held`: what the lost entries held, `{"anchor": true, "values":
-//!   ["v3.1"]}` (the deque's anchor was among them; the nodes of these
-//!   values were). Without `held`, a loss may account for any value pushed
+//!   ["v3.1"], "anchor_recreated_us": 1200}` (the deque's anchor was among
+//!   them, and was created afresh at 1200; the nodes of these values
+//!   were). Without `held`, a loss may account for any value pushed
 //!   before the last corruption report after it. Optional (default: none).
 //! - `drain_client`: the client whose pops drained the deque after the
 //!   workload. Optional.
@@ -230,6 +231,11 @@ pub struct Held {
     /// The values (ids) of the deque nodes among them.
     #[serde(default)]
     pub values: Vec<String>,
+    /// When the anchor was lost: when a client created it afresh afterwards,
+    /// if one did. Pushes from then on went into a new deque, which this
+    /// loss did not touch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anchor_recreated_us: Option<u64>,
 }
 
 /// Entries destroyed during the run.

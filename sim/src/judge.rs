@@ -107,9 +107,12 @@ pub fn judge(outcome: &Outcome, expect: &Expectation, options: CheckOptions) -> 
         }
     };
     // What the world saw break directly is a proof the history may lack:
-    // it outranks a pass, a vacuous pass and getting stuck.
+    // it outranks a pass, a vacuous pass, getting stuck and a check that
+    // ran out of budget.
     let (verdict, reason) = match outcome.oracle_violations.first() {
-        Some(first) if verdict.is_pass() || matches!(verdict, Verdict::Vacuous | Verdict::Liveness) => {
+        Some(first)
+            if verdict.is_pass() || matches!(verdict, Verdict::Vacuous | Verdict::Liveness | Verdict::Unknown) =>
+        {
             let more = match outcome.oracle_violations.len() {
                 1 => String::new(),
                 n => format!(" ({} more)", n - 1),

@@ -1,19 +1,28 @@
 //! Which unpopped values a loss accounts for.
 //!
 //! A value that was pushed, acknowledged and never popped is a silent loss
-//! unless a reported loss explains it. A loss explains a value when it
-//! could have taken it:
-//! - the loss destroyed the value's own node (`held.values`), or
-//! - it destroyed the deque's anchor (`held.anchor`) after the value's
-//!   push was invoked (an anchor loss strands everything the deque held);
+//! unless a reported loss explains it: a corruption report returned at or
+//! after the loss, and the loss could have taken the value:
+//! - it destroyed the value's own node (`held.values`);
+//! - it destroyed a node of the deque after the value's push was invoked:
+//!   a hole strands what lies behind it (two holes, or a lost neighbour of
+//!   a half-done push, can strand every value then in the deque), while a
+//!   value pushed later lands at an end the drain reaches;
+//! - it made the anchor unusable (`held.anchor`: the anchor itself, its
+//!   server's life mark, or a stale-token CAS over it): the deque as it
+//!   stood is gone, and handles that have not noticed keep pushing into it
+//!   until someone reports, so it explains values pushed before the last
+//!   report after it, or before a client created the deque afresh
+//!   (`held.anchor_recreated_us`), whichever came first: what is pushed
+//!   into the new deque must come out of it;
 //! - a loss whose world could not look inside (`held: None`: real
-//!   memcached, a history from elsewhere) may have held anything pushed
-//!   before the last corruption report after it.
+//!   memcached, the model checkers' restarts, a history from elsewhere) may
+//!   have held anything pushed before the last report after it.
 //!
-//! and only if a corruption report returned at or after that loss. A report
-//! on its own explains nothing: a value destroyed by a write no loss
-//! accounts for (a stale overwrite nobody noticed) stays a silent loss even
-//! when the drain reports a broken deque afterwards.
+//! A loss that held nothing of the deque (another server's life mark, a
+//! filler item) explains nothing, and a report on its own explains nothing:
+//! a value destroyed by a write no loss accounts for stays a silent loss
+//! even when a client or the drain reports a broken deque afterwards.
 
 use std::collections::BTreeSet;
 
@@ -38,22 +47,29 @@ pub fn explained_values(history: &History) -> BTreeSet<String> {
             .ops
             .iter()
             .filter(|op| op.op.is_push() && op.result == OpResult::Ok);
-        match &loss.held {
-            None => explained.extend(
-                pushes
-                    .filter(|op| op.invoke_us <= last_report_us)
-                    .filter_map(|op| op.value.clone()),
-            ),
+        let invoked_until_us = match &loss.held {
+            None => Some(last_report_us),
             Some(held) => {
                 explained.extend(held.values.iter().cloned());
                 if held.anchor {
-                    explained.extend(
-                        pushes
-                            .filter(|op| op.invoke_us < loss.at_us)
-                            .filter_map(|op| op.value.clone()),
-                    );
+                    // Until the deque was created afresh, if it was.
+                    Some(
+                        held.anchor_recreated_us
+                            .map_or(last_report_us, |at| at.min(last_report_us)),
+                    )
+                } else if !held.values.is_empty() {
+                    Some(loss.at_us)
+                } else {
+                    None
                 }
             }
+        };
+        if let Some(until_us) = invoked_until_us {
+            explained.extend(
+                pushes
+                    .filter(|op| op.invoke_us <= until_us)
+                    .filter_map(|op| op.value.clone()),
+            );
         }
     }
     explained
@@ -114,26 +130,43 @@ mod tests {
     }
 
     #[test]
-    fn a_node_loss_explains_its_own_value_only() {
+    fn a_node_loss_explains_its_own_value_and_what_it_could_strand() {
         let held = Held {
             anchor: false,
-            values: vec!["b".into()],
+            values: vec!["c".into()],
+            ..Held::default()
         };
         assert_eq!(
             explained_values(&history(vec![loss(30, Some(held))], Some(50))),
-            set(&["b"])
+            set(&["a", "b", "c"]),
+            "a and b were in the deque at the loss; c's node was lost"
         );
     }
 
     #[test]
-    fn an_anchor_loss_explains_what_was_pushed_before_it() {
+    fn an_anchor_loss_explains_what_was_pushed_before_the_last_report_after_it() {
         let held = Held {
             anchor: true,
             values: Vec::new(),
+            ..Held::default()
         };
         assert_eq!(
-            explained_values(&history(vec![loss(30, Some(held))], Some(50))),
+            explained_values(&history(vec![loss(15, Some(held.clone()))], Some(30))),
             set(&["a", "b"])
+        );
+        assert_eq!(
+            explained_values(&history(vec![loss(15, Some(held.clone()))], Some(50))),
+            set(&["a", "b", "c"]),
+            "pushed into the dead deque before anyone reported"
+        );
+        let recreated = Held {
+            anchor_recreated_us: Some(30),
+            ..held
+        };
+        assert_eq!(
+            explained_values(&history(vec![loss(15, Some(recreated))], Some(50))),
+            set(&["a", "b"]),
+            "c went into the deque created afresh at 30"
         );
     }
 
@@ -142,6 +175,7 @@ mod tests {
         let held = Held {
             anchor: true,
             values: vec!["c".into()],
+            ..Held::default()
         };
         assert!(explained_values(&history(vec![loss(30, Some(held.clone()))], None)).is_empty());
         assert!(
@@ -159,7 +193,7 @@ mod tests {
     }
 
     #[test]
-    fn a_report_alone_explains_nothing() {
+    fn a_report_after_a_loss_of_nothing_explains_nothing() {
         let held = Held::default();
         assert!(explained_values(&history(vec![loss(5, Some(held))], Some(50))).is_empty());
     }

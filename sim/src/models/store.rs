@@ -60,11 +60,13 @@ impl Shared {
         }
     }
 
-    /// Loses the first non-anchor item in key order (else the anchor):
-    /// deterministic, so a schedule replays, and usually a node.
+    /// Loses the first node in key order (else the first other item, such
+    /// as the anchor or the server's life mark): deterministic, so a
+    /// schedule replays.
     pub fn lose_one(&mut self, anchor: &[u8]) {
         let keys = self.core.keys_sorted();
-        let victim = keys.iter().find(|k| k.as_bytes() != anchor).or(keys.first()).cloned();
+        let is_node = |k: &&Key| k.as_bytes().len() > anchor.len() && k.as_bytes().starts_with(anchor);
+        let victim = keys.iter().find(is_node).or(keys.first()).cloned();
         if let Some(key) = victim
             && let Some(bytes) = self.core.lose(&key)
         {

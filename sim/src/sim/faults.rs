@@ -202,6 +202,20 @@ impl World {
         });
     }
 
+    /// A client created the anchor afresh: every anchor loss still open
+    /// ends here for what it could have taken.
+    pub(crate) fn anchor_recreated(&mut self) {
+        for loss in &mut self.losses {
+            if let Some(held) = loss
+                .held
+                .as_mut()
+                .filter(|h| h.anchor && h.anchor_recreated_us.is_none())
+            {
+                held.anchor_recreated_us = Some(self.now_us);
+            }
+        }
+    }
+
     /// Records an entry a compare-and-set with a token from the server's
     /// earlier life replaced: what it held is gone as surely as if lost.
     pub(crate) fn record_stale_cas(&mut self, server: u32, key: &Key, replaced: &[u8]) {

@@ -101,8 +101,12 @@ pub(crate) struct Oracles {
     /// written afresh).
     unlinked: BTreeSet<Key>,
     /// Per (client, server): the life (epoch) in which one of the client's
-    /// operations last had the server's life answered.
+    /// operations last received the server's life.
     life_learnt: BTreeMap<(usize, usize), u32>,
+    /// Requests for the server's life that an operation sent and the
+    /// server answered, until the answer reaches the client (a lost answer
+    /// teaches it nothing).
+    lives_answered: BTreeMap<u64, (usize, usize, u32)>,
     suspects: Vec<Suspect>,
     violations: Vec<OracleViolation>,
 }
@@ -134,6 +138,13 @@ impl Oracles {
             .map(|index| index as usize)
     }
 
+    /// The reply to `request` reached its waiting client.
+    pub(crate) fn delivered(&mut self, request: u64) {
+        if let Some((client, server, epoch)) = self.lives_answered.remove(&request) {
+            self.life_learnt.insert((client, server), epoch);
+        }
+    }
+
     /// The anchor is gone (a restart, a flush, a loss of its key).
     pub(crate) fn anchor_gone(&mut self) {
         self.stale_anchor = false;
@@ -158,7 +169,7 @@ impl Oracles {
             // `bind` (between operations) may fail and leave the old handle,
             // with the old life, in use.
             (Command::Lifetime { .. }, Reply::Lifetime(_)) if self.op_of(request).is_some() => {
-                self.life_learnt.insert((client, server), epoch);
+                self.lives_answered.insert(request, (client, server, epoch));
             }
             (Command::Delete { .. }, Reply::Deleted) if is_anchor => self.stale_anchor = false,
             (_, Reply::Stored { .. }) if is_anchor => {
@@ -183,10 +194,11 @@ impl Oracles {
                     self.unlinks(before, after, (request, at_us), (servers, ring));
                 }
             }
+            // A stale-token CAS's damage is a recorded loss, not a violation.
             (
                 Command::Set { value, .. } | Command::Cas { value, .. } | Command::Add { value, .. },
                 Reply::Stored { .. },
-            ) if is_node_key(key) => {
+            ) if is_node_key(key) && !stale => {
                 let written = format::decode_node(value).ok().map(|node| value_id(&node.value));
                 match (prior.node_value, written) {
                     (Some(before), Some(after)) if before != after => self.violations.push(OracleViolation {
@@ -526,6 +538,13 @@ mod tests {
             ),
             Reply::Lifetime(Life { .. })
         ));
+        bench.oracles.delivered(bench.request - 1);
+        // Client 1 asked too, but the answer never reached it.
+        let ask = Command::Lifetime {
+            key: key.clone(),
+            mark: 7,
+        };
+        bench.apply(1, 2, ask, false);
         for (client, op_index) in [(0, 1), (1, 2)] {
             let token = bench.token(&key);
             bench.apply(

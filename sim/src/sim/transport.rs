@@ -164,6 +164,11 @@ impl World {
         if let (Some(Some(bytes)), Reply::Stored { .. }) = (replaced, &reply) {
             self.record_stale_cas(server as u32, command.key(), &bytes);
         }
+        if matches!((&command, &reply), (Command::Add { .. }, Reply::Stored { .. }))
+            && command.key().as_bytes() == crate::config::DEQUE_NAME.as_bytes()
+        {
+            self.anchor_recreated();
+        }
         self.oracles.applied(
             (client, server, life),
             (request, self.now_us),
@@ -224,6 +229,7 @@ impl World {
         }
         self.clients[client].awaiting = None;
         self.probes.delivered(request);
+        self.oracles.delivered(request);
         self.trace.note(
             self.now_us,
             TraceKind::Reply,
