@@ -24,9 +24,10 @@ fn run(file: &str, seed: u64, variant: Variant) -> Ran {
     pipeline::run(RunPlan::for_scenario(&loaded, seed, overrides), CheckOptions::default())
 }
 
-/// The default passes the run with no oracle objecting; `variant` fails it
-/// as silent corruption through the oracle whose words are `what`.
-fn oracle_catches(file: &str, seed: u64, variant: Variant, what: &str) {
+/// Runs `file` at `seed` on the default, which must pass with no oracle
+/// objecting, then on `variant`, which must be silent corruption; hands
+/// back the failing run.
+fn default_passes_variant_fails(file: &str, seed: u64, variant: Variant) -> Ran {
     let good = run(file, seed, Variant::Hardened);
     assert!(good.judgement.verdict.is_pass(), "{}", good.judgement.reason);
     assert!(
@@ -41,6 +42,13 @@ fn oracle_catches(file: &str, seed: u64, variant: Variant, what: &str) {
         "{}",
         bad.judgement.reason
     );
+    bad
+}
+
+/// The default passes the run with no oracle objecting; `variant` fails it
+/// as silent corruption through the oracle whose words are `what`.
+fn oracle_catches(file: &str, seed: u64, variant: Variant, what: &str) {
+    let bad = default_passes_variant_fails(file, seed, variant);
     assert!(
         bad.outcome.oracle_violations.iter().any(|v| v.what.contains(what)),
         "{file} seed {seed} on {variant:?}: no oracle saw \"{what}\": {:?}",
@@ -98,15 +106,7 @@ fn success_on_a_stale_anchor_is_caught_by_the_oracle() {
 #[test]
 fn a_report_does_not_excuse_a_value_no_loss_held() {
     let file = "regressions/container-restart-aba-pop.toml";
-    let good = run(file, 685, Variant::Hardened);
-    assert!(good.judgement.verdict.is_pass(), "{}", good.judgement.reason);
-    let bad = run(file, 685, Variant::LifetimeWithoutMark);
-    assert_eq!(
-        bad.judgement.verdict,
-        Verdict::SilentCorruption,
-        "{}",
-        bad.judgement.reason
-    );
+    let bad = default_passes_variant_fails(file, 685, Variant::LifetimeWithoutMark);
     assert!(
         bad.judgement.reason.contains("no reported loss held them"),
         "{}",
