@@ -5,8 +5,9 @@ mod common;
 
 use memcache_collections::deque::{CorruptionKind, NameError};
 use memcache_collections::format::{self, NodeId};
-use memcache_collections::store::{CountingStore, block_on};
+use memcache_collections::store::{Command, CountingStore, Reply, StoreError, block_on};
 use std::fmt::Debug;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use memcache_collections::{BlockingDeque, DequeError, DequeOptions, Key, Store, Variant};
 
@@ -195,6 +196,68 @@ fn a_broken_link_under_a_still_anchor_is_corruption<S: Store + Debug>(store: &S)
     }
 }
 
+/// A store that lets a second client push `z` at the back just before the
+/// first `gets` of `watch`: the interleaving that the 2003 pusher's own
+/// stabilize must survive.
+#[derive(Debug)]
+struct PushBeforeRead<'a, S> {
+    inner: &'a S,
+    name: &'a str,
+    options: DequeOptions,
+    watch: Key,
+    armed: AtomicBool,
+}
+
+impl<S: Store> Store for PushBeforeRead<'_, S> {
+    async fn call(&self, command: Command) -> Result<Reply, StoreError> {
+        let watched = matches!(&command, Command::Gets { key } if *key == self.watch);
+        if watched && self.armed.swap(false, Ordering::SeqCst) {
+            let mut other = memcache_collections::Deque::bind(self.inner, self.name, self.options.clone())
+                .await
+                .unwrap();
+            other.push_back("z").await.unwrap();
+        }
+        self.inner.call(command).await
+    }
+}
+
+/// A pusher whose neighbour another client has already linked, and whose
+/// anchor another push has replaced since, leaves the anchor alone: marking
+/// its own (old) anchor stable over the newer one would drop the other
+/// push. `michael2003`'s pusher stabilizes with a fresh read of the anchor
+/// (docs/algorithm.md); here the second client pushes `z` (finishing the
+/// first push on its way) between the first pusher's CAS and its read of
+/// the penultimate node. Found by mutation testing: nothing else moved the
+/// anchor inside that window and then looked at the contents.
+fn a_pusher_does_not_stabilize_over_a_newer_anchor<S: Store + Debug>(store: &S) {
+    let options = DequeOptions {
+        variant: Variant::Michael2003,
+        ..options()
+    };
+    let name = "moved-on";
+    BlockingDeque::create(store, Some(name), options.clone())
+        .unwrap()
+        .push_back("x")
+        .unwrap();
+    let x = anchor_of(store, name).right.unwrap();
+    let interleaving = PushBeforeRead {
+        inner: store,
+        name,
+        options: options.clone(),
+        watch: node_key(name, x),
+        armed: AtomicBool::new(true),
+    };
+    let mut pusher = BlockingDeque::bind(&interleaving, name, options.clone()).unwrap();
+    pusher.push_back("y").unwrap();
+    assert!(
+        !interleaving.armed.load(Ordering::SeqCst),
+        "the second client never ran"
+    );
+    let mut fresh = BlockingDeque::bind(store, name, options).unwrap();
+    let drained: Vec<Vec<u8>> = std::iter::from_fn(|| fresh.pop_front().unwrap()).collect();
+    assert_eq!(drained, [b"x".to_vec(), b"y".to_vec(), b"z".to_vec()]);
+}
+
 /// A lost node that stabilizing keeps meeting as the *penultimate* (after
 /// successfully loading the last node each time) is corruption, not a race
 /// to retry forever. Regression: the port once cleared its "last id I failed
@@ -284,5 +347,6 @@ on_every_world!(
     a_lost_node_is_corruption_not_a_wrong_answer,
     a_lost_penultimate_node_is_corruption_not_an_endless_retry,
     a_broken_link_under_a_still_anchor_is_corruption,
+    a_pusher_does_not_stabilize_over_a_newer_anchor,
     requests_per_uncontended_op,
 );

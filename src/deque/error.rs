@@ -216,3 +216,86 @@ impl DequeError {
         matches!(self, DequeError::Corruption { .. })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A message names the operation, the key and what was found there:
+    /// that is all an operator has to go on.
+    #[test]
+    fn a_corruption_message_names_the_operation_the_key_and_the_finding() {
+        let key = Key::new("jobs:0000000000000000000000000000002a").unwrap();
+        let cases = [
+            (
+                OpKind::PopBack,
+                CorruptionKind::MissingNode(NodeId(42)),
+                "pop_back",
+                "node 0000000000000000000000000000002a is missing",
+            ),
+            (
+                OpKind::PushFront,
+                CorruptionKind::MissingAnchor,
+                "push_front",
+                "the anchor is missing",
+            ),
+            (
+                OpKind::PopFront,
+                CorruptionKind::BrokenLink("no inward link"),
+                "pop_front",
+                "broken link: no inward link",
+            ),
+            (
+                OpKind::Bind,
+                CorruptionKind::ForeignLifetime {
+                    running: 0xab,
+                    found: Some(0xcd),
+                },
+                "bind",
+                "cd",
+            ),
+            (
+                OpKind::Create,
+                CorruptionKind::ForeignLifetime {
+                    running: 0xab,
+                    found: None,
+                },
+                "create",
+                "no server lifetime stamp (running ab)",
+            ),
+            (
+                OpKind::PushBack,
+                CorruptionKind::MissingAnchor,
+                "push_back",
+                "the anchor is missing",
+            ),
+        ];
+        for (op, kind, op_name, finding) in cases {
+            let error = DequeError::Corruption {
+                op,
+                key: key.clone(),
+                kind,
+            };
+            let message = error.to_string();
+            assert!(
+                message.starts_with(&format!("{op_name}: deque corrupted at {key}: ")),
+                "{message}"
+            );
+            assert!(message.contains(finding), "{message}");
+            assert!(error.is_corruption() && !error.outcome_unknown());
+        }
+    }
+
+    #[test]
+    fn only_a_lost_reply_leaves_the_outcome_unknown() {
+        let retries = DequeError::RetriesExhausted {
+            op: OpKind::PushBack,
+            attempts: 3,
+        };
+        assert!(!retries.outcome_unknown() && !retries.is_corruption());
+        assert_eq!(
+            retries.to_string(),
+            "push_back gave up after 3 attempts; it had no effect"
+        );
+    }
+}

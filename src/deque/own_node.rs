@@ -124,7 +124,7 @@ impl<S: Store> Context<S> {
 #[cfg(test)]
 mod tests {
     use crate::deque::{Deque, DequeOptions, Variant};
-    use crate::store::{MemoryStore, block_on};
+    use crate::store::{MemoryStore, Store, block_on};
 
     fn options(variant: Variant, seed: u64) -> DequeOptions {
         DequeOptions {
@@ -160,6 +160,29 @@ mod tests {
     fn michael2003_loses_a_value_when_ids_collide() {
         let popped = shared_seed_pushes(Variant::Michael2003);
         assert_ne!(popped, vec![b"a1".to_vec(), b"b1".to_vec(), b"a2".to_vec()]);
+    }
+
+    /// A handle whose generator repeats another's draws pushes after the
+    /// other's node was lost while the deque still names it. `add` cannot
+    /// see that hole, so only the anchor version mixed into the id keeps
+    /// the repeated id from filling it: the loss must be reported, not
+    /// served as the later push's value.
+    #[test]
+    fn a_repeated_id_does_not_fill_a_lost_nodes_hole() {
+        let store = MemoryStore::default();
+        let mut a = block_on(Deque::create(&store, Some("q"), options(Variant::Hardened, 7))).unwrap();
+        let mut b = block_on(Deque::bind(&store, "q", options(Variant::Hardened, 7))).unwrap();
+        block_on(a.push_back("a1")).unwrap();
+        let anchor_key = crate::key::Key::new("q").unwrap();
+        let anchor = block_on(store.gets(&anchor_key)).unwrap().unwrap();
+        let lost = crate::format::decode_anchor(&anchor.value).unwrap().right.unwrap();
+        let lost_key = crate::format::node_key("q", lost).unwrap();
+        block_on(store.delete(&lost_key)).unwrap();
+        block_on(b.push_back("b1")).unwrap();
+        match block_on(a.pop_front()) {
+            Err(error) => assert!(error.is_corruption(), "{error}"),
+            Ok(popped) => panic!("popped {popped:?} from a deque that lost its front node"),
+        }
     }
 
     #[test]

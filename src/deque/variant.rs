@@ -262,3 +262,64 @@ impl Variant {
         Variant::ALL.iter().copied().find(|v| v.name() == name)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    #[test]
+    fn every_name_reads_back_as_its_variant() {
+        for &variant in Variant::ALL {
+            assert_eq!(Variant::from_name(variant.name()), Some(variant), "{}", variant.name());
+        }
+        assert_eq!(Variant::from_name("no-such-variant"), None);
+    }
+
+    /// `mcsim list` prints one line per variant: each must say which one it
+    /// is, and whether it is broken.
+    #[test]
+    fn descriptions_tell_the_variants_apart_and_mark_the_broken_ones() {
+        let descriptions: BTreeSet<&str> = Variant::ALL.iter().map(|v| v.description()).collect();
+        assert_eq!(descriptions.len(), Variant::ALL.len());
+        for &variant in Variant::ALL {
+            assert_eq!(
+                variant.description().starts_with("broken"),
+                variant.is_broken(),
+                "{}",
+                variant.name()
+            );
+        }
+    }
+
+    /// A flawed copy runs its base's algorithm with one flaw: the switches
+    /// of `hardened` are on exactly for `hardened` and its copies, and the
+    /// base of a broken variant is one of the real algorithms (or itself,
+    /// for the increment-allocated queue, a different algorithm).
+    #[test]
+    fn a_broken_variant_is_one_flaw_on_a_real_algorithm() {
+        for &variant in Variant::ALL {
+            let base = variant.base();
+            let hardened = base == Variant::Hardened;
+            assert_eq!(variant.tracks_lifetime(), hardened, "{}", variant.name());
+            assert_eq!(variant.checks_cas_support(), hardened, "{}", variant.name());
+            assert_eq!(variant.adds_fresh_nodes(), hardened, "{}", variant.name());
+            assert_eq!(variant.engineers_round_trips(), hardened, "{}", variant.name());
+            let copy = variant.is_broken() && variant != Variant::IncrementAllocatedQueue;
+            assert_eq!(variant.flaw().is_some(), copy, "{}", variant.name());
+            if copy {
+                assert!(
+                    matches!(base, Variant::Hardened | Variant::Michael2003),
+                    "{}",
+                    variant.name()
+                );
+            } else {
+                assert_eq!(base, variant);
+            }
+        }
+        assert_eq!(Variant::AdoptForeignAnchor.base(), Variant::Hardened);
+        assert_eq!(Variant::LifetimeWithoutMark.base(), Variant::Hardened);
+        assert_eq!(Variant::DeleteBeforeCas.base(), Variant::Michael2003);
+    }
+}
