@@ -115,3 +115,49 @@ pub(crate) async fn pop<S: Store>(ctx: &mut Context<S>, op: OpKind, side: Side) 
         Err(_) => Ok(None),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ORIGIN;
+    use crate::deque::{Deque, DequeOptions, Variant};
+    use crate::format::{self, NodeId};
+    use crate::key::Key;
+    use crate::store::{MemoryStore, Store, block_on};
+
+    /// Alone, the increment-allocated deque works: its race needs a second
+    /// client. Its ends are counters (slot numbers, not node ids) and its
+    /// items sit under the slots' keys, so a handle that ran `michael2003`
+    /// for either half of it would fail here, not only under a race.
+    #[test]
+    fn alone_it_is_a_deque_whose_ends_are_counters() {
+        let store = MemoryStore::default();
+        let options = DequeOptions {
+            variant: Variant::IncrementAllocatedQueue,
+            ..DequeOptions::default()
+        };
+        let mut deque = block_on(Deque::create(&store, Some("slots"), options)).unwrap();
+        block_on(deque.push_back("a")).unwrap();
+        block_on(deque.push_front("b")).unwrap();
+        block_on(deque.push_back("c")).unwrap();
+        let anchor = block_on(store.gets(&Key::new("slots").unwrap())).unwrap().unwrap();
+        let anchor = format::decode_anchor(&anchor.value).unwrap();
+        assert_eq!(
+            (anchor.left, anchor.right),
+            (Some(NodeId(ORIGIN - 1)), Some(NodeId(ORIGIN + 2)))
+        );
+        let first = format::node_key("slots", NodeId(ORIGIN - 1)).unwrap();
+        assert!(
+            block_on(store.gets(&first)).unwrap().is_some(),
+            "b is in the front slot"
+        );
+        assert_eq!(block_on(deque.pop_front()).unwrap(), Some(b"b".to_vec()));
+        assert_eq!(block_on(deque.pop_back()).unwrap(), Some(b"c".to_vec()));
+        assert_eq!(block_on(deque.pop_front()).unwrap(), Some(b"a".to_vec()));
+        assert_eq!(block_on(deque.pop_back()).unwrap(), None);
+        assert_eq!(block_on(deque.pop_front()).unwrap(), None);
+        assert!(
+            block_on(store.gets(&first)).unwrap().is_none(),
+            "a popped slot is deleted"
+        );
+    }
+}

@@ -480,10 +480,16 @@ pub const LIFE_MARK_KEY: &str = "memcache-collections:life";
 /// is written if the server has none yet.
 pub async fn lifetime<S: Store + ?Sized>(store: &S, key: &Key, mark: u64) -> Result<Life, StoreError> {
     let command = Command::Lifetime { key: key.clone(), mark };
-    match store.call(command.clone()).await? {
+    let reply = store.call(command.clone()).await;
+    lifetime_outcome(&command, reply)
+}
+
+/// What a [`Command::Lifetime`] reply means (for [`lifetime`] and batches).
+pub fn lifetime_outcome(command: &Command, reply: Result<Reply, StoreError>) -> Result<Life, StoreError> {
+    match reply? {
         Reply::Lifetime(life) => Ok(life),
-        Reply::ServerError(error) => Err(StoreError::refused(&command, error)),
-        other => Err(StoreError::unexpected(&command, &other)),
+        Reply::ServerError(error) => Err(StoreError::refused(command, error)),
+        other => Err(StoreError::unexpected(command, &other)),
     }
 }
 
