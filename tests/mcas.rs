@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::fmt::Debug;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use memcache_collections::mcas::format::{self, Register};
 use memcache_collections::mcas::{McasCorruptionKind, McasOp};
@@ -133,20 +133,40 @@ fn requests_per_uncontended_mcas<S: Store + Debug>(store: &S) {
 }
 
 /// A store that answers nothing after its first `allowed` requests, as if
-/// the client had crashed there: the MCAS stops half done.
+/// the client had crashed there: the MCAS stops half done. With
+/// `apply_next`, the first unanswered request still takes effect (its reply
+/// is what was lost).
 #[derive(Debug)]
 struct CrashAfter<'a, S> {
     inner: &'a S,
     allowed: AtomicUsize,
+    apply_next: AtomicBool,
+}
+
+impl<'a, S> CrashAfter<'a, S> {
+    fn new(inner: &'a S) -> Self {
+        CrashAfter {
+            inner,
+            allowed: AtomicUsize::new(usize::MAX),
+            apply_next: AtomicBool::new(false),
+        }
+    }
+
+    fn crash_after(&self, allowed: usize, apply_next: bool) {
+        self.apply_next.store(apply_next, Ordering::SeqCst);
+        self.allowed.store(allowed, Ordering::SeqCst);
+    }
 }
 
 impl<S: Store> Store for CrashAfter<'_, S> {
     async fn call(&self, command: Command) -> Result<Reply, StoreError> {
-        if self
+        let budget = self
             .allowed
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_err()
-        {
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if budget.is_err() {
+            if self.apply_next.swap(false, Ordering::SeqCst) {
+                let _ = self.inner.call(command.clone()).await;
+            }
             return Err(StoreError::OutcomeUnknown {
                 command: command.name(),
                 key: command.key().clone(),
@@ -165,24 +185,24 @@ impl<S: Store> Store for CrashAfter<'_, S> {
     }
 }
 
-/// An originator that crashes after each possible number of requests
-/// leaves its MCAS for the next reader to finish: every register then
-/// holds its old value or every one its new, never a mix, and no claim is
-/// left behind.
+/// An originator that crashes after each possible number of requests (its
+/// last request applied or not) leaves its MCAS for the next reader to
+/// finish: every register then holds its old value or every one its new,
+/// never a mix, and no claim is left behind.
 fn a_crashed_originators_mcas_is_finished_by_readers<S: Store + Debug>(store: &S) {
     let names = ["x", "y", "z"];
     let mut reader = client(store, 5);
-    for allowed in 0..12 {
-        let prefix: Vec<String> = names.iter().map(|n| format!("crash{allowed}-{n}")).collect();
+    for (allowed, apply_next) in (0..12).flat_map(|n| [(n, false), (n, true)]) {
+        let prefix: Vec<String> = names
+            .iter()
+            .map(|n| format!("crash{allowed}{apply_next}-{n}"))
+            .collect();
         let prefix: Vec<&str> = prefix.iter().map(String::as_str).collect();
         accounts(&mut reader, &prefix);
-        let crashing = CrashAfter {
-            inner: store,
-            allowed: AtomicUsize::new(usize::MAX),
-        };
+        let crashing = CrashAfter::new(store);
         let mut originator = client(&crashing, 100 + allowed as u64);
         let read: Vec<Entry> = prefix.iter().map(|name| get(&mut originator, name)).collect();
-        crashing.allowed.store(allowed, Ordering::SeqCst);
+        crashing.crash_after(allowed, apply_next);
         let updates = read.iter().map(|e| (e.clone(), b"new".to_vec())).collect();
         let outcome = block_on(originator.mcas(updates));
         let after = values(&mut reader, &prefix);
@@ -231,14 +251,11 @@ fn a_lost_register_is_corruption<S: Store + Debug>(store: &S) {
 fn a_lost_descriptor_is_corruption<S: Store + Debug>(store: &S) {
     let mut a = client(store, 7);
     accounts(&mut a, &["p", "q"]);
-    let crashing = CrashAfter {
-        inner: store,
-        allowed: AtomicUsize::new(usize::MAX),
-    };
+    let crashing = CrashAfter::new(store);
     let mut originator = client(&crashing, 8);
     let read = vec![get(&mut originator, "p"), get(&mut originator, "q")];
     // The descriptor's add and the first claim, then the crash.
-    crashing.allowed.store(2, Ordering::SeqCst);
+    crashing.crash_after(2, false);
     let updates = read.into_iter().map(|e| (e, b"new".to_vec())).collect();
     assert!(block_on(originator.mcas(updates)).unwrap_err().outcome_unknown());
     let claimed = block_on(store.gets(&key("p"))).unwrap().unwrap();
@@ -277,7 +294,10 @@ fn garbage_under_a_register_is_corruption<S: Store + Debug>(store: &S) {
 /// Jepsen's bank test in miniature: threads move money between accounts
 /// with MCAS while one takes snapshots (an MCAS that writes every balance
 /// back unchanged succeeds only on a consistent cut); every snapshot and
-/// the end total must equal the money put in.
+/// the end total must equal the money put in. Each transfer also counts
+/// itself in its thread's register, so a transfer applied twice, or applied
+/// while reported as failed, shows as a count that differs from the
+/// successes the thread saw.
 fn transfers_conserve_money<S: Store + Sync + Debug>(store: &S) {
     const ACCOUNTS: usize = 5;
     const BALANCE: u64 = 100;
@@ -287,45 +307,62 @@ fn transfers_conserve_money<S: Store + Sync + Debug>(store: &S) {
         assert!(block_on(setup.insert(&key(name), BALANCE.to_string().into_bytes())).unwrap());
     }
     let balance = |entry: &Entry| -> u64 { std::str::from_utf8(entry.value()).unwrap().parse().unwrap() };
-    std::thread::scope(|scope| {
-        for t in 0..3u64 {
-            let names = &names;
-            scope.spawn(move || {
-                let mut bank = client(store, 30 + t);
-                for i in 0..40 {
-                    let (from, to) = ((t as usize + i) % ACCOUNTS, (t as usize + 2 * i + 1) % ACCOUNTS);
-                    if from == to {
-                        continue;
-                    }
-                    loop {
-                        let (a, b) = (get(&mut bank, &names[from]), get(&mut bank, &names[to]));
-                        let amount = balance(&a).min(7);
-                        let updates = vec![
-                            (a.clone(), (balance(&a) - amount).to_string().into_bytes()),
-                            (b.clone(), (balance(&b) + amount).to_string().into_bytes()),
-                        ];
-                        if block_on(bank.mcas(updates)).unwrap() {
-                            break;
-                        }
-                    }
-                }
-            });
-        }
+    let transfer = |t: u64| {
         let names = &names;
-        scope.spawn(move || {
-            let mut auditor = client(store, 40);
-            let mut consistent = 0;
-            for _ in 0..20 {
-                let cut: Vec<Entry> = names.iter().map(|name| get(&mut auditor, name)).collect();
-                let unchanged = cut.iter().map(|e| (e.clone(), e.value().to_vec())).collect();
-                if block_on(auditor.mcas(unchanged)).unwrap() {
-                    assert_eq!(cut.iter().map(balance).sum::<u64>(), BALANCE * ACCOUNTS as u64);
-                    consistent += 1;
+        move || {
+            let mut bank = client(store, 30 + t);
+            let counter = format!("bank-done-{t}");
+            assert!(block_on(bank.insert(&key(&counter), b"0".to_vec())).unwrap());
+            let mut succeeded = 0u64;
+            for i in 0..40 {
+                let (from, to) = ((t as usize + i) % ACCOUNTS, (t as usize + 2 * i + 1) % ACCOUNTS);
+                if from == to {
+                    continue;
+                }
+                loop {
+                    let (a, b) = (get(&mut bank, &names[from]), get(&mut bank, &names[to]));
+                    let done = get(&mut bank, &counter);
+                    let amount = balance(&a).min(7);
+                    let updates = vec![
+                        (a.clone(), (balance(&a) - amount).to_string().into_bytes()),
+                        (b.clone(), (balance(&b) + amount).to_string().into_bytes()),
+                        (done.clone(), (balance(&done) + 1).to_string().into_bytes()),
+                    ];
+                    if block_on(bank.mcas(updates)).unwrap() {
+                        succeeded += 1;
+                        break;
+                    }
                 }
             }
-            assert!(consistent > 0, "no snapshot was consistent: the audit checked nothing");
-        });
+            assert_eq!(
+                balance(&get(&mut bank, &counter)),
+                succeeded,
+                "transfers applied vs reported"
+            );
+        }
+    };
+    let mut auditor = client(store, 40);
+    let mut audit = || {
+        let cut: Vec<Entry> = names.iter().map(|name| get(&mut auditor, name)).collect();
+        let unchanged = cut.iter().map(|e| (e.clone(), e.value().to_vec())).collect();
+        let consistent = block_on(auditor.mcas(unchanged)).unwrap();
+        if consistent {
+            assert_eq!(cut.iter().map(balance).sum::<u64>(), BALANCE * ACCOUNTS as u64);
+        }
+        consistent
+    };
+    // Snapshots while the money moves (a cut can lose to a transfer), then
+    // until one succeeds, so the audit never passes without checking.
+    let mut consistent = 0;
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..3).map(|t| scope.spawn(transfer(t))).collect();
+        while workers.iter().any(|worker| !worker.is_finished()) {
+            consistent += u32::from(audit());
+        }
     });
+    while consistent == 0 {
+        consistent += u32::from(audit());
+    }
     let total: u64 = names.iter().map(|name| balance(&get(&mut setup, name))).sum();
     assert_eq!(total, BALANCE * ACCOUNTS as u64);
 }

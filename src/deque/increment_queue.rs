@@ -159,5 +159,9 @@ mod tests {
             block_on(store.gets(&first)).unwrap().is_none(),
             "a popped slot is deleted"
         );
+        // Empty pops claim nothing: the next value comes out as it went in.
+        block_on(deque.push_back("d")).unwrap();
+        assert_eq!(block_on(deque.pop_front()).unwrap(), Some(b"d".to_vec()));
+        assert_eq!(block_on(deque.pop_back()).unwrap(), None);
     }
 }

@@ -40,6 +40,13 @@ pub enum McasCorruptionKind {
         /// The descriptor's key.
         descriptor: Key,
     },
+    /// The register is claimed by a descriptor that does not list it: no
+    /// MCAS could have put that claim there.
+    #[error("it is claimed by descriptor {descriptor}, which does not list it")]
+    StrayClaim {
+        /// The descriptor's key.
+        descriptor: Key,
+    },
     /// The bytes are not an MCAS entry.
     #[error("malformed: {0}")]
     Malformed(McasFormatError),

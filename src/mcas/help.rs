@@ -11,7 +11,9 @@ use super::format::{self, Descriptor, Register, Status};
 use super::{McasClient, McasCorruptionKind, McasError, McasOp, corruption, malformed, no_effect};
 use crate::format::NodeId;
 use crate::key::Key;
-use crate::store::{CasOutcome, CasToken, Command, Store, StoreError, cas_outcome, gets_outcome, lifetime_outcome};
+use crate::store::{
+    CasOutcome, CasToken, Command, Store, StoreError, cas_outcome, gets_outcome, lifetime_outcome, replies_for,
+};
 
 /// Who runs the protocol: the originator must learn the outcome (and alone
 /// deletes the descriptor, so it can always read the decision); a helper
@@ -20,6 +22,17 @@ use crate::store::{CasOutcome, CasToken, Command, Store, StoreError, cas_outcome
 pub(super) enum Role {
     Originator,
     Helper,
+}
+
+/// The error for a failure before the decision: the originator cannot tell
+/// whether others will finish its claims if any may exist (an earlier
+/// claim, or a request whose effect is unknown); otherwise nothing took
+/// effect. A helper's failure never changes its caller's own outcome.
+fn undecided(op: McasOp, role: Role, claims_may_exist: bool, source: StoreError) -> McasError {
+    match role {
+        Role::Originator if claims_may_exist || source.outcome_unknown() => McasError::OutcomeUnknown { op, source },
+        _ => no_effect(op, source),
+    }
 }
 
 impl<S: Store> McasClient<S> {
@@ -53,6 +66,12 @@ impl<S: Store> McasClient<S> {
             return Ok(());
         };
         let descriptor = format::decode_descriptor(&item.value).map_err(|e| malformed(op, &descriptor_key, e))?;
+        if !descriptor.entries.iter().any(|entry| entry.key == *key) {
+            let kind = McasCorruptionKind::StrayClaim {
+                descriptor: descriptor_key,
+            };
+            return Err(corruption(op, key, kind));
+        }
         self.help(op, id, descriptor, item.cas, Role::Helper).await.map(|_| ())
     }
 
@@ -68,18 +87,15 @@ impl<S: Store> McasClient<S> {
     ) -> Result<Option<Status>, McasError> {
         let Descriptor { mut status, entries } = descriptor;
         let descriptor_key = format::descriptor_key(id);
-        // Before the decision, a failure leaves the originator unable to
-        // tell whether others will finish its claims.
-        let undecided_failure = |source: StoreError| match role {
-            Role::Originator => McasError::OutcomeUnknown { op, source },
-            Role::Helper => no_effect(op, source),
-        };
         let mut claims: Vec<Option<CasToken>> = vec![None; entries.len()];
         let mut finding: Option<McasError> = None;
+        // The first register this client claimed itself, if any.
+        let mut own_claim: Option<Key> = None;
         if status == Status::Undecided {
             let mut decision = Status::Succeeded;
             let servers = self.server_representatives(&entries);
             for (i, entry) in entries.iter().enumerate() {
+                let earlier_claims = i > 0;
                 let claim = Command::Cas {
                     key: entry.key.clone(),
                     value: format::encode_register(&Register::Claim(id)),
@@ -93,12 +109,22 @@ impl<S: Store> McasClient<S> {
                     let mark = self.rng.next_u64();
                     batch.push(Command::Lifetime { key: key.clone(), mark });
                 }
-                let mut replies = self.store.call_batch(batch.clone()).await.into_iter();
-                let claimed = cas_outcome(&claim, replies.next().expect("a reply per command"));
-                match claimed.map_err(undecided_failure)? {
-                    CasOutcome::Stored(claim_token) => claims[i] = Some(claim_token),
+                let replies = replies_for(&batch, self.store.call_batch(batch.clone()).await);
+                let mut replies = replies.into_iter();
+                let claimed = cas_outcome(&claim, replies.next().expect("replies_for answers every command"));
+                let claimed = match claimed {
+                    // The server refused the claim and dropped the register.
+                    Err(source) if source.unlinked_the_item() => Ok(CasOutcome::NotFound),
+                    other => other,
+                };
+                match claimed.map_err(|source| undecided(op, role, earlier_claims, source))? {
+                    CasOutcome::Stored(claim_token) => {
+                        claims[i] = Some(claim_token);
+                        own_claim.get_or_insert_with(|| entry.key.clone());
+                    }
                     CasOutcome::Exists | CasOutcome::NotFound => {
-                        let item = self.store.gets(&entry.key).await.map_err(undecided_failure)?;
+                        let reread = self.store.gets(&entry.key).await;
+                        let item = reread.map_err(|source| undecided(op, role, earlier_claims, source))?;
                         match item.map(|item| (format::decode_register(&item.value), item.cas)) {
                             Some((Ok(Register::Claim(claimant)), claim_token)) if claimant == id => {
                                 claims[i] = Some(claim_token);
@@ -124,7 +150,8 @@ impl<S: Store> McasClient<S> {
                     }
                 }
                 for (key, (command, reply)) in checks.iter().zip(batch.iter().skip(1).zip(replies)) {
-                    let running = lifetime_outcome(command, reply).map_err(undecided_failure)?.stamp();
+                    let life = lifetime_outcome(command, reply).map_err(|source| undecided(op, role, true, source))?;
+                    let running = life.stamp();
                     let server = self.store.server_name(key);
                     let foreign = entries
                         .iter()
@@ -146,7 +173,18 @@ impl<S: Store> McasClient<S> {
             };
             status = match self.decide(op, &descriptor_key, &decided, token, role).await? {
                 Some(status) => status,
-                None => return Ok(None),
+                // Collected: harmless unless this client claimed a register
+                // after its originator's release (only possible across a
+                // restart or a loss), which would now claim nothing.
+                None => match own_claim {
+                    Some(key) => {
+                        let kind = McasCorruptionKind::MissingDescriptor {
+                            descriptor: descriptor_key,
+                        };
+                        return Err(corruption(op, &key, kind));
+                    }
+                    None => return Ok(None),
+                },
             };
         }
         let complete = self.release(op, id, &entries, status, &mut claims, &mut finding).await;
@@ -173,13 +211,14 @@ impl<S: Store> McasClient<S> {
         role: Role,
     ) -> Result<Option<Status>, McasError> {
         let bytes = format::encode_descriptor(decided);
+        let mut lost_reply: Option<StoreError> = None;
         for _ in 0..self.retries_max {
             match self.store.cas(descriptor_key, bytes.clone(), token).await {
                 Ok(CasOutcome::Stored(_)) => return Ok(Some(decided.status)),
                 Ok(CasOutcome::NotFound) => return self.descriptor_gone(op, descriptor_key, role),
                 Ok(CasOutcome::Exists) => {}
                 // A lost reply: read what was decided, by us or another.
-                Err(source) if source.outcome_unknown() => {}
+                Err(source) if source.outcome_unknown() => lost_reply = Some(source),
                 Err(source) if role == Role::Originator => return Err(McasError::OutcomeUnknown { op, source }),
                 Err(source) => return Err(no_effect(op, source)),
             }
@@ -196,10 +235,15 @@ impl<S: Store> McasClient<S> {
             }
             token = item.cas;
         }
-        Err(McasError::RetriesExhausted {
-            op,
-            attempts: self.retries_max,
-        })
+        // Undecided after every attempt: the claims stand, and the decision
+        // still to come is others' to make.
+        match (role, lost_reply) {
+            (Role::Originator, Some(source)) => Err(McasError::OutcomeUnknown { op, source }),
+            _ => Err(McasError::RetriesExhausted {
+                op,
+                attempts: self.retries_max,
+            }),
+        }
     }
 
     /// The descriptor vanished before its decision was read. Only its
@@ -241,7 +285,7 @@ impl<S: Store> McasClient<S> {
                     key: entries[i].key.clone(),
                 })
                 .collect();
-            let replies = self.store.call_batch(reads.clone()).await;
+            let replies = replies_for(&reads, self.store.call_batch(reads.clone()).await);
             for ((&i, command), reply) in unknown.iter().zip(&reads).zip(replies) {
                 match gets_outcome(command, reply) {
                     Ok(Some(item)) => {
@@ -276,12 +320,17 @@ impl<S: Store> McasClient<S> {
             })
             .collect();
         let commands: Vec<Command> = releases.iter().map(|(_, command)| command.clone()).collect();
-        let replies = self.store.call_batch(commands).await;
+        let replies = replies_for(&commands, self.store.call_batch(commands.clone()).await);
         for ((i, command), reply) in releases.iter().zip(replies) {
             match cas_outcome(command, reply) {
                 // Released, by this client or by another.
                 Ok(CasOutcome::Stored(_) | CasOutcome::Exists) => {}
+                // Vanished while claimed, or dropped by a refused release:
+                // its value is lost.
                 Ok(CasOutcome::NotFound) => {
+                    finding.get_or_insert(corruption(op, &entries[*i].key, McasCorruptionKind::MissingRegister));
+                }
+                Err(source) if source.unlinked_the_item() => {
                     finding.get_or_insert(corruption(op, &entries[*i].key, McasCorruptionKind::MissingRegister));
                 }
                 Err(_) => complete = false,

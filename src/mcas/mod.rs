@@ -45,7 +45,7 @@ use format::{DescriptorEntry, Register};
 use crate::format::NodeId;
 use crate::key::Key;
 use crate::memcore::{CoreConfig, ITEM_SIZE_MAX_DEFAULT};
-use crate::store::{AddOutcome, CasToken, Store, StoreError};
+use crate::store::{self, AddOutcome, CasOutcome, CasToken, Command, Store, StoreError};
 
 /// Settings of an [`McasClient`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,11 +163,52 @@ impl<S: Store> McasClient<S> {
             });
         }
         let life = self.ask_life(op, key).await?;
-        let bytes = format::encode_register(&Register::Value { life, value });
-        match self.store.add(key, bytes).await {
-            Ok(AddOutcome::Stored(CasToken(0))) => Err(self.cas_disabled(op, key)),
-            Ok(AddOutcome::Stored(_)) => Ok(true),
-            Ok(AddOutcome::NotStored) => Ok(false),
+        let bytes = format::encode_register(&Register::Value {
+            life,
+            value: value.clone(),
+        });
+        // The life is asked again in the same pipeline: a restart between
+        // the first answer and the `add` would otherwise leave a value
+        // stamped with the old life in the new one (a false alarm for
+        // every reader, for ever).
+        let add = Command::Add {
+            key: key.clone(),
+            value: bytes,
+        };
+        let check = Command::Lifetime {
+            key: key.clone(),
+            mark: self.rng.next_u64(),
+        };
+        let batch = vec![add.clone(), check.clone()];
+        let mut replies = store::replies_for(&batch, self.store.call_batch(batch.clone()).await).into_iter();
+        let added = store::add_outcome(&add, replies.next().expect("replies_for answers every command"));
+        let token = match added {
+            Ok(AddOutcome::Stored(CasToken(0))) => {
+                // Useless on this server: take it back (best effort).
+                let _ = self.store.delete(key).await;
+                return Err(self.cas_disabled(op, key));
+            }
+            Ok(AddOutcome::Stored(token)) => token,
+            Ok(AddOutcome::NotStored) => return Ok(false),
+            Err(source) => return Err(failed(op, source)),
+        };
+        let checked = store::lifetime_outcome(&check, replies.next().expect("replies_for answers every command"));
+        let Ok(running) = checked.map(|life| life.stamp()) else {
+            // Stored; the stamp is the life asked a moment ago.
+            return Ok(true);
+        };
+        self.lives.insert(self.store.server_name(key), running);
+        if running == life {
+            return Ok(true);
+        }
+        let restamped = format::encode_register(&Register::Value { life: running, value });
+        match self.store.cas(key, restamped, token).await {
+            Ok(CasOutcome::Stored(_)) => Ok(true),
+            Ok(CasOutcome::Exists | CasOutcome::NotFound) => Err(corruption(
+                op,
+                key,
+                McasCorruptionKind::ForeignLifetime { running, found: life },
+            )),
             Err(source) => Err(failed(op, source)),
         }
     }
@@ -215,8 +256,11 @@ impl<S: Store> McasClient<S> {
     /// Replaces every entry's register with its new value if and only if
     /// every register still holds the version its entry was read at.
     /// `Ok(true)`: all replaced, atomically (linearizable with every other
-    /// MCAS and `get`); `Ok(false)`: some register had changed, none was.
-    /// An empty list succeeds at once.
+    /// MCAS and `get`); `Ok(false)`: none replaced, because some register
+    /// had changed since it was read or a concurrent MCAS had claimed it (a
+    /// failed MCAS leaves the registers it claimed with their old values
+    /// under new tokens: read again and retry; docs/mcas.md). An empty list
+    /// succeeds at once.
     ///
     /// # Errors
     /// [`McasError::InvalidEntries`] (a key twice) and
@@ -226,8 +270,10 @@ impl<S: Store> McasClient<S> {
     /// [`McasError::OutcomeUnknown`] when the MCAS was under way and may
     /// still be finished by others; [`McasError::Corruption`] when a
     /// register or the descriptor was lost, or a register turned out to
-    /// belong to another server life (the MCAS then fails, and what it
-    /// restored carries the old life, so readers report it too).
+    /// belong to another server life (the registers then hold what the
+    /// descriptor decided: failed, when this client decided, and what it
+    /// restored carries the old life, so readers that know the running
+    /// life report it too).
     pub async fn mcas(&mut self, updates: Vec<(Entry, Vec<u8>)>) -> Result<bool, McasError> {
         let op = McasOp::Mcas;
         if updates.is_empty() {
@@ -268,7 +314,7 @@ impl<S: Store> McasClient<S> {
             return Err(invalid(format!("key {} appears twice", pair[0].key)));
         }
         for entry in entries {
-            let len_max_bytes = self.value_len_max(&entry.key);
+            let len_max_bytes = self.value_len_max(&entry.key).min(u32::MAX as usize);
             if entry.new.len() > len_max_bytes {
                 return Err(McasError::TooLarge {
                     op,
@@ -391,9 +437,10 @@ fn no_effect(op: McasOp, source: StoreError) -> McasError {
     McasError::Backend { op, source }
 }
 
-/// A failed write: unknown if the request may have been applied.
+/// A failed write: unknown if the request may have been applied, or if the
+/// server refused it in a way that removes the key's old item.
 fn failed(op: McasOp, source: StoreError) -> McasError {
-    if source.outcome_unknown() {
+    if source.outcome_unknown() || source.unlinked_the_item() {
         McasError::OutcomeUnknown { op, source }
     } else {
         McasError::Backend { op, source }

@@ -406,12 +406,8 @@ pub trait Store {
                 key: key.clone(),
                 value,
             };
-            match self.call(command.clone()).await? {
-                Reply::Stored { cas } => Ok(AddOutcome::Stored(cas)),
-                Reply::NotStored => Ok(AddOutcome::NotStored),
-                Reply::ServerError(error) => Err(StoreError::refused(&command, error)),
-                other => Err(StoreError::unexpected(&command, &other)),
-            }
+            let reply = self.call(command.clone()).await;
+            add_outcome(&command, reply)
         }
     }
 
@@ -458,6 +454,49 @@ pub fn set_outcome(command: &Command, reply: Result<Reply, StoreError>) -> Resul
         Reply::Stored { cas } => Ok(cas),
         Reply::ServerError(error) => Err(StoreError::refused(command, error)),
         other => Err(StoreError::unexpected(command, &other)),
+    }
+}
+
+/// What an `add` reply means (for [`Store::add`] and batches).
+pub fn add_outcome(command: &Command, reply: Result<Reply, StoreError>) -> Result<AddOutcome, StoreError> {
+    match reply? {
+        Reply::Stored { cas } => Ok(AddOutcome::Stored(cas)),
+        Reply::NotStored => Ok(AddOutcome::NotStored),
+        Reply::ServerError(error) => Err(StoreError::refused(command, error)),
+        other => Err(StoreError::unexpected(command, &other)),
+    }
+}
+
+/// The replies of a batch of `commands`, one per command even when a store
+/// broke [`Store::call_batch`]'s promise and answered fewer: each missing
+/// one is a protocol error (its outcome unknown).
+pub fn replies_for(
+    commands: &[Command],
+    mut replies: Vec<Result<Reply, StoreError>>,
+) -> Vec<Result<Reply, StoreError>> {
+    for command in commands.iter().skip(replies.len()) {
+        replies.push(Err(StoreError::Protocol {
+            command: command.name(),
+            key: command.key().clone(),
+            detail: "the store answered fewer replies than the batch had commands".to_owned(),
+        }));
+    }
+    replies.truncate(commands.len());
+    replies
+}
+
+impl StoreError {
+    /// Whether the server refused a write for size or memory, which also
+    /// removes whatever the key held (memcached unlinks the item, see
+    /// `memcore`): the key's old value is gone, not untouched.
+    pub fn unlinked_the_item(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Server {
+                error: ServerError::TooLarge | ServerError::OutOfMemory,
+                ..
+            }
+        )
     }
 }
 
