@@ -194,7 +194,39 @@ fn promises_hold_under_lost_messages<S: Store + Debug>(store: &S) {
     }
 }
 
-on_every_world!(promises_hold_under_lost_messages);
+/// A request lost on its way had no effect, so the operation it belonged to
+/// answers `Backend` (safe to retry), never "outcome unknown", whichever
+/// request it was: with only requests lost, no answer may be unknown. (A
+/// library that called every failed anchor CAS unknown would be safe but
+/// would send its callers checking for effects that cannot have happened;
+/// found by mutation testing.)
+fn lost_requests_are_never_unknown<S: Store + Debug>(store: &S) {
+    let rates = FaultRates {
+        lose_request: 0.1,
+        lose_reply: 0.0,
+    };
+    let name = "lost-requests";
+    BlockingDeque::create(store, Some(name), DequeOptions::default()).unwrap();
+    let faulty = FaultyStore::new(store, rates, 11);
+    let mut deque = bind(&faulty, name, Variant::default()).unwrap();
+    let mut no_effect = 0;
+    for i in 0..300 {
+        let result = match i % 4 {
+            0 => deque.push_back(format!("b{i}")),
+            1 => deque.push_front(format!("f{i}")),
+            2 => deque.pop_back().map(|_| ()),
+            _ => deque.pop_front().map(|_| ()),
+        };
+        match result {
+            Ok(()) => {}
+            Err(DequeError::Backend { .. }) => no_effect += 1,
+            Err(error) => panic!("operation {i}: {error}"),
+        }
+    }
+    assert!(no_effect > 0, "no request was lost: {:?}", faulty.counts());
+}
+
+on_every_world!(promises_hold_under_lost_messages, lost_requests_are_never_unknown);
 
 /// A restart between operations (the in-process server loses everything,
 /// its tokens start again at 1), with lost messages around it: the client
