@@ -349,9 +349,7 @@ fn looks_like_node_key(name: &str) -> bool {
     }
 }
 
-/// A handle's random stream: seeded for replays, else from the operating
-/// system (ids from two processes must never collide).
-pub(crate) fn id_rng(seed: Option<u64>) -> ChaCha12Rng {
+fn id_rng(seed: Option<u64>) -> ChaCha12Rng {
     match seed {
         Some(seed) => ChaCha12Rng::seed_from_u64(seed),
         None => {
