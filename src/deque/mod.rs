@@ -349,7 +349,9 @@ fn looks_like_node_key(name: &str) -> bool {
     }
 }
 
-fn id_rng(seed: Option<u64>) -> ChaCha12Rng {
+/// A handle's random stream: seeded for replays, else from the operating
+/// system (ids from two processes must never collide).
+pub(crate) fn id_rng(seed: Option<u64>) -> ChaCha12Rng {
     match seed {
         Some(seed) => ChaCha12Rng::seed_from_u64(seed),
         None => {

@@ -406,12 +406,8 @@ pub trait Store {
                 key: key.clone(),
                 value,
             };
-            match self.call(command.clone()).await? {
-                Reply::Stored { cas } => Ok(AddOutcome::Stored(cas)),
-                Reply::NotStored => Ok(AddOutcome::NotStored),
-                Reply::ServerError(error) => Err(StoreError::refused(&command, error)),
-                other => Err(StoreError::unexpected(&command, &other)),
-            }
+            let reply = self.call(command.clone()).await;
+            add_outcome(&command, reply)
         }
     }
 
@@ -461,6 +457,16 @@ pub fn set_outcome(command: &Command, reply: Result<Reply, StoreError>) -> Resul
     }
 }
 
+/// What an `add` reply means (for [`Store::add`] and batches).
+pub fn add_outcome(command: &Command, reply: Result<Reply, StoreError>) -> Result<AddOutcome, StoreError> {
+    match reply? {
+        Reply::Stored { cas } => Ok(AddOutcome::Stored(cas)),
+        Reply::NotStored => Ok(AddOutcome::NotStored),
+        Reply::ServerError(error) => Err(StoreError::refused(command, error)),
+        other => Err(StoreError::unexpected(command, &other)),
+    }
+}
+
 /// What a `cas` reply means (for [`Store::cas`] and batches).
 pub fn cas_outcome(command: &Command, reply: Result<Reply, StoreError>) -> Result<CasOutcome, StoreError> {
     match reply? {
@@ -480,10 +486,16 @@ pub const LIFE_MARK_KEY: &str = "memcache-collections:life";
 /// is written if the server has none yet.
 pub async fn lifetime<S: Store + ?Sized>(store: &S, key: &Key, mark: u64) -> Result<Life, StoreError> {
     let command = Command::Lifetime { key: key.clone(), mark };
-    match store.call(command.clone()).await? {
+    let reply = store.call(command.clone()).await;
+    lifetime_outcome(&command, reply)
+}
+
+/// What a [`Command::Lifetime`] reply means (for [`lifetime`] and batches).
+pub fn lifetime_outcome(command: &Command, reply: Result<Reply, StoreError>) -> Result<Life, StoreError> {
+    match reply? {
         Reply::Lifetime(life) => Ok(life),
-        Reply::ServerError(error) => Err(StoreError::refused(&command, error)),
-        other => Err(StoreError::unexpected(&command, &other)),
+        Reply::ServerError(error) => Err(StoreError::refused(command, error)),
+        other => Err(StoreError::unexpected(command, &other)),
     }
 }
 
