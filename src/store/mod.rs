@@ -467,6 +467,39 @@ pub fn add_outcome(command: &Command, reply: Result<Reply, StoreError>) -> Resul
     }
 }
 
+/// The replies of a batch of `commands`, one per command even when a store
+/// broke [`Store::call_batch`]'s promise and answered fewer: each missing
+/// one is a protocol error (its outcome unknown).
+pub fn replies_for(
+    commands: &[Command],
+    mut replies: Vec<Result<Reply, StoreError>>,
+) -> Vec<Result<Reply, StoreError>> {
+    for command in commands.iter().skip(replies.len()) {
+        replies.push(Err(StoreError::Protocol {
+            command: command.name(),
+            key: command.key().clone(),
+            detail: "the store answered fewer replies than the batch had commands".to_owned(),
+        }));
+    }
+    replies.truncate(commands.len());
+    replies
+}
+
+impl StoreError {
+    /// Whether the server refused a write for size or memory, which also
+    /// removes whatever the key held (memcached unlinks the item, see
+    /// `memcore`): the key's old value is gone, not untouched.
+    pub fn unlinked_the_item(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Server {
+                error: ServerError::TooLarge | ServerError::OutOfMemory,
+                ..
+            }
+        )
+    }
+}
+
 /// What a `cas` reply means (for [`Store::cas`] and batches).
 pub fn cas_outcome(command: &Command, reply: Result<Reply, StoreError>) -> Result<CasOutcome, StoreError> {
     match reply? {
