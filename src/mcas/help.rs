@@ -89,8 +89,8 @@ impl<S: Store> McasClient<S> {
         let descriptor_key = format::descriptor_key(id);
         let mut claims: Vec<Option<CasToken>> = vec![None; entries.len()];
         let mut finding: Option<McasError> = None;
-        // The first register this client claimed itself, if any.
-        let mut own_claim: Option<Key> = None;
+        // The registers this client claimed itself (indices into entries).
+        let mut own_claims: Vec<usize> = Vec::new();
         if status == Status::Undecided {
             let mut decision = Status::Succeeded;
             let servers = self.server_representatives(&entries);
@@ -120,7 +120,7 @@ impl<S: Store> McasClient<S> {
                 match claimed.map_err(|source| undecided(op, role, earlier_claims, source))? {
                     CasOutcome::Stored(claim_token) => {
                         claims[i] = Some(claim_token);
-                        own_claim.get_or_insert_with(|| entry.key.clone());
+                        own_claims.push(i);
                     }
                     CasOutcome::Exists | CasOutcome::NotFound => {
                         let reread = self.store.gets(&entry.key).await;
@@ -173,18 +173,13 @@ impl<S: Store> McasClient<S> {
             };
             status = match self.decide(op, &descriptor_key, &decided, token, role).await? {
                 Some(status) => status,
-                // Collected: harmless unless this client claimed a register
-                // after its originator's release (only possible across a
-                // restart or a loss), which would now claim nothing.
-                None => match own_claim {
-                    Some(key) => {
-                        let kind = McasCorruptionKind::MissingDescriptor {
-                            descriptor: descriptor_key,
-                        };
-                        return Err(corruption(op, &key, kind));
-                    }
-                    None => return Ok(None),
-                },
+                // Collected: the originator released every claim it could
+                // see, this client's too (they landed before the decision).
+                None => {
+                    return self
+                        .collected(op, &descriptor_key, &entries, &claims, &own_claims)
+                        .await;
+                }
             };
         }
         let complete = self.release(op, id, &entries, status, &mut claims, &mut finding).await;
@@ -197,6 +192,33 @@ impl<S: Store> McasClient<S> {
             Some(error) => Err(error),
             None => Ok(Some(status)),
         }
+    }
+
+    /// A helper found the descriptor collected after claiming registers
+    /// itself. A claim that landed before the decision was released by the
+    /// originator (its release reads every register it did not claim), so
+    /// a claim still standing landed after the originator's release, which
+    /// only a restart or a loss allows (docs/mcas.md): it now points at
+    /// nothing, and its register's value is unknowable.
+    async fn collected(
+        &mut self,
+        op: McasOp,
+        descriptor_key: &Key,
+        entries: &[format::DescriptorEntry],
+        claims: &[Option<CasToken>],
+        own_claims: &[usize],
+    ) -> Result<Option<Status>, McasError> {
+        for &i in own_claims {
+            let key = &entries[i].key;
+            let item = self.store.gets(key).await.map_err(|source| no_effect(op, source))?;
+            if item.is_some_and(|item| Some(item.cas) == claims[i]) {
+                let kind = McasCorruptionKind::MissingDescriptor {
+                    descriptor: descriptor_key.clone(),
+                };
+                return Err(corruption(op, key, kind));
+            }
+        }
+        Ok(None)
     }
 
     /// Moves the descriptor from undecided to `decided.status` with a
