@@ -39,6 +39,7 @@ pub mod demo;
 pub mod exit;
 pub mod history;
 pub mod judge;
+pub mod mcas;
 #[cfg(feature = "models")]
 pub mod models;
 pub mod nemesis;

@@ -26,6 +26,8 @@ pub enum Stream {
     /// The order in which a simulated client's batch reaches its servers
     /// (one sub-stream per client).
     Batches = 7,
+    /// Which client a stepped scheduler runs next (MCAS bank runs).
+    Schedule = 8,
 }
 
 /// A random stream for `stream` (and `index`, e.g. the client), derived from

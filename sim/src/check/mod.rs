@@ -39,6 +39,7 @@ pub mod prepare;
 mod rank;
 pub mod search;
 pub mod spec;
+pub mod wgl;
 
 use std::collections::BTreeMap;
 

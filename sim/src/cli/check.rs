@@ -1,12 +1,15 @@
 //! `mcsim check HISTORY.json`: checks a history from anywhere (the simulator,
 //! real memcached, loom, shuttle, another tool) in the JSON format that
-//! `memcache_sim::history` documents.
+//! `memcache_sim::history` documents, or an MCAS history
+//! (`"subject": "mcas"`, `memcache_sim::mcas::history`).
 
 use std::path::PathBuf;
 
 use memcache_sim::check::{CheckOptions, STEPS_MAX_DEFAULT, check};
 use memcache_sim::exit;
 use memcache_sim::history::History;
+use memcache_sim::mcas::{McasHistory, check_mcas};
+use memcache_sim::verdict::Verdict;
 
 /// `mcsim check`'s arguments.
 #[derive(clap::Args)]
@@ -35,6 +38,12 @@ pub fn run(args: &CheckArgs) -> u8 {
             return exit::USAGE;
         }
     };
+    let subject = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v.get("subject").and_then(|s| s.as_str()).map(str::to_owned));
+    if subject.as_deref() == Some("mcas") {
+        return run_mcas(args, &text);
+    }
     let history: History = match serde_json::from_str(&text) {
         Ok(history) => history,
         Err(error) => {
@@ -67,18 +76,56 @@ pub fn run(args: &CheckArgs) -> u8 {
             outln!("{}", explanation.text);
         }
     }
-    let status = report.verdict.exit_class();
+    exit_with(report.verdict, path, steps_max)
+}
+
+/// The same for an MCAS history: the register checker, the same verdicts,
+/// exit classes and replay line.
+fn run_mcas(args: &CheckArgs, text: &str) -> u8 {
+    let (path, steps_max) = (&args.history, args.steps_max);
+    let history: McasHistory = match serde_json::from_str(text) {
+        Ok(history) => history,
+        Err(error) => {
+            eprintln!(
+                "mcsim: {} is not an MCAS history (the format is in docs/history-format.md): {error}",
+                path.display()
+            );
+            return exit::USAGE;
+        }
+    };
+    let report = match check_mcas(&history, steps_max) {
+        Ok(report) => report,
+        Err(error) => {
+            eprintln!(
+                "mcsim: {} is not a history any clients could produce: {error}",
+                path.display()
+            );
+            return exit::USAGE;
+        }
+    };
+    if args.json {
+        let json = serde_json::json!({
+            "verdict": report.verdict,
+            "reason": report.reason,
+            "steps": report.steps,
+        });
+        outln!("{}", serde_json::to_string_pretty(&json).expect("reports serialise"));
+    } else {
+        outln!("{}: {} ({} ops)", report.verdict, report.reason, history.ops.len());
+    }
+    exit_with(report.verdict, path, steps_max)
+}
+
+/// The verdict's exit class; a failure's line ends with its replay command.
+fn exit_with(verdict: Verdict, path: &std::path::Path, steps_max: u64) -> u8 {
+    let status = verdict.exit_class();
     if status != exit::OK {
         let steps = if steps_max == STEPS_MAX_DEFAULT {
             String::new()
         } else {
             format!(" --steps-max {steps_max}")
         };
-        eprintln!(
-            "FAIL: {}; replay: mcsim check {}{steps}",
-            report.verdict,
-            path.display()
-        );
+        eprintln!("FAIL: {verdict}; replay: mcsim check {}{steps}", path.display());
     }
     status
 }

@@ -1,0 +1,344 @@
+//! The MCAS checker against brute force on every small history, the bank
+//! invariant, and refusals of malformed histories.
+
+use memcache_sim::check::spec::SequentialSpec;
+use memcache_sim::mcas::bank::money_conserved;
+use memcache_sim::mcas::brute::brute_force_mcas;
+use memcache_sim::mcas::spec::{RegisterOp, RegisterSpec};
+use memcache_sim::mcas::{McasHistory, McasHistoryOp, McasOpKind, McasResult, Update, check_mcas};
+use memcache_sim::verdict::Verdict;
+use proptest::prelude::*;
+
+const KEYS: [&str; 2] = ["k0", "k1"];
+
+/// One generated operation: interval, where in it it takes effect, what it
+/// is, and how its result is recorded.
+type Spec = (u64, u64, u64, u8, usize, usize, u8, u8);
+
+/// Small histories made by running a register sequentially at random
+/// points inside random intervals (so most are linearizable), some with one
+/// result changed (so many are not), some results unknown.
+fn arbitrary_history() -> impl Strategy<Value = McasHistory> {
+    let op = (
+        0..30u64,
+        1..15u64,
+        0..100u64,
+        0..3u8,
+        0..2usize,
+        0..2usize,
+        0..10u8,
+        0..8u8,
+    );
+    (
+        proptest::collection::vec(op, 1..8),
+        proptest::option::of((0..8usize, 0..4u8)),
+    )
+        .prop_map(|(specs, mutation)| build(&specs, mutation))
+}
+
+fn build(specs: &[Spec], mutation: Option<(usize, u8)>) -> McasHistory {
+    let mut values: Vec<Vec<String>> = KEYS.iter().map(|k| vec![format!("{k}.0")]).collect();
+    let mut current: Vec<String> = values.iter().map(|v| v[0].clone()).collect();
+    let mut by_point: Vec<usize> = (0..specs.len()).collect();
+    let point = |s: &Spec| s.0 * 100 + s.1 * s.2;
+    by_point.sort_by_key(|&i| (point(&specs[i]), i));
+    let mut ops: Vec<Option<McasHistoryOp>> = vec![None; specs.len()];
+    for (n, &i) in by_point.iter().enumerate() {
+        let (start, len, _, kind, a, b, pick, unknown) = specs[i];
+        let (kind, result) = if kind == 0 {
+            let result = McasResult::Value {
+                value: current[a].clone(),
+            };
+            (McasOpKind::Read { key: KEYS[a].into() }, result)
+        } else {
+            let keys: Vec<usize> = if a == b || kind == 1 { vec![a] } else { vec![a, b] };
+            let updates: Vec<Update> = keys
+                .iter()
+                .map(|&k| {
+                    let expected = if pick < 7 {
+                        current[k].clone()
+                    } else {
+                        values[k][pick as usize % values[k].len()].clone()
+                    };
+                    Update {
+                        key: KEYS[k].into(),
+                        expected,
+                        new: format!("{}.{}", KEYS[k], n + 1),
+                    }
+                })
+                .collect();
+            let applies = updates.iter().zip(&keys).all(|(u, &k)| u.expected == current[k]);
+            if applies {
+                for (u, &k) in updates.iter().zip(&keys) {
+                    current[k] = u.new.clone();
+                    values[k].push(u.new.clone());
+                }
+            }
+            let result = if applies {
+                McasResult::Ok
+            } else {
+                McasResult::NotApplied
+            };
+            (McasOpKind::Mcas { updates }, result)
+        };
+        let (return_us, result) = match unknown {
+            0 => (None, McasResult::Unknown),
+            1 => (Some(start * 100 + len * 100), McasResult::Unknown),
+            _ => (Some(start * 100 + len * 100), result),
+        };
+        ops[i] = Some(McasHistoryOp {
+            client: i as u32,
+            kind,
+            invoke_us: start * 100,
+            return_us,
+            result,
+        });
+    }
+    let mut ops: Vec<McasHistoryOp> = ops.into_iter().map(Option::unwrap).collect();
+    if let Some((which, how)) = mutation {
+        let target = &mut ops[which % specs.len()];
+        target.result = match (&target.kind, &target.result, how) {
+            (_, McasResult::Unknown, _) => McasResult::Unknown,
+            (McasOpKind::Read { key }, _, _) => {
+                let k = KEYS.iter().position(|n| n == key).unwrap();
+                McasResult::Value {
+                    value: values[k][how as usize % values[k].len()].clone(),
+                }
+            }
+            (McasOpKind::Mcas { .. }, McasResult::Ok, _) => McasResult::NotApplied,
+            (McasOpKind::Mcas { .. }, _, _) => McasResult::Ok,
+        };
+    }
+    McasHistory {
+        subject: "mcas".into(),
+        initial: KEYS.iter().map(|k| (k.to_string(), format!("{k}.0"))).collect(),
+        ops,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("CHECKER_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(2_000),
+        ..ProptestConfig::default()
+    })]
+
+    /// The search (with its greedy placements and memo) and brute force
+    /// from the definition agree on every small history.
+    #[test]
+    fn the_mcas_search_agrees_with_brute_force(h in arbitrary_history()) {
+        let brute = brute_force_mcas(&h).unwrap();
+        let report = check_mcas(&h, 1_000_000).unwrap();
+        prop_assert!(report.verdict != Verdict::Unknown);
+        prop_assert_eq!(report.verdict == Verdict::Linearizable, brute, "{:#?}", h);
+    }
+}
+
+/// The cross-validation above sees both verdicts, often.
+#[test]
+fn the_cross_validation_reaches_both_verdicts() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let strategy = arbitrary_history();
+    let (mut valid, mut invalid) = (0, 0);
+    for _ in 0..2_000 {
+        let h = strategy.new_tree(&mut runner).unwrap().current();
+        if brute_force_mcas(&h).unwrap() {
+            valid += 1;
+        } else {
+            invalid += 1;
+        }
+    }
+    assert!(valid >= 200 && invalid >= 200, "linearizable {valid}, not {invalid}");
+}
+
+fn read(client: u32, key: &str, at: u64, value: &str) -> McasHistoryOp {
+    McasHistoryOp {
+        client,
+        kind: McasOpKind::Read { key: key.into() },
+        invoke_us: at,
+        return_us: Some(at + 1),
+        result: McasResult::Value { value: value.into() },
+    }
+}
+
+fn mcas(client: u32, at: u64, updates: &[(&str, &str, &str)], result: McasResult) -> McasHistoryOp {
+    McasHistoryOp {
+        client,
+        kind: McasOpKind::Mcas {
+            updates: updates
+                .iter()
+                .map(|(key, expected, new)| Update {
+                    key: key.to_string(),
+                    expected: expected.to_string(),
+                    new: new.to_string(),
+                })
+                .collect(),
+        },
+        invoke_us: at,
+        return_us: Some(at + 1),
+        result,
+    }
+}
+
+fn bank(ops: Vec<McasHistoryOp>) -> McasHistory {
+    McasHistory {
+        subject: "mcas".into(),
+        initial: [("a".to_string(), "50".to_string()), ("b".to_string(), "50".to_string())].into(),
+        ops,
+    }
+}
+
+/// A transfer applied to one account only: the snapshot after it shows
+/// money destroyed, and the search finds no order either.
+#[test]
+fn a_half_applied_transfer_destroys_money_and_is_not_linearizable() {
+    let accounts = ["a".to_string(), "b".to_string()];
+    let good = bank(vec![
+        mcas(0, 10, &[("a", "50", "40#t1"), ("b", "50", "60#t1")], McasResult::Ok),
+        mcas(
+            1,
+            20,
+            &[("a", "40#t1", "40#t1"), ("b", "60#t1", "60#t1")],
+            McasResult::Ok,
+        ),
+    ]);
+    assert_eq!(money_conserved(&good, &accounts, 100), Ok(1));
+    assert_eq!(check_mcas(&good, 1000).unwrap().verdict, Verdict::Linearizable);
+    let half = bank(vec![
+        mcas(0, 10, &[("a", "50", "40#t1"), ("b", "50", "60#t1")], McasResult::Ok),
+        mcas(1, 20, &[("a", "40#t1", "40#t1"), ("b", "50", "50")], McasResult::Ok),
+    ]);
+    let error = money_conserved(&half, &accounts, 100).unwrap_err();
+    assert!(error.contains("money destroyed"), "{error}");
+    assert_eq!(check_mcas(&half, 1000).unwrap().verdict, Verdict::NotLinearizable);
+    assert_eq!(
+        money_conserved(&bank(Vec::new()), &accounts, 100),
+        Ok(0),
+        "no snapshot: nothing checked"
+    );
+}
+
+/// An MCAS reported as failed whose writes show up anyway.
+#[test]
+fn a_failure_that_took_effect_is_not_linearizable() {
+    let history = bank(vec![
+        mcas(
+            0,
+            10,
+            &[("a", "50", "40#t1"), ("b", "50", "60#t1")],
+            McasResult::NotApplied,
+        ),
+        read(1, "a", 20, "40#t1"),
+    ]);
+    assert_eq!(check_mcas(&history, 1000).unwrap().verdict, Verdict::NotLinearizable);
+    let mut unknown = history.clone();
+    unknown.ops[0].result = McasResult::Unknown;
+    assert_eq!(check_mcas(&unknown, 1000).unwrap().verdict, Verdict::Linearizable);
+}
+
+/// An unknown MCAS that returned may not take effect after an operation
+/// invoked after its return: here the read in between pins it out.
+#[test]
+fn an_unknown_outcome_respects_real_time() {
+    let history = bank(vec![
+        mcas(0, 10, &[("a", "50", "40#t1")], McasResult::Unknown),
+        read(1, "a", 20, "50"),
+        read(2, "a", 30, "40#t1"),
+    ]);
+    assert_eq!(brute_force_mcas(&history), Some(false));
+    assert_eq!(check_mcas(&history, 1000).unwrap().verdict, Verdict::NotLinearizable);
+}
+
+#[test]
+fn corruption_and_giving_up_are_judged_before_the_search() {
+    let mut history = bank(vec![read(0, "a", 10, "50")]);
+    history.ops[0].result = McasResult::Corruption {
+        key: "a".into(),
+        detail: "missing descriptor".into(),
+    };
+    assert_eq!(check_mcas(&history, 1000).unwrap().verdict, Verdict::FalseAlarm);
+    history.ops[0].result = McasResult::Failed {
+        error: "retries_exhausted".into(),
+    };
+    assert_eq!(check_mcas(&history, 1000).unwrap().verdict, Verdict::Liveness);
+}
+
+#[test]
+fn malformed_histories_are_refused_naming_the_operation() {
+    let mut history = bank(vec![read(0, "a", 10, "50"), read(0, "b", 10, "50")]);
+    let error = check_mcas(&history, 1000).unwrap_err();
+    assert!(error.contains("op 1: client 0"), "{error}");
+    history.ops[1].client = 1;
+    history.ops[1].result = McasResult::Ok;
+    assert!(check_mcas(&history, 1000).unwrap_err().starts_with("op 1:"));
+    let twice = bank(vec![mcas(0, 10, &[("a", "50", "1"), ("a", "50", "2")], McasResult::Ok)]);
+    assert!(check_mcas(&twice, 1000).unwrap_err().contains("appears twice"));
+    let json = r#"{"subject": "mcas", "ops": [], "extra": 1}"#;
+    assert!(
+        serde_json::from_str::<McasHistory>(json).is_err(),
+        "unknown fields are refused"
+    );
+}
+
+#[test]
+fn the_json_form_round_trips() {
+    let history = bank(vec![
+        read(0, "a", 10, "50"),
+        mcas(1, 20, &[("a", "50", "40#t1"), ("b", "50", "60#t1")], McasResult::Ok),
+    ]);
+    let json = serde_json::to_string(&history).unwrap();
+    assert!(
+        json.contains(r#""op":"mcas""#) && json.contains(r#""type":"ok""#),
+        "{json}"
+    );
+    assert_eq!(serde_json::from_str::<McasHistory>(&json).unwrap(), history);
+}
+
+/// The spec is a register: what the search and brute force both rely on.
+#[test]
+fn the_spec_reads_what_the_last_success_wrote() {
+    let mut spec = RegisterSpec { values: vec![Some(0)] };
+    spec.invoke(&RegisterOp::Mcas(vec![(0, 0, 5)]));
+    assert_eq!(spec.values, [Some(5)]);
+}
+
+/// `mcsim check` tells an MCAS history by its subject, exits with the
+/// verdict's class, and ends a failure with a replay command that works.
+#[test]
+fn mcsim_check_judges_an_mcas_history_and_prints_its_replay() {
+    let dir = std::env::temp_dir().join(format!("mcas-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("half.json");
+    let half = bank(vec![
+        mcas(0, 10, &[("a", "50", "40#t1"), ("b", "50", "60#t1")], McasResult::Ok),
+        read(1, "b", 20, "50"),
+    ]);
+    std::fs::write(&path, serde_json::to_string(&half).unwrap()).unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_mcsim"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let output = run(&["check", path.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.starts_with("not-linearizable"), "{stdout}");
+    let replay = stderr
+        .lines()
+        .last()
+        .unwrap()
+        .split("replay: mcsim ")
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let again = run(&replay.split(' ').collect::<Vec<_>>());
+    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&again.stdout), stdout);
+    std::fs::write(&path, r#"{"subject": "mcas", "ops": [{"client": 0, "op": "read", "key": "a", "invoke_us": 5, "return_us": 1, "result": {"type": "missing"}}]}"#).unwrap();
+    let refused = run(&["check", path.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("op 0: returned at 1 before its invoke"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
