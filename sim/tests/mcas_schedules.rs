@@ -5,17 +5,25 @@
 //! when atomicity is gone.
 
 use memcache_collections::memcached::{LocalServer, LocalServerConfig};
-use memcache_collections::store::{Command, Reply, StoreError};
+use memcache_collections::store::{Command, FaultRates, Reply, StoreError};
 use memcache_collections::{Key, MemcachedOptions, MemcachedStore, MemoryStore, Store};
 use memcache_sim::mcas::bank::money_conserved;
 use memcache_sim::mcas::bank_run::{BankConfig, run_bank};
-use memcache_sim::mcas::check_mcas;
+use memcache_sim::mcas::{McasResult, check_mcas};
 use memcache_sim::verdict::Verdict;
 
 /// The bank's verdict and how many snapshots its invariant checked; `Err`
 /// when the run itself could not finish.
 fn judge<S: Store>(store: &S, seed: u64) -> Result<(Verdict, String, Result<usize, String>), String> {
-    let run = run_bank(store, &BankConfig::default(), seed)?;
+    judge_with(store, &BankConfig::default(), seed)
+}
+
+fn judge_with<S: Store>(
+    store: &S,
+    config: &BankConfig,
+    seed: u64,
+) -> Result<(Verdict, String, Result<usize, String>), String> {
+    let run = run_bank(store, config, seed)?;
     let report = check_mcas(&run.history, 5_000_000)?;
     Ok((
         report.verdict,
@@ -25,9 +33,19 @@ fn judge<S: Store>(store: &S, seed: u64) -> Result<(Verdict, String, Result<usiz
 }
 
 fn every_schedule_is_linearizable<S: Store>(store: &S, seeds: std::ops::Range<u64>, test: &str) {
+    every_schedule_is_linearizable_with(store, &BankConfig::default(), seeds, test);
+}
+
+fn every_schedule_is_linearizable_with<S: Store>(
+    store: &S,
+    config: &BankConfig,
+    seeds: std::ops::Range<u64>,
+    test: &str,
+) {
     for seed in seeds {
         let replay = format!("replay (seeds run in order): cargo test -p memcache-sim --test mcas_schedules {test}");
-        let (verdict, reason, money) = judge(store, seed).unwrap_or_else(|e| panic!("seed {seed}: {e}\n{replay}"));
+        let (verdict, reason, money) =
+            judge_with(store, config, seed).unwrap_or_else(|e| panic!("seed {seed}: {e}\n{replay}"));
         assert_eq!(verdict, Verdict::Linearizable, "seed {seed}: {reason}\n{replay}");
         match money {
             Ok(checked) => assert!(checked > 0, "seed {seed}: no snapshot checked\n{replay}"),
@@ -51,6 +69,30 @@ fn the_bank_is_linearizable_in_every_schedule_on_real_memcached() {
     let addresses: Vec<String> = servers.iter().map(LocalServer::address).collect();
     let store = MemcachedStore::connect(&addresses, &MemcachedOptions::default()).unwrap();
     every_schedule_is_linearizable(&store, 0..15, "on_real_memcached");
+}
+
+/// Lost requests and lost replies (5 % each, per client): every failure
+/// without effect is one, every lost reply an unknown outcome the checker
+/// may place or drop, and no schedule loses or creates money.
+#[test]
+fn the_bank_is_linearizable_with_lost_messages_in_memory() {
+    let config = BankConfig {
+        faults: FaultRates {
+            lose_request: 0.05,
+            lose_reply: 0.05,
+        },
+        ..BankConfig::default()
+    };
+    every_schedule_is_linearizable_with(&MemoryStore::default(), &config, 0..300, "lost_messages");
+    // The faults fired and left unknown outcomes for the checker to decide.
+    let run = run_bank(&MemoryStore::default(), &config, 7).unwrap();
+    let unknown = run
+        .history
+        .ops
+        .iter()
+        .filter(|op| op.result == McasResult::Unknown)
+        .count();
+    assert!(unknown > 0, "seed 7: no unknown outcome");
 }
 
 /// A store whose `cas` is a `set`: memcached without its one guarantee.

@@ -128,6 +128,40 @@ pub fn measure(clients: u32, ops: usize, seed: u64) -> CheckerBenchPoint {
     }
 }
 
+/// Checks one MCAS bank history of about `ops` operations by `clients`
+/// transfer clients (plus an auditor), stepped by the seeded scheduler on
+/// the in-process store with 1% of replies lost (unknown outcomes), and
+/// measures the check alone. `ops` in the point is the history's real
+/// length: contention makes the count approximate.
+pub fn measure_mcas(clients: u32, ops: usize, seed: u64) -> Result<CheckerBenchPoint, String> {
+    use crate::mcas::bank_run::{BankConfig, run_bank};
+    // About eight operations per transfer (three reads and the MCAS, with
+    // the retries contention causes, and the audits).
+    let config = BankConfig {
+        clients: clients as usize,
+        accounts: 8,
+        transfers_per_client: (ops / (clients as usize * 8)).max(1),
+        audits: (ops / (clients as usize * 8)).max(1),
+        faults: memcache_collections::store::FaultRates {
+            lose_request: 0.0,
+            lose_reply: 0.01,
+        },
+        ..BankConfig::default()
+    };
+    let run = run_bank(&memcache_collections::MemoryStore::default(), &config, seed)?;
+    let started = Instant::now();
+    let report = crate::mcas::check_mcas(&run.history, crate::check::STEPS_MAX_DEFAULT)?;
+    Ok(CheckerBenchPoint {
+        clients,
+        ops: run.history.ops.len(),
+        verdict: report.verdict,
+        check_s: started.elapsed().as_secs_f64(),
+        steps: report.steps,
+        configurations: 0,
+        peak_rss_bytes: peak_rss_bytes(),
+    })
+}
+
 /// The human-readable table.
 pub fn render_table(points: &[CheckerBenchPoint]) -> String {
     let mut out =

@@ -5,14 +5,17 @@
 //! shaped by distinct values and two ends; a subject without such structure
 //! (MCAS registers) uses this one.
 //!
-//! - An operation may go next if it was invoked before the earliest return
-//!   of the required operations still pending (one that returned at or
-//!   before another's invoke precedes it).
+//! - An operation may go next if it was invoked no later than the earliest
+//!   return of the required operations still pending (one that returned
+//!   before another's invoke precedes it; equal times are concurrent, as
+//!   for the deque).
 //! - An operation whose outcome is unknown (`ret: None`) is optional: it
 //!   may take effect, with whatever it returns, or never. The search ends
 //!   when every required operation is in. An optional operation that
 //!   returned (with an unknown outcome) can no longer go once an operation
-//!   invoked at or after that return is placed.
+//!   invoked after that return is placed. Applying an optional operation
+//!   that leaves the state as it was is not a branch: leaving it out is the
+//!   same.
 //! - An operation that leaves the state as it found it (a read, a failed
 //!   compare) and fits now is placed at once, without branching: any valid
 //!   order stays valid with it moved here, unless an optional operation
@@ -90,7 +93,7 @@ where
             Some(ret) => state.is_valid_step(&ops[i].op, ret),
             None => {
                 state.invoke(&ops[i].op);
-                true
+                state != top.state
             }
         };
         if !fits {
@@ -119,7 +122,7 @@ where
                 // leaving that one out would then be forced.
                 let after_optional = now
                     .iter()
-                    .any(|&j| ops[j].ret.is_none() && ops[j].return_us <= ops[i].invoke_us);
+                    .any(|&j| ops[j].ret.is_none() && ops[j].return_us < ops[i].invoke_us);
                 if after_optional {
                     continue;
                 }
@@ -163,8 +166,8 @@ where
             .unwrap_or(u64::MAX);
         let latest_invoke_us = (0..ops.len()).filter(|&i| is_done(i)).map(|i| ops[i].invoke_us).max();
         (0..ops.len())
-            .filter(|&i| !is_done(i) && ops[i].invoke_us < deadline)
-            .filter(|&i| ops[i].ret.is_some() || latest_invoke_us.is_none_or(|latest| latest < ops[i].return_us))
+            .filter(|&i| !is_done(i) && ops[i].invoke_us <= deadline)
+            .filter(|&i| ops[i].ret.is_some() || latest_invoke_us.is_none_or(|latest| latest <= ops[i].return_us))
             .collect()
     }
 

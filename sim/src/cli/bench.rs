@@ -15,7 +15,7 @@ pub enum BenchCommand {
     /// The simulator's own speed: 8 clients on one server, faults off then on.
     Sim(SimBenchArgs),
     /// The checker's speed and memory on generated histories with 1% unknown
-    /// outcomes.
+    /// outcomes (deque histories, or with `--subject mcas` MCAS bank runs).
     Checker(CheckerArgs),
 }
 
@@ -101,6 +101,10 @@ pub struct CheckerArgs {
     /// Seed of the generated histories.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Whose histories: the deque's (generated), or MCAS registers' (the
+    /// bank on the in-process store, stepped by the seeded scheduler).
+    #[arg(long, value_enum, default_value = "deque")]
+    pub subject: Subject,
     /// Run these adversarial families (comma-separated, or `all`) instead
     /// of the random grid, each at growing sizes until a check takes 1 s.
     #[arg(long, value_delimiter = ',', value_parser = parse_family)]
@@ -108,6 +112,13 @@ pub struct CheckerArgs {
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The structure whose checker is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Subject {
+    Deque,
+    Mcas,
 }
 
 /// One `--families` item: a family, or every one.
@@ -166,8 +177,12 @@ pub fn run(command: BenchCommand) -> u8 {
             real(&config, args.json, args.out.as_deref())
         }
         BenchCommand::Sim(args) => sim(args.ops, args.clients, args.seed, args.faults_off_only, args.json),
+        BenchCommand::Checker(args) if args.subject == Subject::Mcas && !args.families.is_empty() => {
+            eprintln!("mcsim: --families are deque histories; leave out --subject mcas");
+            exit::USAGE
+        }
         BenchCommand::Checker(args) if !args.families.is_empty() => families(&args.families, args.seed, args.json),
-        BenchCommand::Checker(args) => checker(&args.ops, &args.clients, args.seed, args.json),
+        BenchCommand::Checker(args) => checker(&args.ops, &args.clients, args.seed, args.subject, args.json),
     }
 }
 
@@ -249,11 +264,24 @@ fn sim(ops: u64, clients: u32, seed: u64, faults_off_only: bool, json: bool) -> 
 }
 
 /// `mcsim bench checker`.
-fn checker(sizes: &[usize], clients: &[u32], seed: u64, json: bool) -> u8 {
+fn checker(sizes: &[usize], clients: &[u32], seed: u64, subject: Subject, json: bool) -> u8 {
     let mut points = Vec::new();
     for &ops in sizes {
         for &c in clients {
-            points.push(bench::checker::measure(c, ops, seed));
+            let point = match subject {
+                Subject::Deque => Ok(bench::checker::measure(c, ops, seed)),
+                Subject::Mcas => bench::checker::measure_mcas(c, ops, seed),
+            };
+            match point {
+                Ok(point) => points.push(point),
+                Err(error) => {
+                    eprintln!(
+                        "FAIL: the bank run could not finish: {error}; replay: mcsim bench checker --subject mcas \
+                         --ops {ops} --clients {c} --seed {seed}"
+                    );
+                    return exit::HARNESS;
+                }
+            }
         }
     }
     print(json, &points, || bench::checker::render_table(&points));
@@ -262,7 +290,9 @@ fn checker(sizes: &[usize], clients: &[u32], seed: u64, json: bool) -> u8 {
         .any(|p| p.verdict != memcache_sim::verdict::Verdict::Linearizable);
     if undecided {
         eprintln!(
-            "FAIL: a generated (linearizable) history was not judged linearizable; replay: mcsim bench checker --seed {seed}"
+            "FAIL: a generated (linearizable) history was not judged linearizable; replay: mcsim bench checker \
+             --subject {} --seed {seed}",
+            if subject == Subject::Mcas { "mcas" } else { "deque" }
         );
         return exit::HARNESS;
     }

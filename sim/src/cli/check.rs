@@ -38,11 +38,24 @@ pub fn run(args: &CheckArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    let subject = serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|v| v.get("subject").and_then(|s| s.as_str()).map(str::to_owned));
-    if subject.as_deref() == Some("mcas") {
-        return run_mcas(args, &text);
+    // A deque history has no subject; an MCAS history says so.
+    let parsed: serde_json::Value = match serde_json::from_str(&text) {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            eprintln!("mcsim: {} is not JSON: {error}", path.display());
+            return exit::USAGE;
+        }
+    };
+    match parsed.get("subject") {
+        None => {}
+        Some(serde_json::Value::String(subject)) if subject == "mcas" => return run_mcas(args, &text),
+        Some(other) => {
+            eprintln!(
+                "mcsim: {}: subject is {other}; the subjects are \"mcas\", or none for a deque history",
+                path.display()
+            );
+            return exit::USAGE;
+        }
     }
     let history: History = match serde_json::from_str(&text) {
         Ok(history) => history,

@@ -19,7 +19,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use memcache_collections::store::{Command, Reply, StoreError, block_on};
+use memcache_collections::store::{Command, FaultRates, FaultyStore, Reply, StoreError, block_on};
 use memcache_collections::{Entry, Key, McasClient, McasError, McasOptions, Store};
 use rand_core::Rng;
 
@@ -38,6 +38,11 @@ pub struct BankConfig {
     pub audits: usize,
     /// Each account's opening balance.
     pub balance: u64,
+    /// Requests and replies each running client loses (a `FaultyStore`
+    /// per client, seeded from the run's seed): lost requests must end as
+    /// failures without effect, lost replies as unknown outcomes, and
+    /// neither may cost money. Setup and the closing audits run without.
+    pub faults: FaultRates,
 }
 
 impl Default for BankConfig {
@@ -48,6 +53,7 @@ impl Default for BankConfig {
             transfers_per_client: 6,
             audits: 3,
             balance: 100,
+            faults: FaultRates::default(),
         }
     }
 }
@@ -85,15 +91,19 @@ pub fn run_bank<S: Store>(store: &S, config: &BankConfig, seed: u64) -> Result<B
     }
     let recorder = Recorder::default();
     let stepping = Stepping { inner: store };
+    let faulty: Vec<FaultyStore<&Stepping<'_, S>>> = (0..=config.clients as u32)
+        .map(|client| FaultyStore::new(&stepping, config.faults, derived_seed(seed, Stream::Faults, client)))
+        .collect();
     let mut tasks: Vec<Task<'_>> = (0..config.clients)
         .map(|t| {
-            let client = Client::new(mcas_client(&stepping, seed, t as u32), t as u32, &recorder);
+            let client = Client::new(mcas_client(&faulty[t], seed, t as u32), t as u32, &recorder);
             Box::pin(transfers(client, config, &accounts, &counters[t])) as Task<'_>
         })
         .collect();
+    let auditor_id = config.clients as u32;
     let auditor = Client::new(
-        mcas_client(&stepping, seed, config.clients as u32),
-        config.clients as u32,
+        mcas_client(&faulty[config.clients], seed, auditor_id),
+        auditor_id,
         &recorder,
     );
     tasks.push(Box::pin(audits(auditor, config.audits, &accounts)));
@@ -190,12 +200,15 @@ impl<'r, S: Store> Client<'r, S> {
         Client { mcas, id, recorder }
     }
 
+    /// Records an operation as the client saw it. (An MCAS whose outcome
+    /// is unknown may still be finished by others after this return: the
+    /// checker knows that, `crate::mcas::check`.)
     fn record(&self, kind: McasOpKind, invoke_us: u64, result: McasResult) {
         let op = McasHistoryOp {
             client: self.id,
+            return_us: Some(self.recorder.now()),
             kind,
             invoke_us,
-            return_us: Some(self.recorder.now()),
             result,
         };
         self.recorder.ops.borrow_mut().push(op);

@@ -54,13 +54,12 @@ fn orders(
         if placed.contains(&next) {
             continue;
         }
-        // No operation placed after `next` may have returned by the time
-        // `next` was invoked (one that returned at or before an invoke
-        // precedes it).
+        // No operation placed after `next` may have returned before `next`
+        // was invoked (equal times are concurrent).
         let respects_time = chosen
             .iter()
             .filter(|i| !placed.contains(i) && **i != next)
-            .all(|&later| ops[later].return_us > ops[next].invoke_us);
+            .all(|&later| ops[later].return_us >= ops[next].invoke_us);
         if !respects_time {
             continue;
         }

@@ -75,11 +75,18 @@ pub fn prepare(history: &McasHistory) -> (RegisterSpec, Vec<Timed<RegisterOp, Re
             (McasResult::Unknown | McasResult::Corruption { .. }, RegisterOp::Mcas(_)) => None,
             _ => continue,
         };
+        // An MCAS whose outcome is unknown may still be finished by any
+        // client that meets one of its claims, after its originator
+        // returned: it may take effect at any time after its invoke.
+        let return_us = match ret {
+            None => u64::MAX,
+            Some(_) => op.return_us.unwrap_or(u64::MAX),
+        };
         ops.push(Timed {
             op: spec_op,
             ret,
             invoke_us: op.invoke_us,
-            return_us: op.return_us.unwrap_or(u64::MAX),
+            return_us,
         });
     }
     let mut values = vec![None; names.key_count()];

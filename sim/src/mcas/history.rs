@@ -23,11 +23,16 @@
 //!   `unknown` (may or may not have taken effect), `failed` with `error`
 //!   (certainly no effect; `retries_exhausted` is a liveness failure), or
 //!   `corruption` with `key` and `detail`.
-//! - `return_us: null`: never returned; the result is then `unknown`.
+//! - `return_us` (required): `null` when it never returned; the result is
+//!   then `unknown`. An MCAS with an `unknown` result may take effect after
+//!   its return too: a client that meets one of its claims finishes it.
+//! - Unknown fields, fields a result's type does not have, a key named
+//!   twice in `initial`, keys memcached refuses and MCAS of no register are
+//!   refused.
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// One register's replacement in an MCAS.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,16 +44,14 @@ pub struct Update {
 }
 
 /// What an operation asked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum McasOpKind {
     Read { key: String },
     Mcas { updates: Vec<Update> },
 }
 
 /// What an operation returned.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum McasResult {
     /// A read's value.
     Value { value: String },
@@ -58,7 +61,8 @@ pub enum McasResult {
     Ok,
     /// The MCAS replaced none.
     NotApplied,
-    /// May or may not have taken effect.
+    /// May or may not have taken effect (an MCAS: possibly later, finished
+    /// by another client).
     Unknown,
     /// Certainly had no effect.
     Failed { error: String },
@@ -68,9 +72,9 @@ pub enum McasResult {
 
 /// One operation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "WireOp", into = "WireOp")]
 pub struct McasHistoryOp {
     pub client: u32,
-    #[serde(flatten)]
     pub kind: McasOpKind,
     pub invoke_us: u64,
     pub return_us: Option<u64>,
@@ -83,9 +87,173 @@ pub struct McasHistoryOp {
 pub struct McasHistory {
     /// Always `"mcas"`: how a reader tells it from a deque history.
     pub subject: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "distinct_keys")]
     pub initial: BTreeMap<String, String>,
     pub ops: Vec<McasHistoryOp>,
+}
+
+/// An operation as the JSON spells it: every field named, none unknown,
+/// `return_us` required (`null` when it never returned), and the fields
+/// each `op` and result `type` need checked by [`McasHistoryOp::try_from`].
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireOp {
+    client: u32,
+    op: WireOpName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    updates: Option<Vec<Update>>,
+    invoke_us: u64,
+    #[serde(deserialize_with = "Option::deserialize")]
+    return_us: Option<u64>,
+    result: WireResult,
+}
+
+#[derive(Clone, Copy, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum WireOpName {
+    Read,
+    Mcas,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireResult {
+    #[serde(rename = "type")]
+    kind: WireResultType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    value: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+}
+
+#[derive(Clone, Copy, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum WireResultType {
+    Value,
+    Missing,
+    Ok,
+    NotApplied,
+    Unknown,
+    Failed,
+    Corruption,
+}
+
+impl TryFrom<WireOp> for McasHistoryOp {
+    type Error = String;
+
+    fn try_from(wire: WireOp) -> Result<Self, String> {
+        let kind = match (wire.op, wire.key, wire.updates) {
+            (WireOpName::Read, Some(key), None) => McasOpKind::Read { key },
+            (WireOpName::Mcas, None, Some(updates)) => McasOpKind::Mcas { updates },
+            (WireOpName::Read, _, _) => return Err("a read has a `key` and no `updates`".into()),
+            (WireOpName::Mcas, _, _) => return Err("an mcas has `updates` and no `key`".into()),
+        };
+        let WireResult {
+            kind: result_type,
+            value,
+            error,
+            key,
+            detail,
+        } = wire.result;
+        let result = match (result_type, value, error, key, detail) {
+            (WireResultType::Value, Some(value), None, None, None) => McasResult::Value { value },
+            (WireResultType::Missing, None, None, None, None) => McasResult::Missing,
+            (WireResultType::Ok, None, None, None, None) => McasResult::Ok,
+            (WireResultType::NotApplied, None, None, None, None) => McasResult::NotApplied,
+            (WireResultType::Unknown, None, None, None, None) => McasResult::Unknown,
+            (WireResultType::Failed, None, Some(error), None, None) => McasResult::Failed { error },
+            (WireResultType::Corruption, None, None, Some(key), Some(detail)) => McasResult::Corruption { key, detail },
+            _ => {
+                return Err(
+                    "a result has exactly its type's fields: `value` for value, `error` for failed, \
+                     `key` and `detail` for corruption, none for the others"
+                        .into(),
+                );
+            }
+        };
+        Ok(McasHistoryOp {
+            client: wire.client,
+            kind,
+            invoke_us: wire.invoke_us,
+            return_us: wire.return_us,
+            result,
+        })
+    }
+}
+
+impl From<McasHistoryOp> for WireOp {
+    fn from(op: McasHistoryOp) -> WireOp {
+        let (name, key, updates) = match op.kind {
+            McasOpKind::Read { key } => (WireOpName::Read, Some(key), None),
+            McasOpKind::Mcas { updates } => (WireOpName::Mcas, None, Some(updates)),
+        };
+        let none = |kind| WireResult {
+            kind,
+            value: None,
+            error: None,
+            key: None,
+            detail: None,
+        };
+        let result = match op.result {
+            McasResult::Value { value } => WireResult {
+                value: Some(value),
+                ..none(WireResultType::Value)
+            },
+            McasResult::Missing => none(WireResultType::Missing),
+            McasResult::Ok => none(WireResultType::Ok),
+            McasResult::NotApplied => none(WireResultType::NotApplied),
+            McasResult::Unknown => none(WireResultType::Unknown),
+            McasResult::Failed { error } => WireResult {
+                error: Some(error),
+                ..none(WireResultType::Failed)
+            },
+            McasResult::Corruption { key, detail } => WireResult {
+                key: Some(key),
+                detail: Some(detail),
+                ..none(WireResultType::Corruption)
+            },
+        };
+        WireOp {
+            client: op.client,
+            op: name,
+            key,
+            updates,
+            invoke_us: op.invoke_us,
+            return_us: op.return_us,
+            result,
+        }
+    }
+}
+
+/// `initial` as a map that refuses a key given twice (a JSON object may
+/// repeat a name; which value won would be a guess).
+fn distinct_keys<'de, D: Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<String, String>, D::Error> {
+    struct Visitor;
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = BTreeMap<String, String>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an object of register names and values")
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut initial = BTreeMap::new();
+            while let Some((key, value)) = map.next_entry::<String, String>()? {
+                if initial.contains_key(&key) {
+                    return Err(serde::de::Error::custom(format!("initial names {key} twice")));
+                }
+                initial.insert(key, value);
+            }
+            Ok(initial)
+        }
+    }
+    deserializer.deserialize_map(Visitor)
 }
 
 impl McasHistory {
@@ -95,22 +263,39 @@ impl McasHistory {
         if self.subject != "mcas" {
             return Err(format!("subject is {:?}, not \"mcas\"", self.subject));
         }
+        // Names memcached would refuse, no client could have used.
+        let key_error = |key: &str| {
+            memcache_collections::Key::new(key)
+                .err()
+                .map(|e| format!("key {:?}: {e}", key.chars().take(64).collect::<String>()))
+        };
+        if let Some(error) = self.initial.keys().find_map(|key| key_error(key)) {
+            return Err(format!("initial: {error}"));
+        }
         let mut busy_until: BTreeMap<u32, (usize, u64)> = BTreeMap::new();
         let mut clients: Vec<(u32, u64, usize)> = Vec::new();
         for (i, op) in self.ops.iter().enumerate() {
             let at = |what: String| format!("op {i}: {what}");
+            let keys: Vec<&str> = match &op.kind {
+                McasOpKind::Read { key } => vec![key],
+                McasOpKind::Mcas { updates } if updates.is_empty() => {
+                    return Err(at("an mcas of no register".into()));
+                }
+                McasOpKind::Mcas { updates } => updates.iter().map(|u| u.key.as_str()).collect(),
+            };
+            if let Some(error) = keys.iter().find_map(|key| key_error(key)) {
+                return Err(at(error));
+            }
             match (&op.kind, &op.result) {
                 (_, McasResult::Unknown | McasResult::Failed { .. } | McasResult::Corruption { .. }) => {}
                 (McasOpKind::Read { .. }, McasResult::Value { .. } | McasResult::Missing) => {}
                 (McasOpKind::Mcas { .. }, McasResult::Ok | McasResult::NotApplied) => {}
                 (kind, result) => return Err(at(format!("{kind:?} cannot return {result:?}"))),
             }
-            if let McasOpKind::Mcas { updates } = &op.kind {
-                let mut keys: Vec<&str> = updates.iter().map(|u| u.key.as_str()).collect();
-                keys.sort_unstable();
-                if let Some(pair) = keys.windows(2).find(|pair| pair[0] == pair[1]) {
-                    return Err(at(format!("key {} appears twice", pair[0])));
-                }
+            let mut sorted = keys;
+            sorted.sort_unstable();
+            if let Some(pair) = sorted.windows(2).find(|pair| pair[0] == pair[1]) {
+                return Err(at(format!("key {} appears twice", pair[0])));
             }
             match op.return_us {
                 Some(r) if r < op.invoke_us => return Err(at(format!("returned at {r} before its invoke"))),
