@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use rand_core::Rng;
 
 use super::format::{self, Descriptor, Register, Status};
-use super::{McasClient, McasCorruptionKind, McasError, McasOp, corruption, malformed, no_effect};
+use super::{McasClient, McasCorruptionKind, McasError, McasOp, McasVariant, corruption, malformed, no_effect};
 use crate::format::NodeId;
 use crate::key::Key;
 use crate::store::{
@@ -122,6 +122,8 @@ impl<S: Store> McasClient<S> {
                         claims[i] = Some(claim_token);
                         own_claims.push(i);
                     }
+                    // The slip: taken as claimed by a helper, never read.
+                    CasOutcome::Exists if self.variant == McasVariant::ClaimMismatchTakenAsHelped => {}
                     CasOutcome::Exists | CasOutcome::NotFound => {
                         let reread = self.store.gets(&entry.key).await;
                         let item = reread.map_err(|source| undecided(op, role, earlier_claims, source))?;
@@ -167,6 +169,11 @@ impl<S: Store> McasClient<S> {
                     self.lives.insert(server, running);
                 }
             }
+            if self.variant == McasVariant::ReleaseBeforeDecided {
+                // The slip: released by this client's own decision first.
+                self.release(op, id, &entries, decision, &mut claims, &mut finding)
+                    .await;
+            }
             let decided = Descriptor {
                 status: decision,
                 entries: entries.clone(),
@@ -183,7 +190,8 @@ impl<S: Store> McasClient<S> {
             };
         }
         let complete = self.release(op, id, &entries, status, &mut claims, &mut finding).await;
-        if role == Role::Originator && complete {
+        let collects = role == Role::Originator || self.variant == McasVariant::HelperDeletes;
+        if collects && complete {
             // Every register has left this descriptor and none can return
             // to it: collect it (best effort; a leftover is inert).
             let _ = self.store.delete(&descriptor_key).await;
@@ -234,6 +242,14 @@ impl<S: Store> McasClient<S> {
     ) -> Result<Option<Status>, McasError> {
         let bytes = format::encode_descriptor(decided);
         let mut lost_reply: Option<StoreError> = None;
+        if self.variant == McasVariant::DecideWithoutCas {
+            // The slip: whatever was decided before is overwritten.
+            return match self.store.set(descriptor_key, bytes).await {
+                Ok(_) => Ok(Some(decided.status)),
+                Err(source) if role == Role::Originator => Err(McasError::OutcomeUnknown { op, source }),
+                Err(source) => Err(no_effect(op, source)),
+            };
+        }
         for _ in 0..self.retries_max {
             match self.store.cas(descriptor_key, bytes.clone(), token).await {
                 Ok(CasOutcome::Stored(_)) => return Ok(Some(decided.status)),
@@ -337,6 +353,10 @@ impl<S: Store> McasClient<S> {
                         value,
                     });
                     let key = entry.key.clone();
+                    if self.variant == McasVariant::ReleaseWithoutCas {
+                        // The slip: overwrites whatever came after the release.
+                        return (i, Command::Set { key, value });
+                    }
                     (i, Command::Cas { key, value, token })
                 })
             })

@@ -33,6 +33,7 @@
 mod error;
 pub mod format;
 mod help;
+mod variant;
 
 use std::collections::BTreeMap;
 
@@ -41,6 +42,7 @@ use rand_core::Rng;
 
 pub use error::{McasCorruptionKind, McasError, McasOp};
 use format::{DescriptorEntry, Register};
+pub use variant::McasVariant;
 
 use crate::format::NodeId;
 use crate::key::Key;
@@ -60,6 +62,9 @@ pub struct McasOptions {
     /// operating system. A seed is for the simulator, which derives one per
     /// client so runs replay; two clients must not share one.
     pub id_seed: Option<u64>,
+    /// The algorithm: the library's, or a broken copy for the harness to
+    /// catch ([`McasVariant`]).
+    pub variant: McasVariant,
 }
 
 impl Default for McasOptions {
@@ -68,6 +73,7 @@ impl Default for McasOptions {
             item_size_max: ITEM_SIZE_MAX_DEFAULT,
             retries_max: 64,
             id_seed: None,
+            variant: McasVariant::default(),
         }
     }
 }
@@ -116,6 +122,7 @@ pub struct McasClient<S> {
     lives: BTreeMap<String, u64>,
     item_size_max: usize,
     retries_max: u32,
+    variant: McasVariant,
 }
 
 impl<S: Store> McasClient<S> {
@@ -127,6 +134,7 @@ impl<S: Store> McasClient<S> {
             lives: BTreeMap::new(),
             item_size_max: options.item_size_max,
             retries_max: options.retries_max,
+            variant: options.variant,
         }
     }
 
@@ -244,6 +252,12 @@ impl<S: Store> McasClient<S> {
                         life,
                     }));
                 }
+                Register::Claim(id) if self.variant == McasVariant::ReadOldValueOfClaim => {
+                    if let Some(entry) = self.old_value_of_claim(key, id, item.cas).await {
+                        return Ok(Some(entry));
+                    }
+                    self.resolve_claim(op, key, id, item.cas).await?;
+                }
                 Register::Claim(id) => self.resolve_claim(op, key, id, item.cas).await?,
             }
         }
@@ -298,6 +312,21 @@ impl<S: Store> McasClient<S> {
         };
         let status = self.help(op, id, descriptor, token, help::Role::Originator).await?;
         Ok(status == Some(format::Status::Succeeded))
+    }
+
+    /// [`McasVariant::ReadOldValueOfClaim`]'s slip: the claimed register's
+    /// old value from the descriptor, whatever its status (`None` when the
+    /// descriptor cannot be read).
+    async fn old_value_of_claim(&mut self, key: &Key, id: NodeId, token: CasToken) -> Option<Entry> {
+        let item = self.store.gets(&format::descriptor_key(id)).await.ok()??;
+        let descriptor = format::decode_descriptor(&item.value).ok()?;
+        let entry = descriptor.entries.into_iter().find(|entry| entry.key == *key)?;
+        Some(Entry {
+            key: key.clone(),
+            value: entry.old,
+            token,
+            life: entry.life,
+        })
     }
 
     fn check_entries(&self, entries: &[DescriptorEntry]) -> Result<(), McasError> {

@@ -19,6 +19,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
+use memcache_collections::mcas::McasVariant;
 use memcache_collections::store::{Command, FaultRates, FaultyStore, Reply, StoreError, block_on};
 use memcache_collections::{Entry, Key, McasClient, McasError, McasOptions, Store};
 use rand_core::Rng;
@@ -43,6 +44,9 @@ pub struct BankConfig {
     /// failures without effect, lost replies as unknown outcomes, and
     /// neither may cost money. Setup and the closing audits run without.
     pub faults: FaultRates,
+    /// The algorithm the running clients use (setup and the closing audits
+    /// use the library's).
+    pub variant: McasVariant,
 }
 
 impl Default for BankConfig {
@@ -54,6 +58,7 @@ impl Default for BankConfig {
             audits: 3,
             balance: 100,
             faults: FaultRates::default(),
+            variant: McasVariant::default(),
         }
     }
 }
@@ -96,16 +101,14 @@ pub fn run_bank<S: Store>(store: &S, config: &BankConfig, seed: u64) -> Result<B
         .collect();
     let mut tasks: Vec<Task<'_>> = (0..config.clients)
         .map(|t| {
-            let client = Client::new(mcas_client(&faulty[t], seed, t as u32), t as u32, &recorder);
+            let mcas = running_client(&faulty[t], seed, t as u32, config.variant);
+            let client = Client::new(mcas, t as u32, &recorder);
             Box::pin(transfers(client, config, &accounts, &counters[t])) as Task<'_>
         })
         .collect();
     let auditor_id = config.clients as u32;
-    let auditor = Client::new(
-        mcas_client(&faulty[config.clients], seed, auditor_id),
-        auditor_id,
-        &recorder,
-    );
+    let mcas = running_client(&faulty[config.clients], seed, auditor_id, config.variant);
+    let auditor = Client::new(mcas, auditor_id, &recorder);
     tasks.push(Box::pin(audits(auditor, config.audits, &accounts)));
     let mut order = stream(seed, Stream::Schedule, 0);
     let mut context = Context::from_waker(Waker::noop());
@@ -138,8 +141,13 @@ pub fn run_bank<S: Store>(store: &S, config: &BankConfig, seed: u64) -> Result<B
 type Task<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + 'a>>;
 
 fn mcas_client<S: Store>(store: S, seed: u64, client: u32) -> McasClient<S> {
+    running_client(store, seed, client, McasVariant::default())
+}
+
+fn running_client<S: Store>(store: S, seed: u64, client: u32, variant: McasVariant) -> McasClient<S> {
     let options = McasOptions {
         id_seed: Some(derived_seed(seed, Stream::NodeIds, client)),
+        variant,
         ..McasOptions::default()
     };
     McasClient::new(store, options)
