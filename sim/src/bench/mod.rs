@@ -3,6 +3,7 @@
 
 pub mod checker;
 pub mod families;
+pub mod mcas;
 pub mod real;
 pub mod sim;
 

@@ -17,6 +17,35 @@ pub enum BenchCommand {
     /// The checker's speed and memory on generated histories with 1% unknown
     /// outcomes (deque histories, or with `--subject mcas` MCAS bank runs).
     Checker(CheckerArgs),
+    /// MCAS against private local memcached servers (started and stopped
+    /// here): throughput, success share, requests and latency per MCAS.
+    Mcas(McasArgs),
+}
+
+/// `mcsim bench mcas`'s arguments.
+#[derive(clap::Args)]
+pub struct McasArgs {
+    /// Client counts to measure, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8")]
+    pub clients: Vec<usize>,
+    /// Entries per MCAS, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "2,4,8")]
+    pub entries: Vec<usize>,
+    /// Registers the entries are drawn from (fewer: more contention).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
+    pub registers: u64,
+    /// memcached servers to spread the registers over.
+    #[arg(long, default_value_t = 1)]
+    pub servers: usize,
+    /// Seconds measured per point.
+    #[arg(long, default_value_t = 2.0)]
+    pub duration_s: f64,
+    /// Seed of the clients' register draws.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `mcsim bench real`'s arguments.
@@ -183,6 +212,7 @@ pub fn run(command: BenchCommand) -> u8 {
         }
         BenchCommand::Checker(args) if !args.families.is_empty() => families(&args.families, args.seed, args.json),
         BenchCommand::Checker(args) => checker(&args.ops, &args.clients, args.seed, args.subject, args.json),
+        BenchCommand::Mcas(args) => mcas(&args),
     }
 }
 
@@ -235,6 +265,33 @@ fn show(report: &bench::real::RealBenchReport, json: bool, out: Option<&std::pat
 fn real(config: &bench::real::RealBenchConfig, json: bool, out: Option<&std::path::Path>) -> u8 {
     match bench::real::run(config) {
         Ok(report) => show(&report, json, out),
+        Err(error) => {
+            eprintln!("mcsim: {error}");
+            exit::HARNESS
+        }
+    }
+}
+
+/// `mcsim bench mcas`.
+fn mcas(args: &McasArgs) -> u8 {
+    if !(args.duration_s > 0.0 && args.duration_s.is_finite()) || args.clients.contains(&0) || args.entries.contains(&0)
+    {
+        eprintln!("mcsim: --duration-s, --clients and --entries must be positive");
+        return exit::USAGE;
+    }
+    let config = bench::mcas::McasBenchConfig {
+        clients: args.clients.clone(),
+        entries: args.entries.clone(),
+        registers: args.registers as usize,
+        servers: args.servers,
+        duration: Duration::from_secs_f64(args.duration_s),
+        seed: args.seed,
+    };
+    match bench::mcas::run(&config) {
+        Ok(report) => {
+            print(args.json, &report, || bench::mcas::render_table(&report));
+            exit::OK
+        }
         Err(error) => {
             eprintln!("mcsim: {error}");
             exit::HARNESS
