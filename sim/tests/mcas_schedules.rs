@@ -60,8 +60,8 @@ fn the_bank_is_linearizable_in_every_schedule_in_memory() {
     every_schedule_is_linearizable(&MemoryStore::default(), 0..300, "in_memory");
 }
 
-#[test]
-fn the_bank_is_linearizable_in_every_schedule_on_real_memcached() {
+/// Three private memcached servers and a store over them.
+fn real_cluster() -> (Vec<LocalServer>, MemcachedStore) {
     let servers: Vec<LocalServer> = (0..3)
         .map(|_| {
             LocalServer::start(LocalServerConfig::default()).expect("memcached (bash scripts/test.sh installs it)")
@@ -69,7 +69,31 @@ fn the_bank_is_linearizable_in_every_schedule_on_real_memcached() {
         .collect();
     let addresses: Vec<String> = servers.iter().map(LocalServer::address).collect();
     let store = MemcachedStore::connect(&addresses, &MemcachedOptions::default()).unwrap();
+    (servers, store)
+}
+
+#[test]
+fn the_bank_is_linearizable_in_every_schedule_on_real_memcached() {
+    let (_servers, store) = real_cluster();
     every_schedule_is_linearizable(&store, 0..15, "on_real_memcached");
+}
+
+/// The same with 5 % of requests and 5 % of replies lost on the way to and
+/// from real servers (three).
+#[test]
+fn the_bank_is_linearizable_with_lost_messages_on_real_memcached() {
+    let (_servers, store) = real_cluster();
+    every_schedule_is_linearizable_with(&store, &lossy(), 0..15, "lost_messages_on_real");
+}
+
+fn lossy() -> BankConfig {
+    BankConfig {
+        faults: FaultRates {
+            lose_request: 0.05,
+            lose_reply: 0.05,
+        },
+        ..BankConfig::default()
+    }
 }
 
 /// Lost requests and lost replies (5 % each, per client): every failure
@@ -77,14 +101,8 @@ fn the_bank_is_linearizable_in_every_schedule_on_real_memcached() {
 /// may place or drop, and no schedule loses or creates money.
 #[test]
 fn the_bank_is_linearizable_with_lost_messages_in_memory() {
-    let config = BankConfig {
-        faults: FaultRates {
-            lose_request: 0.05,
-            lose_reply: 0.05,
-        },
-        ..BankConfig::default()
-    };
-    every_schedule_is_linearizable_with(&MemoryStore::default(), &config, 0..300, "lost_messages");
+    let config = lossy();
+    every_schedule_is_linearizable_with(&MemoryStore::default(), &config, 0..300, "lost_messages_in_memory");
     // The faults fired and left unknown outcomes for the checker to decide.
     let run = run_bank(&MemoryStore::default(), &config, 7).unwrap();
     let unknown = run
