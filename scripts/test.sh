@@ -8,7 +8,7 @@
 # determinism check. One build serves every stage: the `ci` profile (release
 # speed, debug assertions and overflow checks on) with the `models` feature.
 # Tests that need memcached start their own servers on free loopback ports.
-# About 10 minutes from a clean clone on 2 cores (README says where the time
+# About 8 minutes from a clean clone on 2 cores (README says where the time
 # goes); longer runs (exhaustive loom, more seeds) are separate commands.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +34,7 @@ build=(--profile ci --locked --features memcache-sim/models)
 # The binary `cargo test` builds for the integration tests: run as it is,
 # since `cargo run -p memcache-sim` would resolve features without the
 # workspace's dev-dependencies and build everything a second time.
-mcsim=target/ci/mcsim
+mcsim=${CARGO_TARGET_DIR:-target}/ci/mcsim
 started=$(date +%s)
 stages=()
 

@@ -18,7 +18,7 @@ trap 'rm -rf "$dir"' EXIT
 # else a release build.
 if [ -z "${MCSIM:-}" ]; then
   cargo build --release --locked -q -p memcache-sim
-  MCSIM=target/release/mcsim
+  MCSIM=${CARGO_TARGET_DIR:-target}/release/mcsim
 fi
 "$MCSIM" run scenarios/ --seeds "$seeds" --json --report "$dir/runs" > /dev/null || true
 python3 - "$dir/runs" > "$dir/table.tsv" <<'PY'

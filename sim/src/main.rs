@@ -46,7 +46,7 @@ use memcache_sim::exit;
 #[command(
     name = "mcsim",
     version,
-    about = "Harness for the memcached deque: simulate, check, benchmark"
+    about = "Harness for the memcached deque and MCAS: simulate, check, benchmark"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -76,7 +76,8 @@ enum Command {
     /// One simulated run from a configuration file (or the defaults) and a
     /// seed, checked for linearizability and corruption detection.
     Sim(cli::sim::SimArgs),
-    /// Check a history file (JSON) from anywhere.
+    /// Check a history file (JSON) from anywhere: a deque's, or MCAS
+    /// registers' (`"subject": "mcas"`).
     Check(cli::check::CheckArgs),
     /// Several clients share a deque on the in-process store; every value
     /// must come out exactly once.

@@ -72,7 +72,7 @@ impl fmt::Display for Replay {
 }
 
 /// A path as a shell word: as is when it needs no quoting.
-fn quoted(path: &Path) -> String {
+pub fn quoted(path: &Path) -> String {
     let text = path.display().to_string();
     let plain = !text.is_empty()
         && text

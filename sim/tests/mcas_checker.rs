@@ -339,6 +339,39 @@ fn malformed_histories_are_refused_naming_the_operation() {
     }
     let nothing = bank(vec![mcas(0, 10, &[], McasResult::Ok)]);
     assert_eq!(check_mcas(&nothing, 1000).unwrap_err(), "op 0: an mcas of no register");
+    let descriptor = bank(vec![read(0, "memcache-collections:mcas:00", 10, "50")]);
+    assert!(check_mcas(&descriptor, 1000).unwrap_err().contains("descriptor space"));
+    // A misspelt error would hide a liveness failure: refused, with the list.
+    let mut typo = bank(vec![read(0, "a", 10, "50")]);
+    typo.ops[0].result = McasResult::Failed {
+        error: "retries_exhaused".into(),
+    };
+    let error = check_mcas(&typo, 1000).unwrap_err();
+    assert!(
+        error.starts_with("op 0: failed with error") && error.contains("retries_exhausted"),
+        "{error}"
+    );
+    // As for the deque, a client may invoke when its previous op returned.
+    let back_to_back = bank(vec![read(0, "a", 10, "50"), read(0, "b", 11, "50")]);
+    assert_eq!(check_mcas(&back_to_back, 1000).unwrap().verdict, Verdict::Linearizable);
+}
+
+/// A violation names the operation the longest valid order could not place.
+#[test]
+fn a_violation_names_where_to_look() {
+    let history = bank(vec![
+        mcas(0, 10, &[("a", "50", "40#t1"), ("b", "50", "60#t1")], McasResult::Ok),
+        read(1, "b", 20, "50"),
+    ]);
+    let report = check_mcas(&history, 1000).unwrap();
+    assert_eq!(report.verdict, Verdict::NotLinearizable);
+    assert!(
+        report
+            .reason
+            .contains("cannot go on with op 1: client 1 read b returned 50 (20-21 us)"),
+        "{}",
+        report.reason
+    );
 }
 
 #[test]

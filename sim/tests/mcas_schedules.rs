@@ -44,7 +44,8 @@ fn every_schedule_is_linearizable_with<S: Store>(
     test: &str,
 ) {
     for seed in seeds {
-        let replay = format!("replay (seeds run in order): cargo test -p memcache-sim --test mcas_schedules {test}");
+        let replay =
+            format!("replay (seeds run in order): cargo test -p memcache-sim --test mcas_schedules {test} -- --exact");
         let (verdict, reason, money) =
             judge_with(store, config, seed).unwrap_or_else(|e| panic!("seed {seed}: {e}\n{replay}"));
         assert_eq!(verdict, Verdict::Linearizable, "seed {seed}: {reason}\n{replay}");
@@ -57,7 +58,11 @@ fn every_schedule_is_linearizable_with<S: Store>(
 
 #[test]
 fn the_bank_is_linearizable_in_every_schedule_in_memory() {
-    every_schedule_is_linearizable(&MemoryStore::default(), 0..300, "in_memory");
+    every_schedule_is_linearizable(
+        &MemoryStore::default(),
+        0..300,
+        "the_bank_is_linearizable_in_every_schedule_in_memory",
+    );
 }
 
 /// Three private memcached servers and a store over them.
@@ -75,7 +80,11 @@ fn real_cluster() -> (Vec<LocalServer>, MemcachedStore) {
 #[test]
 fn the_bank_is_linearizable_in_every_schedule_on_real_memcached() {
     let (_servers, store) = real_cluster();
-    every_schedule_is_linearizable(&store, 0..15, "on_real_memcached");
+    every_schedule_is_linearizable(
+        &store,
+        0..15,
+        "the_bank_is_linearizable_in_every_schedule_on_real_memcached",
+    );
 }
 
 /// The same with 5 % of requests and 5 % of replies lost on the way to and
@@ -83,7 +92,12 @@ fn the_bank_is_linearizable_in_every_schedule_on_real_memcached() {
 #[test]
 fn the_bank_is_linearizable_with_lost_messages_on_real_memcached() {
     let (_servers, store) = real_cluster();
-    every_schedule_is_linearizable_with(&store, &lossy(), 0..15, "lost_messages_on_real");
+    every_schedule_is_linearizable_with(
+        &store,
+        &lossy(),
+        0..15,
+        "the_bank_is_linearizable_with_lost_messages_on_real_memcached",
+    );
 }
 
 fn lossy() -> BankConfig {
@@ -102,7 +116,12 @@ fn lossy() -> BankConfig {
 #[test]
 fn the_bank_is_linearizable_with_lost_messages_in_memory() {
     let config = lossy();
-    every_schedule_is_linearizable_with(&MemoryStore::default(), &config, 0..300, "lost_messages_in_memory");
+    every_schedule_is_linearizable_with(
+        &MemoryStore::default(),
+        &config,
+        0..300,
+        "the_bank_is_linearizable_with_lost_messages_in_memory",
+    );
     // The faults fired and left unknown outcomes for the checker to decide.
     let run = run_bank(&MemoryStore::default(), &config, 7).unwrap();
     let unknown = run

@@ -38,6 +38,8 @@ pub struct McasBenchConfig {
 pub struct McasBenchPoint {
     pub clients: usize,
     pub entries: usize,
+    /// Registers drawn from (`--registers`, raised to `entries` if below).
+    pub registers: usize,
     /// MCAS calls made.
     pub mcas: u64,
     pub mcas_per_s: f64,
@@ -138,6 +140,7 @@ fn measure(
     Ok(McasBenchPoint {
         clients,
         entries,
+        registers,
         mcas: calls,
         mcas_per_s: calls as f64 / elapsed.as_secs_f64(),
         succeeded_ratio: per_call(sum(|t| t.succeeded)),

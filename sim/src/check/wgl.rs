@@ -45,9 +45,11 @@ pub struct Timed<Op, Ret> {
 pub enum WglOutcome {
     /// A valid order exists.
     Linearizable,
-    /// No valid order; `deepest` is the largest number of operations some
-    /// order placed (the rest is where it failed).
-    NotLinearizable { deepest: usize },
+    /// No valid order. `deepest` is the most operations some valid order
+    /// placed; `stuck` is the required operation that order could not
+    /// place next (the pending one with the earliest return), the place to
+    /// start reading the history.
+    NotLinearizable { deepest: usize, stuck: Option<usize> },
     /// The budget ran out.
     Unknown,
 }
@@ -73,13 +75,17 @@ where
     }
     let mut steps = 0u64;
     let mut deepest = 0usize;
+    let mut deepest_done: Vec<u64> = Vec::new();
     let start = settle(initial.clone(), vec![0; ops.len().div_ceil(64)], ops);
     let mut stack = vec![frame(start, ops)];
     while let Some(top) = stack.last_mut() {
         if top.placed_required == required {
             return (WglOutcome::Linearizable, steps);
         }
-        deepest = deepest.max(top.placed);
+        if top.placed > deepest || deepest_done.is_empty() {
+            deepest = top.placed;
+            deepest_done = top.done.clone();
+        }
         let Some(i) = top.candidates.pop() else {
             stack.pop();
             continue;
@@ -171,5 +177,9 @@ where
             .collect()
     }
 
-    (WglOutcome::NotLinearizable { deepest }, steps)
+    let is_done = |i: usize| deepest_done.get(i / 64).is_some_and(|word| word >> (i % 64) & 1 == 1);
+    let stuck = (0..ops.len())
+        .filter(|&i| !is_done(i) && ops[i].ret.is_some())
+        .min_by_key(|&i| (ops[i].return_us, i));
+    (WglOutcome::NotLinearizable { deepest, stuck }, steps)
 }

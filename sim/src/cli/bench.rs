@@ -31,7 +31,8 @@ pub struct McasArgs {
     /// Entries per MCAS, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "2,4,8")]
     pub entries: Vec<usize>,
-    /// Registers the entries are drawn from (fewer: more contention).
+    /// Registers the entries are drawn from (fewer: more contention; at
+    /// least as many as the entries of the point).
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
     pub registers: u64,
     /// memcached servers to spread the registers over.
@@ -274,9 +275,9 @@ fn real(config: &bench::real::RealBenchConfig, json: bool, out: Option<&std::pat
 
 /// `mcsim bench mcas`.
 fn mcas(args: &McasArgs) -> u8 {
-    if !(args.duration_s > 0.0 && args.duration_s.is_finite()) || args.clients.contains(&0) || args.entries.contains(&0)
-    {
-        eprintln!("mcsim: --duration-s, --clients and --entries must be positive");
+    let positive = args.duration_s > 0.0 && args.duration_s.is_finite() && args.servers > 0;
+    if !positive || args.clients.contains(&0) || args.entries.contains(&0) {
+        eprintln!("mcsim: --duration-s, --servers, --clients and --entries must be positive");
         return exit::USAGE;
     }
     let config = bench::mcas::McasBenchConfig {
@@ -323,8 +324,11 @@ fn sim(ops: u64, clients: u32, seed: u64, faults_off_only: bool, json: bool) -> 
 /// `mcsim bench checker`.
 fn checker(sizes: &[usize], clients: &[u32], seed: u64, subject: Subject, json: bool) -> u8 {
     let mut points = Vec::new();
+    // The size each point was asked for (an MCAS history's is approximate).
+    let mut asked = Vec::new();
     for &ops in sizes {
         for &c in clients {
+            asked.push(ops);
             let point = match subject {
                 Subject::Deque => Ok(bench::checker::measure(c, ops, seed)),
                 Subject::Mcas => bench::checker::measure_mcas(c, ops, seed),
@@ -344,12 +348,15 @@ fn checker(sizes: &[usize], clients: &[u32], seed: u64, subject: Subject, json: 
     print(json, &points, || bench::checker::render_table(&points));
     let undecided = points
         .iter()
-        .any(|p| p.verdict != memcache_sim::verdict::Verdict::Linearizable);
-    if undecided {
+        .position(|p| p.verdict != memcache_sim::verdict::Verdict::Linearizable);
+    if let Some(i) = undecided {
         eprintln!(
-            "FAIL: a generated (linearizable) history was not judged linearizable; replay: mcsim bench checker \
-             --subject {} --seed {seed}",
-            if subject == Subject::Mcas { "mcas" } else { "deque" }
+            "FAIL: a generated (linearizable) history was judged {}; replay: mcsim bench checker --subject {} \
+             --ops {} --clients {} --seed {seed}",
+            points[i].verdict,
+            if subject == Subject::Mcas { "mcas" } else { "deque" },
+            asked[i],
+            points[i].clients
         );
         return exit::HARNESS;
     }

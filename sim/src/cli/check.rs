@@ -138,7 +138,10 @@ fn exit_with(verdict: Verdict, path: &std::path::Path, steps_max: u64) -> u8 {
         } else {
             format!(" --steps-max {steps_max}")
         };
-        eprintln!("FAIL: {verdict}; replay: mcsim check {}{steps}", path.display());
+        eprintln!(
+            "FAIL: {verdict}; replay: mcsim check {}{steps}",
+            memcache_sim::replay::quoted(path)
+        );
     }
     status
 }

@@ -275,8 +275,11 @@ fn failure(error: &McasError) -> Result<McasResult, String> {
             error: "retries_exhausted".into(),
         },
         error if error.outcome_unknown() => McasResult::Unknown,
-        McasError::Backend { .. } | McasError::CasDisabled { .. } => McasResult::Failed {
+        McasError::Backend { .. } => McasResult::Failed {
             error: "backend".into(),
+        },
+        McasError::CasDisabled { .. } => McasResult::Failed {
+            error: "cas_disabled".into(),
         },
         other => return Err(format!("the workload's request was refused: {other}")),
     })

@@ -12,7 +12,7 @@ use crate::check::wgl::Timed;
 /// Whether `history` (at most 9 operations after preparation; more is
 /// refused with `None`) has a linearization.
 pub fn brute_force_mcas(history: &McasHistory) -> Option<bool> {
-    let (initial, ops) = prepare(history);
+    let (initial, ops, _) = prepare(history);
     if ops.len() > 9 {
         return None;
     }

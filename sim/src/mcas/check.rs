@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use super::history::{McasHistory, McasOpKind, McasResult};
+use super::history::{McasHistory, McasHistoryOp, McasOpKind, McasResult};
 use super::spec::{RegisterOp, RegisterRet, RegisterSpec};
 use crate::check::wgl::{Timed, WglOutcome, linearizable};
 use crate::verdict::Verdict;
@@ -48,8 +48,9 @@ impl Interned {
 
 /// The history as the search sees it: the initial state and every
 /// operation that may have had an effect or was observed (failed
-/// operations and unknown reads are left out: neither changes anything).
-pub fn prepare(history: &McasHistory) -> (RegisterSpec, Vec<Timed<RegisterOp, RegisterRet>>) {
+/// operations and unknown reads are left out: neither changes anything),
+/// with each one's index in the history.
+pub fn prepare(history: &McasHistory) -> (RegisterSpec, Vec<Timed<RegisterOp, RegisterRet>>, Vec<usize>) {
     let mut names = Interned::default();
     let initial: Vec<(usize, u32)> = history
         .initial
@@ -57,7 +58,8 @@ pub fn prepare(history: &McasHistory) -> (RegisterSpec, Vec<Timed<RegisterOp, Re
         .map(|(key, value)| (names.key(key), names.value(value)))
         .collect();
     let mut ops = Vec::new();
-    for op in &history.ops {
+    let mut origin = Vec::new();
+    for (index, op) in history.ops.iter().enumerate() {
         let spec_op = match &op.kind {
             McasOpKind::Read { key } => RegisterOp::Read(names.key(key)),
             McasOpKind::Mcas { updates } => RegisterOp::Mcas(
@@ -88,12 +90,13 @@ pub fn prepare(history: &McasHistory) -> (RegisterSpec, Vec<Timed<RegisterOp, Re
             invoke_us: op.invoke_us,
             return_us,
         });
+        origin.push(index);
     }
     let mut values = vec![None; names.key_count()];
     for (key, value) in initial {
         values[key] = Some(value);
     }
-    (RegisterSpec { values }, ops)
+    (RegisterSpec { values }, ops, origin)
 }
 
 /// Judges `history` (validated first: a malformed one is an `Err` naming
@@ -122,26 +125,75 @@ pub fn check_mcas(history: &McasHistory, steps_max: u64) -> Result<McasReport, S
             0,
         ));
     }
-    let (initial, ops) = prepare(history);
+    let (initial, ops, origin) = prepare(history);
     let (outcome, steps) = linearizable(&initial, &ops, steps_max);
+    let counted = |n: usize| {
+        if n == 1 {
+            "1 operation".to_owned()
+        } else {
+            format!("{n} operations")
+        }
+    };
     Ok(match outcome {
         WglOutcome::Linearizable => report(
             Verdict::Linearizable,
-            format!("a valid order of {} operations exists", ops.len()),
-            steps,
-        ),
-        WglOutcome::NotLinearizable { deepest } => report(
-            Verdict::NotLinearizable,
             format!(
-                "no order of the {} operations fits a register's values; the longest valid prefix places {deepest}",
-                ops.len()
+                "a valid order of the {} that took effect or were seen exists",
+                counted(ops.len())
             ),
             steps,
         ),
+        WglOutcome::NotLinearizable { deepest, stuck } => {
+            let at = match stuck {
+                Some(i) => format!(
+                    "; the longest valid order ({} placed) cannot go on with op {}: {}",
+                    counted(deepest),
+                    origin[i],
+                    describe(&history.ops[origin[i]])
+                ),
+                None => String::new(),
+            };
+            report(
+                Verdict::NotLinearizable,
+                format!(
+                    "no order of the {} that took effect or were seen fits a register's values{at}",
+                    counted(ops.len())
+                ),
+                steps,
+            )
+        }
         WglOutcome::Unknown => report(
             Verdict::Unknown,
             format!("the search spent its {steps_max} steps without deciding"),
             steps,
         ),
     })
+}
+
+/// One operation in a sentence: who, what, and what it returned.
+pub fn describe(op: &McasHistoryOp) -> String {
+    let what = match &op.kind {
+        McasOpKind::Read { key } => format!("read {key}"),
+        McasOpKind::Mcas { updates } => {
+            let parts: Vec<String> = updates
+                .iter()
+                .map(|u| format!("{} {} -> {}", u.key, u.expected, u.new))
+                .collect();
+            format!("mcas [{}]", parts.join(", "))
+        }
+    };
+    let returned = match &op.result {
+        McasResult::Value { value } => format!("returned {value}"),
+        McasResult::Missing => "found nothing".to_owned(),
+        McasResult::Ok => "succeeded".to_owned(),
+        McasResult::NotApplied => "failed (not applied)".to_owned(),
+        McasResult::Unknown => "outcome unknown".to_owned(),
+        McasResult::Failed { error } => format!("failed without effect ({error})"),
+        McasResult::Corruption { key, detail } => format!("reported corruption at {key} ({detail})"),
+    };
+    let span = match op.return_us {
+        Some(r) => format!("{}-{r} us", op.invoke_us),
+        None => format!("{}- us, never returned", op.invoke_us),
+    };
+    format!("client {} {what} {returned} ({span})", op.client)
 }

@@ -256,6 +256,16 @@ fn distinct_keys<'de, D: Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<
     deserializer.deserialize_map(Visitor)
 }
 
+/// The `error` names of a `failed` result: the `McasError` kinds that
+/// certainly had no effect (`retries_exhausted` is a liveness failure).
+pub const FAILED_ERRORS: &[&str] = &[
+    "backend",
+    "retries_exhausted",
+    "cas_disabled",
+    "invalid_entries",
+    "too_large",
+];
+
 impl McasHistory {
     /// Refuses a history that breaks the format's rules, naming the
     /// operation by its index, since a verdict on it would mean nothing.
@@ -263,11 +273,16 @@ impl McasHistory {
         if self.subject != "mcas" {
             return Err(format!("subject is {:?}, not \"mcas\"", self.subject));
         }
-        // Names memcached would refuse, no client could have used.
+        // Names memcached would refuse, or the library keeps for its
+        // descriptors: no client could have used them as registers.
         let key_error = |key: &str| {
+            let shown = key.chars().take(64).collect::<String>();
+            if key.starts_with(memcache_collections::mcas::format::DESCRIPTOR_KEY_PREFIX) {
+                return Some(format!("key {shown:?} is in the library's descriptor space"));
+            }
             memcache_collections::Key::new(key)
                 .err()
-                .map(|e| format!("key {:?}: {e}", key.chars().take(64).collect::<String>()))
+                .map(|e| format!("key {shown:?}: {e}"))
         };
         if let Some(error) = self.initial.keys().find_map(|key| key_error(key)) {
             return Err(format!("initial: {error}"));
@@ -287,10 +302,17 @@ impl McasHistory {
                 return Err(at(error));
             }
             match (&op.kind, &op.result) {
+                (_, McasResult::Failed { error }) if !FAILED_ERRORS.contains(&error.as_str()) => {
+                    return Err(at(format!(
+                        "failed with error {error:?}; the errors are {}",
+                        FAILED_ERRORS.join(", ")
+                    )));
+                }
                 (_, McasResult::Unknown | McasResult::Failed { .. } | McasResult::Corruption { .. }) => {}
                 (McasOpKind::Read { .. }, McasResult::Value { .. } | McasResult::Missing) => {}
                 (McasOpKind::Mcas { .. }, McasResult::Ok | McasResult::NotApplied) => {}
-                (kind, result) => return Err(at(format!("{kind:?} cannot return {result:?}"))),
+                (McasOpKind::Read { .. }, _) => return Err(at("a read returns value or missing".into())),
+                (McasOpKind::Mcas { .. }, _) => return Err(at("an mcas returns ok or not_applied".into())),
             }
             let mut sorted = keys;
             sorted.sort_unstable();
@@ -310,7 +332,7 @@ impl McasHistory {
         clients.sort_unstable();
         for &(client, invoke_us, i) in &clients {
             if let Some(&(previous, until)) = busy_until.get(&client)
-                && invoke_us <= until
+                && invoke_us < until
             {
                 return Err(format!(
                     "op {i}: client {client} invoked it while op {previous} was running"
