@@ -514,6 +514,43 @@ fn a_helper_whose_claim_the_originator_released_reports_nothing<S: Store + Debug
     );
 }
 
+/// A reader that meets an MCAS halfway (the originator stopped before its
+/// second claim) finishes it: the helper's claims and decision are the
+/// MCAS's own, so it succeeds, and the originator, resuming, learns so.
+fn a_reader_helps_a_stalled_mcas_to_success<S: Store + Debug>(store: &S) {
+    let mut setup = client(store, 15);
+    accounts(&mut setup, &["half-a", "half-b"]);
+    let gate = Gate {
+        inner: store,
+        held: |command| {
+            matches!(command, Command::Cas { key, value, .. }
+                if key.as_bytes() == b"half-b" && matches!(format::decode_register(value), Ok(Register::Claim(_))))
+        },
+        open: AtomicBool::new(false),
+    };
+    let mut originator = client(&gate, 16);
+    let read = vec![get(&mut originator, "half-a"), get(&mut originator, "half-b")];
+    let updates = read.into_iter().map(|e| (e, b"new".to_vec())).collect();
+    let mut mcas = Box::pin(originator.mcas(updates));
+    let mut context = Context::from_waker(Waker::noop());
+    assert!(
+        mcas.as_mut().poll(&mut context).is_pending(),
+        "held before claiming half-b"
+    );
+    let mut reader = client(store, 17);
+    assert_eq!(
+        values(&mut reader, &["half-a"]),
+        [b"new".to_vec()],
+        "the reader finished it"
+    );
+    gate.open.store(true, Ordering::SeqCst);
+    assert_eq!(block_on(mcas), Ok(true));
+    assert_eq!(
+        values(&mut setup, &["half-a", "half-b"]),
+        [b"new".to_vec(), b"new".to_vec()]
+    );
+}
+
 on_every_world!(
     transfers_conserve_money,
     all_or_nothing,
@@ -524,4 +561,5 @@ on_every_world!(
     a_lost_descriptor_is_corruption,
     garbage_under_a_register_is_corruption,
     a_helper_whose_claim_the_originator_released_reports_nothing,
+    a_reader_helps_a_stalled_mcas_to_success,
 );
