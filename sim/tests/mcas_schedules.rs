@@ -158,7 +158,12 @@ fn every_broken_mcas_is_caught() {
             caught.len(),
             caught.first()
         );
-        assert!(!caught.is_empty(), "{} survived {SEEDS} schedules", variant.name());
+        assert!(
+            !caught.is_empty(),
+            "{} survived {SEEDS} schedules; replay: cargo test -p memcache-sim --test mcas_schedules \
+             every_broken_mcas_is_caught -- --nocapture",
+            variant.name()
+        );
     }
 }
 
@@ -198,5 +203,9 @@ fn a_cas_that_ignores_tokens_is_caught() {
             Err(_) => false,
         })
         .count();
-    assert!(caught >= 10, "caught in {caught} of 20 schedules");
+    assert!(
+        caught >= 10,
+        "caught in {caught} of 20 schedules; replay: cargo test -p memcache-sim --test mcas_schedules \
+         a_cas_that_ignores_tokens_is_caught"
+    );
 }
