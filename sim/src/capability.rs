@@ -2,13 +2,16 @@
 //! reason, before any world starts (`RunPlan::refusals`). A configuration
 //! impossible in every world (`RunConfig::problems`) is refused everywhere;
 //! beyond that the simulator can run anything, and the real backend refuses
-//! what memcached cannot be made to do. Also here: how the real backend
+//! what memcached cannot be made to do. MCAS runs (the second subject) are
+//! refused where their history could not be judged: faults that lose
+//! items, and the real backend. Also here: how the real backend
 //! maps a configuration to memcached's command line.
 
 use memcache_collections::memcached::LocalServerConfig;
 use serde::{Deserialize, Serialize};
 
-use crate::config::RunConfig;
+use crate::algorithm::Subject;
+use crate::config::{Fault, RunConfig};
 
 /// Where a run happens.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -32,13 +35,62 @@ impl Backend {
     }
 }
 
-/// Everything `config` asks that `backend` cannot do, one sentence each;
-/// empty if it can run it.
-pub fn refusals(backend: Backend, config: &RunConfig) -> Vec<String> {
+/// Everything `config` asks that `backend` cannot do for `subject`, one
+/// sentence each; empty if it can run it.
+pub fn refusals(backend: Backend, subject: Subject, config: &RunConfig) -> Vec<String> {
     let mut refusals = config.problems();
     match backend {
         Backend::Real => refusals.extend(real_refusals(config)),
         Backend::Sim => refusals.extend(sim_refusals(config)),
+    }
+    if subject == Subject::Mcas {
+        refusals.extend(mcas_refusals(backend, config));
+    }
+    refusals
+}
+
+/// What an MCAS run cannot do yet: lose items (MCAS histories record no
+/// losses, so a register or descriptor gone would be judged as the
+/// algorithm's fault), or run on the real backend (its clients run the
+/// deque only).
+fn mcas_refusals(backend: Backend, config: &RunConfig) -> Vec<String> {
+    let mut refusals = Vec::new();
+    if backend == Backend::Real {
+        refusals.push("MCAS runs on the simulator only: the real backend's clients run the deque".to_owned());
+    }
+    let random = &config.random_faults;
+    let mut losing: Vec<String> = [
+        ("random_faults.restart_per_s", random.restart_per_s),
+        ("random_faults.flush_per_s", random.flush_per_s),
+        ("random_faults.lose_node_per_s", random.lose_node_per_s),
+        ("random_faults.lose_anchor_per_s", random.lose_anchor_per_s),
+    ]
+    .into_iter()
+    .filter(|(_, rate)| *rate > 0.0)
+    .map(|(name, _)| name.to_owned())
+    .collect();
+    losing.extend(
+        config
+            .faults
+            .iter()
+            .enumerate()
+            .filter(|(_, spec)| {
+                matches!(
+                    spec.fault,
+                    Fault::Restart { .. } | Fault::FlushAll { .. } | Fault::Lose { .. }
+                )
+            })
+            .map(|(i, _)| format!("faults[{i}]")),
+    );
+    if config.servers.memory_limit_bytes.is_some() {
+        losing.push("servers.memory_limit_bytes".to_owned());
+    }
+    if !losing.is_empty() {
+        refusals.push(format!(
+            "{}: MCAS histories do not record lost items yet, so a run that loses registers or descriptors could \
+             not be judged",
+            losing.join(", ")
+        ));
     }
     refusals
 }
@@ -144,17 +196,39 @@ mod tests {
         let plan = servers(&config);
         assert_eq!(plan.local.memory_mb, MEMORY_MB_MIN);
         assert!(plan.local.no_evictions && plan.memory_pressure);
-        assert!(refusals(Backend::Real, &config).is_empty());
+        assert!(refusals(Backend::Real, Subject::Deque, &config).is_empty());
     }
 
     #[test]
     fn the_simulator_refuses_flushes_without_cas() {
         let mut config = RunConfig::default();
         config.servers.cas = false;
-        assert!(refusals(Backend::Sim, &config).is_empty());
+        assert!(refusals(Backend::Sim, Subject::Deque, &config).is_empty());
         config.random_faults.flush_per_s = 1.0;
-        assert!(refusals(Backend::Sim, &config)[0].contains("servers.cas = false with flush faults"));
-        assert!(refusals(Backend::Real, &config).is_empty());
+        assert!(refusals(Backend::Sim, Subject::Deque, &config)[0].contains("servers.cas = false with flush faults"));
+        assert!(refusals(Backend::Real, Subject::Deque, &config).is_empty());
+    }
+
+    /// MCAS runs that lose items, or that ask for real memcached, are
+    /// refused by name; the same configuration runs for the deque.
+    #[test]
+    fn mcas_runs_that_lose_items_are_refused() {
+        let mut config = RunConfig::default();
+        assert!(refusals(Backend::Sim, Subject::Mcas, &config).is_empty());
+        assert!(refusals(Backend::Real, Subject::Mcas, &config)[0].contains("simulator only"));
+        config.random_faults.restart_per_s = 1.0;
+        config.faults.push(FaultSpec {
+            trigger: Trigger::AfterOps { ops: 1 },
+            fault: Fault::FlushAll { server: 0 },
+        });
+        let refused = refusals(Backend::Sim, Subject::Mcas, &config);
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert!(
+            refused[0].starts_with("random_faults.restart_per_s, faults[0]: MCAS histories do not record lost items"),
+            "{}",
+            refused[0]
+        );
+        assert!(refusals(Backend::Sim, Subject::Deque, &config).is_empty());
     }
 
     #[test]
@@ -165,8 +239,8 @@ mod tests {
             trigger: Trigger::AfterOps { ops: 1 },
             fault: Fault::Restart { server: 3 },
         });
-        let refusals = refusals(Backend::Real, &config);
-        assert!(super::refusals(Backend::Sim, &config)[0].starts_with("faults[0]: names server 3"));
+        let refusals = refusals(Backend::Real, Subject::Deque, &config);
+        assert!(super::refusals(Backend::Sim, Subject::Deque, &config)[0].starts_with("faults[0]: names server 3"));
         assert_eq!(refusals.len(), 2, "{refusals:?}");
         assert!(refusals[0].starts_with("faults[0]: names server 3"));
         assert!(refusals[1].contains("-I"));

@@ -71,6 +71,15 @@ impl Judgement {
 
 /// Judges `outcome` against what `expect` accepts.
 pub fn judge(outcome: &Outcome, expect: &Expectation, options: CheckOptions) -> Judgement {
+    if let Some(bank) = &outcome.mcas {
+        let (verdict, reason) = judge_mcas(outcome, bank, expect, options);
+        return Judgement {
+            verdict,
+            reason,
+            expected: expect.verdicts.contains(&verdict),
+            check: None,
+        };
+    }
     let (verdict, reason, check) = match &outcome.end {
         RunEnd::CouldNotStart { reason } => (
             Verdict::CouldNotStart,
@@ -132,6 +141,59 @@ pub fn judge(outcome: &Outcome, expect: &Expectation, options: CheckOptions) -> 
     }
 }
 
+/// An MCAS run's verdict, by the same rules as a deque run's: how the run
+/// ended first; then the register checker (`crate::mcas::check_mcas`);
+/// then, on a linearizable history, the bank's invariant (money neither
+/// created nor destroyed in any confirmed snapshot), which must have been
+/// checked at least once and is stated in the reason.
+fn judge_mcas(
+    outcome: &Outcome,
+    bank: &crate::mcas::bank_run::BankRun,
+    expect: &Expectation,
+    options: CheckOptions,
+) -> (Verdict, String) {
+    let checked = || match crate::mcas::check_mcas(&bank.history, options.steps_max) {
+        Ok(report) => (report.verdict, report.reason),
+        Err(malformed) => (
+            Verdict::Unknown,
+            format!("the harness recorded an invalid MCAS history: {malformed}"),
+        ),
+    };
+    match &outcome.end {
+        RunEnd::CouldNotStart { reason } => (Verdict::CouldNotStart, format!("the run could not start: {reason}")),
+        RunEnd::Refused { reason } => (Verdict::Refused, reason.clone()),
+        RunEnd::Stuck { reason } => match checked() {
+            (verdict, why) if verdict.is_correctness_failure() => {
+                (verdict, format!("{why}; the run also got stuck: {reason}"))
+            }
+            _ => (Verdict::Liveness, reason.clone()),
+        },
+        RunEnd::Finished => {
+            let (verdict, reason) = checked();
+            if !verdict.is_pass() {
+                return (verdict, reason);
+            }
+            let snapshots = match crate::mcas::bank::money_conserved(&bank.history, &bank.accounts, bank.total) {
+                Err(broken) => return (Verdict::NotLinearizable, broken),
+                Ok(snapshots) => snapshots,
+            };
+            let succeeded = outcome.op_counts().succeeded;
+            if snapshots == 0 || succeeded < expect.ops_succeeded_min {
+                let reason = format!(
+                    "the history passes ({verdict}), but {succeeded} workload operations succeeded (the scenario \
+                     needs {}) and {snapshots} snapshots were confirmed: it tested nothing",
+                    expect.ops_succeeded_min
+                );
+                return (Verdict::Vacuous, reason);
+            }
+            (
+                verdict,
+                format!("{reason}; money conserved in all {snapshots} confirmed snapshots"),
+            )
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +226,7 @@ mod tests {
             trace: Vec::new(),
             counters: Counters::default(),
             oracle_violations: Vec::new(),
+            mcas: None,
         }
     }
 

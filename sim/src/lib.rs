@@ -31,6 +31,7 @@
 // name already says everything. The library crate keeps `missing_docs`.
 #![allow(missing_docs)]
 
+pub mod algorithm;
 pub mod bench;
 pub mod capability;
 pub mod check;

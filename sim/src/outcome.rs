@@ -138,6 +138,9 @@ pub struct Outcome {
     /// What the world saw break that the history cannot show (the
     /// simulator's oracles); empty where the world has no oracles.
     pub oracle_violations: Vec<OracleViolation>,
+    /// An MCAS run's history and bank, judged instead of `history` (which
+    /// an MCAS run leaves empty); `None` in a deque run.
+    pub mcas: Option<crate::mcas::bank_run::BankRun>,
 }
 
 /// A violation the world saw directly, with the trace event that proves it:
@@ -173,6 +176,7 @@ impl Outcome {
             trace: Vec::new(),
             counters: Counters::default(),
             oracle_violations: Vec::new(),
+            mcas: None,
         }
     }
 
@@ -189,10 +193,26 @@ impl Outcome {
         outcome
     }
 
-    /// The workload's operations by result (prefill and drain excluded).
+    /// The workload's operations by result (prefill and drain excluded;
+    /// for MCAS, the closing audits).
     pub fn op_counts(&self) -> OpCounts {
         let mut counts = OpCounts::default();
         let workload = self.workload_clients;
+        if let Some(bank) = &self.mcas {
+            use crate::mcas::McasResult;
+            for op in bank.history.ops.iter().filter(|op| op.client < workload) {
+                counts.total += 1;
+                match op.result {
+                    McasResult::Ok | McasResult::NotApplied | McasResult::Value { .. } | McasResult::Missing => {
+                        counts.succeeded += 1
+                    }
+                    McasResult::Unknown => counts.unknown += 1,
+                    McasResult::Failed { .. } => counts.failed += 1,
+                    McasResult::Corruption { .. } => counts.corruption += 1,
+                }
+            }
+            return counts;
+        }
         for op in self.history.ops.iter().filter(|op| op.client < workload) {
             counts.total += 1;
             match op.result {

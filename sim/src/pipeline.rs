@@ -39,7 +39,7 @@ pub fn execute(plan: &RunPlan) -> Outcome {
     }
 }
 
-/// Simulates `config` with the default algorithm from `seed`: a bare run
+/// Simulates `config` with the deque's default algorithm from `seed`: a bare run
 /// for tests and benchmarks (the plan of `RunPlan::for_config`).
 pub fn simulate(config: &crate::config::RunConfig, seed: u64) -> Outcome {
     execute(&RunPlan::for_config(
@@ -73,6 +73,11 @@ pub fn quiet() -> CheckOptions {
     }
 }
 
+/// The first index where `a` and `b` differ, if any.
+fn first_differing<T: PartialEq>(a: &[T], b: &[T]) -> Option<usize> {
+    (0..a.len().max(b.len())).find(|&i| a.get(i) != b.get(i))
+}
+
 /// What a self-check found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Divergence {
@@ -99,8 +104,9 @@ pub fn divergence(first: &Outcome, plan: &RunPlan) -> Option<Divergence> {
         (Some(a), Some(b)) if a != b => return Some(Divergence::TraceHash(a, b)),
         _ => {}
     }
-    let (a, b) = (&first.history.ops, &second.history.ops);
-    (0..a.len().max(b.len()))
-        .find(|&i| a.get(i) != b.get(i))
-        .map(Divergence::History)
+    let differs = match (&first.mcas, &second.mcas) {
+        (Some(a), Some(b)) => first_differing(&a.history.ops, &b.history.ops),
+        _ => first_differing(&first.history.ops, &second.history.ops),
+    };
+    differs.map(Divergence::History)
 }

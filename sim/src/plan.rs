@@ -7,9 +7,9 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use memcache_collections::Variant;
 use serde::Serialize;
 
+pub use crate::algorithm::{Algorithm, Subject};
 pub use crate::capability::Backend;
 use crate::config::RunConfig;
 use crate::judge::Expectation;
@@ -20,7 +20,7 @@ use crate::scenario::{LoadedScenario, SwarmDraws};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Overrides {
     /// Run this variant instead of the scenario's own.
-    pub variant: Option<Variant>,
+    pub variant: Option<Algorithm>,
     /// Where to run.
     pub backend: Backend,
 }
@@ -35,9 +35,9 @@ pub struct RunPlan {
     pub source: Source,
     /// The master seed: every random choice of the run derives from it.
     pub seed: u64,
-    /// The algorithm that runs.
+    /// The algorithm that runs; its subject says what the clients do.
     #[serde(with = "crate::scenario::variant_name")]
-    pub variant: Variant,
+    pub variant: Algorithm,
     /// Whether `variant` came from the command line rather than the file.
     pub variant_overridden: bool,
     /// Where it runs.
@@ -93,7 +93,8 @@ impl RunPlan {
     /// A run of a bare configuration (`mcsim sim`; tests and benchmarks):
     /// no scenario states expectations, so the passing verdicts are
     /// expected. `path` is the configuration's file, if any.
-    pub fn for_config(config: RunConfig, path: Option<PathBuf>, seed: u64, variant: Variant) -> RunPlan {
+    pub fn for_config(config: RunConfig, path: Option<PathBuf>, seed: u64, variant: impl Into<Algorithm>) -> RunPlan {
+        let variant = variant.into();
         let name = path
             .as_deref()
             .and_then(|p| p.file_stem())
@@ -103,7 +104,7 @@ impl RunPlan {
             source: Source::Config(path),
             seed,
             variant,
-            variant_overridden: variant != Variant::default(),
+            variant_overridden: variant != variant.subject().default_algorithm(),
             backend: Backend::Sim,
             config,
             swarm: None,
@@ -130,9 +131,14 @@ impl RunPlan {
         }
     }
 
+    /// What the run's clients exercise.
+    pub fn subject(&self) -> Subject {
+        self.variant.subject()
+    }
+
     /// Why a world cannot run this plan (empty: it can).
     pub fn refusals(&self) -> Vec<String> {
-        crate::capability::refusals(self.backend, &self.config)
+        crate::capability::refusals(self.backend, self.subject(), &self.config)
     }
 
     /// The effective configuration as TOML, headed by the seed, variant,

@@ -8,7 +8,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use memcache_collections::Variant;
+use crate::algorithm::Algorithm;
 
 use crate::capability::Backend;
 
@@ -38,7 +38,7 @@ pub struct Replay {
     pub source: Source,
     pub seed: u64,
     /// The variant, when the command line overrode the file's.
-    pub variant: Option<Variant>,
+    pub variant: Option<Algorithm>,
     /// Where the run happened.
     pub backend: Backend,
     /// Run the seed twice and compare (`mcsim sim --self-check`): what
@@ -89,7 +89,7 @@ pub fn quoted(path: &Path) -> String {
 mod tests {
     use super::*;
 
-    fn replay(source: Source, variant: Option<Variant>, backend: Backend) -> String {
+    fn replay(source: Source, variant: Option<Algorithm>, backend: Backend) -> String {
         Replay {
             source,
             seed: 7,
@@ -108,7 +108,11 @@ mod tests {
             "mcsim repro scenarios/restart.toml --seed 7"
         );
         assert_eq!(
-            replay(file(), Some(Variant::Michael2003), Backend::Sim),
+            replay(
+                file(),
+                Some(memcache_collections::Variant::Michael2003.into()),
+                Backend::Sim
+            ),
             "mcsim repro scenarios/restart.toml --seed 7 --variant michael2003"
         );
         assert_eq!(

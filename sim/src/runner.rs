@@ -70,7 +70,8 @@ impl SeedSelection {
 /// keeps its variant under `overrides.variant`: it checks that the harness
 /// still catches a known bug, and run with a correct algorithm it would
 /// only fail its own expectation. Validation hunts, which do want every
-/// scenario under the variant, build their plans themselves.
+/// scenario under the variant, build their plans themselves. A variant
+/// override runs the scenarios of its own subject only ([`of_subject`]).
 pub fn plans(scenarios: &[LoadedScenario], selection: SeedSelection, overrides: Overrides) -> Vec<RunPlan> {
     let selection = SeedSelection {
         skip_pinned: selection.skip_pinned || overrides.backend == crate::plan::Backend::Real,
@@ -78,6 +79,7 @@ pub fn plans(scenarios: &[LoadedScenario], selection: SeedSelection, overrides: 
     };
     scenarios
         .iter()
+        .filter(|scenario| of_subject(scenario, overrides.variant))
         .flat_map(|scenario| {
             let overrides = if scenario.scenario.meta.variant.is_broken() {
                 Overrides {
@@ -93,6 +95,13 @@ pub fn plans(scenarios: &[LoadedScenario], selection: SeedSelection, overrides: 
                 .map(move |seed| RunPlan::for_scenario(scenario, seed, overrides))
         })
         .collect()
+}
+
+/// Whether `scenario` can run under the override `variant`: an algorithm
+/// of one subject cannot run another's workload (the deque's variants on
+/// the bank, or MCAS's on a deque).
+pub fn of_subject(scenario: &LoadedScenario, variant: Option<crate::algorithm::Algorithm>) -> bool {
+    variant.is_none_or(|v| v.subject() == scenario.scenario.meta.subject)
 }
 
 /// What a batch of runs produced.

@@ -7,7 +7,8 @@
 //! ```toml
 //! # What the scenario is for, in a comment.
 //! [scenario]
-//! variant = "hardened"                             # default
+//! subject = "deque"          # default; "mcas" runs the bank on MCAS
+//! variant = "hardened"       # default: the subject's own algorithm
 //! expect = ["linearizable", "detected-corruption"] # accepted verdicts
 //! seeds = { count = 200 }                          # or { start = 5, end = 10 }
 //! fails_on = ["michael2003"]  # regressions: variants some seed must fail on
@@ -28,10 +29,10 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use memcache_collections::Variant;
 use serde::de::{Error as _, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
+pub use crate::algorithm::{Algorithm, Subject};
 use crate::config::RunConfig;
 use crate::reach::Reach;
 
@@ -89,11 +90,13 @@ impl<'de> Deserialize<'de> for Scenario {
 
 /// The `[scenario]` table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "MetaFile")]
 pub struct ScenarioMeta {
-    /// The algorithm variant to run.
-    #[serde(default, with = "variant_name")]
-    pub variant: Variant,
+    /// What the runs exercise: the deque, or MCAS under the bank workload.
+    pub subject: Subject,
+    /// The algorithm to run, one of the subject's.
+    #[serde(with = "variant_name")]
+    pub variant: Algorithm,
     /// The verdicts this variant is expected to earn on every seed.
     pub expect: Vec<Verdict>,
     /// Which seeds to run.
@@ -108,55 +111,134 @@ pub struct ScenarioMeta {
     /// algorithm the finding was made on). `sim/tests/regressions.rs`
     /// checks both directions, so a regression cannot quietly stop
     /// reproducing.
-    #[serde(default, with = "variant_names", skip_serializing_if = "Vec::is_empty")]
-    pub fails_on: Vec<Variant>,
+    #[serde(with = "variant_names", skip_serializing_if = "Vec::is_empty")]
+    pub fails_on: Vec<Algorithm>,
     /// The event that makes the scenario meaningful and the least share of
     /// its runs that must reach it (`crate::reach`); every fault and
     /// regression scenario states one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reach: Option<Reach>,
     /// Seeds that always run, under `--seeds N` and `--shard K/N` too:
     /// a regression's seeds that reach its race on the default algorithm.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub pinned: Vec<u64>,
+}
+
+/// The `[scenario]` table as written: the subject follows from the
+/// variant when only that is given, and the variant is the subject's own
+/// algorithm when only the subject is.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetaFile {
+    #[serde(default)]
+    subject: Option<Subject>,
+    #[serde(default, with = "variant_option")]
+    variant: Option<Algorithm>,
+    expect: Vec<Verdict>,
+    #[serde(default)]
+    seeds: Seeds,
+    #[serde(default = "ops_succeeded_min_default")]
+    ops_succeeded_min: u64,
+    #[serde(default, with = "variant_names")]
+    fails_on: Vec<Algorithm>,
+    #[serde(default)]
+    reach: Option<Reach>,
+    #[serde(default)]
+    pinned: Vec<u64>,
+}
+
+impl TryFrom<MetaFile> for ScenarioMeta {
+    type Error = String;
+
+    fn try_from(file: MetaFile) -> Result<ScenarioMeta, String> {
+        let subject = file
+            .subject
+            .or(file.variant.map(Algorithm::subject))
+            .unwrap_or_default();
+        let variant = file.variant.unwrap_or(subject.default_algorithm());
+        let foreign = std::iter::once(&variant).chain(&file.fails_on);
+        if let Some(other) = foreign.into_iter().find(|v| v.subject() != subject) {
+            return Err(format!(
+                "{other} is an algorithm of the {} subject, but the scenario's subject is {}",
+                other.subject().name(),
+                subject.name()
+            ));
+        }
+        Ok(ScenarioMeta {
+            subject,
+            variant,
+            expect: file.expect,
+            seeds: file.seeds,
+            ops_succeeded_min: file.ops_succeeded_min,
+            fails_on: file.fails_on,
+            reach: file.reach,
+            pinned: file.pinned,
+        })
+    }
 }
 
 fn ops_succeeded_min_default() -> u64 {
     1
 }
 
-/// Variants in files and on the command line: by [`Variant::name`].
+/// Variants in files and on the command line: by [`Algorithm::name`].
 pub mod variant_name {
-    use memcache_collections::Variant;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    /// Parses a variant name; the error lists the catalogue.
-    pub fn parse(name: &str) -> Result<Variant, String> {
-        Variant::from_name(name).ok_or_else(|| {
-            let known: Vec<&str> = Variant::ALL.iter().map(|v| v.name()).collect();
-            format!("unknown variant {name:?}; the variants are {}", known.join(", "))
+    use crate::algorithm::Algorithm;
+
+    /// Parses a variant name of either subject; the error lists both
+    /// catalogues.
+    pub fn parse(name: &str) -> Result<Algorithm, String> {
+        Algorithm::from_name(name).ok_or_else(|| {
+            let all = Algorithm::all();
+            let of = |subject| {
+                all.iter()
+                    .filter(|a| a.subject() == subject)
+                    .map(|a| a.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            use crate::algorithm::Subject::{Deque, Mcas};
+            format!(
+                "unknown variant {name:?}; the deque's variants are {}; MCAS's are {}",
+                of(Deque),
+                of(Mcas)
+            )
         })
     }
 
     /// Writes the name.
-    pub fn serialize<S: Serializer>(variant: &Variant, serializer: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(variant: &Algorithm, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(variant.name())
     }
 
     /// Reads a name.
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Variant, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Algorithm, D::Error> {
         let name = String::deserialize(deserializer)?;
         parse(&name).map_err(serde::de::Error::custom)
     }
 }
 
+/// An optional variant by name.
+mod variant_option {
+    use serde::Deserializer;
+
+    use crate::algorithm::Algorithm;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Algorithm>, D::Error> {
+        super::variant_name::deserialize(deserializer).map(Some)
+    }
+}
+
 /// A list of variants by name.
 mod variant_names {
-    use memcache_collections::Variant;
     use serde::ser::SerializeSeq;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(variants: &[Variant], serializer: S) -> Result<S::Ok, S::Error> {
+    use crate::algorithm::Algorithm;
+
+    pub fn serialize<S: Serializer>(variants: &[Algorithm], serializer: S) -> Result<S::Ok, S::Error> {
         let mut seq = serializer.serialize_seq(Some(variants.len()))?;
         for variant in variants {
             seq.serialize_element(variant.name())?;
@@ -164,7 +246,7 @@ mod variant_names {
         seq.end()
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Variant>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Algorithm>, D::Error> {
         Vec::<String>::deserialize(deserializer)?
             .iter()
             .map(|name| super::variant_name::parse(name).map_err(serde::de::Error::custom))

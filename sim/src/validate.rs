@@ -17,9 +17,9 @@
 
 use std::time::Instant;
 
-use memcache_collections::Variant;
 use serde::Serialize;
 
+use crate::algorithm::Algorithm;
 use crate::pipeline;
 use crate::plan::{Overrides, RunPlan};
 use crate::record::RunRecord;
@@ -88,7 +88,7 @@ impl VariantRow {
 /// `lifetime-without-mark`: about 1 seed in 1,000): a hunt of a few thousand
 /// runs across the whole suite meets it by chance only, and the regression
 /// is what guards it.
-pub fn pinned_catch(scenarios: &[LoadedScenario], variant: Variant) -> Option<Catch> {
+pub fn pinned_catch(scenarios: &[LoadedScenario], variant: Algorithm) -> Option<Catch> {
     let overrides = Overrides {
         variant: Some(variant),
         ..Overrides::default()
@@ -118,7 +118,7 @@ pub fn is_catch(record: &RunRecord) -> bool {
 
 /// Hunts `variant` over `scenarios` from `master_seed`, for at most
 /// `runs_max` runs.
-pub fn hunt(scenarios: &[LoadedScenario], variant: Variant, master_seed: u64, runs_max: u64) -> Hunt {
+pub fn hunt(scenarios: &[LoadedScenario], variant: Algorithm, master_seed: u64, runs_max: u64) -> Hunt {
     let started = Instant::now();
     let overrides = Overrides {
         variant: Some(variant),
@@ -126,6 +126,7 @@ pub fn hunt(scenarios: &[LoadedScenario], variant: Variant, master_seed: u64, ru
     };
     let hunted: Vec<&LoadedScenario> = scenarios
         .iter()
+        .filter(|s| s.scenario.meta.subject == variant.subject())
         .filter(|s| !s.scenario.meta.fails_on.contains(&variant.base()) || variant.base() == variant)
         .collect();
     let mut runs = 0;
@@ -153,11 +154,14 @@ pub fn hunt(scenarios: &[LoadedScenario], variant: Variant, master_seed: u64, ru
 }
 
 /// The real algorithm a broken variant's catch is compared with: its base,
-/// or `michael2003` for a variant that is an algorithm of its own (the
-/// catalogue's common ancestor).
-pub fn ancestor(variant: Variant) -> Variant {
+/// or for a deque variant that is an algorithm of its own, `michael2003`
+/// (the deque catalogue's common ancestor). MCAS has one real algorithm,
+/// every broken copy's base.
+pub fn ancestor(variant: Algorithm) -> Algorithm {
     match variant.base() {
-        base if base == variant => Variant::Michael2003,
+        base if base == variant && base.subject() == crate::algorithm::Subject::Deque => {
+            memcache_collections::Variant::Michael2003.into()
+        }
         base => base,
     }
 }
@@ -166,7 +170,7 @@ pub fn ancestor(variant: Variant) -> Variant {
 /// is the ancestor's, not the variant's flaw, and the hunt goes on. Without
 /// this a variant whose flaw stopped being injected (a mutant of the
 /// dispatch, say) would still be "caught" through its ancestor's findings.
-fn ancestor_fails(scenario: &LoadedScenario, seed: u64, variant: Variant) -> bool {
+fn ancestor_fails(scenario: &LoadedScenario, seed: u64, variant: Algorithm) -> bool {
     let overrides = Overrides {
         variant: Some(ancestor(variant)),
         ..Overrides::default()
@@ -187,7 +191,7 @@ fn catch_of(record: &RunRecord) -> Catch {
 /// The mutation table for `variants`.
 pub fn validate(
     scenarios: &[LoadedScenario],
-    variants: &[Variant],
+    variants: &[Algorithm],
     master_seeds: &[u64],
     runs_max: u64,
     shrink_catches: bool,

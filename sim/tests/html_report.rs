@@ -28,7 +28,7 @@ fn the_report_of_a_failing_run_shows_the_failing_op_in_chromium() {
         scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/regressions/lost-cas-reply.toml"))
             .unwrap();
     let overrides = Overrides {
-        variant: Some(Variant::RetryUnknownCas),
+        variant: Some(Variant::RetryUnknownCas.into()),
         ..Overrides::default()
     };
     let mut plan = RunPlan::for_scenario(&scenario, 0, overrides);

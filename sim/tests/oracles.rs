@@ -18,7 +18,7 @@ fn run(file: &str, seed: u64, variant: Variant) -> Ran {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(file);
     let loaded = scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
     let overrides = Overrides {
-        variant: Some(variant),
+        variant: Some(variant.into()),
         ..Overrides::default()
     };
     pipeline::run(RunPlan::for_scenario(&loaded, seed, overrides), CheckOptions::default())

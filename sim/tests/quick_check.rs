@@ -39,19 +39,29 @@ fn the_quick_check_passes() {
 #[test]
 fn a_failure_the_ancestor_shares_is_not_a_catch() {
     use memcache_collections::Variant;
+    use memcache_collections::mcas::McasVariant;
     use memcache_sim::scenario;
     use memcache_sim::validate;
 
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
     let files = scenario::discover(&[dir]).unwrap();
     let loaded: Vec<_> = files.iter().map(|f| scenario::load(f).unwrap()).collect();
-    let flawed = validate::hunt(&loaded, Variant::RetryUnknownCas, 0, 300);
+    let flawed = validate::hunt(&loaded, Variant::RetryUnknownCas.into(), 0, 300);
     assert!(flawed.caught.is_some(), "a flaw of its own is caught: {flawed:?}");
-    let itself = validate::hunt(&loaded, Variant::Michael2003, 0, 300);
+    let itself = validate::hunt(&loaded, Variant::Michael2003.into(), 0, 300);
     assert!(itself.caught.is_none(), "{itself:?}");
     assert_eq!(
-        validate::ancestor(Variant::IncrementAllocatedQueue),
-        Variant::Michael2003
+        validate::ancestor(Variant::IncrementAllocatedQueue.into()),
+        Variant::Michael2003.into()
     );
-    assert_eq!(validate::ancestor(Variant::AdoptForeignAnchor), Variant::Hardened);
+    assert_eq!(
+        validate::ancestor(Variant::AdoptForeignAnchor.into()),
+        Variant::Hardened.into()
+    );
+    // MCAS has one real algorithm: every broken copy's ancestor, and its
+    // own, so hunting it catches nothing.
+    let decide = McasVariant::DecideWithoutCas.into();
+    assert_eq!(validate::ancestor(decide), McasVariant::Fraser2004.into());
+    let fraser = validate::hunt(&loaded, McasVariant::Fraser2004.into(), 0, 300);
+    assert!(fraser.caught.is_none() && fraser.runs == 300, "{fraser:?}");
 }

@@ -22,13 +22,27 @@ const REAL: Overrides = Overrides {
     backend: Backend::Real,
 };
 
+/// The deque's scenarios: the real backend refuses MCAS plans
+/// (`mcas_plans_are_refused_on_the_real_backend`).
 fn suite() -> Vec<LoadedScenario> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
     let files = scenario::discover(&[dir]).unwrap();
     files
         .iter()
         .map(|f| scenario::load(f).unwrap_or_else(|e| panic!("{e}")))
+        .filter(|s| s.scenario.meta.subject == memcache_sim::algorithm::Subject::Deque)
         .collect()
+}
+
+/// An MCAS scenario on the real backend is refused by name, never run as
+/// a deque: a harness failure (exit 4), not a pass.
+#[test]
+fn mcas_plans_are_refused_on_the_real_backend() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/mcas/mcas-clean.toml");
+    let loaded = scenario::load(&path).unwrap();
+    let ran = pipeline::run(RunPlan::for_scenario(&loaded, 0, REAL), pipeline::quiet());
+    assert_eq!(ran.record.verdict, Verdict::CouldNotStart);
+    assert!(ran.record.reason.contains("simulator only"), "{}", ran.record.reason);
 }
 
 /// What a scenario's fault leaves in a real run's counters, for the
@@ -103,7 +117,7 @@ fn broken_variants_are_caught_on_real_memcached_too() {
             ..SeedSelection::default()
         };
         let overrides = Overrides {
-            variant: variant.and_then(Variant::from_name),
+            variant: variant.and_then(Variant::from_name).map(Into::into),
             ..REAL
         };
         let records = runner::run_scenarios(&[scenario], selection, overrides, 1);

@@ -203,7 +203,7 @@ fn a_variant_override_leaves_the_canary_its_variant() {
     let canary = scenario::load(&suite_dir().join("canary-one-end-single-pop.toml")).unwrap();
     let clean = scenario::load(&suite_dir().join("clean.toml")).unwrap();
     let overrides = Overrides {
-        variant: Some(Variant::Michael2003),
+        variant: Some(Variant::Michael2003.into()),
         ..Overrides::default()
     };
     let selection = SeedSelection {
@@ -211,6 +211,6 @@ fn a_variant_override_leaves_the_canary_its_variant() {
         ..SeedSelection::default()
     };
     let plans = runner::plans(&[canary, clean], selection, overrides);
-    assert_eq!(plans[0].variant, Variant::OneEndSinglePop);
-    assert_eq!(plans[1].variant, Variant::Michael2003);
+    assert_eq!(plans[0].variant, Variant::OneEndSinglePop.into());
+    assert_eq!(plans[1].variant, Variant::Michael2003.into());
 }

@@ -61,9 +61,27 @@ impl McasVariant {
         }
     }
 
+    /// One line on what the variant is, for listings (its doc says more).
+    pub fn description(self) -> &'static str {
+        match self {
+            McasVariant::Fraser2004 => "the default: Fraser's MCAS (2004) with descriptors and helping, docs/mcas.md",
+            McasVariant::ClaimMismatchTakenAsHelped => "broken: a failed claim is taken as a helper's, unread",
+            McasVariant::DecideWithoutCas => "broken: the decision is written with set, not cas",
+            McasVariant::ReleaseBeforeDecided => "broken: a client releases by its own decision before it is written",
+            McasVariant::ReleaseWithoutCas => "broken: releases are written with set, not cas",
+            McasVariant::HelperDeletes => "broken: a helper deletes the descriptor after its release",
+            McasVariant::ReadOldValueOfClaim => "broken: a reader meeting a claim returns the old value unchecked",
+        }
+    }
+
     /// Whether this is a deliberately broken copy.
     pub fn is_broken(self) -> bool {
         self != McasVariant::Fraser2004
+    }
+
+    /// The variant named `name` ([`McasVariant::name`]), if any.
+    pub fn from_name(name: &str) -> Option<McasVariant> {
+        McasVariant::ALL.iter().copied().find(|v| v.name() == name)
     }
 }
 
@@ -80,5 +98,10 @@ mod tests {
         assert_eq!(McasVariant::default(), McasVariant::ALL[0]);
         assert!(McasVariant::ALL.iter().skip(1).all(|v| v.is_broken()));
         assert!(!McasVariant::Fraser2004.is_broken());
+        for &variant in McasVariant::ALL {
+            assert_eq!(McasVariant::from_name(variant.name()), Some(variant));
+            assert!(!variant.description().is_empty());
+        }
+        assert_eq!(McasVariant::from_name("fraser"), None);
     }
 }

@@ -84,7 +84,7 @@ pub struct RealArgs {
     pub backoff_us: Option<Vec<u32>>,
     /// Algorithm variants to compare in this run, comma-separated (`mcsim
     /// list`).
-    #[arg(long, value_delimiter = ',', value_parser = super::parse_variant, default_value = "hardened")]
+    #[arg(long, value_delimiter = ',', value_parser = super::parse_deque_variant, default_value = "hardened")]
     pub variant: Vec<Variant>,
     /// Rounds per point: every point is measured this many times, rounds
     /// interleaved, and the table gives medians and flags noisy points.

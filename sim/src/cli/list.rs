@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use memcache_collections::Variant;
+use memcache_sim::algorithm::{Algorithm, Subject};
 use memcache_sim::exit;
 use memcache_sim::scenario;
 use memcache_sim::verdict::Verdict;
@@ -72,8 +72,11 @@ pub fn run(args: &ListArgs) -> u8 {
         }
     }
     outln!("variants (--variant NAME):");
-    for variant in Variant::ALL {
-        outln!("  {:<26} {}", variant.name(), variant.description());
+    for subject in [Subject::Deque, Subject::Mcas] {
+        outln!("  subject = \"{}\":", subject.name());
+        for variant in Algorithm::all().into_iter().filter(|a| a.subject() == subject) {
+            outln!("    {:<30} {}", variant.name(), variant.description());
+        }
     }
     outln!("fault types (faults = [{{ trigger = ..., fault = {{ kind = ... }} }}]):");
     for (kind, what) in [

@@ -18,13 +18,23 @@ pub mod validate;
 use std::path::PathBuf;
 
 use memcache_collections::Variant;
+use memcache_sim::algorithm::Algorithm;
 use memcache_sim::exit;
 use memcache_sim::scenario::{self, LoadedScenario};
 
-/// Parses a variant name on the command line (clap's value parser): the
-/// one place a name becomes a [`Variant`].
-pub fn parse_variant(name: &str) -> Result<Variant, String> {
+/// Parses a variant name of either subject on the command line (clap's
+/// value parser): the one place a name becomes an [`Algorithm`].
+pub fn parse_variant(name: &str) -> Result<Algorithm, String> {
     scenario::variant_name::parse(name)
+}
+
+/// Parses a deque variant, for the commands that run the deque alone
+/// (`bench sim`, `models`): an MCAS name is refused by name.
+pub fn parse_deque_variant(name: &str) -> Result<Variant, String> {
+    match parse_variant(name)? {
+        Algorithm::Deque(variant) => Ok(variant),
+        Algorithm::Mcas(_) => Err(format!("{name} is an MCAS algorithm; this command runs the deque")),
+    }
 }
 
 /// Parses a count that must be at least 1 (`--seeds`, `--runs-max`): zero
@@ -53,14 +63,28 @@ pub fn load_all(paths: &[PathBuf]) -> Result<Vec<LoadedScenario>, u8> {
         eprintln!("mcsim: no scenario files (*.toml) under {paths:?}");
         return Err(exit::USAGE);
     }
-    files
+    let loaded = files
         .iter()
         .map(|file| scenario::load(file))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| {
             eprintln!("mcsim: {error}");
             exit::USAGE
-        })
+        })?;
+    // Records, reports and replay lines name a scenario by its file's
+    // stem: two files with one stem would overwrite each other's reports.
+    let mut names: Vec<(&str, &PathBuf)> = loaded.iter().map(|s| (s.name.as_str(), &s.path)).collect();
+    names.sort();
+    if let Some(pair) = names.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+        eprintln!(
+            "mcsim: {} and {} share the scenario name {:?}; rename one (records and reports are named by it)",
+            pair[0].1.display(),
+            pair[1].1.display(),
+            pair[0].0
+        );
+        return Err(exit::USAGE);
+    }
+    Ok(loaded)
 }
 
 /// Loads one scenario file, or ends the command with the usage status.
@@ -69,4 +93,22 @@ pub fn load_one(path: &std::path::Path) -> Result<LoadedScenario, u8> {
         eprintln!("mcsim: {error}");
         exit::USAGE
     })
+}
+
+/// Loads one scenario to run under `variant` (if given), which must be an
+/// algorithm of the scenario's subject: a usage error otherwise.
+pub fn load_for(path: &std::path::Path, variant: Option<Algorithm>) -> Result<LoadedScenario, u8> {
+    let loaded = load_one(path)?;
+    match variant {
+        Some(v) if !memcache_sim::runner::of_subject(&loaded, Some(v)) => {
+            eprintln!(
+                "mcsim: {} tests the {} subject, and {v} is an algorithm of the {} subject",
+                path.display(),
+                loaded.scenario.meta.subject.name(),
+                v.subject().name()
+            );
+            Err(exit::USAGE)
+        }
+        _ => Ok(loaded),
+    }
 }

@@ -11,7 +11,7 @@ use memcache_sim::models::compare::{CompareBudget, compare, render_markdown};
 #[derive(clap::Args)]
 pub struct CompareArgs {
     /// Variants, comma-separated (default: every broken one).
-    #[arg(long, value_delimiter = ',', value_parser = super::parse_variant)]
+    #[arg(long, value_delimiter = ',', value_parser = super::parse_deque_variant)]
     pub variants: Vec<Variant>,
     /// Scenario files or directories for the simulator column.
     #[arg(long, default_value = "scenarios")]

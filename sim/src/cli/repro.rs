@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use memcache_collections::Variant;
+use memcache_sim::algorithm::Algorithm;
 use memcache_sim::check::{CheckOptions, render_op};
 use memcache_sim::output::{files, requests};
 use memcache_sim::pipeline;
@@ -24,7 +24,7 @@ pub struct ReproArgs {
     /// Run this algorithm variant instead of the scenario's own (as the
     /// `run --variant` that found the failure did).
     #[arg(long, value_parser = super::parse_variant)]
-    pub variant: Option<Variant>,
+    pub variant: Option<Algorithm>,
     /// Where to write the HTML report.
     #[arg(long, default_value = "reports")]
     pub report_dir: PathBuf,
@@ -35,7 +35,7 @@ pub struct ReproArgs {
 
 /// Replays, explains, writes the report; returns the exit status.
 pub fn run(args: &ReproArgs) -> u8 {
-    let loaded = match super::load_one(&args.scenario) {
+    let loaded = match super::load_for(&args.scenario, args.variant) {
         Ok(loaded) => loaded,
         Err(status) => return status,
     };

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use memcache_collections::Variant;
+use memcache_sim::algorithm::Algorithm;
 use memcache_sim::exit;
 use memcache_sim::output::manifest::{self, Manifest};
 use memcache_sim::output::{files, junit, table};
@@ -35,7 +35,7 @@ pub struct RunArgs {
     /// so a broken variant shows up as unexpected verdicts: caught.
     /// Canaries (scenarios of a deliberately broken variant) keep theirs.
     #[arg(long, value_parser = super::parse_variant)]
-    pub variant: Option<Variant>,
+    pub variant: Option<Algorithm>,
     /// Write a JSON record per run under this directory (which must be
     /// new or empty), and for every unexpected run its history and its HTML
     /// report; `manifest.json` says what was run, for `mcsim merge`.

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use memcache_collections::Variant;
+use memcache_sim::algorithm::Algorithm;
 use memcache_sim::plan::{Overrides, RunPlan};
 use memcache_sim::replay::{Replay, Source};
 use memcache_sim::{exit, pipeline, shrink};
@@ -20,7 +20,7 @@ pub struct ShrinkArgs {
     /// `run --variant` that found the failure did); the shrunk scenario
     /// names it, so it replays without the option.
     #[arg(long, value_parser = super::parse_variant)]
-    pub variant: Option<Variant>,
+    pub variant: Option<Algorithm>,
     /// Where to save the shrunk scenario (default:
     /// `reports/<name>-shrunk-seed<S>.toml`).
     #[arg(long)]
@@ -29,7 +29,7 @@ pub struct ShrinkArgs {
 
 /// Shrinks, prints, saves; returns the exit status.
 pub fn run(args: &ShrinkArgs) -> u8 {
-    let loaded = match super::load_one(&args.scenario) {
+    let loaded = match super::load_for(&args.scenario, args.variant) {
         Ok(loaded) => loaded,
         Err(status) => return status,
     };

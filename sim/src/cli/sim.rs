@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use memcache_collections::Variant;
+use memcache_sim::algorithm::Algorithm;
 use memcache_sim::check::CheckOptions;
 use memcache_sim::config::RunConfig;
 use memcache_sim::plan::RunPlan;
@@ -23,7 +23,7 @@ pub struct SimArgs {
     pub seed: u64,
     /// The algorithm variant (`mcsim list`).
     #[arg(long, value_parser = super::parse_variant, default_value = "hardened")]
-    pub variant: Variant,
+    pub variant: Algorithm,
     /// Run the seed twice and fail if anything differs.
     #[arg(long)]
     pub self_check: bool,

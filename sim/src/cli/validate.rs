@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use memcache_collections::Variant;
+use memcache_sim::algorithm::Algorithm;
 use memcache_sim::exit;
 use memcache_sim::plan::Overrides;
 use memcache_sim::runner::{self, SeedSelection};
@@ -18,7 +18,7 @@ pub struct ValidateArgs {
     pub paths: Vec<PathBuf>,
     /// Hunt only this variant.
     #[arg(long, value_parser = super::parse_variant)]
-    pub variant: Option<Variant>,
+    pub variant: Option<Algorithm>,
     /// Master seeds, comma-separated: one hunt per variant and master
     /// seed; the table gives medians.
     #[arg(long, value_delimiter = ',', default_value = "1,2,3,4,5")]
@@ -51,8 +51,17 @@ struct Report<'a> {
 /// Runs validation; the exit status is the worst of the default
 /// algorithm's unexpected runs and 1 if a variant escapes.
 pub fn run(args: &ValidateArgs) -> u8 {
-    let variants: Vec<Variant> = match args.variant {
-        None => Variant::ALL.iter().copied().filter(|v| v.is_broken()).collect(),
+    let scenarios = match super::load_all(&args.paths) {
+        Ok(scenarios) => scenarios,
+        Err(status) => return status,
+    };
+    // By default, every broken algorithm of a subject the scenarios test.
+    let variants: Vec<Algorithm> = match args.variant {
+        None => Algorithm::all()
+            .into_iter()
+            .filter(|v| v.is_broken())
+            .filter(|v| scenarios.iter().any(|s| s.scenario.meta.subject == v.subject()))
+            .collect(),
         Some(variant) if !variant.is_broken() => {
             eprintln!(
                 "mcsim: {} is not a broken variant: nothing to hunt (the suite's own run checks it)",
@@ -61,10 +70,6 @@ pub fn run(args: &ValidateArgs) -> u8 {
             return exit::USAGE;
         }
         Some(variant) => vec![variant],
-    };
-    let scenarios = match super::load_all(&args.paths) {
-        Ok(scenarios) => scenarios,
-        Err(status) => return status,
     };
     let selection = SeedSelection {
         count: args.seeds,
@@ -92,8 +97,8 @@ pub fn run(args: &ValidateArgs) -> u8 {
         );
     } else {
         outln!(
-            "default algorithm ({}): {} runs, {} unexpected",
-            Variant::default().name(),
+            "default algorithms ({}): {} runs, {} unexpected",
+            default_names(&scenarios),
             default_records.len(),
             unexpected.len()
         );
@@ -131,4 +136,15 @@ pub fn run(args: &ValidateArgs) -> u8 {
         status = exit::worst(status, exit::CORRECTNESS);
     }
     status
+}
+
+/// The default algorithms of the subjects the scenarios test, by name.
+fn default_names(scenarios: &[memcache_sim::scenario::LoadedScenario]) -> String {
+    let mut names: Vec<&str> = scenarios
+        .iter()
+        .map(|s| s.scenario.meta.subject.default_algorithm().name())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names.join(", ")
 }

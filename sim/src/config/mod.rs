@@ -7,6 +7,7 @@
 //! Rates and probabilities are range-checked as they are read, so a bad one
 //! is refused with its file, line and the allowed range.
 
+mod bank;
 mod faults;
 
 use std::fmt;
@@ -14,6 +15,7 @@ use std::fmt;
 use serde::de::{Error as _, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
+pub use bank::BankConfig;
 pub use faults::{Fault, FaultSpec, LossTarget, PartitionMode, RandomFaults, Trigger, partitioned_clients};
 
 /// The name of the deque every run's clients share, in every world.
@@ -32,11 +34,13 @@ pub struct RunConfig {
     pub faults: Vec<FaultSpec>,
     /// Faults drawn at random, by rate.
     pub random_faults: RandomFaults,
+    /// The MCAS subject's bank workload (MCAS runs only).
+    pub bank: BankConfig,
 }
 
 impl RunConfig {
     /// The TOML sections (top-level keys) of a configuration.
-    pub const SECTIONS: &'static [&'static str] = &["servers", "network", "clients", "faults", "random_faults"];
+    pub const SECTIONS: &'static [&'static str] = &["servers", "network", "clients", "faults", "random_faults", "bank"];
 
     /// Reads the section `key` from `map` into `self`; `Ok(false)` if `key`
     /// is not a section of a configuration. Scenario files read their
@@ -49,6 +53,7 @@ impl RunConfig {
             "clients" => self.clients = map.next_value()?,
             "faults" => self.faults = map.next_value()?,
             "random_faults" => self.random_faults = map.next_value()?,
+            "bank" => self.bank = map.next_value()?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -72,6 +77,7 @@ impl RunConfig {
         if clients == 0 {
             problems.push("clients.count must be at least 1".to_owned());
         }
+        problems.extend(self.bank.problems());
         let c = &self.clients;
         let mix = &c.mix;
         if c.ops_per_client > 0 && [mix.push_back, mix.push_front, mix.pop_back, mix.pop_front] == [0; 4] {

@@ -8,9 +8,12 @@
 //! (`sim/tests/mcas_checker.rs`). The history's JSON format is in
 //! [`history`] and `docs/history-format.md`.
 //!
-//! Not yet here (issue 20): the harness running MCAS clients in its
-//! worlds, and losses in MCAS histories; a corruption result is therefore
-//! always a false alarm for this checker.
+//! The bank's clients ([`workload`]) run in the simulator under scenario
+//! files with `subject = "mcas"` (`crate::sim`, `scenarios/mcas/`), and
+//! under the stepping scheduler of [`bank_run`]. Not yet here (issue 20):
+//! the real backend, the model checkers, and losses in MCAS histories (runs
+//! that lose items are refused, `crate::capability`); a corruption result
+//! is therefore always a false alarm for this checker.
 
 pub mod bank;
 pub mod bank_run;
@@ -18,6 +21,7 @@ pub mod brute;
 pub mod check;
 pub mod history;
 pub mod spec;
+pub mod workload;
 
 pub use check::{McasReport, check_mcas};
 pub use history::{McasHistory, McasHistoryOp, McasOpKind, McasResult, Update};

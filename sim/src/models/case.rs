@@ -217,6 +217,7 @@ pub fn judge(case: &Case, history: &History) -> Judgement {
         trace: Vec::new(),
         counters: Counters::default(),
         oracle_violations: Vec::new(),
+        mcas: None,
     };
     let expect = Expectation {
         ops_succeeded_min: 0,

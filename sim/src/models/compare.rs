@@ -178,11 +178,14 @@ pub fn sim_effort(variant: Variant, scenarios: &[LoadedScenario], seeds: u64) ->
         by: None,
     };
     let overrides = Overrides {
-        variant: Some(variant),
+        variant: Some(variant.into()),
         ..Overrides::default()
     };
     'search: for seed in 0..seeds {
-        for scenario in scenarios {
+        for scenario in scenarios
+            .iter()
+            .filter(|s| crate::runner::of_subject(s, overrides.variant))
+        {
             let record = pipeline::run(RunPlan::for_scenario(scenario, seed, overrides), pipeline::quiet()).record;
             effort.iterations += 1;
             if is_catch(&record) {

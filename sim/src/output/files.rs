@@ -46,7 +46,13 @@ pub fn write_run(dir: &Path, ran: &Ran) -> std::io::Result<()> {
     let text = serde_json::to_string_pretty(record).expect("records serialise");
     std::fs::write(scenario_dir.join(format!("seed-{}.json", record.seed)), text)?;
     if !record.expected {
-        let text = serde_json::to_string_pretty(&ran.outcome.history).expect("histories serialise");
+        // An MCAS run's history in its own format, which `mcsim check`
+        // recognises by its subject.
+        let text = match &ran.outcome.mcas {
+            Some(bank) => serde_json::to_string_pretty(&bank.history),
+            None => serde_json::to_string_pretty(&ran.outcome.history),
+        }
+        .expect("histories serialise");
         std::fs::write(scenario_dir.join(format!("seed-{}.history.json", record.seed)), text)?;
         if ran.plan.keep_trace {
             write_page(dir, ran)?;

@@ -102,6 +102,66 @@ fn color(result: &OpResult) -> (&'static str, &'static str) {
     }
 }
 
+/// One operation as the timeline draws it, from either subject's history.
+struct Span {
+    client: u32,
+    invoke_us: u64,
+    return_us: Option<u64>,
+    fill: &'static str,
+    class: &'static str,
+    title: String,
+}
+
+/// The run's operations as spans: the deque's history, or an MCAS run's.
+fn spans(outcome: &crate::outcome::Outcome) -> Vec<Span> {
+    use crate::mcas::McasResult;
+    match &outcome.mcas {
+        Some(bank) => bank
+            .history
+            .ops
+            .iter()
+            .enumerate()
+            .map(|(index, op)| {
+                // The deque's palette: an applied MCAS as an ok, one not
+                // applied as an empty pop, a read as a value.
+                let (fill, class) = match &op.result {
+                    McasResult::Ok => ("#4caf50", "ok"),
+                    McasResult::NotApplied | McasResult::Missing => ("#9e9e9e", "empty"),
+                    McasResult::Value { .. } => ("#2196f3", "value"),
+                    McasResult::Unknown => ("url(#unknown)", "unknown"),
+                    McasResult::Failed { .. } => ("#e0e0e0", "failed"),
+                    McasResult::Corruption { .. } => ("#e53935", "corruption"),
+                };
+                Span {
+                    client: op.client,
+                    invoke_us: op.invoke_us,
+                    return_us: op.return_us,
+                    fill,
+                    class,
+                    title: format!("#{index} {}", crate::mcas::check::describe(op)),
+                }
+            })
+            .collect(),
+        None => outcome
+            .history
+            .ops
+            .iter()
+            .enumerate()
+            .map(|(index, op)| {
+                let (fill, class) = color(&op.result);
+                Span {
+                    client: op.client,
+                    invoke_us: op.invoke_us,
+                    return_us: op.return_us,
+                    fill,
+                    class,
+                    title: crate::check::render_op(index, op),
+                }
+            })
+            .collect(),
+    }
+}
+
 /// The rows: every client of the history, then every server the trace or
 /// the losses name.
 struct Rows {
@@ -110,9 +170,9 @@ struct Rows {
 }
 
 impl Rows {
-    fn of(input: &ReportInput<'_>) -> Rows {
+    fn of(input: &ReportInput<'_>, spans: &[Span]) -> Rows {
         let history = &input.outcome.history;
-        let mut clients: Vec<u32> = history.ops.iter().map(|op| op.client).collect();
+        let mut clients: Vec<u32> = spans.iter().map(|op| op.client).collect();
         clients.sort_unstable();
         clients.dedup();
         let servers = input
@@ -262,23 +322,22 @@ fn arrows(outcome: &Outcome, ops: &[usize], rows: &Rows) -> Vec<Arrow> {
 /// Renders the page.
 pub fn html(input: &ReportInput<'_>) -> String {
     let history = &input.outcome.history;
+    let spans = spans(input.outcome);
     let record = input.record;
-    let start = history
-        .ops
+    let start = spans
         .iter()
         .map(|op| op.invoke_us)
         .chain(input.outcome.trace.iter().map(|r| r.at_us))
         .min()
         .unwrap_or(0);
-    let end_us = history
-        .ops
+    let end_us = spans
         .iter()
         .map(|op| op.return_us.unwrap_or(op.invoke_us))
         .chain(input.outcome.trace.iter().map(|r| r.at_us))
         .max()
         .unwrap_or(1)
         .max(start + 1);
-    let rows = Rows::of(input);
+    let rows = Rows::of(input, &spans);
     let highlighted: Vec<usize> = input.explanation.map(|e| e.minimal.clone()).unwrap_or_default();
     let focus = highlighted
         .iter()
@@ -289,22 +348,18 @@ pub fn html(input: &ReportInput<'_>) -> String {
             let margin = ((to - from) / 10).max(50);
             [from.saturating_sub(margin).max(start), (to + margin).min(end_us)]
         });
-    let ops = history
-        .ops
-        .iter()
+    let ops = spans
+        .into_iter()
         .enumerate()
-        .map(|(index, op)| {
-            let (fill, class) = color(&op.result);
-            OpBar {
-                id: index,
-                row: rows.client(op.client).unwrap_or(0),
-                invoke: op.invoke_us,
-                ret: op.return_us,
-                fill,
-                class,
-                title: crate::check::render_op(index, op),
-                minimal: highlighted.contains(&index),
-            }
+        .map(|(index, op)| OpBar {
+            id: index,
+            row: rows.client(op.client).unwrap_or(0),
+            invoke: op.invoke_us,
+            ret: op.return_us,
+            fill: op.fill,
+            class: op.class,
+            title: op.title,
+            minimal: highlighted.contains(&index),
         })
         .collect();
     let mut lines: Vec<Line> = input

@@ -80,7 +80,13 @@ fn start(plan: &RunPlan) -> Result<Outcome, String> {
         std::thread::sleep(Duration::from_micros(u64::from(1_000_000 - into_second)));
     }
     let cluster = Cluster::start(config.servers.count, &servers.local).map_err(|e| e.to_string())?;
-    let options = |client: u32| workload::deque_options(config, plan.variant, plan.seed, client);
+    let Some(variant) = plan.variant.deque() else {
+        return Err(format!(
+            "the real backend runs deque clients only, not {}",
+            plan.variant
+        ));
+    };
+    let options = |client: u32| workload::deque_options(config, variant, plan.seed, client);
     let direct = || {
         cluster
             .direct_store(&MemcachedOptions::default())
@@ -224,6 +230,7 @@ fn start(plan: &RunPlan) -> Result<Outcome, String> {
         trace: Vec::new(),
         counters,
         oracle_violations: Vec::new(),
+        mcas: None,
     })
 }
 

@@ -19,6 +19,7 @@
 //!   where the history is recorded;
 //! - `direct.rs`: fault-free access for setup and the drain.
 
+mod bank;
 mod client;
 mod direct;
 mod faults;

@@ -13,13 +13,14 @@ use memcache_collections::key::Key;
 use memcache_collections::memcore::{CoreConfig, ServerCore};
 use memcache_collections::routing::{KetamaRing, ServerSpec};
 use memcache_collections::store::{Command, Reply, block_on};
-use memcache_collections::{Deque, DequeError, DequeOptions, Variant};
+use memcache_collections::{Deque, DequeError, DequeOptions};
 use rand_chacha::ChaCha8Rng;
 
 use super::client::{Outgoing, Shared, SimStore};
 use super::direct::DirectStore;
 use super::network::Network;
 use super::queue::EventQueue;
+use crate::algorithm::Algorithm;
 use crate::config::{DEQUE_NAME, Fault, RunConfig};
 use crate::history::{History, Loss};
 use crate::nemesis::{RandomKind, Triggers};
@@ -110,8 +111,8 @@ pub(crate) struct ClientState {
 /// The whole simulated world of one run.
 pub(crate) struct World {
     pub(crate) config: RunConfig,
-    variant: Variant,
-    seed: u64,
+    variant: Algorithm,
+    pub(crate) seed: u64,
     pub(crate) now_us: u64,
     queue: EventQueue<Event>,
     pub(crate) servers: Vec<SimServer>,
@@ -139,10 +140,15 @@ pub(crate) struct World {
     /// Events processed before the run is declared stuck.
     pub(crate) events_max: u64,
     stuck: bool,
+    /// An MCAS run's bank (`bank.rs`); `None` in a deque run.
+    pub(crate) bank: Option<super::bank::Bank>,
 }
 
 /// Runs one plan in the simulator.
 pub fn run(plan: &RunPlan) -> Outcome {
+    if let Algorithm::Mcas(variant) = plan.variant {
+        return super::bank::run(plan, variant);
+    }
     let mut world = World::new(plan);
     if let Err(error) = world.setup() {
         return Outcome::setup_failed(&error);
@@ -207,13 +213,15 @@ impl World {
             setup_ops: Vec::new(),
             events_max: EVENTS_MAX,
             stuck: false,
+            bank: None,
         }
     }
 
     /// The deque options of client `client` (setup and drain clients
-    /// included).
+    /// included). Only deque runs build them.
     fn options(&self, client: u32) -> DequeOptions {
-        workload::deque_options(&self.config, self.variant, self.seed, client)
+        let variant = self.variant.deque().unwrap_or_default();
+        workload::deque_options(&self.config, variant, self.seed, client)
     }
 
     /// Schedules `event` `after_us` from now.
@@ -361,6 +369,9 @@ impl World {
             self.clients[client].finished = true;
         }
         self.trace_ops(client);
+        if let Some(bank) = &self.bank {
+            self.shared.ops_completed.set(bank.log.completed());
+        }
         self.fire_op_count_triggers();
         let outgoing = self.shared.slots.borrow_mut()[client].outgoing.take();
         match outgoing {
@@ -409,16 +420,13 @@ impl World {
         }
     }
 
+    /// Whether the event budget ran out before the clients finished.
+    pub(crate) fn stuck(&self) -> bool {
+        self.stuck
+    }
+
     /// Drains the deque (unless the run got stuck) and hands back the run.
     pub(crate) fn finish(mut self) -> Outcome {
-        let end = if self.stuck {
-            RunEnd::Stuck {
-                reason: format!("the run did not finish within {} events", self.events_max),
-            }
-        } else {
-            RunEnd::Finished
-        };
-        self.sim_counters.virtual_time_us = self.now_us;
         let drain_client = self.config.clients.count + 1;
         let log = std::mem::replace(
             &mut *self.shared.log.borrow_mut(),
@@ -436,6 +444,27 @@ impl World {
             ops.extend(self.drain(drain_client, pushes));
         }
         ops.sort_by_key(|op| op.invoke_us);
+        // A stuck run is not drained.
+        let drain_client = (!self.stuck).then_some(drain_client);
+        self.into_outcome(ops, drain_client, oracle_violations)
+    }
+
+    /// The outcome's parts every subject shares (how the run ended, the
+    /// losses, counters and trace) around the deque history `ops`.
+    pub(crate) fn into_outcome(
+        mut self,
+        ops: Vec<crate::history::HistoryOp>,
+        drain_client: Option<u32>,
+        oracle_violations: Vec<crate::outcome::OracleViolation>,
+    ) -> Outcome {
+        let end = if self.stuck {
+            RunEnd::Stuck {
+                reason: format!("the run did not finish within {} events", self.events_max),
+            }
+        } else {
+            RunEnd::Finished
+        };
+        self.sim_counters.virtual_time_us = self.now_us;
         self.counters.recreations = self.shared.recreations.get();
         std::mem::take(&mut self.probes).finish(&mut self.sim_counters);
         self.counters.sim = Some(self.sim_counters);
@@ -444,14 +473,14 @@ impl World {
             history: History {
                 ops,
                 losses: self.losses,
-                // A stuck run is not drained.
-                drain_client: (!self.stuck).then_some(drain_client),
+                drain_client,
             },
             workload_clients: self.config.clients.count,
             trace_hash: Some(self.trace.hash()),
             trace: self.trace.into_records(),
             counters: self.counters,
             oracle_violations,
+            mcas: None,
         }
     }
 

@@ -1,0 +1,136 @@
+//! MCAS runs in the simulator: the bank workload's clients
+//! (`crate::mcas::workload`) run the library's `McasClient` over the same
+//! `SimStore`s, network and faults as the deque's clients, in virtual time.
+//! Setup opens the accounts straight on the servers; after the workload a
+//! fresh client takes snapshots on healed links until one is confirmed
+//! (the deque's drain, for the bank). The deque's oracles watch deque
+//! items only and do not run here.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use memcache_collections::McasClient;
+use memcache_collections::mcas::McasVariant;
+use memcache_collections::store::block_on;
+
+use super::client::{SimStore, VirtualClock};
+use super::direct::DirectStore;
+use super::world::World;
+use crate::mcas::bank_run::BankRun;
+use crate::mcas::workload::{
+    BankClient, BankLog, Registers, audits, audits_until_confirmed, mcas_options, open_accounts, transfers,
+};
+use crate::outcome::{Outcome, RunEnd};
+use crate::plan::RunPlan;
+use crate::rng::{self, Stream};
+use crate::workload::TickClock;
+
+/// The bank's state in a running world.
+pub(crate) struct Bank {
+    variant: McasVariant,
+    registers: Registers,
+    initial: BTreeMap<String, String>,
+    pub(crate) log: Rc<BankLog<VirtualClock>>,
+    /// What a client could not do that the workload never asks for (a
+    /// request the library refused): a harness failure.
+    errors: Rc<std::cell::RefCell<Vec<String>>>,
+}
+
+/// Runs one MCAS plan in the simulator.
+pub(crate) fn run(plan: &RunPlan, variant: McasVariant) -> Outcome {
+    let mut world = World::new(plan);
+    if let Err(reason) = world.open_bank(variant) {
+        return Outcome::could_not_start(format!("opening the bank's accounts failed: {reason}"));
+    }
+    world.spawn_bank();
+    world.start();
+    world.run_events();
+    world.finish_bank()
+}
+
+impl World {
+    /// Inserts the accounts and counters straight on the servers.
+    fn open_bank(&mut self, variant: McasVariant) -> Result<(), String> {
+        let clients = self.config.clients.count as usize;
+        let transferring = if clients >= 2 { clients - 1 } else { clients };
+        let registers = Registers::new("bank-", self.config.bank.accounts as usize, transferring);
+        let options = mcas_options(self.seed, self.config.clients.count, McasVariant::default());
+        let direct = DirectStore::new(&mut self.servers, &self.ring);
+        let mut setup = McasClient::new(&direct, options);
+        let initial = block_on(open_accounts(&mut setup, &registers, self.config.bank.balance))?;
+        self.now_us = 1;
+        self.shared.now_us.0.set(self.now_us);
+        self.bank = Some(Bank {
+            variant,
+            registers,
+            initial,
+            log: Rc::new(BankLog::new(self.shared.now_us.clone())),
+            errors: Rc::default(),
+        });
+        Ok(())
+    }
+
+    /// Every client but the last transfers; the last audits (when there
+    /// are two or more).
+    fn spawn_bank(&mut self) {
+        let ring = Rc::new(self.ring.clone());
+        let bank = self.bank.as_ref().expect("the bank is open");
+        let count = self.clients.len();
+        for client in 0..count {
+            let batches = rng::stream(self.seed, Stream::Batches, client as u32);
+            let store = SimStore::new(client, self.shared.clone(), ring.clone(), batches);
+            let mut options = mcas_options(self.seed, client as u32, bank.variant);
+            options.item_size_max = self.config.servers.item_size_max_bytes;
+            options.retries_max = self.config.clients.retries_max;
+            let mcas = McasClient::new(store, options);
+            let handle = BankClient::new(mcas, client as u32, bank.log.clone());
+            let registers = bank.registers.clone();
+            let errors = bank.errors.clone();
+            let (bank_config, transfers_each) = (self.config.bank.clone(), self.config.clients.ops_per_client);
+            let auditor = count >= 2 && client == count - 1;
+            self.clients[client].future = Some(Box::pin(async move {
+                let result = if auditor {
+                    audits(handle, bank_config.audits as usize, registers).await
+                } else {
+                    transfers(handle, transfers_each as usize, registers).await
+                };
+                if let Err(error) = result {
+                    errors.borrow_mut().push(format!("client {client}: {error}"));
+                }
+            }));
+        }
+    }
+
+    /// The closing audits (unless the run got stuck) and the outcome.
+    fn finish_bank(mut self) -> Outcome {
+        let bank = self.bank.take().expect("the bank is open");
+        let mut errors = bank.errors.borrow().clone();
+        let mut history = bank.log.take_history(bank.initial);
+        if !self.stuck() {
+            let closing = self.config.clients.count + 1;
+            let options = mcas_options(self.seed, closing, McasVariant::default());
+            // The closing audits run alone, on healed links, after every
+            // late message has landed: each reading its own instant.
+            let log = Rc::new(BankLog::new(TickClock::starting_at(self.now_us + 1)));
+            let direct = DirectStore::new(&mut self.servers, &self.ring);
+            let auditor = BankClient::new(McasClient::new(&direct, options), closing, log.clone());
+            if let Err(error) = block_on(audits_until_confirmed(auditor, bank.registers.clone())) {
+                errors.push(format!("the closing audits: {error}"));
+            }
+            history.ops.extend(log.take_history(BTreeMap::new()).ops);
+        }
+        let (accounts, balance) = (self.config.bank.accounts, self.config.bank.balance);
+        let mut outcome = self.into_outcome(Vec::new(), None, Vec::new());
+        if let Some(error) = errors.first() {
+            outcome.end = RunEnd::CouldNotStart {
+                reason: format!("the bank workload failed: {error}"),
+            };
+        }
+        outcome.mcas = Some(BankRun {
+            total: (balance * u64::from(accounts)) as i64,
+            accounts: bank.registers.accounts,
+            history,
+        });
+        outcome
+    }
+}
