@@ -71,11 +71,10 @@ stage tests cargo test --workspace "${build[@]}"
 # any unexpected verdict, fails the build. (Shrinking every catch takes
 # minutes: `mcsim validate` without `--no-shrink` is the longer run.)
 stage validate "$mcsim" validate --seeds 20 --master-seeds 1 --no-shrink
-# Three seeds of every deque scenario on real memcached (servers, proxies
-# and faults started by the harness): each must earn a verdict it expects.
-# The MCAS scenarios (scenarios/mcas/) run in the simulator only: the real
-# backend's clients run the deque, and refuse an MCAS plan by name.
-stage real "$mcsim" run scenarios/*.toml scenarios/regressions --backend real --seeds 3
+# Three seeds of every scenario, the deque's and MCAS's, on real memcached
+# (servers, proxies and faults started by the harness): each must earn a
+# verdict it expects.
+stage real "$mcsim" run scenarios/ --backend real --seeds 3
 # Determinism as a regression test: 30 seeds of every scenario replay to the
 # committed trace hashes (a deliberate change regenerates them).
 stage determinism env MCSIM="$mcsim" bash scripts/trace-hashes.sh --check

@@ -4,6 +4,7 @@
 use memcache_sim::check::spec::SequentialSpec;
 use memcache_sim::mcas::bank::money_conserved;
 use memcache_sim::mcas::brute::brute_force_mcas;
+use memcache_sim::mcas::history::McasLoss;
 use memcache_sim::mcas::spec::{RegisterOp, RegisterSpec};
 use memcache_sim::mcas::{McasHistory, McasHistoryOp, McasOpKind, McasResult, Update, check_mcas};
 use memcache_sim::verdict::Verdict;
@@ -17,7 +18,8 @@ type Spec = (u64, u64, u64, u8, usize, usize, u8, u8);
 
 /// Small histories made by running a register sequentially at random
 /// points inside random intervals (so most are linearizable), some with one
-/// result changed (so many are not), some results unknown.
+/// result changed (so many are not), some results unknown, some with a
+/// register lost at a random instant (reads after it find nothing).
 fn arbitrary_history() -> impl Strategy<Value = McasHistory> {
     let op = (
         0..30u64,
@@ -32,22 +34,29 @@ fn arbitrary_history() -> impl Strategy<Value = McasHistory> {
     (
         proptest::collection::vec(op, 1..8),
         proptest::option::of((0..8usize, 0..4u8)),
+        proptest::option::of((0..4500u64, 0..2usize)),
     )
-        .prop_map(|(specs, mutation)| build(&specs, mutation))
+        .prop_map(|(specs, mutation, loss)| build(&specs, mutation, loss))
 }
 
-fn build(specs: &[Spec], mutation: Option<(usize, u8)>) -> McasHistory {
+fn build(specs: &[Spec], mutation: Option<(usize, u8)>, loss: Option<(u64, usize)>) -> McasHistory {
     let mut values: Vec<Vec<String>> = KEYS.iter().map(|k| vec![format!("{k}.0")]).collect();
-    let mut current: Vec<String> = values.iter().map(|v| v[0].clone()).collect();
+    let mut current: Vec<Option<String>> = values.iter().map(|v| Some(v[0].clone())).collect();
+    let mut pending_loss = loss;
     let mut by_point: Vec<usize> = (0..specs.len()).collect();
     let point = |s: &Spec| s.0 * 100 + s.1 * s.2;
     by_point.sort_by_key(|&i| (point(&specs[i]), i));
     let mut ops: Vec<Option<McasHistoryOp>> = vec![None; specs.len()];
     for (n, &i) in by_point.iter().enumerate() {
         let (start, len, _, kind, a, b, pick, unknown) = specs[i];
+        if let Some((_, k)) = pending_loss.filter(|&(at, _)| at <= point(&specs[i])) {
+            current[k] = None;
+            pending_loss = None;
+        }
         let (kind, result) = if kind == 0 {
-            let result = McasResult::Value {
-                value: current[a].clone(),
+            let result = match &current[a] {
+                Some(value) => McasResult::Value { value: value.clone() },
+                None => McasResult::Missing,
             };
             (McasOpKind::Read { key: KEYS[a].into() }, result)
         } else {
@@ -55,8 +64,8 @@ fn build(specs: &[Spec], mutation: Option<(usize, u8)>) -> McasHistory {
             let updates: Vec<Update> = keys
                 .iter()
                 .map(|&k| {
-                    let expected = if pick < 7 {
-                        current[k].clone()
+                    let expected = if let (true, Some(value)) = (pick < 7, &current[k]) {
+                        value.clone()
                     } else {
                         values[k][pick as usize % values[k].len()].clone()
                     };
@@ -67,10 +76,13 @@ fn build(specs: &[Spec], mutation: Option<(usize, u8)>) -> McasHistory {
                     }
                 })
                 .collect();
-            let applies = updates.iter().zip(&keys).all(|(u, &k)| u.expected == current[k]);
+            let applies = updates
+                .iter()
+                .zip(&keys)
+                .all(|(u, &k)| current[k].as_ref() == Some(&u.expected));
             if applies {
                 for (u, &k) in updates.iter().zip(&keys) {
-                    current[k] = u.new.clone();
+                    current[k] = Some(u.new.clone());
                     values[k].push(u.new.clone());
                 }
             }
@@ -113,6 +125,14 @@ fn build(specs: &[Spec], mutation: Option<(usize, u8)>) -> McasHistory {
         subject: "mcas".into(),
         initial: KEYS.iter().map(|k| (k.to_string(), format!("{k}.0"))).collect(),
         ops,
+        losses: loss
+            .map(|(at_us, k)| McasLoss {
+                at_us,
+                until_us: None,
+                keys: vec![KEYS[k].to_owned()],
+            })
+            .into_iter()
+            .collect(),
     }
 }
 
@@ -185,6 +205,7 @@ fn bank(ops: Vec<McasHistoryOp>) -> McasHistory {
         subject: "mcas".into(),
         initial: [("a".to_string(), "50".to_string()), ("b".to_string(), "50".to_string())].into(),
         ops,
+        losses: Vec::new(),
     }
 }
 
@@ -287,6 +308,75 @@ fn corruption_and_giving_up_are_judged_before_the_search() {
         error: "retries_exhausted".into(),
     };
     assert_eq!(check_mcas(&history, 1000).unwrap().verdict, Verdict::Liveness);
+}
+
+/// A loss explains the corruption reported after it, not before; a lost
+/// register holds nothing, so a read of its old value or an MCAS that
+/// succeeds on it is a silent answer no order explains.
+#[test]
+fn losses_explain_later_corruption_and_empty_the_register() {
+    let lost = |history: &mut McasHistory, at_us| {
+        history.losses.push(McasLoss {
+            at_us,
+            until_us: None,
+            keys: vec!["a".into()],
+        })
+    };
+    let reported = McasResult::Corruption {
+        key: "a".into(),
+        detail: "missing register".into(),
+    };
+    let mut late = bank(vec![
+        read(0, "b", 1, "50"),
+        mcas(0, 30, &[("a", "50", "1")], reported.clone()),
+    ]);
+    lost(&mut late, 20);
+    let report = check_mcas(&late, 1000).unwrap();
+    assert_eq!(report.verdict, Verdict::DetectedCorruption, "{}", report.reason);
+    let mut early = bank(vec![mcas(0, 10, &[("a", "50", "1")], reported)]);
+    lost(&mut early, 20);
+    let report = check_mcas(&early, 1000).unwrap();
+    assert_eq!(report.verdict, Verdict::FalseAlarm, "{}", report.reason);
+    assert!(
+        report.reason.contains("before the first loss (at 20 us)"),
+        "{}",
+        report.reason
+    );
+    let mut missing = bank(vec![read(0, "a", 30, "50")]);
+    missing.ops[0].result = McasResult::Missing;
+    lost(&mut missing, 20);
+    assert_eq!(check_mcas(&missing, 1000).unwrap().verdict, Verdict::Linearizable);
+    let mut stale = bank(vec![read(0, "a", 30, "50")]);
+    lost(&mut stale, 20);
+    let report = check_mcas(&stale, 1000).unwrap();
+    assert_eq!(report.verdict, Verdict::NotLinearizable, "{}", report.reason);
+    let mut applied = bank(vec![mcas(0, 30, &[("a", "50", "1")], McasResult::Ok)]);
+    lost(&mut applied, 20);
+    assert_eq!(check_mcas(&applied, 1000).unwrap().verdict, Verdict::NotLinearizable);
+    // A loss concurrent with nothing still orders: before it, the value.
+    let mut before = bank(vec![read(0, "a", 10, "50")]);
+    lost(&mut before, 20);
+    assert_eq!(check_mcas(&before, 1000).unwrap().verdict, Verdict::Linearizable);
+    lost(&mut before, 5);
+    before.losses.swap(0, 1);
+    assert_eq!(check_mcas(&before, 1000).unwrap().verdict, Verdict::NotLinearizable);
+    // A loss over a window may fall before the read: it explains nothing
+    // earlier than its start, and orders anywhere inside.
+    before.losses[0].until_us = Some(15);
+    assert_eq!(check_mcas(&before, 1000).unwrap().verdict, Verdict::Linearizable);
+    before.losses[0].until_us = Some(4);
+    assert!(
+        check_mcas(&before, 1000)
+            .unwrap_err()
+            .contains("losses[0]: until_us is before at_us")
+    );
+    before.losses[0].until_us = None;
+    before.losses[0].keys.clear();
+    assert!(
+        check_mcas(&before, 1000)
+            .unwrap_err()
+            .contains("losses[0]: a loss of no register")
+    );
 }
 
 #[test]

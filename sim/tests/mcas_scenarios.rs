@@ -185,15 +185,15 @@ fn mixed_subjects_and_losing_faults_are_refused() {
     let implied = "[scenario]\nvariant = \"helper-deletes\"\nexpect = [\"linearizable\"]\n";
     let implied = scenario::parse(&dir.join("implied.toml"), implied).unwrap();
     assert_eq!(implied.scenario.meta.subject, memcache_sim::algorithm::Subject::Mcas);
-    let restarts = "[scenario]\nsubject = \"mcas\"\nexpect = [\"linearizable\"]\n\n[random_faults]\nrestart_per_s = \
+    let targeted = "[scenario]\nsubject = \"mcas\"\nexpect = [\"linearizable\"]\n\n[random_faults]\nlose_node_per_s = \
                     5.0\n";
-    let loaded = scenario::parse(&dir.join("restarts.toml"), restarts).unwrap();
+    let loaded = scenario::parse(&dir.join("targeted.toml"), targeted).unwrap();
     let ran = pipeline::run(plan(&loaded, 0, None), pipeline::quiet());
     assert_eq!(ran.record.verdict, Verdict::CouldNotStart);
     assert!(
         ran.record
             .reason
-            .contains("random_faults.restart_per_s: MCAS histories do not record lost items"),
+            .contains("random_faults.lose_node_per_s: MCAS runs take restarts and flushes"),
         "{}",
         ran.record.reason
     );

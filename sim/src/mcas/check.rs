@@ -1,10 +1,11 @@
 //! The verdict on an MCAS history, first matching rule first:
-//! 1. `false-alarm`: an operation reported corruption (MCAS histories
-//!    record no losses yet, so nothing could explain it);
+//! 1. `false-alarm`: an operation reported corruption before any loss
+//!    could explain it (it returned before the first loss);
 //! 2. `liveness`: an operation gave up (`retries_exhausted`);
-//! 3. the search ([`crate::check::wgl`]) against [`RegisterSpec`]: a valid
-//!    order is `linearizable`, none is `not-linearizable`, a spent budget
-//!    `unknown` (never a pass).
+//! 3. the search ([`crate::check::wgl`]) against [`RegisterSpec`], each
+//!    loss placed at its instant: a valid order is `linearizable` (or
+//!    `detected-corruption` when operations reported the losses), none is
+//!    `not-linearizable`, a spent budget `unknown` (never a pass).
 
 use std::collections::BTreeMap;
 
@@ -49,7 +50,8 @@ impl Interned {
 /// The history as the search sees it: the initial state and every
 /// operation that may have had an effect or was observed (failed
 /// operations and unknown reads are left out: neither changes anything),
-/// with each one's index in the history.
+/// with each one's index in the history, then the losses, each at its
+/// instant (index `history.ops.len() + j` for loss `j`).
 pub fn prepare(history: &McasHistory) -> (RegisterSpec, Vec<Timed<RegisterOp, RegisterRet>>, Vec<usize>) {
     let mut names = Interned::default();
     let initial: Vec<(usize, u32)> = history
@@ -92,6 +94,15 @@ pub fn prepare(history: &McasHistory) -> (RegisterSpec, Vec<Timed<RegisterOp, Re
         });
         origin.push(index);
     }
+    for (j, loss) in history.losses.iter().enumerate() {
+        ops.push(Timed {
+            op: RegisterOp::Lose(loss.keys.iter().map(|key| names.key(key)).collect()),
+            ret: Some(RegisterRet::Lost),
+            invoke_us: loss.at_us,
+            return_us: loss.until_us.unwrap_or(loss.at_us),
+        });
+        origin.push(history.ops.len() + j);
+    }
     let mut values = vec![None; names.key_count()];
     for (key, value) in initial {
         values[key] = Some(value);
@@ -104,13 +115,28 @@ pub fn prepare(history: &McasHistory) -> (RegisterSpec, Vec<Timed<RegisterOp, Re
 pub fn check_mcas(history: &McasHistory, steps_max: u64) -> Result<McasReport, String> {
     history.validate()?;
     let report = |verdict, reason: String, steps| McasReport { verdict, reason, steps };
-    if let Some((i, key, detail)) = history.ops.iter().enumerate().find_map(|(i, op)| match &op.result {
-        McasResult::Corruption { key, detail } => Some((i, key, detail)),
-        _ => None,
-    }) {
+    let first_loss_us = history.losses.iter().map(|loss| loss.at_us).min();
+    let corrupt: Vec<(usize, &String, &String)> = history
+        .ops
+        .iter()
+        .enumerate()
+        .filter_map(|(i, op)| match &op.result {
+            McasResult::Corruption { key, detail } => Some((i, key, detail)),
+            _ => None,
+        })
+        .collect();
+    // A report that returned before the first loss had nothing to detect.
+    let unexplained = corrupt
+        .iter()
+        .find(|&&(i, _, _)| first_loss_us.is_none_or(|loss| history.ops[i].return_us.unwrap_or(u64::MAX) < loss));
+    if let Some((i, key, detail)) = unexplained {
+        let when = match first_loss_us {
+            Some(loss) => format!("before the first loss (at {loss} us)"),
+            None => "though nothing was lost".to_owned(),
+        };
         return Ok(report(
             Verdict::FalseAlarm,
-            format!("op {i} reported corruption at {key} ({detail}) though nothing was lost"),
+            format!("op {i} reported corruption at {key} ({detail}) {when}"),
             0,
         ));
     }
@@ -134,30 +160,52 @@ pub fn check_mcas(history: &McasHistory, steps_max: u64) -> Result<McasReport, S
             format!("{n} operations")
         }
     };
+    let losses = match history.losses.len() {
+        0 => String::new(),
+        1 => " and the loss".to_owned(),
+        n => format!(" and the {n} losses"),
+    };
     Ok(match outcome {
+        WglOutcome::Linearizable if !corrupt.is_empty() => report(
+            Verdict::DetectedCorruption,
+            format!(
+                "a valid order of the {}{losses} exists, and {} reported the loss as corruption",
+                counted(ops.len() - history.losses.len()),
+                counted(corrupt.len())
+            ),
+            steps,
+        ),
         WglOutcome::Linearizable => report(
             Verdict::Linearizable,
             format!(
-                "a valid order of the {} that took effect or were seen exists",
-                counted(ops.len())
+                "a valid order of the {} that took effect or were seen{losses} exists",
+                counted(ops.len() - history.losses.len())
             ),
             steps,
         ),
         WglOutcome::NotLinearizable { deepest, stuck } => {
-            let at = match stuck {
-                Some(i) => format!(
-                    "; the longest valid order ({} placed) cannot go on with op {}: {}",
+            let at = match stuck.map(|i| origin[i]) {
+                Some(o) if o < history.ops.len() => format!(
+                    "; the longest valid order ({} placed) cannot go on with op {o}: {}",
                     counted(deepest),
-                    origin[i],
-                    describe(&history.ops[origin[i]])
+                    describe(&history.ops[o])
                 ),
+                Some(o) => {
+                    let loss = &history.losses[o - history.ops.len()];
+                    format!(
+                        "; the longest valid order ({} placed) cannot go on with the loss of {} at {} us",
+                        counted(deepest),
+                        loss.keys.join(", "),
+                        loss.at_us
+                    )
+                }
                 None => String::new(),
             };
             report(
                 Verdict::NotLinearizable,
                 format!(
                     "no order of the {} that took effect or were seen fits a register's values{at}",
-                    counted(ops.len())
+                    counted(ops.len() - history.losses.len())
                 ),
                 steps,
             )

@@ -11,7 +11,8 @@
 //!     { "client": 0, "op": "mcas", "invoke_us": 5, "return_us": 30,
 //!       "updates": [ { "key": "acct-0", "expected": "100", "new": "93#c0.1" },
 //!                    { "key": "acct-1", "expected": "100", "new": "107#c0.1" } ],
-//!       "result": { "type": "ok" } } ] }
+//!       "result": { "type": "ok" } } ],
+//!   "losses": [ { "at_us": 40, "keys": ["acct-1"] } ] }
 //! ```
 //! - `initial`: every register's value before the first operation; a key
 //!   not listed holds nothing.
@@ -26,6 +27,10 @@
 //! - `return_us` (required): `null` when it never returned; the result is
 //!   then `unknown`. An MCAS with an `unknown` result may take effect after
 //!   its return too: a client that meets one of its claims finishes it.
+//! - `losses` (optional): registers the servers lost (a restart, a flush,
+//!   an eviction), each at an instant `at_us` (or one instant from `at_us`
+//!   to `until_us`); a lost register holds nothing from then on. A
+//!   `corruption` result is a detection only after a loss began.
 //! - Unknown fields, fields a result's type does not have, a key named
 //!   twice in `initial`, keys memcached refuses and MCAS of no register are
 //!   refused.
@@ -90,6 +95,24 @@ pub struct McasHistory {
     #[serde(default, deserialize_with = "distinct_keys")]
     pub initial: BTreeMap<String, String>,
     pub ops: Vec<McasHistoryOp>,
+    /// Registers the servers lost, in time order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub losses: Vec<McasLoss>,
+}
+
+/// Registers that vanished at one instant: the servers lost their items
+/// (a restart, a flush, an eviction), or a stale-token compare-and-set
+/// replaced them. The world that ran the history knows; a client does not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct McasLoss {
+    pub at_us: u64,
+    /// When the world cannot say the instant (a real restart takes a
+    /// while): the loss happened at one instant from `at_us` to this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until_us: Option<u64>,
+    /// The registers lost, by key.
+    pub keys: Vec<String>,
 }
 
 /// An operation as the JSON spells it: every field named, none unknown,
@@ -286,6 +309,17 @@ impl McasHistory {
         };
         if let Some(error) = self.initial.keys().find_map(|key| key_error(key)) {
             return Err(format!("initial: {error}"));
+        }
+        for (i, loss) in self.losses.iter().enumerate() {
+            if loss.keys.is_empty() {
+                return Err(format!("losses[{i}]: a loss of no register"));
+            }
+            if loss.until_us.is_some_and(|until| until < loss.at_us) {
+                return Err(format!("losses[{i}]: until_us is before at_us"));
+            }
+            if let Some(error) = loss.keys.iter().find_map(|key| key_error(key)) {
+                return Err(format!("losses[{i}]: {error}"));
+            }
         }
         let mut busy_until: BTreeMap<u32, (usize, u64)> = BTreeMap::new();
         let mut clients: Vec<(u32, u64, usize)> = Vec::new();

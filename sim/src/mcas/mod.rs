@@ -10,10 +10,10 @@
 //!
 //! The bank's clients ([`workload`]) run in the simulator under scenario
 //! files with `subject = "mcas"` (`crate::sim`, `scenarios/mcas/`), and
-//! under the stepping scheduler of [`bank_run`]. Not yet here (issue 20):
-//! the real backend, the model checkers, and losses in MCAS histories (runs
-//! that lose items are refused, `crate::capability`); a corruption result
-//! is therefore always a false alarm for this checker.
+//! and on real memcached (`crate::real`), and under the stepping scheduler
+//! of [`bank_run`]. Both worlds record the registers restarts and flushes
+//! take as the history's losses, which explain the corruption reported
+//! after them. Not yet here (issue 20): the model checkers.
 
 pub mod bank;
 pub mod bank_run;

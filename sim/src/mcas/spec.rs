@@ -20,6 +20,9 @@ pub enum RegisterOp {
     Read(usize),
     /// `(key, expected, new)` for each register, keys distinct.
     Mcas(Vec<(usize, u32, u32)>),
+    /// The servers lost these registers (a world's record, not a client's
+    /// operation): they hold nothing from then on.
+    Lose(Vec<usize>),
 }
 
 /// What an operation returned.
@@ -31,6 +34,8 @@ pub enum RegisterRet {
     Applied,
     /// The MCAS replaced none.
     NotApplied,
+    /// The registers are gone.
+    Lost,
 }
 
 /// Every register's value, by key index.
@@ -61,6 +66,12 @@ impl SequentialSpec for RegisterSpec {
                 RegisterRet::Applied
             }
             RegisterOp::Mcas(_) => RegisterRet::NotApplied,
+            RegisterOp::Lose(keys) => {
+                for &key in keys {
+                    self.values[key] = None;
+                }
+                RegisterRet::Lost
+            }
         }
     }
 
@@ -69,6 +80,10 @@ impl SequentialSpec for RegisterSpec {
             (RegisterOp::Read(key), RegisterRet::Value(value)) => self.values[*key] == *value,
             (RegisterOp::Mcas(_), RegisterRet::NotApplied) => true,
             (RegisterOp::Mcas(updates), RegisterRet::Applied) if self.matches(updates) => {
+                self.invoke(op);
+                true
+            }
+            (RegisterOp::Lose(_), RegisterRet::Lost) => {
                 self.invoke(op);
                 true
             }
@@ -100,5 +115,12 @@ mod tests {
         assert!(spec.is_valid_step(&RegisterOp::Read(1), &RegisterRet::Value(Some(11))));
         assert!(!spec.is_valid_step(&RegisterOp::Read(1), &RegisterRet::Value(Some(1))));
         assert!(!spec.is_valid_step(&RegisterOp::Read(1), &RegisterRet::Applied));
+        // A lost register holds nothing: a read finds nothing, an MCAS
+        // expecting its old value cannot succeed.
+        assert!(spec.is_valid_step(&RegisterOp::Lose(vec![0]), &RegisterRet::Lost));
+        assert!(spec.is_valid_step(&RegisterOp::Read(0), &RegisterRet::Value(None)));
+        let after = RegisterOp::Mcas(vec![(0, 10, 30)]);
+        assert!(!spec.clone().is_valid_step(&after, &RegisterRet::Applied));
+        assert_eq!(spec.values, [None, Some(11)]);
     }
 }

@@ -11,9 +11,10 @@
 //! returns, so a client that crashes mid-MCAS leaves an operation that never
 //! returned (its outcome unknown: a helper may still finish it).
 
-use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
-use std::rc::Rc;
+use std::ops::Deref;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use memcache_collections::mcas::McasVariant;
 use memcache_collections::store::Store;
@@ -74,28 +75,32 @@ pub async fn open_accounts<S: Store>(
     Ok(initial)
 }
 
-/// A run's operations, stamped by `C`.
+/// A run's operations, stamped by `C`. Shared by every client of a run:
+/// behind an `Rc` in one thread (the simulator, the stepping scheduler),
+/// an `Arc` across the real backend's client threads.
 pub struct BankLog<C> {
     clock: C,
-    ops: RefCell<Vec<McasHistoryOp>>,
-    completed: Cell<u64>,
+    ops: Mutex<Vec<McasHistoryOp>>,
+    completed: AtomicU64,
 }
 
-impl<C: Clock> BankLog<C> {
-    pub fn new(clock: C) -> Self {
-        BankLog {
-            clock,
-            ops: RefCell::new(Vec::new()),
-            completed: Cell::new(0),
-        }
-    }
+/// A handle on a [`BankLog`] (an `Rc` or an `Arc` of one).
+pub trait OpLog {
+    /// An operation starts now; returns its index.
+    fn invoke(&self, client: u32, kind: McasOpKind) -> usize;
+    /// The operation at `index` returned `result` now.
+    fn complete(&self, index: usize, result: McasResult);
+}
 
+impl<C: Clock, P: Deref<Target = BankLog<C>>> OpLog for P {
     fn invoke(&self, client: u32, kind: McasOpKind) -> usize {
-        let mut ops = self.ops.borrow_mut();
+        let log: &BankLog<C> = self;
+        let invoke_us = log.clock.now_us();
+        let mut ops = log.lock();
         ops.push(McasHistoryOp {
             client,
             kind,
-            invoke_us: self.clock.now_us(),
+            invoke_us,
             return_us: None,
             result: McasResult::Unknown,
         });
@@ -103,17 +108,34 @@ impl<C: Clock> BankLog<C> {
     }
 
     fn complete(&self, index: usize, result: McasResult) {
-        let now = self.clock.now_us();
-        let mut ops = self.ops.borrow_mut();
+        let log: &BankLog<C> = self;
+        let now = log.clock.now_us();
+        let mut ops = log.lock();
         ops[index].return_us = Some(now);
         ops[index].result = result;
-        self.completed.set(self.completed.get() + 1);
+        log.completed.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl<C: Clock> BankLog<C> {
+    pub fn new(clock: C) -> Self {
+        BankLog {
+            clock,
+            ops: Mutex::new(Vec::new()),
+            completed: AtomicU64::new(0),
+        }
     }
 
-    /// Operations that returned so far (the simulator's op-count triggers
-    /// read it).
+    /// The operations; a client that panicked holding the lock cannot
+    /// leave them half-written (each change is one assignment).
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<McasHistoryOp>> {
+        self.ops.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Operations that returned so far (the worlds' op-count triggers read
+    /// it).
     pub fn completed(&self) -> u64 {
-        self.completed.get()
+        self.completed.load(Ordering::Relaxed)
     }
 
     /// Moves the operations out, in invocation order, as a history of
@@ -122,20 +144,21 @@ impl<C: Clock> BankLog<C> {
         McasHistory {
             subject: "mcas".into(),
             initial,
-            ops: std::mem::take(&mut *self.ops.borrow_mut()),
+            ops: std::mem::take(&mut *self.lock()),
+            losses: Vec::new(),
         }
     }
 }
 
 /// A client whose every operation is logged.
-pub struct BankClient<S, C> {
+pub struct BankClient<S, L> {
     mcas: McasClient<S>,
     id: u32,
-    log: Rc<BankLog<C>>,
+    log: L,
 }
 
-impl<S: Store, C: Clock> BankClient<S, C> {
-    pub fn new(mcas: McasClient<S>, id: u32, log: Rc<BankLog<C>>) -> Self {
+impl<S: Store, L: OpLog> BankClient<S, L> {
+    pub fn new(mcas: McasClient<S>, id: u32, log: L) -> Self {
         BankClient { mcas, id, log }
     }
 
@@ -211,8 +234,8 @@ fn number(entry: &Entry) -> Option<u64> {
 
 /// `count` transfers by transfer client `client.id`, between accounts its
 /// id and the transfer's number choose.
-pub async fn transfers<S: Store, C: Clock>(
-    mut client: BankClient<S, C>,
+pub async fn transfers<S: Store, L: OpLog>(
+    mut client: BankClient<S, L>,
     count: usize,
     registers: Registers,
 ) -> Result<(), String> {
@@ -253,7 +276,7 @@ pub async fn transfers<S: Store, C: Clock>(
 }
 
 /// One snapshot: whether the auditor confirmed a cut.
-async fn audit<S: Store, C: Clock>(client: &mut BankClient<S, C>, accounts: &[String]) -> Result<bool, String> {
+async fn audit<S: Store, L: OpLog>(client: &mut BankClient<S, L>, accounts: &[String]) -> Result<bool, String> {
     let mut cut = Vec::new();
     for account in accounts {
         match client.read(account).await? {
@@ -272,8 +295,8 @@ async fn audit<S: Store, C: Clock>(client: &mut BankClient<S, C>, accounts: &[St
 }
 
 /// `rounds` snapshots, confirmed or not.
-pub async fn audits<S: Store, C: Clock>(
-    mut client: BankClient<S, C>,
+pub async fn audits<S: Store, L: OpLog>(
+    mut client: BankClient<S, L>,
     rounds: usize,
     registers: Registers,
 ) -> Result<(), String> {
@@ -285,8 +308,8 @@ pub async fn audits<S: Store, C: Clock>(
 
 /// Snapshots until one is confirmed (at most 100): a run that checked
 /// none is vacuous.
-pub async fn audits_until_confirmed<S: Store, C: Clock>(
-    mut client: BankClient<S, C>,
+pub async fn audits_until_confirmed<S: Store, L: OpLog>(
+    mut client: BankClient<S, L>,
     registers: Registers,
 ) -> Result<(), String> {
     for _ in 0..100 {

@@ -52,6 +52,11 @@ impl Cluster {
         MemcachedStore::connect(&self.addresses, options).map_err(|e| e.to_string())
     }
 
+    /// The index of the server that owns `key`, as clients route it.
+    pub fn server_for(&self, key: &Key) -> usize {
+        self.ring.server_for(key.as_bytes())
+    }
+
     /// Kills server `index` and starts it again on its port.
     pub fn restart(&self, index: usize) -> Result<(), LocalServerError> {
         self.lock(index).restart()

@@ -66,6 +66,8 @@ pub struct Control {
     /// The history, on the run's clock.
     pub(crate) log: Mutex<HistoryLog<RealClock>>,
     losses: Mutex<Vec<Loss>>,
+    /// Restarts and flushes: `(server, from_us, until_us)`.
+    loss_windows: Mutex<Vec<(usize, u64, u64)>>,
     pub(crate) workload_over: AtomicBool,
     pub(crate) recreations: AtomicU64,
     pub(crate) faults_fired: AtomicU64,
@@ -124,6 +126,7 @@ impl Control {
             fault_rng: Mutex::new(fault_rng),
             log: Mutex::new(HistoryLog::new(clock)),
             losses: Mutex::new(Vec::new()),
+            loss_windows: Mutex::new(Vec::new()),
             workload_over: AtomicBool::new(false),
             recreations: AtomicU64::new(0),
             faults_fired: AtomicU64::new(0),
@@ -162,6 +165,24 @@ impl Control {
     /// The history so far, in invocation order.
     pub fn take_ops(&self) -> Vec<HistoryOp> {
         std::mem::replace(&mut *lock(&self.log), HistoryLog::new(self.clock)).into_ops()
+    }
+
+    /// A workload operation returned (the deque's or the bank's): fires
+    /// the faults armed on the count of returned ops.
+    pub fn op_returned(&self) {
+        let completed = self.ops_completed.fetch_add(1, Ordering::SeqCst) + 1;
+        self.fire_op_count_triggers(completed);
+    }
+
+    /// The run's clock, for a log of its own (the bank's).
+    pub fn clock(&self) -> RealClock {
+        self.clock
+    }
+
+    /// Every restart and flush so far: `(server, from_us, until_us)`, the
+    /// loss having happened at one instant in between.
+    pub fn loss_windows(&self) -> Vec<(usize, u64, u64)> {
+        lock(&self.loss_windows).clone()
     }
 
     /// The losses, in time order.
@@ -245,17 +266,21 @@ impl Control {
         match fault {
             Fault::Restart { server } => {
                 let index = server as usize;
-                self.record_loss(self.now_us(), index, None, LossCause::Restart);
+                let from_us = self.now_us();
+                self.record_loss(from_us, index, None, LossCause::Restart);
                 if let Err(error) = self.cluster.restart(index) {
                     failed(format!("restart of server {server}: {error}"));
                 }
+                lock(&self.loss_windows).push((index, from_us, self.now_us()));
             }
             Fault::FlushAll { server } => {
                 let index = server as usize;
-                self.record_loss(self.now_us(), index, None, LossCause::Flush);
+                let from_us = self.now_us();
+                self.record_loss(from_us, index, None, LossCause::Flush);
                 if let Err(error) = self.cluster.flush_all(index) {
                     failed(format!("flush_all on server {server}: {error}"));
                 }
+                lock(&self.loss_windows).push((index, from_us, self.now_us()));
             }
             Fault::Lose { target } => {
                 let servers = Servers {
@@ -313,8 +338,7 @@ impl Recorder for &Control {
 
     fn complete(&self, index: usize, result: OpResult) {
         lock(&self.log).complete(index, result);
-        let completed = self.ops_completed.fetch_add(1, Ordering::SeqCst) + 1;
-        self.fire_op_count_triggers(completed);
+        self.op_returned();
     }
 
     fn recreated(&self) {

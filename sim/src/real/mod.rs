@@ -15,7 +15,8 @@
 //! | timed and random faults | real microseconds since the workload began |
 //!
 //! Clients are threads, each running the shared workload
-//! (`crate::workload`) over `MemcachedStore` through its proxies; the
+//! (`crate::workload`, or the bank's for MCAS, `bank.rs`) over
+//! `MemcachedStore` through its proxies; the
 //! history is stamped with a monotonic clock. memcached's own evictions are
 //! seen only as counters, so each is recorded as a loss at the last reading
 //! before it (`background::loss_monitor`).
@@ -27,6 +28,7 @@
 //! (`crate::capability`), and the run ends as `could-not-start`.
 
 mod background;
+mod bank;
 mod client;
 mod cluster;
 mod control;
@@ -41,6 +43,7 @@ use memcache_collections::Deque;
 use memcache_collections::memcached::{MemcachedOptions, MemcachedStore};
 use memcache_collections::store::block_on;
 
+use crate::algorithm::Algorithm;
 use crate::capability;
 use crate::config::{DEQUE_NAME, RunConfig};
 use crate::history::History;
@@ -49,6 +52,7 @@ use crate::outcome::{Counters, Outcome, RealCounters, RunEnd};
 use crate::plan::RunPlan;
 use crate::rng::{self, Stream};
 use crate::workload;
+use bank::RealBank;
 use client::GatedStore;
 use cluster::Cluster;
 use control::Control;
@@ -80,13 +84,9 @@ fn start(plan: &RunPlan) -> Result<Outcome, String> {
         std::thread::sleep(Duration::from_micros(u64::from(1_000_000 - into_second)));
     }
     let cluster = Cluster::start(config.servers.count, &servers.local).map_err(|e| e.to_string())?;
-    let Some(variant) = plan.variant.deque() else {
-        return Err(format!(
-            "the real backend runs deque clients only, not {}",
-            plan.variant
-        ));
-    };
-    let options = |client: u32| workload::deque_options(config, variant, plan.seed, client);
+    // Deque options are built in deque runs only.
+    let deque_variant = plan.variant.deque().unwrap_or_default();
+    let options = |client: u32| workload::deque_options(config, deque_variant, plan.seed, client);
     let direct = || {
         cluster
             .direct_store(&MemcachedOptions::default())
@@ -107,7 +107,17 @@ fn start(plan: &RunPlan) -> Result<Outcome, String> {
         rng::stream(plan.seed, Stream::Faults, 0),
     );
     let first_readings = background::readings(&control);
+    let bank = match plan.variant {
+        Algorithm::Mcas(variant) => Some(
+            RealBank::open(&setup_store, &control, config, plan.seed, variant)
+                .map_err(|e| format!("opening the bank's accounts failed: {e}"))?,
+        ),
+        Algorithm::Deque(_) => None,
+    };
     let setup = block_on(async {
+        if bank.is_some() {
+            return Ok(());
+        }
         let mut deque = Deque::create(&setup_store, Some(DEQUE_NAME), options(client_count)).await?;
         let clients = &config.clients;
         workload::setup::prefill(
@@ -134,8 +144,13 @@ fn start(plan: &RunPlan) -> Result<Outcome, String> {
     let monitor_stop = AtomicBool::new(false);
     let workload_started = Instant::now();
     let control_ref = &control;
+    let bank_ref = bank.as_ref();
     let mut stuck = false;
     std::thread::scope(|scope| {
+        // A panic in this scope (a client thread's, re-raised by its join)
+        // must stop the background threads, or the scope waits for them
+        // for ever: the run would hang instead of failing.
+        let _stop = StopOnUnwind(&monitor_stop, &control_ref.workload_over);
         let monitor = scope.spawn(|| background::loss_monitor(control_ref, first_readings, &monitor_stop));
         let schedule = background::schedule(control_ref, timed, &config.random_faults);
         control_ref.start_workload();
@@ -150,6 +165,12 @@ fn start(plan: &RunPlan) -> Result<Outcome, String> {
                 let deque_options = options(client as u32);
                 scope.spawn(move || {
                     let store = GatedStore::new(client, store, control_ref);
+                    if let Some(bank) = bank_ref {
+                        let life = bank.client(client, store, control_ref, config, plan.seed);
+                        let ran = client::drive(life, control_ref, client).is_some();
+                        let _ = done.send(());
+                        return ran;
+                    }
                     let deque =
                         Deque::attach(store, DEQUE_NAME, deque_options.clone()).expect("the setup created this name");
                     let life = workload::client_main(
@@ -192,7 +213,13 @@ fn start(plan: &RunPlan) -> Result<Outcome, String> {
         counters.resets = links.resets;
         counters.messages_held = links.held;
         if !stuck {
-            drain(control_ref, &setup_store, client_count + 1, options(client_count + 1));
+            match bank_ref {
+                Some(bank) => {
+                    let lost = !bank.losses(control_ref).is_empty();
+                    bank.close(&setup_store, client_count + 1, plan.seed, lost);
+                }
+                None => drain(control_ref, &setup_store, client_count + 1, options(client_count + 1)),
+            }
         }
         monitor_stop.store(true, Ordering::SeqCst);
         counters.items_dropped = monitor.join().expect("the monitor does not panic");
@@ -218,20 +245,40 @@ fn start(plan: &RunPlan) -> Result<Outcome, String> {
     } else {
         RunEnd::Finished
     };
+    if let Some(error) = bank.as_ref().and_then(RealBank::error) {
+        return Err(format!("the bank workload failed: {error}"));
+    }
+    let mcas = bank.map(|bank| {
+        let losses = bank.losses(&control);
+        bank.into_run(losses, config)
+    });
     Ok(Outcome {
         end,
         history: History {
             ops: control.take_ops(),
             losses: control.take_losses(),
-            drain_client: Some(client_count + 1),
+            drain_client: mcas.is_none().then_some(client_count + 1),
         },
         workload_clients: client_count,
         trace_hash: None,
         trace: Vec::new(),
         counters,
         oracle_violations: Vec::new(),
-        mcas: None,
+        mcas,
     })
+}
+
+/// Stops the loss monitor and the fault clock when dropped while
+/// unwinding.
+struct StopOnUnwind<'a>(&'a AtomicBool, &'a AtomicBool);
+
+impl Drop for StopOnUnwind<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(true, Ordering::SeqCst);
+            self.1.store(true, Ordering::SeqCst);
+        }
+    }
 }
 
 /// Each client's store: routed by the servers' names, dialling the

@@ -160,8 +160,9 @@ impl World {
     /// Records that every item on `server` is about to go, with what they
     /// held.
     fn lose_everything(&mut self, server: u32, cause: LossCause) {
+        let keys = self.servers[server as usize].core.keys_sorted();
+        self.note_bank_loss(&keys);
         let core = &self.servers[server as usize].core;
-        let keys = core.keys_sorted();
         let held = held::of(
             self.place(server),
             keys.iter()
@@ -189,6 +190,7 @@ impl World {
 
     /// Records one entry destroyed now: `key` held `bytes`.
     fn record_entry_loss(&mut self, server: u32, key: &Key, bytes: &[u8], cause: LossCause) {
+        self.note_bank_loss(std::slice::from_ref(key));
         let held = held::of(self.place(server), [(key.as_bytes(), bytes)]);
         if held.anchor && cause != LossCause::StaleCas {
             self.oracles.anchor_gone();
