@@ -99,3 +99,46 @@ fn loom_catches_the_canary() {
     });
     assert!(found, "one-end-single-pop escaped loom");
 }
+
+/// MCAS under loom: a transfer racing an audit over two accounts, and two
+/// racing transfers, every interleaving within the preemption bound, with
+/// and without a restart at every point; each execution judged by the
+/// register checker and the money invariant. A broken copy
+/// (`decide-without-cas`) fails within the same bound.
+#[test]
+fn mcas_transfers_and_audits_bounded() {
+    use memcache_collections::mcas::McasVariant;
+    use memcache_sim::models::McasCase;
+
+    let case = |transfers: Vec<usize>, audits, restart| McasCase {
+        variant: McasVariant::Fraser2004,
+        accounts: 2,
+        transfers,
+        audits,
+        faults: FaultRates::default(),
+        restart,
+    };
+    let mut executions = 0;
+    for case in [
+        case(vec![1], 1, false),
+        case(vec![1, 1], 0, false),
+        case(vec![1], 1, true),
+    ] {
+        let exploration = explore_loom(&case, preemptions());
+        if let Some(failure) = exploration.failure {
+            panic!("{case}: execution {}: {}", failure.execution, failure.reason);
+        }
+        executions += exploration.executions;
+    }
+    println!("{executions} executions");
+    let broken = McasCase {
+        variant: McasVariant::DecideWithoutCas,
+        ..case(vec![1, 1], 0, false)
+    };
+    let exploration = explore_loom(&broken, preemptions());
+    assert!(
+        exploration.failure.is_some(),
+        "{broken}: no failure in {} executions",
+        exploration.executions
+    );
+}

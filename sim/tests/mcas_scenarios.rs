@@ -34,7 +34,8 @@ fn plan(loaded: &LoadedScenario, seed: u64, variant: Option<McasVariant>) -> Run
 
 /// The library's MCAS passes every MCAS scenario, and each run did work:
 /// transfers succeeded and the closing audit confirmed a snapshot (the
-/// reason says how many), so none of these passes is vacuous.
+/// reason says how many) unless a restart or flush took an account, so
+/// none of these passes is vacuous.
 #[test]
 fn the_library_passes_every_mcas_scenario() {
     let files = scenario::discover(&[mcas_dir()]).unwrap();
@@ -44,12 +45,25 @@ fn the_library_passes_every_mcas_scenario() {
         for seed in 0..5 {
             let ran = pipeline::run(plan(&loaded, seed, None), pipeline::quiet());
             assert!(ran.record.expected, "{}: {}", ran.record.replay, ran.record.reason);
-            assert_eq!(ran.record.verdict, Verdict::Linearizable);
-            assert!(
-                ran.record.reason.contains("money conserved in all"),
-                "{}",
-                ran.record.reason
-            );
+            let bank = ran.outcome.mcas.as_ref().expect("an MCAS run carries its bank");
+            if bank.history.losses.is_empty() {
+                assert_eq!(ran.record.verdict, Verdict::Linearizable);
+                assert!(
+                    ran.record.reason.contains("money conserved in all"),
+                    "{}",
+                    ran.record.reason
+                );
+            } else {
+                assert!(
+                    ran.record.reason.contains("money conserved in all")
+                        || ran
+                            .record
+                            .reason
+                            .contains("no snapshot was confirmed, an account being lost"),
+                    "{}",
+                    ran.record.reason
+                );
+            }
             assert!(ran.record.ops.succeeded > 20, "{:?}", ran.record.ops);
         }
     }

@@ -95,3 +95,68 @@ fn faults_really_happen_under_shuttle() {
         "lost {lost}, restarted {restarted}, unknown {unknown}"
     );
 }
+
+/// The MCAS bank under shuttle: two transfer clients (two transfers each)
+/// and an auditor over three accounts, quiet and then with lost replies and
+/// a restart at a point the schedule picks; every execution is judged by
+/// the register checker and the money invariant.
+#[test]
+fn mcas_under_shuttle() {
+    use memcache_collections::mcas::McasVariant;
+    use memcache_sim::models::{FaultRates, McasCase};
+
+    let dir = schedule_dir("mcas");
+    let quiet = mcas_case(McasVariant::Fraser2004);
+    let faulty = McasCase {
+        faults: FaultRates {
+            drop_reply_per_mille: 30,
+            ..FaultRates::default()
+        },
+        restart: true,
+        ..quiet.clone()
+    };
+    for (i, case) in [quiet, faulty].into_iter().enumerate() {
+        for scheduler in [ShuttleScheduler::Random, ShuttleScheduler::Pct { depth: 3 }] {
+            let exploration = explore_shuttle(&case, scheduler, i as u64, iterations(), &dir);
+            assert_eq!(exploration.executions, iterations() as u64, "{case}");
+            if let Some(failure) = exploration.failure {
+                panic!("{case} ({}): {}", scheduler.name(), failure.reason);
+            }
+        }
+    }
+}
+
+/// Every broken copy of MCAS fails some shuttle schedule of the same case
+/// (replaying a saved schedule is `shuttle_replay.rs`'s, in a process of
+/// its own: shuttle's schedule saving is process-wide).
+#[test]
+fn every_broken_mcas_fails_under_shuttle() {
+    use memcache_collections::mcas::McasVariant;
+
+    let dir = schedule_dir("mcas-broken");
+    for &variant in McasVariant::ALL.iter().filter(|v| v.is_broken()) {
+        let case = mcas_case(variant);
+        let exploration = explore_shuttle(&case, ShuttleScheduler::Pct { depth: 3 }, 7, 2_000, &dir);
+        let failure = exploration
+            .failure
+            .unwrap_or_else(|| panic!("{case}: no failure in {} schedules", exploration.executions));
+        println!(
+            "{}: caught in schedule {} ({})",
+            variant.name(),
+            failure.execution,
+            failure.verdict
+        );
+        assert!(failure.verdict.is_correctness_failure(), "{case}: {}", failure.reason);
+    }
+}
+
+fn mcas_case(variant: memcache_collections::mcas::McasVariant) -> memcache_sim::models::McasCase {
+    memcache_sim::models::McasCase {
+        variant,
+        accounts: 3,
+        transfers: vec![2, 2],
+        audits: 1,
+        faults: memcache_sim::models::FaultRates::default(),
+        restart: false,
+    }
+}

@@ -86,7 +86,7 @@ pub(crate) fn time_of(requests: u64) -> u64 {
 /// drain, on the main thread with no other thread alive): just after the
 /// last request applied, so such an operation's window holds exactly its
 /// own requests.
-struct ModelClock<W: World>(Arc<W::Lock<Shared>>);
+pub(crate) struct ModelClock<W: World>(pub(crate) Arc<W::Lock<Shared>>);
 
 impl<W: World> Clock for ModelClock<W> {
     fn now_us(&self) -> u64 {

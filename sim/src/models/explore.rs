@@ -1,6 +1,7 @@
-//! Driving loom and shuttle over a [`Case`]: each execution's history goes
-//! through the checkers, and the first failing execution stops the
-//! exploration (its schedule saved, under shuttle, for replay).
+//! Driving loom and shuttle over a [`ModelCase`] (a deque [`Case`] or an
+//! [`McasCase`]): each execution's history goes through the checkers, and
+//! the first failing execution stops the exploration (its schedule saved,
+//! under shuttle, for replay).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -9,8 +10,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::case::{Case, execute, judge};
+use super::mcas_case::McasCase;
 use super::world::{LoomWorld, ShuttleWorld, World};
 use crate::check::Verdict;
+use crate::judge::Judgement;
 
 /// How shuttle picks schedules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +63,32 @@ pub struct Exploration {
     pub failure: Option<ModelFailure>,
 }
 
+/// What the explorers run: one execution in a world, judged as the
+/// harness judges every run, with its history as JSON for the report.
+pub trait ModelCase: std::fmt::Display + Clone + Send + Sync + 'static {
+    fn run<W: World>(&self) -> (Judgement, String);
+}
+
+impl ModelCase for Case {
+    fn run<W: World>(&self) -> (Judgement, String) {
+        let history = execute::<W>(self);
+        (
+            judge(self, &history),
+            serde_json::to_string(&history).unwrap_or_default(),
+        )
+    }
+}
+
+impl ModelCase for McasCase {
+    fn run<W: World>(&self) -> (Judgement, String) {
+        let run = self.execute::<W>();
+        (
+            self.judge(&run),
+            serde_json::to_string(&run.history).unwrap_or_default(),
+        )
+    }
+}
+
 /// Shared between the body (run by the model checker) and the explorer.
 #[derive(Default)]
 struct Tally {
@@ -69,18 +98,12 @@ struct Tally {
 
 /// The body a model checker runs once per execution: execute, check, and
 /// panic on a failing verdict (the model checkers' way of reporting one).
-fn body<W: World>(case: Arc<Case>, tally: Arc<Tally>) -> impl Fn() + Send + Sync + 'static {
+fn body<W: World, C: ModelCase>(case: Arc<C>, tally: Arc<Tally>) -> impl Fn() + Send + Sync + 'static {
     move || {
         let execution = tally.executions.fetch_add(1, Ordering::Relaxed) + 1;
-        let history = execute::<W>(&case);
-        let report = judge(&case, &history);
+        let (report, history) = case.run::<W>();
         if !report.expected {
-            let reason = format!(
-                "{}: {}\nhistory:\n{}",
-                report.verdict,
-                report.reason,
-                serde_json::to_string(&history).unwrap_or_default()
-            );
+            let reason = format!("{}: {}\nhistory:\n{history}", report.verdict, report.reason);
             lock(&tally.failure).get_or_insert(ModelFailure {
                 execution,
                 verdict: report.verdict,
@@ -94,13 +117,13 @@ fn body<W: World>(case: Arc<Case>, tally: Arc<Tally>) -> impl Fn() + Send + Sync
 
 /// Explores `case` under loom: every interleaving of the store requests,
 /// or those with at most `preemption_bound` preemptions.
-pub fn explore_loom(case: &Case, preemption_bound: Option<usize>) -> Exploration {
+pub fn explore_loom<C: ModelCase>(case: &C, preemption_bound: Option<usize>) -> Exploration {
     let tally = Arc::new(Tally::default());
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = preemption_bound;
     builder.max_branches = 100_000;
     let started = Instant::now();
-    let run = body::<LoomWorld>(Arc::new(case.clone()), tally.clone());
+    let run = body::<LoomWorld, C>(Arc::new(case.clone()), tally.clone());
     let outcome = catch_unwind(AssertUnwindSafe(|| builder.check(run)));
     let failure = lock(&tally.failure).clone();
     if let (Err(panic), None) = (outcome, &failure) {
@@ -125,8 +148,8 @@ pub fn explore_loom(case: &Case, preemption_bound: Option<usize>) -> Exploration
 /// Shuttle saves schedules from a process-wide panic hook that keeps the
 /// settings of the first exploration in the process: use one
 /// `schedule_dir` per process.
-pub fn explore_shuttle(
-    case: &Case,
+pub fn explore_shuttle<C: ModelCase>(
+    case: &C,
     scheduler: ShuttleScheduler,
     seed: u64,
     iterations: usize,
@@ -134,7 +157,7 @@ pub fn explore_shuttle(
 ) -> Exploration {
     let tally = Arc::new(Tally::default());
     let config = shuttle_config(Some(schedule_dir));
-    let run = body::<ShuttleWorld>(Arc::new(case.clone()), tally.clone());
+    let run = body::<ShuttleWorld, C>(Arc::new(case.clone()), tally.clone());
     let started = Instant::now();
     let before = saved_schedules(schedule_dir);
     let outcome = catch_unwind(AssertUnwindSafe(|| match scheduler {
@@ -166,9 +189,9 @@ pub fn explore_shuttle(
 
 /// Replays a saved shuttle schedule of `case`: the failure it reproduces,
 /// if any.
-pub fn replay_shuttle(case: &Case, schedule: &Path) -> Option<ModelFailure> {
+pub fn replay_shuttle<C: ModelCase>(case: &C, schedule: &Path) -> Option<ModelFailure> {
     let tally = Arc::new(Tally::default());
-    let run = body::<ShuttleWorld>(Arc::new(case.clone()), tally.clone());
+    let run = body::<ShuttleWorld, C>(Arc::new(case.clone()), tally.clone());
     let scheduler = match shuttle::scheduler::ReplayScheduler::new_from_file(schedule) {
         Ok(scheduler) => scheduler,
         Err(_) => return None,
