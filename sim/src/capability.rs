@@ -4,8 +4,8 @@
 //! beyond that the simulator can run anything, and the real backend refuses
 //! what memcached cannot be made to do. MCAS runs (the second subject) are
 //! refused where their history could not be judged: targeted losses (their
-//! targets are deque items) and memory limits. Also here: how the real
-//! backend
+//! targets are deque items) and, on the real backend, memory limits. Also
+//! here: how the real backend
 //! maps a configuration to memcached's command line.
 
 use memcache_collections::memcached::LocalServerConfig;
@@ -45,16 +45,17 @@ pub fn refusals(backend: Backend, subject: Subject, config: &RunConfig) -> Vec<S
         Backend::Sim => refusals.extend(sim_refusals(config)),
     }
     if subject == Subject::Mcas {
-        refusals.extend(mcas_refusals(config));
+        refusals.extend(mcas_refusals(backend, config));
     }
     refusals
 }
 
-/// What an MCAS run cannot do yet, in either world: targeted losses (they
-/// aim at the deque's anchor and nodes) and memory limits (which registers
-/// an eviction took is not recorded for MCAS). Restarts and flushes run:
-/// each world records the registers they take.
-fn mcas_refusals(config: &RunConfig) -> Vec<String> {
+/// What an MCAS run cannot do yet: targeted losses (they aim at the
+/// deque's anchor and nodes), and memory limits on the real backend (its
+/// loss monitor counts evictions without knowing which keys went; the
+/// simulator records them). Restarts and flushes run in both worlds: each
+/// records the registers they take.
+fn mcas_refusals(backend: Backend, config: &RunConfig) -> Vec<String> {
     let mut refusals = Vec::new();
     let random = &config.random_faults;
     let mut losing: Vec<String> = [
@@ -73,13 +74,13 @@ fn mcas_refusals(config: &RunConfig) -> Vec<String> {
             .filter(|(_, spec)| matches!(spec.fault, Fault::Lose { .. }))
             .map(|(i, _)| format!("faults[{i}]")),
     );
-    if config.servers.memory_limit_bytes.is_some() {
-        losing.push("servers.memory_limit_bytes".to_owned());
+    if backend == Backend::Real && config.servers.memory_limit_bytes.is_some() {
+        losing.push("servers.memory_limit_bytes (on the real backend)".to_owned());
     }
     if !losing.is_empty() {
         refusals.push(format!(
-            "{}: MCAS runs take restarts and flushes; targeted losses aim at deque items, and evictions are not \
-             recorded for MCAS yet",
+            "{}: MCAS runs take restarts, flushes and (in the simulator) evictions; targeted losses aim at deque \
+             items, and real memcached's evictions are counted without their keys",
             losing.join(", ")
         ));
     }
@@ -200,9 +201,10 @@ mod tests {
         assert!(refusals(Backend::Real, Subject::Deque, &config).is_empty());
     }
 
-    /// MCAS runs take restarts and flushes, in both worlds; targeted losses
-    /// and memory limits are refused by name, and the same configuration
-    /// runs for the deque.
+    /// MCAS runs take restarts and flushes in both worlds and memory limits
+    /// in the simulator; targeted losses, and memory limits on real
+    /// memcached, are refused by name; the same configuration runs for the
+    /// deque.
     #[test]
     fn mcas_runs_that_lose_items_untracked_are_refused() {
         let mut config = RunConfig::default();
@@ -214,12 +216,15 @@ mod tests {
             fault: Fault::FlushAll { server: 0 },
         });
         assert!(refusals(Backend::Sim, Subject::Mcas, &config).is_empty());
-        config.random_faults.lose_node_per_s = 1.0;
         config.servers.memory_limit_bytes = Some(100_000);
-        let refused = refusals(Backend::Sim, Subject::Mcas, &config);
+        assert!(refusals(Backend::Sim, Subject::Mcas, &config).is_empty());
+        config.random_faults.lose_node_per_s = 1.0;
+        let refused = refusals(Backend::Real, Subject::Mcas, &config);
         assert_eq!(refused.len(), 1, "{refused:?}");
         assert!(
-            refused[0].starts_with("random_faults.lose_node_per_s, servers.memory_limit_bytes: MCAS runs take"),
+            refused[0].starts_with(
+                "random_faults.lose_node_per_s, servers.memory_limit_bytes (on the real backend): MCAS runs take"
+            ),
             "{}",
             refused[0]
         );

@@ -370,13 +370,16 @@ fn losses_explain_later_corruption_and_empty_the_register() {
             .unwrap_err()
             .contains("losses[0]: until_us is before at_us")
     );
-    before.losses[0].until_us = None;
-    before.losses[0].keys.clear();
-    assert!(
-        check_mcas(&before, 1000)
-            .unwrap_err()
-            .contains("losses[0]: a loss of no register")
-    );
+    // A loss of descriptors only explains corruption and empties nothing.
+    let reported = McasResult::Corruption {
+        key: "a".into(),
+        detail: "missing descriptor".into(),
+    };
+    let mut descriptors = bank(vec![read(0, "a", 10, "50"), mcas(1, 30, &[("a", "50", "1")], reported)]);
+    lost(&mut descriptors, 20);
+    descriptors.losses[0].keys.clear();
+    let report = check_mcas(&descriptors, 1000).unwrap();
+    assert_eq!(report.verdict, Verdict::DetectedCorruption, "{}", report.reason);
 }
 
 #[test]

@@ -29,8 +29,9 @@
 //!   its return too: a client that meets one of its claims finishes it.
 //! - `losses` (optional): registers the servers lost (a restart, a flush,
 //!   an eviction), each at an instant `at_us` (or one instant from `at_us`
-//!   to `until_us`); a lost register holds nothing from then on. A
-//!   `corruption` result is a detection only after a loss began.
+//!   to `until_us`); a lost register holds nothing from then on. `keys`
+//!   may be empty: the items lost were descriptors. A `corruption` result
+//!   is a detection only after a loss began.
 //! - Unknown fields, fields a result's type does not have, a key named
 //!   twice in `initial`, keys memcached refuses and MCAS of no register are
 //!   refused.
@@ -111,7 +112,8 @@ pub struct McasLoss {
     /// while): the loss happened at one instant from `at_us` to this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until_us: Option<u64>,
-    /// The registers lost, by key.
+    /// The registers lost, by key; empty when the items lost were others
+    /// (descriptors, whose claims every reader then reports).
     pub keys: Vec<String>,
 }
 
@@ -311,9 +313,6 @@ impl McasHistory {
             return Err(format!("initial: {error}"));
         }
         for (i, loss) in self.losses.iter().enumerate() {
-            if loss.keys.is_empty() {
-                return Err(format!("losses[{i}]: a loss of no register"));
-            }
             if loss.until_us.is_some_and(|until| until < loss.at_us) {
                 return Err(format!("losses[{i}]: until_us is before at_us"));
             }

@@ -106,35 +106,32 @@ impl RealBank {
         }
     }
 
-    /// Snapshots on healed links until one is confirmed (or, after a lost
-    /// register, until the tries run out).
-    pub(super) fn close(&self, store: &MemcachedStore, closing: u32, seed: u64, lost: bool) {
+    /// Snapshots on healed links until one is confirmed or the tries run
+    /// out (after a lost account): a run that confirmed none and lost
+    /// nothing is judged `vacuous` (`crate::judge`).
+    pub(super) fn close(&self, store: &MemcachedStore, closing: u32, seed: u64) {
         let options = mcas_options(seed, closing, McasVariant::default());
         let auditor = BankClient::new(McasClient::new(store, options), closing, self.log.clone());
-        if let Err(error) = block_on(audits_until_confirmed(auditor, self.registers.clone()))
-            && !lost
-        {
-            lock(&self.errors).push(format!("the closing audits: {error}"));
-        }
+        let _ = block_on(audits_until_confirmed(auditor, self.registers.clone()));
     }
 
-    /// The registers each restart or flush took, by the ring.
+    /// What each restart or flush took: the registers the ring routes to
+    /// that server (and its descriptors, unnamed).
     pub(super) fn losses(&self, control: &Control) -> Vec<McasLoss> {
         control
             .loss_windows()
             .into_iter()
-            .filter_map(|(server, from_us, until_us)| {
-                let keys: Vec<String> = self
+            .map(|(server, from_us, until_us)| McasLoss {
+                at_us: from_us,
+                until_us: Some(until_us),
+                // Its descriptors went too, unnamed: the loss explains the
+                // claims readers then report.
+                keys: self
                     .initial
                     .keys()
                     .filter(|name| Key::new(name.as_str()).is_ok_and(|key| control.cluster.server_for(&key) == server))
                     .cloned()
-                    .collect();
-                (!keys.is_empty()).then_some(McasLoss {
-                    at_us: from_us,
-                    until_us: Some(until_us),
-                    keys,
-                })
+                    .collect(),
             })
             .collect()
     }

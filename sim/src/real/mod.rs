@@ -214,10 +214,7 @@ fn start(plan: &RunPlan) -> Result<Outcome, String> {
         counters.messages_held = links.held;
         if !stuck {
             match bank_ref {
-                Some(bank) => {
-                    let lost = !bank.losses(control_ref).is_empty();
-                    bank.close(&setup_store, client_count + 1, plan.seed, lost);
-                }
+                Some(bank) => bank.close(&setup_store, client_count + 1, plan.seed),
                 None => drain(control_ref, &setup_store, client_count + 1, options(client_count + 1)),
             }
         }
