@@ -179,7 +179,14 @@ fn judge_mcas(
                 Ok(snapshots) => snapshots,
             };
             let succeeded = outcome.op_counts().succeeded;
-            let lost = !bank.history.losses.is_empty();
+            // A lost account, or a lost descriptor whose claim leaves an
+            // account unreadable, keeps every later snapshot from being
+            // confirmed.
+            let lost = bank
+                .history
+                .losses
+                .iter()
+                .any(|loss| loss.protocol_items || loss.keys.iter().any(|k| bank.accounts.contains(k)));
             if (snapshots == 0 && !lost) || succeeded < expect.ops_succeeded_min {
                 let reason = format!(
                     "the history passes ({verdict}), but {succeeded} workload operations succeeded (the scenario \
@@ -189,7 +196,7 @@ fn judge_mcas(
                 return (Verdict::Vacuous, reason);
             }
             let money = match snapshots {
-                0 => "no snapshot was confirmed, an account being lost".to_owned(),
+                0 => "no snapshot was confirmed, an account (or a descriptor claiming one) being lost".to_owned(),
                 n => format!("money conserved in all {n} confirmed snapshots"),
             };
             (verdict, format!("{reason}; {money}"))

@@ -130,6 +130,7 @@ fn build(specs: &[Spec], mutation: Option<(usize, u8)>, loss: Option<(u64, usize
                 at_us,
                 until_us: None,
                 keys: vec![KEYS[k].to_owned()],
+                protocol_items: false,
             })
             .into_iter()
             .collect(),
@@ -308,6 +309,20 @@ fn corruption_and_giving_up_are_judged_before_the_search() {
         error: "retries_exhausted".into(),
     };
     assert_eq!(check_mcas(&history, 1000).unwrap().verdict, Verdict::Liveness);
+    // An MCAS that gave up left its claims: a helper may decide it, so a
+    // later read of its new value is no violation (still a liveness
+    // failure), and the library calls its outcome unknown.
+    let gave_up = McasResult::Failed {
+        error: "retries_exhausted".into(),
+    };
+    let helped = bank(vec![mcas(0, 10, &[("a", "50", "7")], gave_up), read(1, "a", 20, "7")]);
+    let report = check_mcas(&helped, 1000).unwrap();
+    assert_eq!(report.verdict, Verdict::Liveness, "{}", report.reason);
+    let error = memcache_collections::McasError::RetriesExhausted {
+        op: memcache_collections::mcas::McasOp::Mcas,
+        attempts: 64,
+    };
+    assert!(error.outcome_unknown());
 }
 
 /// A loss explains the corruption reported after it, not before; a lost
@@ -320,6 +335,7 @@ fn losses_explain_later_corruption_and_empty_the_register() {
             at_us,
             until_us: None,
             keys: vec!["a".into()],
+            protocol_items: false,
         })
     };
     let reported = McasResult::Corruption {
@@ -338,7 +354,7 @@ fn losses_explain_later_corruption_and_empty_the_register() {
     let report = check_mcas(&early, 1000).unwrap();
     assert_eq!(report.verdict, Verdict::FalseAlarm, "{}", report.reason);
     assert!(
-        report.reason.contains("before the first loss (at 20 us)"),
+        report.reason.contains("no loss of it, or of protocol items"),
         "{}",
         report.reason
     );
@@ -370,14 +386,22 @@ fn losses_explain_later_corruption_and_empty_the_register() {
             .unwrap_err()
             .contains("losses[0]: until_us is before at_us")
     );
-    // A loss of descriptors only explains corruption and empties nothing.
+    // A loss of protocol items only (descriptors) explains corruption at any register and empties nothing.
     let reported = McasResult::Corruption {
         key: "a".into(),
         detail: "missing descriptor".into(),
     };
     let mut descriptors = bank(vec![read(0, "a", 10, "50"), mcas(1, 30, &[("a", "50", "1")], reported)]);
     lost(&mut descriptors, 20);
-    descriptors.losses[0].keys.clear();
+    descriptors.losses[0].keys = vec!["b".into()];
+    let report = check_mcas(&descriptors, 1000).unwrap();
+    assert_eq!(
+        report.verdict,
+        Verdict::FalseAlarm,
+        "a loss of b explains nothing at a: {}",
+        report.reason
+    );
+    descriptors.losses[0].protocol_items = true;
     let report = check_mcas(&descriptors, 1000).unwrap();
     assert_eq!(report.verdict, Verdict::DetectedCorruption, "{}", report.reason);
 }

@@ -122,8 +122,13 @@ pub enum McasError {
         server: String,
     },
     /// A register kept changing under a `get` (each time claimed by another
-    /// MCAS it helped): no effect.
-    #[error("{op} gave up after {attempts} attempts; it had no effect")]
+    /// MCAS it helped), or an `mcas` found its descriptor still undecided
+    /// after every attempt to decide it. A `get` had no effect; an `mcas`
+    /// leaves its claims standing, so another client that meets one may
+    /// still decide it either way: its outcome is unknown
+    /// ([`McasError::outcome_unknown`] is true for it; found by the
+    /// harness's MCAS checker review, FINDINGS.md M5).
+    #[error("{op} gave up after {attempts} attempts")]
     RetriesExhausted {
         /// The call.
         op: McasOp,
@@ -135,7 +140,10 @@ pub enum McasError {
 impl McasError {
     /// Whether the failed call may nevertheless have taken effect.
     pub fn outcome_unknown(&self) -> bool {
-        matches!(self, McasError::OutcomeUnknown { .. })
+        matches!(
+            self,
+            McasError::OutcomeUnknown { .. } | McasError::RetriesExhausted { op: McasOp::Mcas, .. }
+        )
     }
 
     /// Whether the error reports lost or garbled data.

@@ -85,7 +85,12 @@ pub fn run(args: &SimArgs) -> u8 {
     };
     let mut status = ran.judgement.exit_class();
     if let Some(path) = &args.history {
-        let text = serde_json::to_string_pretty(&ran.outcome.history).expect("history serialises");
+        // An MCAS run's history in its own format (`mcsim check` reads both).
+        let text = match &ran.outcome.mcas {
+            Some(bank) => serde_json::to_string_pretty(&bank.history),
+            None => serde_json::to_string_pretty(&ran.outcome.history),
+        }
+        .expect("history serialises");
         if let Err(error) = std::fs::write(path, text) {
             eprintln!("mcsim: cannot write {}: {error}", path.display());
             status = exit::worst(status, exit::HARNESS);

@@ -1,11 +1,17 @@
 //! The verdict on an MCAS history, first matching rule first:
-//! 1. `false-alarm`: an operation reported corruption before any loss
-//!    could explain it (it returned before the first loss);
-//! 2. `liveness`: an operation gave up (`retries_exhausted`);
-//! 3. the search ([`crate::check::wgl`]) against [`RegisterSpec`], each
-//!    loss placed at its instant: a valid order is `linearizable` (or
-//!    `detected-corruption` when operations reported the losses), none is
-//!    `not-linearizable`, a spent budget `unknown` (never a pass).
+//! 1. `false-alarm`: an operation reported corruption that no loss begun
+//!    before its return explains (a loss of its register, or of protocol
+//!    items: a descriptor, whose claims every reader reports, or a
+//!    server's life mark, after which its registers read as another
+//!    life's);
+//! 2. the search ([`crate::check::wgl`]) against [`RegisterSpec`], each
+//!    loss placed at its instant: none is `not-linearizable`, a spent
+//!    budget `unknown` (never a pass);
+//! 3. `liveness`: an operation gave up (`retries_exhausted`; an MCAS that
+//!    gave up may still be finished by a helper, so the search takes it as
+//!    unknown);
+//! 4. a valid order is `linearizable`, or `detected-corruption` when
+//!    operations reported the losses.
 
 use std::collections::BTreeMap;
 
@@ -77,6 +83,8 @@ pub fn prepare(history: &McasHistory) -> (RegisterSpec, Vec<Timed<RegisterOp, Re
             (McasResult::Ok, _) => Some(RegisterRet::Applied),
             (McasResult::NotApplied, _) => Some(RegisterRet::NotApplied),
             (McasResult::Unknown | McasResult::Corruption { .. }, RegisterOp::Mcas(_)) => None,
+            // Gave up with its claims standing: a helper may finish it.
+            (McasResult::Failed { error }, RegisterOp::Mcas(_)) if error == "retries_exhausted" => None,
             _ => continue,
         };
         // An MCAS whose outcome is unknown may still be finished by any
@@ -115,7 +123,6 @@ pub fn prepare(history: &McasHistory) -> (RegisterSpec, Vec<Timed<RegisterOp, Re
 pub fn check_mcas(history: &McasHistory, steps_max: u64) -> Result<McasReport, String> {
     history.validate()?;
     let report = |verdict, reason: String, steps| McasReport { verdict, reason, steps };
-    let first_loss_us = history.losses.iter().map(|loss| loss.at_us).min();
     let corrupt: Vec<(usize, &String, &String)> = history
         .ops
         .iter()
@@ -125,14 +132,20 @@ pub fn check_mcas(history: &McasHistory, steps_max: u64) -> Result<McasReport, S
             _ => None,
         })
         .collect();
-    // A report that returned before the first loss had nothing to detect.
-    let unexplained = corrupt
-        .iter()
-        .find(|&&(i, _, _)| first_loss_us.is_none_or(|loss| history.ops[i].return_us.unwrap_or(u64::MAX) < loss));
-    if let Some((i, key, detail)) = unexplained {
-        let when = match first_loss_us {
-            Some(loss) => format!("before the first loss (at {loss} us)"),
-            None => "though nothing was lost".to_owned(),
+    // A report is a detection only of a loss begun before it returned: of
+    // its own register, or of protocol items (a descriptor, a life mark).
+    let explained = |i: usize, key: &String| {
+        let returned = history.ops[i].return_us.unwrap_or(u64::MAX);
+        history
+            .losses
+            .iter()
+            .any(|loss| loss.at_us <= returned && (loss.protocol_items || loss.keys.contains(key)))
+    };
+    if let Some((i, key, detail)) = corrupt.iter().find(|&&(i, key, _)| !explained(i, key)) {
+        let when = if history.losses.is_empty() {
+            "though nothing was lost"
+        } else {
+            "that no loss of it, or of protocol items, begun before it returned explains"
         };
         return Ok(report(
             Verdict::FalseAlarm,
@@ -140,17 +153,10 @@ pub fn check_mcas(history: &McasHistory, steps_max: u64) -> Result<McasReport, S
             0,
         ));
     }
-    if let Some(i) = history
+    let gave_up = history
         .ops
         .iter()
-        .position(|op| matches!(&op.result, McasResult::Failed { error } if error == "retries_exhausted"))
-    {
-        return Ok(report(
-            Verdict::Liveness,
-            format!("op {i} gave up after its retries"),
-            0,
-        ));
-    }
+        .position(|op| matches!(&op.result, McasResult::Failed { error } if error == "retries_exhausted"));
     let (initial, ops, origin) = prepare(history);
     let (outcome, steps) = linearizable(&initial, &ops, steps_max);
     let counted = |n: usize| {
@@ -166,6 +172,11 @@ pub fn check_mcas(history: &McasHistory, steps_max: u64) -> Result<McasReport, S
         n => format!(" and the {n} losses"),
     };
     Ok(match outcome {
+        WglOutcome::Linearizable if gave_up.is_some() => report(
+            Verdict::Liveness,
+            format!("op {} gave up after its retries", gave_up.unwrap_or_default()),
+            steps,
+        ),
         WglOutcome::Linearizable if !corrupt.is_empty() => report(
             Verdict::DetectedCorruption,
             format!(

@@ -29,9 +29,10 @@
 //!   its return too: a client that meets one of its claims finishes it.
 //! - `losses` (optional): registers the servers lost (a restart, a flush,
 //!   an eviction), each at an instant `at_us` (or one instant from `at_us`
-//!   to `until_us`); a lost register holds nothing from then on. `keys`
-//!   may be empty: the items lost were descriptors. A `corruption` result
-//!   is a detection only after a loss began.
+//!   to `until_us`); a lost register holds nothing from then on;
+//!   `protocol_items: true` when descriptors or the server's life mark
+//!   went too. A `corruption` result at a register is a detection only
+//!   after a loss of that register, or of protocol items, began.
 //! - Unknown fields, fields a result's type does not have, a key named
 //!   twice in `initial`, keys memcached refuses and MCAS of no register are
 //!   refused.
@@ -112,9 +113,15 @@ pub struct McasLoss {
     /// while): the loss happened at one instant from `at_us` to this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until_us: Option<u64>,
-    /// The registers lost, by key; empty when the items lost were others
-    /// (descriptors, whose claims every reader then reports).
+    /// The registers lost, by key (possibly none).
     pub keys: Vec<String>,
+    /// Whether the protocol's other items went too: descriptors (their
+    /// claims every reader then reports) or the server's life mark (every
+    /// register of the server then reads as another life's). The
+    /// simulator knows; a real restart or flush takes both on its server,
+    /// so the real backend says yes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protocol_items: bool,
 }
 
 /// An operation as the JSON spells it: every field named, none unknown,
@@ -282,7 +289,9 @@ fn distinct_keys<'de, D: Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<
 }
 
 /// The `error` names of a `failed` result: the `McasError` kinds that
-/// certainly had no effect (`retries_exhausted` is a liveness failure).
+/// certainly had no effect (`retries_exhausted` is a liveness failure; an
+/// MCAS that gave up leaves its claims, so the checker lets it take effect
+/// as it would an unknown one).
 pub const FAILED_ERRORS: &[&str] = &[
     "backend",
     "retries_exhausted",

@@ -10,13 +10,13 @@ use std::sync::Arc;
 
 use memcache_collections::McasClient;
 use memcache_collections::mcas::McasVariant;
+use memcache_collections::mcas::format::DESCRIPTOR_KEY_PREFIX;
 use memcache_collections::store::block_on;
 
 use super::case::{Chaos, ModelClock};
 use super::store::{FaultRates, ModelStore, Shared};
 use super::world::World;
 use crate::check::CheckOptions;
-use crate::history::LossCause;
 use crate::judge::{Expectation, Judgement};
 use crate::mcas::bank_run::BankRun;
 use crate::mcas::history::McasLoss;
@@ -115,14 +115,25 @@ impl McasCase {
             "without a loss a snapshot is confirmed"
         );
         let mut history = log.take_history(initial);
-        // One server: a restart takes every register.
+        // One server: a restart takes every register and descriptor; a
+        // lost item (an injected loss, an eviction) is its key.
+        let registers_all = history_keys(&registers);
         history.losses = losses
             .iter()
-            .filter(|loss| loss.cause == LossCause::Restart)
-            .map(|loss| McasLoss {
-                at_us: loss.at_us,
-                until_us: None,
-                keys: history_keys(&registers),
+            .map(|loss| match &loss.key {
+                None => McasLoss {
+                    at_us: loss.at_us,
+                    until_us: None,
+                    keys: registers_all.clone(),
+                    protocol_items: true,
+                },
+                Some(key) => McasLoss {
+                    at_us: loss.at_us,
+                    until_us: None,
+                    keys: registers_all.iter().filter(|k| *k == key).cloned().collect(),
+                    protocol_items: key.starts_with(DESCRIPTOR_KEY_PREFIX)
+                        || key == memcache_collections::store::LIFE_MARK_KEY,
+                },
             })
             .collect();
         BankRun {

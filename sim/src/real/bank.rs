@@ -124,8 +124,9 @@ impl RealBank {
             .map(|(server, from_us, until_us)| McasLoss {
                 at_us: from_us,
                 until_us: Some(until_us),
-                // Its descriptors went too, unnamed: the loss explains the
-                // claims readers then report.
+                // Any descriptor on the server went too, unnamed: the loss
+                // explains the claims readers then report.
+                protocol_items: true,
                 keys: self
                     .initial
                     .keys()

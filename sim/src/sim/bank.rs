@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use memcache_collections::mcas::McasVariant;
+use memcache_collections::mcas::format::DESCRIPTOR_KEY_PREFIX;
+use memcache_collections::store::LIFE_MARK_KEY;
 use memcache_collections::store::block_on;
 use memcache_collections::{Key, McasClient};
 
@@ -111,10 +113,10 @@ impl World {
         }
     }
 
-    /// Notes, in an MCAS run, that the servers are about to lose `keys`,
-    /// naming the registers among them (descriptors lost leave their claims
-    /// unreadable, which every reader reports: the loss explains that, and
-    /// no register's value changes by it).
+    /// Notes, in an MCAS run, that the servers are about to lose `keys`:
+    /// the registers among them, and whether protocol items are among them
+    /// (descriptors, whose claims every reader then reports; the server's
+    /// life mark, after which its registers read as another life's).
     pub(crate) fn note_bank_loss(&mut self, keys: &[Key]) {
         let now_us = self.now_us;
         let Some(bank) = self.bank.as_mut() else {
@@ -125,11 +127,15 @@ impl World {
             .map(|key| key.to_string())
             .filter(|key| bank.initial.contains_key(key))
             .collect();
-        if !keys.is_empty() {
+        let protocol_items = keys.iter().any(|key| {
+            key.as_bytes().starts_with(DESCRIPTOR_KEY_PREFIX.as_bytes()) || key.as_bytes() == LIFE_MARK_KEY.as_bytes()
+        });
+        if !lost.is_empty() || protocol_items {
             bank.losses.push(McasLoss {
                 at_us: now_us,
                 until_us: None,
                 keys: lost,
+                protocol_items,
             });
         }
     }
