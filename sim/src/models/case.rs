@@ -219,6 +219,12 @@ pub fn judge(case: &Case, history: &History) -> Judgement {
         oracle_violations: Vec::new(),
         mcas: None,
     };
+    judge_model_outcome(&outcome)
+}
+
+/// Judges one model execution's outcome (either subject's): any pass, no
+/// progress required, a budget tiny histories never exhaust.
+pub(crate) fn judge_model_outcome(outcome: &Outcome) -> Judgement {
     let expect = Expectation {
         ops_succeeded_min: 0,
         ..Expectation::passing()
@@ -227,7 +233,7 @@ pub fn judge(case: &Case, history: &History) -> Judgement {
         steps_max: 2_000_000,
         explain: false,
     };
-    crate::judge::judge(&outcome, &expect, options)
+    crate::judge::judge(outcome, &expect, options)
 }
 
 /// Every combination of `ops_per_client` operations (ends and push/pop) for

@@ -16,8 +16,7 @@ use memcache_collections::store::block_on;
 use super::case::{Chaos, ModelClock};
 use super::store::{FaultRates, ModelStore, Shared};
 use super::world::World;
-use crate::check::CheckOptions;
-use crate::judge::{Expectation, Judgement};
+use crate::judge::Judgement;
 use crate::mcas::bank_run::BankRun;
 use crate::mcas::history::McasLoss;
 use crate::mcas::workload::{
@@ -156,15 +155,7 @@ impl McasCase {
             oracle_violations: Vec::new(),
             mcas: Some(run.clone()),
         };
-        let expect = Expectation {
-            ops_succeeded_min: 0,
-            ..Expectation::passing()
-        };
-        let options = CheckOptions {
-            steps_max: 2_000_000,
-            explain: false,
-        };
-        crate::judge::judge(&outcome, &expect, options)
+        super::case::judge_model_outcome(&outcome)
     }
 }
 
