@@ -126,7 +126,10 @@ fn mcas_transfers_and_audits_bounded() {
     ] {
         let exploration = explore_loom(&case, preemptions());
         if let Some(failure) = exploration.failure {
-            panic!("{case}: execution {}: {}", failure.execution, failure.reason);
+            panic!(
+                "{case}: execution {}: {}\nreplay: cargo test --release -p memcache-sim --features models --test loom mcas_transfers_and_audits_bounded",
+                failure.execution, failure.reason
+            );
         }
         executions += exploration.executions;
     }
@@ -138,7 +141,7 @@ fn mcas_transfers_and_audits_bounded() {
     let exploration = explore_loom(&broken, preemptions());
     assert!(
         exploration.failure.is_some(),
-        "{broken}: no failure in {} executions",
+        "{broken}: no failure in {} executions; replay: cargo test --release -p memcache-sim --features models --test loom mcas_transfers_and_audits_bounded",
         exploration.executions
     );
 }

@@ -120,7 +120,12 @@ fn mcas_under_shuttle() {
             let exploration = explore_shuttle(&case, scheduler, i as u64, iterations(), &dir);
             assert_eq!(exploration.executions, iterations() as u64, "{case}");
             if let Some(failure) = exploration.failure {
-                panic!("{case} ({}): {}", scheduler.name(), failure.reason);
+                panic!(
+                    "{case} ({}): {}\nschedule: {:?}\nreplay: cargo test --release -p memcache-sim --features models --test shuttle mcas_under_shuttle",
+                    scheduler.name(),
+                    failure.reason,
+                    failure.schedule
+                );
             }
         }
     }
@@ -139,7 +144,12 @@ fn every_broken_mcas_fails_under_shuttle() {
         let exploration = explore_shuttle(&case, ShuttleScheduler::Pct { depth: 3 }, 7, 2_000, &dir);
         let failure = exploration
             .failure
-            .unwrap_or_else(|| panic!("{case}: no failure in {} schedules", exploration.executions));
+            .unwrap_or_else(|| {
+                panic!(
+                    "{case}: no failure in {} schedules; replay: cargo test --release -p memcache-sim --features models --test shuttle every_broken_mcas_fails_under_shuttle",
+                    exploration.executions
+                )
+            });
         println!(
             "{}: caught in schedule {} ({})",
             variant.name(),
