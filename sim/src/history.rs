@@ -403,10 +403,17 @@ impl History {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn op(client: u32, name: OpName, value: Option<&str>, span: (u64, Option<u64>), result: OpResult) -> HistoryOp {
+    /// An operation for tests (other modules' too).
+    pub(crate) fn op(
+        client: u32,
+        name: OpName,
+        value: Option<&str>,
+        span: (u64, Option<u64>),
+        result: OpResult,
+    ) -> HistoryOp {
         HistoryOp {
             client,
             op: name,

@@ -8,6 +8,7 @@
 //! with the verdict known by construction.
 
 use std::collections::VecDeque;
+use std::path::Path;
 use std::time::Instant;
 
 use rand::RngExt;
@@ -213,12 +214,22 @@ impl FamilyPoint {
 /// Every size of `family` in turn, stopping after the first check that
 /// takes more than a second or is wrong (a larger one would only say the
 /// same, slower). Sizes where the defect cannot be planted are skipped.
-pub fn measure_family(family: Family, seed: u64) -> Vec<FamilyPoint> {
+/// With `export`, each history is first written there as
+/// `<family>-<size>.json`, for `mcsim check` or another checker.
+///
+/// # Errors
+/// A history that cannot be written to `export` (the path in the message).
+pub fn measure_family(family: Family, seed: u64, export: Option<&Path>) -> Result<Vec<FamilyPoint>, String> {
     let mut points = Vec::new();
     for &size in family.sizes() {
         let Some(history) = family.history(size, seed) else {
             continue;
         };
+        if let Some(dir) = export {
+            let path = dir.join(format!("{}-{size}.json", family.name()));
+            let text = serde_json::to_string(&history).map_err(|e| format!("{}: {e}", path.display()))?;
+            std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        }
         let started = Instant::now();
         let report = check(&history, CheckOptions::default());
         let point = FamilyPoint {
@@ -237,7 +248,7 @@ pub fn measure_family(family: Family, seed: u64) -> Vec<FamilyPoint> {
             break;
         }
     }
-    points
+    Ok(points)
 }
 
 /// The families' table.

@@ -12,8 +12,14 @@
 //! | `stack` | the random generator at one end (push_back/pop_back), 8 clients | linearizable |
 //! | `queue` | the random generator as a FIFO (push_back/pop_front), 8 clients | linearizable |
 //! | `clients-64` | the random generator, 64 clients | linearizable |
-//! | `planted-swap` | the random generator, 8 clients, with two pops' values swapped where their order is certain | not-linearizable |
-//! | `planted-value` | the random generator, 8 clients, with one pop returning a value pushed after it returned | silent-corruption |
+//! | `planted-swap` | `clients-64`, with two pops' values swapped where their order is certain | not-linearizable |
+//! | `planted-reorder` | `clients-64`, with one pop delayed past another where their order is certain | not-linearizable |
+//! | `planted-value` | `clients-64`, with one pop returning a value pushed after it returned | silent-corruption |
+//!
+//! The generated families have 1% unknown outcomes; the planted ones plant
+//! exactly one defect in a `clients-64` history.
+
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
@@ -34,12 +40,13 @@ pub enum Family {
     #[serde(rename = "clients-64")]
     Clients64,
     PlantedSwap,
+    PlantedReorder,
     PlantedValue,
 }
 
 impl Family {
     /// Every family, in the table's order.
-    pub const ALL: [Family; 8] = [
+    pub const ALL: [Family; 9] = [
         Family::LostValue,
         Family::ContradictedPair,
         Family::UnknownPushes,
@@ -47,6 +54,7 @@ impl Family {
         Family::Queue,
         Family::Clients64,
         Family::PlantedSwap,
+        Family::PlantedReorder,
         Family::PlantedValue,
     ];
 
@@ -60,6 +68,7 @@ impl Family {
             Family::Queue => "queue",
             Family::Clients64 => "clients-64",
             Family::PlantedSwap => "planted-swap",
+            Family::PlantedReorder => "planted-reorder",
             Family::PlantedValue => "planted-value",
         }
     }
@@ -72,7 +81,9 @@ impl Family {
                 &[10, 20, 100, 1_000, 10_000, 100_000]
             }
             Family::Stack | Family::Queue => &[1_000, 10_000, 100_000, 1_000_000],
-            Family::Clients64 | Family::PlantedSwap | Family::PlantedValue => &[1_000, 10_000, 100_000],
+            Family::Clients64 | Family::PlantedSwap | Family::PlantedReorder | Family::PlantedValue => {
+                &[1_000, 10_000, 100_000]
+            }
         }
     }
 
@@ -80,7 +91,7 @@ impl Family {
     pub fn verdict(self) -> Verdict {
         match self {
             Family::LostValue | Family::PlantedValue => Verdict::SilentCorruption,
-            Family::ContradictedPair | Family::PlantedSwap => Verdict::NotLinearizable,
+            Family::ContradictedPair | Family::PlantedSwap | Family::PlantedReorder => Verdict::NotLinearizable,
             Family::UnknownPushes | Family::Stack | Family::Queue | Family::Clients64 => Verdict::Linearizable,
         }
     }
@@ -95,11 +106,17 @@ impl Family {
             Family::UnknownPushes => Some(unknown_pushes(size)),
             Family::Stack => Some(generate_history(8, size, 0.01, seed, Ends::Stack)),
             Family::Queue => Some(generate_history(8, size, 0.01, seed, Ends::Queue)),
-            Family::Clients64 => Some(generate_history(64, size, 0.01, seed, Ends::Both)),
-            Family::PlantedSwap => plant_swap(generate_history(8, size, 0.0, seed, Ends::Queue)),
-            Family::PlantedValue => plant_value(generate_history(8, size, 0.01, seed, Ends::Both)),
+            Family::Clients64 => Some(clients_64(size, seed)),
+            Family::PlantedSwap => plant_swap(clients_64(size, seed)),
+            Family::PlantedReorder => plant_reorder(clients_64(size, seed)),
+            Family::PlantedValue => plant_value(clients_64(size, seed)),
         }
     }
+}
+
+/// The random generator with 64 clients at both ends, 1% unknown outcomes.
+fn clients_64(size: usize, seed: u64) -> History {
+    generate_history(64, size, 0.01, seed, Ends::Both)
 }
 
 fn push(client: u32, value: String, span: (u64, u64), result: OpResult) -> HistoryOp {
@@ -197,43 +214,74 @@ fn unknown_pushes(n: usize) -> History {
     }
 }
 
-/// A FIFO history (pushes at the back, pops at the front, no unknown
-/// outcomes) with the values of two pops swapped where the swap is
-/// certainly wrong: `a` was pushed before `b` was invoked, `b`'s push
-/// returned before `a`'s pop was invoked (so they were in together, `a`
-/// ahead), and `a`'s pop returned before `b`'s was invoked. After the swap
-/// the earlier pop takes `b` from the front while `a` is still ahead of it.
-fn plant_swap(mut history: History) -> Option<History> {
-    let pop_of = |h: &History, v: &str| {
-        h.ops
-            .iter()
-            .position(|op| matches!(&op.result, OpResult::Value { value } if value == v))
-    };
+/// Two values whose order is certain, as indices of their pushes and pops
+/// `(push_a, push_b, pop_a, pop_b)`: pushed at one end, `a` before `b` was
+/// invoked, both popped at the far end, `b`'s push returned before `a`'s pop
+/// was invoked (so they were in together, `a` nearer the far end), and `a`'s
+/// pop returned before `b`'s was invoked. Among nearby pushes only, so the
+/// two are close in time.
+fn certain_pair(history: &History) -> Option<(usize, usize, usize, usize)> {
+    let mut pop_of: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, op) in history.ops.iter().enumerate() {
+        if let OpResult::Value { value } = &op.result {
+            pop_of.insert(value.as_str(), i);
+        }
+    }
     let pushes: Vec<usize> = (0..history.ops.len())
-        .filter(|&i| history.ops[i].op.is_push())
+        .filter(|&i| history.ops[i].op.is_push() && history.ops[i].result == OpResult::Ok)
         .collect();
-    for pair in pushes.windows(8).map(|w| (w[0], &w[1..])) {
-        let (a, later) = pair;
+    for window in pushes.windows(64) {
+        let (a, later) = (window[0], &window[1..]);
         for &b in later {
             let (push_a, push_b) = (&history.ops[a], &history.ops[b]);
-            let (Some(va), Some(vb)) = (push_a.value.clone(), push_b.value.clone()) else {
+            let (Some(va), Some(vb)) = (push_a.value.as_deref(), push_b.value.as_deref()) else {
                 continue;
             };
-            let (Some(pa), Some(pb)) = (pop_of(&history, &va), pop_of(&history, &vb)) else {
+            let (Some(&pa), Some(&pb)) = (pop_of.get(va), pop_of.get(vb)) else {
                 continue;
             };
             let (pop_a, pop_b) = (&history.ops[pa], &history.ops[pb]);
-            let certain = push_a.return_us? < push_b.invoke_us
+            let far_end = match push_a.op {
+                OpName::PushBack => OpName::PopFront,
+                _ => OpName::PopBack,
+            };
+            let shape = push_a.op == push_b.op && pop_a.op == far_end && pop_b.op == far_end;
+            let certain = shape
+                && push_a.return_us? < push_b.invoke_us
                 && push_b.return_us? < pop_a.invoke_us
                 && pop_a.return_us? < pop_b.invoke_us;
             if certain {
-                history.ops[pa].result = value(vb);
-                history.ops[pb].result = value(va);
-                return Some(history);
+                return Some((a, b, pa, pb));
             }
         }
     }
     None
+}
+
+/// A history with the values of two pops swapped where the swap is
+/// certainly wrong ([`certain_pair`]): the earlier pop takes `b` from the
+/// far end while `a` is still nearer it.
+fn plant_swap(mut history: History) -> Option<History> {
+    let (a, b, pa, pb) = certain_pair(&history)?;
+    history.ops[pa].result = value(history.ops[b].value.clone()?);
+    history.ops[pb].result = value(history.ops[a].value.clone()?);
+    Some(history)
+}
+
+/// A history where one pop is delayed past another, where that is certainly
+/// wrong ([`certain_pair`]): `a`'s pop now starts after `b`'s returned, so
+/// `b` left by the far end while `a` was still nearer it. The delayed pop
+/// moves to a client of its own, so every client stays sequential.
+fn plant_reorder(mut history: History) -> Option<History> {
+    let (_, _, pa, pb) = certain_pair(&history)?;
+    let client = history.ops.iter().map(|op| op.client).max()? + 1;
+    let shift = history.ops[pb].return_us? + 1 - history.ops[pa].invoke_us;
+    let pop = &mut history.ops[pa];
+    pop.client = client;
+    pop.invoke_us += shift;
+    pop.return_us = pop.return_us.map(|r| r + shift);
+    history.ops.sort_by_key(|op| op.invoke_us);
+    Some(history)
 }
 
 /// A history where one definite pop, half-way through, returns the value
@@ -258,7 +306,7 @@ fn plant_value(mut history: History) -> Option<History> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::brute_force_linearizable;
+    use crate::check::{CheckOptions, brute_force_linearizable, check};
 
     #[test]
     fn the_hand_built_families_have_the_verdict_brute_force_gives() {
@@ -268,6 +316,31 @@ mod tests {
             let linearizable = brute_force_linearizable(&history).expect("at most 12 ops");
             assert_eq!(linearizable, family.verdict().is_pass(), "{}", family.name());
         }
+    }
+
+    #[test]
+    fn every_family_is_judged_right_at_its_smallest_size() {
+        for family in Family::ALL {
+            let history = family.history(family.sizes()[0], 1).expect("plantable");
+            let verdict = check(&history, CheckOptions::default()).verdict;
+            assert_eq!(verdict, family.verdict(), "{}", family.name());
+        }
+    }
+
+    #[test]
+    fn a_planted_defect_is_certain_and_alone() {
+        // The same history without the defect is linearizable, and the
+        // delayed pop keeps every client sequential.
+        let clean = clients_64(1_000, 1);
+        assert!(check(&clean, CheckOptions::default()).verdict.is_pass());
+        let reordered = plant_reorder(clean.clone()).expect("a certain pair at 1,000 ops");
+        reordered.validate().unwrap();
+        assert_eq!(reordered.ops.len(), clean.ops.len());
+        let changed = reordered.ops.iter().filter(|op| !clean.ops.contains(op)).count();
+        assert_eq!(changed, 1, "one pop moved");
+        let swapped = plant_swap(clean.clone()).unwrap();
+        let changed = swapped.ops.iter().zip(&clean.ops).filter(|(a, b)| a != b).count();
+        assert_eq!(changed, 2, "two pops' values swapped");
     }
 
     #[test]

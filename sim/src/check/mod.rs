@@ -35,6 +35,7 @@ mod explain;
 pub mod forgive;
 mod hash;
 pub mod patterns;
+pub mod porcupine;
 pub mod prepare;
 mod rank;
 pub mod search;

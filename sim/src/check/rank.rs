@@ -110,6 +110,11 @@ struct Interval2 {
 /// preferring the earliest pop deadline among the items free to go next.
 /// If the two orders conflict (the history is not linearizable), the
 /// earliest pop deadline goes.
+///
+/// O(n log n): an item is free to go once its push was invoked by the
+/// earliest push deadline left and its pop by the earliest pop deadline
+/// left; both thresholds only grow as items go, so an item that became
+/// free stays free, and each item is looked at a bounded number of times.
 fn linear_extension(items: Vec<Interval2>) -> Vec<Interval2> {
     let mut by_push_deadline: BTreeSet<(u64, usize)> = BTreeSet::new();
     let mut by_pop_deadline: BTreeSet<(u64, usize)> = BTreeSet::new();
@@ -117,16 +122,90 @@ fn linear_extension(items: Vec<Interval2>) -> Vec<Interval2> {
         by_push_deadline.insert((item.push.1, k));
         by_pop_deadline.insert((item.pop.1, k));
     }
+    let mut by_push_invoke: Vec<usize> = (0..items.len()).collect();
+    by_push_invoke.sort_by_key(|&k| (items[k].push.0, k));
+    let mut by_pop_invoke: Vec<usize> = (0..items.len()).collect();
+    by_pop_invoke.sort_by_key(|&k| (items[k].pop.0, k));
+    // Per item: how many of the two conditions hold (2: free to go).
+    let mut conditions = vec![0u8; items.len()];
+    let (mut push_cursor, mut pop_cursor) = (0, 0);
+    let mut free: BTreeSet<(u64, usize)> = BTreeSet::new();
     let mut order = Vec::with_capacity(items.len());
     while let (Some(&(push_min, _)), Some(&(pop_min, first))) = (by_push_deadline.first(), by_pop_deadline.first()) {
-        let ready = by_pop_deadline
-            .iter()
-            .map(|&(_, k)| k)
-            .find(|&k| items[k].push.0 <= push_min && items[k].pop.0 <= pop_min)
-            .unwrap_or(first);
+        let admit = |k: usize, conditions: &mut [u8], free: &mut BTreeSet<(u64, usize)>| {
+            conditions[k] += 1;
+            if conditions[k] == 2 && by_pop_deadline.contains(&(items[k].pop.1, k)) {
+                free.insert((items[k].pop.1, k));
+            }
+        };
+        while push_cursor < items.len() && items[by_push_invoke[push_cursor]].push.0 <= push_min {
+            admit(by_push_invoke[push_cursor], &mut conditions, &mut free);
+            push_cursor += 1;
+        }
+        while pop_cursor < items.len() && items[by_pop_invoke[pop_cursor]].pop.0 <= pop_min {
+            admit(by_pop_invoke[pop_cursor], &mut conditions, &mut free);
+            pop_cursor += 1;
+        }
+        let ready = free.first().map_or(first, |&(_, k)| k);
+        free.remove(&(items[ready].pop.1, ready));
         by_push_deadline.remove(&(items[ready].push.1, ready));
         by_pop_deadline.remove(&(items[ready].pop.1, ready));
         order.push(items[ready]);
     }
     order
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::RngExt;
+    use rand_chacha::ChaCha8Rng;
+    use rand_core::SeedableRng;
+
+    use super::*;
+
+    /// The definition, in O(n^2): the free item with the earliest pop
+    /// deadline goes next, else the earliest pop deadline.
+    fn by_definition(items: &[Interval2]) -> Vec<usize> {
+        let mut left: Vec<Interval2> = items.to_vec();
+        let mut order = Vec::new();
+        while !left.is_empty() {
+            let push_min = left.iter().map(|i| i.push.1).min().unwrap();
+            let pop_min = left.iter().map(|i| i.pop.1).min().unwrap();
+            let key = |i: &Interval2| (i.pop.1, i.entry);
+            let free = left
+                .iter()
+                .filter(|i| i.push.0 <= push_min && i.pop.0 <= pop_min)
+                .min_by_key(|i| key(i));
+            let next = free.or_else(|| left.iter().min_by_key(|i| key(i))).unwrap().entry;
+            left.retain(|i| i.entry != next);
+            order.push(next);
+        }
+        order
+    }
+
+    #[test]
+    fn the_linear_extension_is_the_one_the_definition_gives() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        for _ in 0..2_000 {
+            let n = rng.random_range(1..24);
+            let items: Vec<Interval2> = (0..n)
+                .map(|entry| {
+                    let push_at = rng.random_range(0..100);
+                    let pop_at = push_at + rng.random_range(0..100);
+                    let never_seen = rng.random_bool(0.1);
+                    Interval2 {
+                        entry,
+                        push: (push_at, push_at + rng.random_range(0..60)),
+                        pop: if never_seen {
+                            (0, u64::MAX)
+                        } else {
+                            (pop_at, pop_at + rng.random_range(0..60))
+                        },
+                    }
+                })
+                .collect();
+            let fast: Vec<usize> = linear_extension(items.clone()).iter().map(|i| i.entry).collect();
+            assert_eq!(fast, by_definition(&items), "{items:?}");
+        }
+    }
 }

@@ -21,7 +21,13 @@
 //! - A push that would bury a value past the deadline of the pop that must
 //!   take it out (or keep the deque non-empty past the deadline of a pop
 //!   that finds it empty) is pruned: the value stays until its own pop,
-//!   which is invoked too late.
+//!   which is invoked too late. So is a push whose value leaves by the far
+//!   end while a value already in, or one still to be pushed at the far
+//!   end in time, leaves by the push's end: the two would each wait for the
+//!   other to leave first. A value no definite pop returns leaves only
+//!   through an unknown pop, so its push is pruned when no unknown pop is
+//!   invoked in time to take it out of the way (`prune.rs`; every rule is
+//!   cross-checked against the brute-force checker).
 //! - Candidates are tried in the order most likely to be right, so a
 //!   linearizable history is mostly checked without backtracking: pushes
 //!   ranked by how their values leave. At one
@@ -47,24 +53,29 @@
 //!   that order (`patterns`' rule 3, applied to pending pushes).
 //! - The fast phase keeps at most `FAST_PHASE_WIDTH` alternatives per step
 //!   beyond the ones the urgent operation needs, so its stack stays small
-//!   when thousands of pushes are concurrent.
+//!   when thousands of pushes are concurrent. It runs twice within a
+//!   budget of a few steps per operation, trying unknown pops first and
+//!   then last: a wrong early guess costs it its budget, not the check's.
 //! - A step budget bounds the search; running out is the verdict *unknown*.
 //! - Before any of this, `patterns::refute` looks for violations that need
 //!   no search; what it finds is returned as [`SearchOutcome::Refuted`].
 //!
-//! Cost, measured (`mcsim bench checker`, `--families all`): a linearizable
+//! Cost, measured (`mcsim bench checker --families all`): a linearizable
 //! history whose concurrency is bounded (8 clients) takes about one step
 //! per operation, O(n log n) time in all; 100k operations in 0.2-0.3 s,
-//! a 1M-operation stack 3 s, a 1M-operation queue 8.5 s. What is still
-//! exponential: histories with tens of concurrent clients at both ends
-//! whose early wrong guesses surface late (32 clients x 100k operations,
-//! 64 clients x 1k): the complete phase runs out of budget (`unknown`).
-//! N operations all concurrent cost O(N^2) (the candidates of each step).
+//! a 1M-operation stack or queue 3.5 s. With 64 clients at both ends, 1,000
+//! operations decide on 10 seeds of 10 (`mcsim bench checker --clients 64
+//! --ops 1000,10000 --seed S`), 10,000 on 4 of 10. What is still
+//! exponential: such histories whose early wrong guesses surface late (64
+//! clients x 100k operations): the complete phase runs out of budget
+//! (`unknown`). N operations all concurrent cost O(N^2) (the candidates of
+//! each step): 100k concurrent pushes of unknown outcome take 35 s.
 
 use std::collections::BTreeSet;
 
 use rustc_hash::FxHashSet;
 
+mod candidates;
 mod prune;
 
 use super::hash::{BASE, MODULUS, mul_mod, value_hash, zobrist};
@@ -76,6 +87,13 @@ use super::spec::{DequeOp, DequeRet, DequeSpec, SequentialSpec};
 /// Alternatives per step the fast phase keeps beyond the ones the urgent
 /// operation needs.
 const FAST_PHASE_WIDTH: usize = 16;
+
+/// Steps per entry (plus 10,000) each run of the fast phase may take. A
+/// linearizable history is mostly found in about one step per entry
+/// (`mcsim bench checker`); a fast phase that needs many more has guessed
+/// wrong early, and backtracking out of that guess costs more than the
+/// complete phase.
+pub const FAST_PHASE_STEPS_PER_ENTRY: u64 = 4;
 
 /// How a search ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +143,9 @@ struct Search<'a> {
     /// Whether every pending push is a candidate (complete) or only the
     /// ones the urgent operation needs (fast, finds most witnesses).
     complete: bool,
+    /// Whether unknown pops are tried after the pushes the urgent operation
+    /// needs rather than before them.
+    unknown_pops_last: bool,
     entries: &'a [Entry],
     observed: &'a [bool],
     /// Required entries in invocation order, and each entry's position there.
@@ -150,6 +171,11 @@ struct Search<'a> {
     /// Values in the deque that some definite pop returns, by that pop's
     /// invocation.
     present_by_exit_invoke: BTreeSet<(u64, u32)>,
+    /// Pushes not linearized yet whose values leave by the far end, per
+    /// the end they leave by (front: index 1), by that pop's deadline.
+    unpushed_crossing: [BTreeSet<(u64, usize)>; 2],
+    /// The same pushes by their own deadline.
+    unpushed_crossing_push: [BTreeSet<(u64, usize)>; 2],
     /// Pending pops that must find the deque empty, by deadline.
     pending_empty: BTreeSet<(u64, usize)>,
     /// Positions in `required` of the entries not linearized yet: the
@@ -172,9 +198,14 @@ struct Search<'a> {
 /// Two phases. A fast phase tries only the pushes the most urgent operation
 /// needs, and assumes an unknown outcome that returned took effect before it
 /// returned: whatever order it finds is a valid witness, so "linearizable"
-/// is sound however it was found. Only if it fails does the complete phase run,
-/// with every pending push a candidate, to decide "not linearizable" (or run
-/// out of budget: unknown).
+/// is sound however it was found. It runs twice, with unknown pops tried
+/// first (removing a value nobody saw as soon as it reaches an end) and then
+/// last (keeping them for values that need them later), each within
+/// [`FAST_PHASE_STEPS_PER_ENTRY`] steps per entry: a guess that is wrong
+/// early is cheaper to abandon than to backtrack out of. Only if both fail
+/// does the complete phase run, with every pending push a candidate and the
+/// rest of the budget, to decide "not linearizable" (or run out of budget:
+/// unknown).
 pub fn search(prepared: &Prepared, steps_max: u64) -> SearchResult {
     if let Some(refutation) = refute(prepared) {
         return SearchResult {
@@ -183,16 +214,21 @@ pub fn search(prepared: &Prepared, steps_max: u64) -> SearchResult {
             configurations: 0,
         };
     }
-    let fast = search_phase(prepared, steps_max / 2, false);
-    if matches!(fast.outcome, SearchOutcome::Linearizable(_)) {
-        return fast;
+    let fast_max = (prepared.entries.len() as u64 * FAST_PHASE_STEPS_PER_ENTRY + 10_000).min(steps_max / 4);
+    let mut spent = 0;
+    for unknown_pops_last in [false, true] {
+        let fast = search_phase(prepared, fast_max, false, unknown_pops_last);
+        spent += fast.steps;
+        if matches!(fast.outcome, SearchOutcome::Linearizable(_)) {
+            return SearchResult { steps: spent, ..fast };
+        }
     }
-    let mut complete = search_phase(prepared, steps_max - fast.steps.min(steps_max), true);
-    complete.steps += fast.steps;
+    let mut complete = search_phase(prepared, steps_max - spent.min(steps_max), true, false);
+    complete.steps += spent;
     complete
 }
 
-fn search_phase(prepared: &Prepared, steps_max: u64, complete: bool) -> SearchResult {
+fn search_phase(prepared: &Prepared, steps_max: u64, complete: bool, unknown_pops_last: bool) -> SearchResult {
     let entries = &prepared.entries;
     let n = entries.len();
     let mut required = Vec::new();
@@ -214,6 +250,7 @@ fn search_phase(prepared: &Prepared, steps_max: u64, complete: bool) -> SearchRe
     }
     let mut search = Search {
         complete,
+        unknown_pops_last,
         entries,
         observed: &prepared.observed,
         deadlines: required
@@ -240,11 +277,14 @@ fn search_phase(prepared: &Prepared, steps_max: u64, complete: bool) -> SearchRe
         present_exits: [BTreeSet::new(), BTreeSet::new()],
         present_by_exit_invoke: BTreeSet::new(),
         pending_empty: BTreeSet::new(),
+        unpushed_crossing: [BTreeSet::new(), BTreeSet::new()],
+        unpushed_crossing_push: [BTreeSet::new(), BTreeSet::new()],
     };
     for (i, entry) in entries.iter().enumerate() {
         if entry.ret == Some(DequeRet::Empty) {
             search.pending_empty.insert((search.deadline[i], i));
         }
+        search.track_crossing(i, true);
     }
     let (outcome, steps) = search.run(steps_max);
     SearchResult {
@@ -303,134 +343,6 @@ impl Search<'_> {
             });
         }
         (SearchOutcome::NotLinearizable { longest: best, stuck }, steps)
-    }
-
-    /// Pending entries that may take effect next, in the order to try them:
-    /// a definite pop that fits (alone), else unknown pops that could remove
-    /// an unobserved value, then pushes, lazily: committing a push nobody needs
-    /// yet is the mistake that surfaces latest (when its value finally comes
-    /// out), so only the pushes the most urgent operation `z` needs are
-    /// tried in the fast phase:
-    /// - `z` pushes at one end: the pushes that must lie under it (ranked
-    ///   beneath it and certainly coexisting with its value), `z`, the other
-    ///   pushes at that end by rank, then pushes at the other end whose value
-    ///   leaves by `z`'s end through a pop already pending;
-    /// - `z` pops `v`: the push of `v`;
-    /// - `z` pops empty: none.
-    ///
-    /// The complete phase appends every other pending push.
-    fn candidates(&self) -> Vec<usize> {
-        let Some(&(deadline, urgent)) = self.deadlines.first() else {
-            return Vec::new();
-        };
-        let z = &self.entries[urgent];
-        let mut pops = Vec::new();
-        let mut pushes = Vec::new();
-        for &position in &self.pending {
-            let entry = self.required[position];
-            let e = &self.entries[entry];
-            if e.invoke_us > deadline {
-                break;
-            }
-            if self.linearized[entry] {
-                continue;
-            }
-            match e.ret {
-                Some(DequeRet::Pushed) if self.blocks_a_pending_pop(entry) => {}
-                Some(DequeRet::Pushed) => pushes.push(entry),
-                _ if self.fits(entry) => pops.push(entry),
-                _ => {}
-            }
-        }
-        // A definite pop that fits now may as well go first: moving it ahead
-        // of the operations a valid order puts before it changes nothing
-        // they see (its value is at its end, so none of them can pop past
-        // it, and a pop that finds the deque empty sees the same emptiness).
-        // So it is the only branch worth trying.
-        if let Some(&pop) = pops.iter().min_by_key(|&&e| (self.deadline[e], e)) {
-            return vec![pop];
-        }
-        // In the complete phase, a push that, linearized before another
-        // pending one, fixes the two values in an order they cannot leave
-        // in is dead now (sound: the other's push is certainly inside the
-        // first's stay). The fast phase keeps its guesses as they are.
-        if self.complete {
-            let pending = pushes.clone();
-            pushes.retain(|&w| self.waits_for(w, &pending).is_empty());
-        }
-        pushes.sort_by_key(|&e| (self.push_rank[e], e));
-        let lazy: Vec<usize> = match z.ret {
-            // Linearizing `z` now is dead; only pops can rescue it.
-            Some(DequeRet::Pushed) if !pushes.contains(&urgent) => Vec::new(),
-            Some(DequeRet::Pushed) => self.pushes_around(urgent, &pushes, deadline),
-            Some(DequeRet::Value(v)) => self.push_of[v as usize]
-                .filter(|p| pushes.contains(p))
-                .into_iter()
-                .collect(),
-            _ => Vec::new(),
-        };
-        let mut choices = self.optional_candidates(deadline);
-        if self.complete {
-            let rest: Vec<usize> = pushes.iter().copied().filter(|p| !lazy.contains(p)).collect();
-            choices.extend(lazy);
-            choices.extend(rest);
-        } else {
-            choices.extend(lazy);
-        }
-        choices
-    }
-
-    /// The pushes to try when the urgent operation `z` is itself a push
-    /// (`pushes`: the pending ones, by rank). See [`Search::candidates`].
-    fn pushes_around(&self, z: usize, pushes: &[usize], deadline: u64) -> Vec<usize> {
-        let z_front = push_end(&self.entries[z].op);
-        let same_end: Vec<usize> = pushes
-            .iter()
-            .copied()
-            .filter(|&w| w != z && push_end(&self.entries[w].op) == z_front)
-            .collect();
-        // Closed under "beneath": a push that must lie under one already
-        // chosen is chosen too.
-        let mut chosen = vec![z];
-        let mut rest = same_end;
-        while let Some(at) = rest.iter().position(|&w| chosen.iter().any(|&b| self.beneath(w, b))) {
-            chosen.push(rest.remove(at));
-        }
-        chosen.sort_by_key(|&e| (self.push_rank[e], e));
-        // The fast phase only guesses: a few alternatives per step keep its
-        // stack small when thousands of pushes are concurrent (a frame per
-        // step, each holding its alternatives). The complete phase keeps
-        // every push a candidate.
-        let width = if self.complete { usize::MAX } else { FAST_PHASE_WIDTH };
-        chosen.extend(rest.into_iter().take(width));
-        let crossing = pushes.iter().copied().filter(|&w| {
-            push_end(&self.entries[w].op) != z_front
-                && self.exit_of(w).is_some_and(|pop| {
-                    let pop = &self.entries[pop];
-                    matches!(pop.op, DequeOp::PopFront) == z_front && pop.invoke_us <= deadline
-                })
-        });
-        chosen.extend(crossing);
-        chosen
-    }
-
-    /// Unknown pops that could remove a value nobody observed from an end:
-    /// one per end. Every such pop invoked before the deadline can take effect
-    /// at any later time, so they are interchangeable and trying one is
-    /// enough; they go early, as removing an unobserved value only unblocks.
-    fn optional_candidates(&self, deadline: u64) -> Vec<usize> {
-        let mut chosen = Vec::new();
-        for (end, index) in [(DequeOp::PopFront, 1), (DequeOp::PopBack, 0)] {
-            if !matches!(self.state.peek(&end), DequeRet::Value(v) if !self.observed[v as usize]) {
-                continue;
-            }
-            let first = self.optional[index]
-                .first()
-                .filter(|&&(invoke, _)| invoke <= deadline)
-                .map(|&(_, e)| e);
-            chosen.extend(first);
-        }
-        chosen
     }
 
     /// The pop that returned the value `push` pushed, if any.

@@ -139,6 +139,11 @@ pub struct CheckerArgs {
     /// of the random grid, each at growing sizes until a check takes 1 s.
     #[arg(long, value_delimiter = ',', value_parser = parse_family)]
     pub families: Vec<FamilySelection>,
+    /// With `--families`: write each history checked to this directory
+    /// (created if missing) as `<family>-<size>.json`, to check it again
+    /// with `mcsim check` or another tool.
+    #[arg(long, requires = "families")]
+    pub export: Option<std::path::PathBuf>,
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -211,7 +216,9 @@ pub fn run(command: BenchCommand) -> u8 {
             eprintln!("mcsim: --families are deque histories; leave out --subject mcas");
             exit::USAGE
         }
-        BenchCommand::Checker(args) if !args.families.is_empty() => families(&args.families, args.seed, args.json),
+        BenchCommand::Checker(args) if !args.families.is_empty() => {
+            families(&args.families, args.seed, args.json, args.export.as_deref())
+        }
         BenchCommand::Checker(args) => checker(&args.ops, &args.clients, args.seed, args.subject, args.json),
         BenchCommand::Mcas(args) => mcas(&args),
     }
@@ -364,7 +371,7 @@ fn checker(sizes: &[usize], clients: &[u32], seed: u64, subject: Subject, json: 
 }
 
 /// `mcsim bench checker --families`.
-fn families(selection: &[FamilySelection], seed: u64, json: bool) -> u8 {
+fn families(selection: &[FamilySelection], seed: u64, json: bool, export: Option<&std::path::Path>) -> u8 {
     use bench::families::Family;
     let mut chosen: Vec<Family> = Vec::new();
     for item in selection {
@@ -374,10 +381,22 @@ fn families(selection: &[FamilySelection], seed: u64, json: bool) -> u8 {
         }
     }
     chosen.dedup();
-    let points: Vec<_> = chosen
-        .into_iter()
-        .flat_map(|family| bench::checker::measure_family(family, seed))
-        .collect();
+    if let Some(dir) = export
+        && let Err(error) = std::fs::create_dir_all(dir)
+    {
+        eprintln!("mcsim: cannot create {}: {error}", dir.display());
+        return exit::USAGE;
+    }
+    let mut points = Vec::new();
+    for family in chosen {
+        match bench::checker::measure_family(family, seed, export) {
+            Ok(measured) => points.extend(measured),
+            Err(error) => {
+                eprintln!("mcsim: {error}");
+                return exit::USAGE;
+            }
+        }
+    }
     print(json, &points, || bench::checker::render_family_table(&points));
     if let Some(wrong) = points.iter().find(|p| !p.is_right()) {
         eprintln!(

@@ -26,6 +26,11 @@ pub struct CheckArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Also write the history in Porcupine's operation format to this file
+    /// (deque histories without losses or corruption reports; the format is
+    /// in docs/history-format.md), to compare the two checkers on it.
+    #[arg(long, value_name = "FILE")]
+    pub export_porcupine: Option<PathBuf>,
 }
 
 /// Reads, checks and reports; returns the exit status.
@@ -48,6 +53,13 @@ pub fn run(args: &CheckArgs) -> u8 {
     };
     match parsed.get("subject") {
         None => {}
+        Some(serde_json::Value::String(subject)) if subject == "mcas" && args.export_porcupine.is_some() => {
+            eprintln!(
+                "mcsim: {}: --export-porcupine writes deque histories; this one is MCAS registers'",
+                path.display()
+            );
+            return exit::USAGE;
+        }
         Some(serde_json::Value::String(subject)) if subject == "mcas" => return run_mcas(args, &text),
         Some(other) => {
             eprintln!(
@@ -73,6 +85,16 @@ pub fn run(args: &CheckArgs) -> u8 {
             path.display()
         );
         return exit::USAGE;
+    }
+    if let Some(out) = &args.export_porcupine {
+        let written = memcache_sim::check::porcupine::to_porcupine(&history).and_then(|ops| {
+            let text = serde_json::to_string(&ops).map_err(|e| e.to_string())?;
+            std::fs::write(out, text).map_err(|e| format!("cannot write {}: {e}", out.display()))
+        });
+        if let Err(error) = written {
+            eprintln!("mcsim: --export-porcupine: {}: {error}", path.display());
+            return exit::USAGE;
+        }
     }
     let report = check(
         &history,

@@ -1,0 +1,163 @@
+//! Which pending operations the search tries next, and in what order (see
+//! the parent module's docs for why each rule holds).
+
+use super::{FAST_PHASE_WIDTH, Search, push_end};
+use crate::check::spec::{DequeOp, DequeRet};
+
+impl Search<'_> {
+    /// Pending entries that may take effect next, in the order to try them:
+    /// a definite pop that fits (alone), else unknown pops that could remove
+    /// an unobserved value, then pushes, lazily: committing a push nobody needs
+    /// yet is the mistake that surfaces latest (when its value finally comes
+    /// out), so only the pushes the most urgent operation `z` needs are
+    /// tried in the fast phase:
+    /// - `z` pushes at one end: the pushes that must lie under it (ranked
+    ///   beneath it and certainly coexisting with its value), `z`, the other
+    ///   pushes at that end by rank, then pushes at the other end whose value
+    ///   leaves by `z`'s end through a pop already pending;
+    /// - `z` pops `v`: the push of `v`;
+    /// - `z` pops empty: none.
+    ///
+    /// The complete phase appends every other pending push.
+    pub(super) fn candidates(&self) -> Vec<usize> {
+        let Some(&(deadline, urgent)) = self.deadlines.first() else {
+            return Vec::new();
+        };
+        let z = &self.entries[urgent];
+        let mut pops = Vec::new();
+        let mut pushes = Vec::new();
+        for &position in &self.pending {
+            let entry = self.required[position];
+            let e = &self.entries[entry];
+            if e.invoke_us > deadline {
+                break;
+            }
+            if self.linearized[entry] {
+                continue;
+            }
+            match e.ret {
+                Some(DequeRet::Pushed) if self.blocks_a_pending_pop(entry) => {}
+                Some(DequeRet::Pushed) => pushes.push(entry),
+                _ if self.fits(entry) => pops.push(entry),
+                _ => {}
+            }
+        }
+        // A definite pop that fits now may as well go first: moving it ahead
+        // of the operations a valid order puts before it changes nothing
+        // they see (its value is at its end, so none of them can pop past
+        // it, and a pop that finds the deque empty sees the same emptiness).
+        // So it is the only branch worth trying.
+        if let Some(&pop) = pops.iter().min_by_key(|&&e| (self.deadline[e], e)) {
+            return vec![pop];
+        }
+        // In the complete phase, a push that, linearized before another
+        // pending one, fixes the two values in an order they cannot leave
+        // in is dead now (sound: the other's push is certainly inside the
+        // first's stay). The fast phase applies the rule to the few pushes
+        // it tries (below).
+        if self.complete {
+            let pending = pushes.clone();
+            pushes.retain(|&w| self.waits_for(w, &pending).is_empty());
+        }
+        pushes.sort_by_key(|&e| (self.push_rank[e], e));
+        let lazy: Vec<usize> = match z.ret {
+            // Linearizing `z` now is dead; only pops can rescue it, or the
+            // pushes of values that must come and go first: the ones that
+            // will lie on `z`'s side of the deque's far end and leave by
+            // `z`'s end.
+            Some(DequeRet::Pushed) if !pushes.contains(&urgent) => {
+                let end = usize::from(push_end(&z.op));
+                pushes
+                    .iter()
+                    .copied()
+                    .filter(|w| self.unpushed_crossing_push[end].contains(&(self.deadline[*w], *w)))
+                    .take(FAST_PHASE_WIDTH)
+                    .collect()
+            }
+            Some(DequeRet::Pushed) => self.pushes_around(urgent, &pushes, deadline),
+            Some(DequeRet::Value(v)) => self.push_of[v as usize]
+                .filter(|p| pushes.contains(p))
+                .into_iter()
+                .collect(),
+            _ => Vec::new(),
+        };
+        // The fast phase drops the pushes it tries that must wait for
+        // another pending one, while few are pending (each check scans them
+        // all); the complete phase dropped them all above.
+        let lazy: Vec<usize> = if self.complete || pushes.len() > 4 * FAST_PHASE_WIDTH {
+            lazy
+        } else {
+            lazy.into_iter()
+                .filter(|&w| self.waits_for(w, &pushes).is_empty())
+                .collect()
+        };
+        let mut choices = Vec::new();
+        if !self.unknown_pops_last {
+            choices.extend(self.optional_candidates(deadline));
+        }
+        if self.complete {
+            let rest: Vec<usize> = pushes.iter().copied().filter(|p| !lazy.contains(p)).collect();
+            choices.extend(lazy);
+            choices.extend(rest);
+        } else {
+            choices.extend(lazy);
+        }
+        if self.unknown_pops_last {
+            choices.extend(self.optional_candidates(deadline));
+        }
+        choices
+    }
+
+    /// The pushes to try when the urgent operation `z` is itself a push
+    /// (`pushes`: the pending ones, by rank). See [`Search::candidates`].
+    fn pushes_around(&self, z: usize, pushes: &[usize], deadline: u64) -> Vec<usize> {
+        let z_front = push_end(&self.entries[z].op);
+        let same_end: Vec<usize> = pushes
+            .iter()
+            .copied()
+            .filter(|&w| w != z && push_end(&self.entries[w].op) == z_front)
+            .collect();
+        // Closed under "beneath": a push that must lie under one already
+        // chosen is chosen too.
+        let mut chosen = vec![z];
+        let mut rest = same_end;
+        while let Some(at) = rest.iter().position(|&w| chosen.iter().any(|&b| self.beneath(w, b))) {
+            chosen.push(rest.remove(at));
+        }
+        chosen.sort_by_key(|&e| (self.push_rank[e], e));
+        // The fast phase only guesses: a few alternatives per step keep its
+        // stack small when thousands of pushes are concurrent (a frame per
+        // step, each holding its alternatives). The complete phase keeps
+        // every push a candidate.
+        let width = if self.complete { usize::MAX } else { FAST_PHASE_WIDTH };
+        chosen.extend(rest.into_iter().take(width));
+        let crossing = pushes.iter().copied().filter(|&w| {
+            push_end(&self.entries[w].op) != z_front
+                && self.exit_of(w).is_some_and(|pop| {
+                    let pop = &self.entries[pop];
+                    matches!(pop.op, DequeOp::PopFront) == z_front && pop.invoke_us <= deadline
+                })
+        });
+        chosen.extend(crossing);
+        chosen
+    }
+
+    /// Unknown pops that could remove a value nobody observed from an end:
+    /// one per end. Every such pop invoked before the deadline can take effect
+    /// at any later time, so they are interchangeable and trying one is
+    /// enough; they go early, as removing an unobserved value only unblocks.
+    fn optional_candidates(&self, deadline: u64) -> Vec<usize> {
+        let mut chosen = Vec::new();
+        for (end, index) in [(DequeOp::PopFront, 1), (DequeOp::PopBack, 0)] {
+            if !matches!(self.state.peek(&end), DequeRet::Value(v) if !self.observed[v as usize]) {
+                continue;
+            }
+            let first = self.optional[index]
+                .first()
+                .filter(|&&(invoke, _)| invoke <= deadline)
+                .map(|&(_, e)| e);
+            chosen.extend(first);
+        }
+        chosen
+    }
+}
