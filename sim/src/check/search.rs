@@ -53,7 +53,9 @@
 //!   that order (`patterns`' rule 3, applied to pending pushes).
 //! - The fast phase keeps at most `FAST_PHASE_WIDTH` alternatives per step
 //!   beyond the ones the urgent operation needs, so its stack stays small
-//!   when thousands of pushes are concurrent. It runs twice within a
+//!   when thousands of pushes are concurrent, and looks at the 256
+//!   earliest-invoked pending pushes per step (plus the one the urgent
+//!   operation names), so a step does not cost O(pending). It runs twice within a
 //!   budget of a few steps per operation, trying unknown pops first and
 //!   then last: a wrong early guess costs it its budget, not the check's.
 //! - A step budget bounds the search; running out is the verdict *unknown*.
@@ -68,8 +70,9 @@
 //! --ops 1000,10000 --seed S`), 10,000 on 4 of 10. What is still
 //! exponential: such histories whose early wrong guesses surface late (64
 //! clients x 100k operations): the complete phase runs out of budget
-//! (`unknown`). N operations all concurrent cost O(N^2) (the candidates of
-//! each step): 100k concurrent pushes of unknown outcome take 35 s.
+//! (`unknown`). In the complete phase N operations all concurrent cost
+//! O(N^2) (every pending push is a candidate at every step); the fast phase
+//! decides 100k concurrent pushes of unknown outcome in under a second.
 
 use std::collections::BTreeSet;
 
@@ -182,7 +185,8 @@ struct Search<'a> {
     /// candidates' scan walks these, not every entry since the oldest
     /// pending one (a push of unknown outcome can stay pending for most of
     /// a long history).
-    pending: BTreeSet<usize>,
+    /// Pops (index 0) and pushes (1) apart.
+    pending: [BTreeSet<usize>; 2],
     state: DequeSpec,
     left_position: i64,
     offset: i64,
@@ -248,6 +252,11 @@ fn search_phase(prepared: &Prepared, steps_max: u64, complete: bool, unknown_pop
     for i in 1..powers.len() {
         powers[i] = mul_mod(powers[i - 1], BASE);
     }
+    let pending = [0, 1].map(|kind| {
+        (0..required_len)
+            .filter(|&position| usize::from(entries[required[position]].ret == Some(DequeRet::Pushed)) == kind)
+            .collect()
+    });
     let mut search = Search {
         complete,
         unknown_pops_last,
@@ -265,7 +274,7 @@ fn search_phase(prepared: &Prepared, steps_max: u64, complete: bool, unknown_pop
         push_rank: push_ranks(entries),
         push_of: pushes_by_value(entries, prepared.values.len()),
         exits: exits(entries, prepared.values.len()),
-        pending: (0..required_len).collect(),
+        pending,
         state: DequeSpec::default(),
         left_position: 0,
         offset: n as i64 + 1,
@@ -373,7 +382,7 @@ impl Search<'_> {
         }
         if e.required {
             self.deadlines.remove(&(self.deadline[entry], entry));
-            self.pending.remove(&self.required_position[entry]);
+            self.pending[usize::from(e.ret == Some(DequeRet::Pushed))].remove(&self.required_position[entry]);
         }
         let removed = match e.op {
             DequeOp::PushFront(v) => {
@@ -415,7 +424,7 @@ impl Search<'_> {
         }
         if e.required {
             self.deadlines.insert((self.deadline[entry], entry));
-            self.pending.insert(self.required_position[entry]);
+            self.pending[usize::from(e.ret == Some(DequeRet::Pushed))].insert(self.required_position[entry]);
         }
         self.track(entry, removed, false);
         match (e.op, removed) {

@@ -2,6 +2,9 @@
 //! the parent module's docs for why each rule holds).
 
 use super::{FAST_PHASE_WIDTH, Search, push_end};
+
+/// Pending pushes the fast phase looks at per step, earliest invoked first.
+const FAST_PHASE_SCAN: usize = 16 * FAST_PHASE_WIDTH;
 use crate::check::spec::{DequeOp, DequeRet};
 
 impl Search<'_> {
@@ -24,24 +27,38 @@ impl Search<'_> {
             return Vec::new();
         };
         let z = &self.entries[urgent];
-        let mut pops = Vec::new();
-        let mut pushes = Vec::new();
-        for &position in &self.pending {
-            let entry = self.required[position];
-            let e = &self.entries[entry];
-            if e.invoke_us > deadline {
-                break;
-            }
-            if self.linearized[entry] {
-                continue;
-            }
-            match e.ret {
-                Some(DequeRet::Pushed) if self.blocks_a_pending_pop(entry) => {}
-                Some(DequeRet::Pushed) => pushes.push(entry),
-                _ if self.fits(entry) => pops.push(entry),
-                _ => {}
-            }
+        let in_window = |position: &&usize| self.entries[self.required[**position]].invoke_us <= deadline;
+        let pops: Vec<usize> = self.pending[0]
+            .iter()
+            .take_while(in_window)
+            .map(|&position| self.required[position])
+            .filter(|&entry| self.fits(entry))
+            .collect();
+        // The fast phase looks at the earliest-invoked pending pushes only
+        // (and at the ones the urgent operation names): with thousands
+        // pending, looking at all of them at every step is quadratic.
+        let scan = if self.complete { usize::MAX } else { FAST_PHASE_SCAN };
+        let named = match z.ret {
+            Some(DequeRet::Pushed) => Some(urgent),
+            Some(DequeRet::Value(v)) => self.push_of[v as usize].filter(|&p| !self.linearized[p]),
+            _ => None,
+        };
+        let mut looked_at: Vec<usize> = self.pending[1]
+            .iter()
+            .take_while(in_window)
+            .take(scan)
+            .map(|&position| self.required[position])
+            .collect();
+        if let Some(named) = named
+            && self.entries[named].invoke_us <= deadline
+            && !looked_at.contains(&named)
+        {
+            looked_at.push(named);
         }
+        let mut pushes: Vec<usize> = looked_at
+            .into_iter()
+            .filter(|&w| !self.blocks_a_pending_pop(w))
+            .collect();
         // A definite pop that fits now may as well go first: moving it ahead
         // of the operations a valid order puts before it changes nothing
         // they see (its value is at its end, so none of them can pop past
