@@ -65,7 +65,8 @@
 //! Cost, measured (`mcsim bench checker --families all`): a linearizable
 //! history whose concurrency is bounded (8 clients) takes about one step
 //! per operation, O(n log n) time in all; 100k operations in 0.2-0.3 s,
-//! a 1M-operation stack or queue 3.5 s. With 64 clients at both ends, 1,000
+//! a 1M-operation stack or queue 3.5-6 s (run to run on a shared 2-core
+//! machine). With 64 clients at both ends, 1,000
 //! operations decide on 10 seeds of 10 (`mcsim bench checker --clients 64
 //! --ops 1000,10000 --seed S`), 10,000 on 4 of 10. What is still
 //! exponential: such histories whose early wrong guesses surface late (64
