@@ -182,11 +182,10 @@ struct Search<'a> {
     unpushed_crossing_push: [BTreeSet<(u64, usize)>; 2],
     /// Pending pops that must find the deque empty, by deadline.
     pending_empty: BTreeSet<(u64, usize)>,
-    /// Positions in `required` of the entries not linearized yet: the
-    /// candidates' scan walks these, not every entry since the oldest
-    /// pending one (a push of unknown outcome can stay pending for most of
-    /// a long history).
-    /// Pops (index 0) and pushes (1) apart.
+    /// Positions in `required` of the entries not linearized yet, pops
+    /// (index 0) and pushes (1) apart: the candidates' scan walks these,
+    /// not every entry since the oldest pending one (a push of unknown
+    /// outcome can stay pending for most of a long history).
     pending: [BTreeSet<usize>; 2],
     state: DequeSpec,
     left_position: i64,

@@ -2,10 +2,10 @@
 //! the parent module's docs for why each rule holds).
 
 use super::{FAST_PHASE_WIDTH, Search, push_end};
+use crate::check::spec::{DequeOp, DequeRet};
 
 /// Pending pushes the fast phase looks at per step, earliest invoked first.
 const FAST_PHASE_SCAN: usize = 16 * FAST_PHASE_WIDTH;
-use crate::check::spec::{DequeOp, DequeRet};
 
 impl Search<'_> {
     /// Pending entries that may take effect next, in the order to try them:
