@@ -177,6 +177,49 @@ fn a_history_no_clients_could_produce_is_refused_naming_the_operation() {
     );
 }
 
+/// The bench's histories can be taken elsewhere: `bench checker --export`
+/// writes what it checked, `check --export-porcupine` turns one into
+/// Porcupine's operations, and a history Porcupine cannot express (a
+/// reported corruption) is refused by name rather than written wrong.
+#[test]
+fn exported_histories_round_trip_and_porcupine_refuses_corruption() {
+    let dir = workdir("export");
+    let bench = mcsim(
+        &["bench", "checker", "--families", "lost-value", "--export", "out"],
+        &dir,
+    );
+    assert_eq!(bench.status.code(), Some(0), "{}", stderr(&bench));
+    let check = mcsim(
+        &["check", "out/lost-value-20.json", "--export-porcupine", "p.json"],
+        &dir,
+    );
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(stdout.starts_with("silent-corruption"), "{stdout}");
+    assert!(
+        stderr(&check).ends_with("replay: mcsim check out/lost-value-20.json\n"),
+        "{}",
+        stderr(&check)
+    );
+    let ops: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("p.json")).unwrap()).unwrap();
+    assert_eq!(ops.len(), 42, "every operation of the 42");
+    assert_eq!(ops[0]["Input"]["op"], "push_back");
+    std::fs::write(
+        dir.join("c.json"),
+        r#"{"ops": [{"client": 0, "op": "pop_back", "value": null, "invoke_us": 0, "return_us": 9,
+            "result": {"type": "corruption", "key": "k", "detail": "missing node"}}]}"#,
+    )
+    .unwrap();
+    let refused = mcsim(&["check", "c.json", "--export-porcupine", "q.json"], &dir);
+    assert_eq!(refused.status.code(), USAGE);
+    assert!(
+        stderr(&refused).contains("ops[0] reported corruption"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(!dir.join("q.json").exists());
+}
+
 /// Every world's histories obey the format's rules, so `mcsim check`
 /// accepts whatever `run --report` wrote.
 #[test]

@@ -227,7 +227,7 @@ pub fn measure_family(family: Family, seed: u64, export: Option<&Path>) -> Resul
         };
         if let Some(dir) = export {
             let path = dir.join(format!("{}-{size}.json", family.name()));
-            let text = serde_json::to_string(&history).map_err(|e| format!("{}: {e}", path.display()))?;
+            let text = serde_json::to_string(&history).expect("histories serialise");
             std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         }
         let started = Instant::now();

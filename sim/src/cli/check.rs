@@ -101,7 +101,7 @@ pub fn run(args: &CheckArgs) -> u8 {
     }
     if let Some(out) = &args.export_porcupine {
         let written = memcache_sim::check::porcupine::to_porcupine(&history).and_then(|ops| {
-            let text = serde_json::to_string(&ops).map_err(|e| e.to_string())?;
+            let text = serde_json::to_string(&ops).expect("operations serialise");
             std::fs::write(out, text).map_err(|e| format!("cannot write {}: {e}", out.display()))
         });
         if let Err(error) = written {
