@@ -32,6 +32,7 @@ mod bank;
 mod client;
 mod cluster;
 mod control;
+mod framing;
 mod proxy;
 
 use std::net::SocketAddr;

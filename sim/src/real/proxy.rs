@@ -2,9 +2,9 @@
 //! backend's network. Each client dials its own proxy for each server, so a
 //! link's faults touch exactly that pair, as in the simulator.
 //!
-//! The proxy frames memcached's meta protocol (a request is a line, plus a
-//! data block for `ms`; a reply is a line, plus a data block for `VA`, or a
-//! `STAT` list up to `END`), so every fate applies to one whole message:
+//! The proxy frames memcached's meta and ASCII protocols alike
+//! (`framing.rs`: a request with its data block, a reply with its values
+//! up to `END`), so every fate applies to one whole message:
 //!
 //! - **latency**: each message is held for a latency drawn from the
 //!   scenario's distribution (on top of loopback's own), in order, as TCP
@@ -28,7 +28,7 @@
 //! which request that message carries depends on thread timing, as on any
 //! real network.
 
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufReader, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -40,6 +40,8 @@ use rand_chacha::ChaCha8Rng;
 use crate::config::{NetworkConfig, PartitionMode};
 use crate::nemesis::fate::{self, Direction};
 use crate::rng;
+
+use super::framing::{read_reply, read_request};
 
 /// Counters of one link.
 #[derive(Debug, Default)]
@@ -338,62 +340,6 @@ fn wait_for_heal(state: &LinkState) {
     }
 }
 
-/// One request: a line, plus `<datalen>` bytes and CRLF for `ms`.
-/// `Ok(None)` at a clean end of stream.
-fn read_request(reader: &mut BufReader<TcpStream>) -> io::Result<Option<Vec<u8>>> {
-    let Some(mut message) = read_line(reader)? else {
-        return Ok(None);
-    };
-    if message.starts_with(b"ms ") {
-        let length = token(&message, 2).ok_or_else(|| malformed("ms without a data length", &message))?;
-        read_block(reader, length, &mut message)?;
-    }
-    Ok(Some(message))
-}
-
-/// One reply: a line, plus a data block for `VA`, or every `STAT` line up to
-/// `END` for `stats`.
-fn read_reply(reader: &mut BufReader<TcpStream>) -> io::Result<Option<Vec<u8>>> {
-    let Some(mut message) = read_line(reader)? else {
-        return Ok(None);
-    };
-    if message.starts_with(b"VA ") {
-        let length = token(&message, 1).ok_or_else(|| malformed("VA without a data length", &message))?;
-        read_block(reader, length, &mut message)?;
-    } else if message.starts_with(b"STAT ") {
-        loop {
-            let line = read_line(reader)?.ok_or_else(|| malformed("stats ended before END", &message))?;
-            message.extend_from_slice(&line);
-            if line == b"END\r\n" {
-                break;
-            }
-        }
-    }
-    Ok(Some(message))
-}
-
-fn read_line(reader: &mut BufReader<TcpStream>) -> io::Result<Option<Vec<u8>>> {
-    let mut line = Vec::new();
-    reader.read_until(b'\n', &mut line)?;
-    Ok(line.ends_with(b"\n").then_some(line))
-}
-
-fn read_block(reader: &mut BufReader<TcpStream>, length: usize, message: &mut Vec<u8>) -> io::Result<()> {
-    let start = message.len();
-    message.resize(start + length + 2, 0);
-    io::Read::read_exact(reader, &mut message[start..])
-}
-
-/// The `index`-th space-separated token of a line, as a number.
-fn token(line: &[u8], index: usize) -> Option<usize> {
-    let text = std::str::from_utf8(line).ok()?;
-    text.split_ascii_whitespace().nth(index)?.parse().ok()
-}
-
-fn malformed(what: &str, line: &[u8]) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, format!("{what}: {}", line.escape_ascii()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -464,10 +410,58 @@ mod tests {
         assert_eq!(state.counters.held.load(Ordering::Relaxed), 1);
     }
 
+    /// ASCII traffic through a proxy to a real memcached, pipelined: each
+    /// request and each reply crosses as one message (a `gets` of two keys
+    /// with its values and `END` is one; a `noreply` store has no reply),
+    /// and a lost reply swallows exactly the rest of its connection.
     #[test]
-    fn tokens_are_read_by_position() {
-        assert_eq!(token(b"ms simdeque:00 12 c O3\r\n", 2), Some(12));
-        assert_eq!(token(b"VA 5 c77\r\n", 1), Some(5));
-        assert_eq!(token(b"VA x\r\n", 1), None);
+    fn ascii_messages_cross_whole_and_a_lost_reply_loses_the_rest() {
+        use memcache_collections::memcached::{LocalServer, LocalServerConfig};
+        use std::io::{BufRead, Read};
+
+        let server = LocalServer::start(LocalServerConfig::default()).expect("memcached (scripts/test.sh installs it)");
+        let exchange = |network: &NetworkConfig| {
+            let proxy = LinkProxy::start(server.address().parse().unwrap(), network, 1, 0, 0).unwrap();
+            let mut stream = TcpStream::connect(proxy.address()).unwrap();
+            stream.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+            stream
+                .write_all(
+                    b"set a 0 0 2\r\nhi\r\nset b 0 0 4 noreply\r\nb\r\ny\r\ngets a b\r\ncas a 0 0 1 999\r\nx\r\nstats\r\n",
+                )
+                .unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut lines = Vec::new();
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                if !line.starts_with("STAT ") {
+                    lines.push(std::mem::take(&mut line));
+                }
+                line.clear();
+                if lines.last().is_some_and(|l| l == "END\r\n") && lines.iter().any(|l| l == "EXISTS\r\n") {
+                    break;
+                }
+            }
+            let _ = stream.read(&mut [0; 1]);
+            drop((stream, reader));
+            let mut totals = LinkTotals::default();
+            proxy.shutdown_and_count(&mut totals);
+            (lines.concat(), totals)
+        };
+        let (replies, totals) = exchange(&NetworkConfig::default());
+        assert!(
+            replies.starts_with("STORED\r\nVALUE a 0 2 ") && replies.contains("\r\nhi\r\nVALUE b 0 4 "),
+            "{replies}"
+        );
+        assert!(replies.contains("\r\nb\r\ny\r\nEND\r\nEXISTS\r\nEND\r\n"), "{replies}");
+        // Five requests, four replies: a misframed block would split or
+        // merge messages, and change the count.
+        assert_eq!((totals.forwarded, totals.dropped), (9, 0));
+        let lossy = NetworkConfig {
+            drop_reply_rate: 1.0,
+            ..NetworkConfig::default()
+        };
+        let (replies, totals) = exchange(&lossy);
+        assert_eq!(replies, "");
+        assert_eq!((totals.forwarded, totals.dropped), (5, 4));
     }
 }
