@@ -104,11 +104,11 @@ fn malformed(what: &str, line: &[u8]) -> io::Error {
 mod tests {
     use super::*;
 
+    /// A framing function over an in-memory stream.
+    type Read = fn(&mut io::Cursor<&[u8]>) -> io::Result<Option<Vec<u8>>>;
+
     /// Splits a byte stream into messages with `read`, as the proxy does.
-    fn messages(
-        stream: &[u8],
-        read: fn(&mut io::Cursor<&[u8]>) -> io::Result<Option<Vec<u8>>>,
-    ) -> io::Result<Vec<String>> {
+    fn messages(stream: &[u8], read: Read) -> io::Result<Vec<String>> {
         let mut cursor = io::Cursor::new(stream);
         let mut out = Vec::new();
         while let Some(message) = read(&mut cursor)? {
