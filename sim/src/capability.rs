@@ -50,6 +50,36 @@ pub fn refusals(backend: Backend, subject: Subject, config: &RunConfig) -> Vec<S
     refusals
 }
 
+/// What a run with client processes (`--client-cmd`) cannot do: they run
+/// on real memcached only (a process lives in real time, which the
+/// simulator does not have), drive a deque only, and cannot have a fault
+/// pinned to a client's request count (the harness sees a process's
+/// operations, not its requests).
+pub fn client_process_refusals(backend: Backend, subject: Subject, config: &RunConfig) -> Vec<String> {
+    let mut refusals = Vec::new();
+    if backend == Backend::Sim {
+        refusals.push("a client process (--client-cmd) runs on real memcached only: add --backend real".to_owned());
+    }
+    if subject == Subject::Mcas {
+        refusals.push("a client process (--client-cmd) drives a deque; this is an MCAS scenario".to_owned());
+    }
+    let pinned: Vec<String> = config
+        .faults
+        .iter()
+        .enumerate()
+        .filter(|(_, spec)| matches!(spec.trigger, crate::config::Trigger::AfterClientRequests { .. }))
+        .map(|(i, _)| format!("faults[{i}]"))
+        .collect();
+    if !pinned.is_empty() {
+        refusals.push(format!(
+            "{} fire(s) after a client's n-th request, which the harness cannot count for a client process \
+             (it sees operations, not requests)",
+            pinned.join(", ")
+        ));
+    }
+    refusals
+}
+
 /// What an MCAS run cannot do yet: targeted losses (they aim at the
 /// deque's anchor and nodes), and memory limits on the real backend (its
 /// loss monitor counts evictions without knowing which keys went; the

@@ -87,6 +87,7 @@ pub fn judge(outcome: &Outcome, expect: &Expectation, options: CheckOptions) -> 
             None,
         ),
         RunEnd::Refused { reason } => (Verdict::Refused, reason.clone(), None),
+        RunEnd::ClientFailed { reason } => (Verdict::ClientFailed, reason.clone(), None),
         RunEnd::Stuck { reason } => {
             // What the partial history already proves outranks getting
             // stuck: a proven violation is never reported as mere liveness.
@@ -163,6 +164,7 @@ fn judge_mcas(
     match &outcome.end {
         RunEnd::CouldNotStart { reason } => (Verdict::CouldNotStart, format!("the run could not start: {reason}")),
         RunEnd::Refused { reason } => (Verdict::Refused, reason.clone()),
+        RunEnd::ClientFailed { reason } => (Verdict::ClientFailed, reason.clone()),
         RunEnd::Stuck { reason } => match checked() {
             (verdict, why) if verdict.is_correctness_failure() => {
                 (verdict, format!("{why}; the run also got stuck: {reason}"))

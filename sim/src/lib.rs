@@ -48,6 +48,7 @@ pub mod outcome;
 pub mod output;
 pub mod pipeline;
 pub mod plan;
+pub mod protocol;
 pub mod reach;
 pub mod real;
 pub mod record;

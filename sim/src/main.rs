@@ -82,6 +82,10 @@ enum Command {
     /// Several clients share a deque on the in-process store; every value
     /// must come out exactly once.
     Demo(cli::demo::DemoArgs),
+    /// Serve the client protocol (docs/client-protocol.md) on standard
+    /// input and output with the Rust library: the reference client
+    /// process for `run --backend real --client-cmd`.
+    Client(cli::client::ClientArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(cli::bench::BenchCommand),
@@ -119,6 +123,7 @@ fn main() -> ExitCode {
         Command::Sim(args) => cli::sim::run(&args),
         Command::Check(args) => cli::check::run(&args),
         Command::Demo(args) => cli::demo::run(&args),
+        Command::Client(args) => cli::client::run(&args),
         Command::Bench(command) => cli::bench::run(command),
         #[cfg(feature = "models")]
         Command::Models(ModelsCommand::Compare(args)) => cli::models::compare_command(&args),

@@ -29,6 +29,11 @@ pub enum RunEnd {
     /// The run could not start, or could not apply one of its faults: a
     /// harness failure that says nothing about the algorithm.
     CouldNotStart { reason: String },
+    /// A client process broke the protocol (`docs/client-protocol.md`):
+    /// garbage for a result, an exit nobody asked for, no answer in time.
+    /// A harness failure: its operation was recorded `unknown`, and the
+    /// run proves nothing.
+    ClientFailed { reason: String },
 }
 
 /// Counters of one run, the same fields in every world. A world counts
@@ -115,6 +120,11 @@ pub struct RealCounters {
     pub filler_sets: u64,
     /// Whether the filler reached full memory before the workload.
     pub memory_full: bool,
+    /// Whether the clients were processes (`--client-cmd`): the harness
+    /// saw their operations, not their requests, so `requests` and
+    /// `requests_failed` were not counted and read as unseen.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub client_processes: bool,
 }
 
 /// Everything a run produced.

@@ -51,6 +51,11 @@ pub struct RunPlan {
     /// Keep the full trace (the simulator always hashes it): for reports.
     #[serde(skip)]
     pub keep_trace: bool,
+    /// A client process to run instead of the library (`--client-cmd`,
+    /// run by `sh -c`, speaking `docs/client-protocol.md`): real backend,
+    /// deque runs only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_command: Option<String>,
 }
 
 /// One run as records and manifests name it: scenario file, variant, seed.
@@ -87,6 +92,7 @@ impl RunPlan {
                     && overrides.backend == Backend::Sim,
             },
             keep_trace: false,
+            client_command: None,
         }
     }
 
@@ -110,6 +116,7 @@ impl RunPlan {
             swarm: None,
             expect: Expectation::passing(),
             keep_trace: false,
+            client_command: None,
         }
     }
 
@@ -127,6 +134,7 @@ impl RunPlan {
             seed: self.seed,
             variant: self.variant_overridden.then_some(self.variant),
             backend: self.backend,
+            client_command: self.client_command.clone(),
             self_check: false,
         }
     }
@@ -138,7 +146,15 @@ impl RunPlan {
 
     /// Why a world cannot run this plan (empty: it can).
     pub fn refusals(&self) -> Vec<String> {
-        crate::capability::refusals(self.backend, self.subject(), &self.config)
+        let mut refusals = crate::capability::refusals(self.backend, self.subject(), &self.config);
+        if self.client_command.is_some() {
+            refusals.extend(crate::capability::client_process_refusals(
+                self.backend,
+                self.subject(),
+                &self.config,
+            ));
+        }
+        refusals
     }
 
     /// The effective configuration as TOML, headed by the seed, variant,
@@ -158,6 +174,9 @@ impl RunPlan {
             }
         );
         let _ = writeln!(out, "# backend = {}", self.backend.name());
+        if let Some(command) = &self.client_command {
+            let _ = writeln!(out, "# clients = the process `{command}` (docs/client-protocol.md)");
+        }
         if let Some(swarm) = &self.swarm {
             let _ = writeln!(out, "# swarm drew: {swarm}");
         }

@@ -104,13 +104,14 @@ impl ReachEvent {
     /// run's world cannot see it.
     pub fn count(self, counters: &Counters) -> Option<u64> {
         let sim = counters.sim.as_ref();
+        let requests_seen = !counters.real.as_ref().is_some_and(|real| real.client_processes);
         Some(match self {
             ReachEvent::Faults => counters.faults,
             ReachEvent::MessagesDropped => counters.messages_dropped,
             ReachEvent::Resets => counters.resets,
             ReachEvent::MessagesSpiked => counters.messages_spiked,
             ReachEvent::MessagesHeld => counters.messages_held,
-            ReachEvent::RequestsFailed => counters.requests_failed,
+            ReachEvent::RequestsFailed => requests_seen.then_some(counters.requests_failed)?,
             ReachEvent::ItemsDropped => counters.items_dropped,
             ReachEvent::Recreations => counters.recreations,
             ReachEvent::CrashedClients => counters.crashed_clients,

@@ -3,6 +3,8 @@
 //! happened, counted. Every output (summary table, JSON, JUnit, HTML page)
 //! and the exit status read records, never the worlds.
 
+use std::path::Path;
+
 use serde::{Deserialize, Serialize};
 
 use crate::exit;
@@ -27,6 +29,9 @@ pub struct RunRecord {
     pub variant_overridden: bool,
     /// Where it ran.
     pub backend: Backend,
+    /// The client process that ran the operations (`--client-cmd`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_command: Option<String>,
     pub verdict: Verdict,
     /// Whether the scenario expects it.
     pub expected: bool,
@@ -76,6 +81,7 @@ impl RunRecord {
             variant,
             variant_overridden: plan.variant_overridden,
             backend: plan.backend,
+            client_command: plan.client_command.clone(),
             verdict: judgement.verdict,
             expected: judgement.expected,
             expect: plan.expect.verdicts.clone(),
@@ -169,12 +175,18 @@ pub fn reach_failures(records: &[RunRecord], floors: Floors) -> Vec<String> {
             // pinned seed that missed replays on its own with `repro`.
             let record = records.iter().find(|r| r.scenario == tally.scenario);
             let path = record.map_or(tally.scenario.as_str(), |r| r.path.as_str());
-            let variant = record
+            let mut options = record
                 .filter(|r| r.variant_overridden)
                 .map_or(String::new(), |r| format!(" --variant {}", r.variant));
+            let real = record.is_some_and(|r| r.backend == Backend::Real);
+            if let Some(command) = record.and_then(|r| r.client_command.as_deref()) {
+                options.push_str(&format!(" --client-cmd {}", crate::replay::quoted(Path::new(command))));
+            }
             let replay = match tally.pinned_unreached.first() {
-                Some(seed) => format!("mcsim repro {path} --seed {seed}{variant}"),
-                None => format!("mcsim run {path}{variant}"),
+                Some(seed) if !real => format!("mcsim repro {path} --seed {seed}{options}"),
+                Some(seed) => format!("mcsim run {path} --seed {seed} --backend real{options}"),
+                None if real => format!("mcsim run {path} --backend real{options}"),
+                None => format!("mcsim run {path}{options}"),
             };
             format!(
                 "UNREACHED {}: the scenario no longer tests the event it is about; rerun: {replay}",

@@ -41,6 +41,8 @@ pub struct Replay {
     pub variant: Option<Algorithm>,
     /// Where the run happened.
     pub backend: Backend,
+    /// The client process the run drove (`--client-cmd`), if any.
+    pub client_command: Option<String>,
     /// Run the seed twice and compare (`mcsim sim --self-check`): what
     /// replays a determinism failure.
     pub self_check: bool,
@@ -63,6 +65,9 @@ impl fmt::Display for Replay {
         }
         if let Some(variant) = self.variant {
             write!(f, " --variant {}", variant.name())?;
+        }
+        if let Some(command) = &self.client_command {
+            write!(f, " --client-cmd {}", quoted(Path::new(command)))?;
         }
         if self.self_check {
             f.write_str(" --self-check")?;
@@ -95,9 +100,26 @@ mod tests {
             seed: 7,
             variant,
             backend,
+            client_command: None,
             self_check: false,
         }
         .to_string()
+    }
+
+    #[test]
+    fn a_client_process_is_named_as_one_shell_word() {
+        let replay = Replay {
+            source: Source::Scenario("scenarios/clean.toml".into()),
+            seed: 2,
+            variant: None,
+            backend: Backend::Real,
+            client_command: Some("python3 -m mcdeque.adapter --variant 'x'".to_owned()),
+            self_check: false,
+        };
+        assert_eq!(
+            replay.to_string(),
+            r"mcsim run scenarios/clean.toml --seed 2 --backend real --client-cmd 'python3 -m mcdeque.adapter --variant '\''x'\'''"
+        );
     }
 
     #[test]

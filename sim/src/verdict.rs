@@ -43,6 +43,11 @@ pub enum Verdict {
     /// could not apply one of its faults: the harness failed, so nothing was
     /// learned about the algorithm.
     CouldNotStart,
+    /// A client process broke the protocol (`docs/client-protocol.md`):
+    /// answered garbage, exited unasked, or missed its deadline. A harness
+    /// failure (the client under test is the harness's instrument here),
+    /// never a pass.
+    ClientFailed,
 }
 
 impl Verdict {
@@ -58,6 +63,7 @@ impl Verdict {
         Verdict::Vacuous,
         Verdict::Refused,
         Verdict::CouldNotStart,
+        Verdict::ClientFailed,
     ];
 
     /// The verdict's name as reports and scenario files spell it.
@@ -73,6 +79,7 @@ impl Verdict {
             Verdict::Vacuous => "vacuous",
             Verdict::Refused => "refused",
             Verdict::CouldNotStart => "could-not-start",
+            Verdict::ClientFailed => "client-failed",
         }
     }
 
@@ -89,6 +96,7 @@ impl Verdict {
             Verdict::Vacuous => "no workload operation succeeded: the run tested nothing (never a pass)",
             Verdict::Refused => "the deque refused the servers at setup, saying why (CAS disabled)",
             Verdict::CouldNotStart => "the run could not start or apply a fault (a harness failure)",
+            Verdict::ClientFailed => "a client process broke the protocol (a harness failure, never a pass)",
         }
     }
 
@@ -114,7 +122,10 @@ impl Verdict {
     /// harness failed (the checker could not decide, or the run could not
     /// start).
     pub fn is_harness_failure(self) -> bool {
-        matches!(self, Verdict::Unknown | Verdict::Vacuous | Verdict::CouldNotStart)
+        matches!(
+            self,
+            Verdict::Unknown | Verdict::Vacuous | Verdict::CouldNotStart | Verdict::ClientFailed
+        )
     }
 
     /// The exit status this verdict calls for when nobody expected it. An
@@ -129,7 +140,7 @@ impl Verdict {
             // servers it should have worked with.
             Verdict::Refused => exit::CORRECTNESS,
             Verdict::Liveness => exit::LIVENESS,
-            Verdict::Unknown | Verdict::Vacuous | Verdict::CouldNotStart => exit::HARNESS,
+            Verdict::Unknown | Verdict::Vacuous | Verdict::CouldNotStart | Verdict::ClientFailed => exit::HARNESS,
         }
     }
 

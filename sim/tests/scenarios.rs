@@ -181,6 +181,7 @@ fn record(seed: u64, verdict: Verdict, expected: bool, backend: Backend) -> RunR
         variant: "hardened".into(),
         variant_overridden: false,
         backend,
+        client_command: None,
         verdict,
         expected,
         expect: vec![Verdict::DetectedCorruption],

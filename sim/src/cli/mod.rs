@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod check;
+pub mod client;
 pub mod demo;
 pub mod list;
 pub mod merge;

@@ -3,13 +3,13 @@
 use std::path::{Path, PathBuf};
 
 use memcache_sim::algorithm::Algorithm;
-use memcache_sim::exit;
 use memcache_sim::output::manifest::{self, Manifest};
 use memcache_sim::output::{files, junit, table};
 use memcache_sim::pipeline::Ran;
 use memcache_sim::plan::{Backend, Overrides, RunPlan};
 use memcache_sim::record::{self, summarise};
 use memcache_sim::runner::{self, SeedSelection};
+use memcache_sim::{capability, exit};
 
 /// `mcsim run`'s arguments.
 #[derive(clap::Args)]
@@ -51,6 +51,38 @@ pub struct RunArgs {
     /// by the harness with real faults.
     #[arg(long, value_enum, default_value_t = Backend::Sim)]
     pub backend: Backend,
+    /// Run each deque client as this command (by `sh -c`, one process per
+    /// client) speaking the client protocol (docs/client-protocol.md)
+    /// instead of the library in this process: `mcsim client` is the Rust
+    /// one. Real backend only.
+    #[arg(long, value_name = "COMMAND")]
+    pub client_cmd: Option<String>,
+}
+
+/// The plans with `command` as their clients, leaving out (and naming on
+/// standard error) the scenarios a client process cannot run: MCAS ones,
+/// and those with faults pinned to a client's request count. They are
+/// not run, so they pass nothing.
+fn client_process_plans(plans: Vec<RunPlan>, command: &str) -> Vec<RunPlan> {
+    let mut kept = Vec::new();
+    let mut skipped: Vec<(String, usize, String)> = Vec::new();
+    for mut plan in plans {
+        let why = capability::client_process_refusals(plan.backend, plan.subject(), &plan.config);
+        if why.is_empty() {
+            plan.client_command = Some(command.to_owned());
+            kept.push(plan);
+            continue;
+        }
+        let path = plan.run_id().0;
+        match skipped.last_mut() {
+            Some((last, runs, _)) if *last == path => *runs += 1,
+            _ => skipped.push((path, 1, why.join("; "))),
+        }
+    }
+    for (path, runs, why) in &skipped {
+        eprintln!("skipped {path} ({runs} runs), not for a client process: {why}");
+    }
+    kept
 }
 
 /// Parses `K/N` (1 <= K <= N).
@@ -83,6 +115,13 @@ pub fn run(args: &RunArgs) -> u8 {
         backend: args.backend,
     };
     let mut plans = runner::plans(&scenarios, selection, overrides);
+    if let Some(command) = &args.client_cmd {
+        if args.backend != Backend::Real {
+            eprintln!("mcsim: --client-cmd runs client processes on real memcached: add --backend real");
+            return exit::USAGE;
+        }
+        plans = client_process_plans(plans, command);
+    }
     if plans.is_empty() {
         eprintln!("mcsim: the selection leaves no run (a shard of fewer seeds than shards?): nothing to test");
         return exit::USAGE;

@@ -64,6 +64,7 @@ pub fn run(args: &ShrinkArgs) -> u8 {
         seed: args.seed,
         variant: None,
         backend: overrides.backend,
+        client_command: None,
         self_check: false,
     };
     let body = toml::to_string(&shrunk.scenario).expect("scenarios serialise");

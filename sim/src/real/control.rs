@@ -49,6 +49,27 @@ impl ClientGate {
     pub fn crash(&self) {
         self.crashed.store(true, Ordering::SeqCst);
     }
+
+    /// Until when a pause holds the client, if one was ever fired.
+    pub fn paused_until(&self) -> Option<Instant> {
+        *lock(&self.paused_until)
+    }
+
+    /// Waits out a pause; `false` once the client has crashed.
+    pub fn wait(&self) -> bool {
+        loop {
+            if self.crashed() {
+                return false;
+            }
+            match self
+                .paused_until()
+                .and_then(|until| until.checked_duration_since(Instant::now()))
+            {
+                Some(wait) => std::thread::sleep(wait),
+                None => return true,
+            }
+        }
+    }
 }
 
 /// One real run's shared state.
@@ -79,6 +100,8 @@ pub struct Control {
     /// Faults that could not be applied (a server that would not restart):
     /// the run then could not test what it says.
     fault_errors: Mutex<Vec<String>>,
+    /// How client processes broke the protocol (`external.rs`).
+    client_failures: Mutex<Vec<String>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -134,6 +157,7 @@ impl Control {
             requests: AtomicU64::new(0),
             requests_failed: AtomicU64::new(0),
             fault_errors: Mutex::new(Vec::new()),
+            client_failures: Mutex::new(Vec::new()),
         }
     }
 
@@ -205,6 +229,26 @@ impl Control {
         totals
     }
 
+    /// Where client `client` dials each server: its proxies, in server
+    /// order.
+    pub fn client_links(&self, client: usize) -> Vec<std::net::SocketAddr> {
+        lock(&self.proxies)
+            .get(client)
+            .map(|links| links.iter().map(LinkProxy::address).collect())
+            .unwrap_or_default()
+    }
+
+    /// How client processes broke the protocol, in order.
+    pub fn client_failures(&self) -> Vec<String> {
+        lock(&self.client_failures).clone()
+    }
+
+    /// Records that a client process broke the protocol: the run ends
+    /// `client-failed`.
+    pub fn client_failed(&self, how: String) {
+        lock(&self.client_failures).push(how);
+    }
+
     /// Faults that could not be applied.
     pub fn fault_errors(&self) -> Vec<String> {
         lock(&self.fault_errors).clone()
@@ -228,16 +272,7 @@ impl Control {
                 self.fire(fault);
             }
         }
-        loop {
-            if gate.crashed() {
-                return false;
-            }
-            let until = *lock(&gate.paused_until);
-            match until.and_then(|until| until.checked_duration_since(Instant::now())) {
-                Some(wait) => std::thread::sleep(wait),
-                None => return true,
-            }
-        }
+        gate.wait()
     }
 
     /// Whether client `client` has a fault pinned strictly inside its next

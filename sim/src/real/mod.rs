@@ -32,6 +32,7 @@ mod bank;
 mod client;
 mod cluster;
 mod control;
+mod external;
 mod framing;
 mod proxy;
 
@@ -51,12 +52,14 @@ use crate::history::History;
 use crate::nemesis::Triggers;
 use crate::outcome::{Counters, Outcome, RealCounters, RunEnd};
 use crate::plan::RunPlan;
+use crate::protocol::{Init, ServerLink};
 use crate::rng::{self, Stream};
 use crate::workload;
 use bank::RealBank;
 use client::GatedStore;
 use cluster::Cluster;
 use control::Control;
+use external::ProcessClient;
 use proxy::LinkProxy;
 
 /// How long the clients may take before the run is declared stuck: the
@@ -142,6 +145,18 @@ fn start(plan: &RunPlan) -> Result<Outcome, String> {
     if let Some(filler) = &mut filler {
         real.memory_full = filler.fill_up(&control);
     }
+    // Client processes start after the setup made the deque, before the
+    // clock of the workload: each answers its `init` first.
+    let mut processes = match &plan.client_command {
+        Some(command) => (0..client_count)
+            .map(|client| {
+                let init = external_init(&control, config, client, deque_variant.name(), &options(client));
+                ProcessClient::start(command, init, &control).map(Some)
+            })
+            .collect::<Result<Vec<_>, String>>()?,
+        None => Vec::new(),
+    };
+    processes.resize_with(client_count as usize, || None);
     let monitor_stop = AtomicBool::new(false);
     let workload_started = Instant::now();
     let control_ref = &control;
@@ -160,8 +175,9 @@ fn start(plan: &RunPlan) -> Result<Outcome, String> {
         let (done, finished) = mpsc::channel();
         let clients: Vec<_> = stores
             .into_iter()
+            .zip(processes)
             .enumerate()
-            .map(|(client, store)| {
+            .map(|(client, (store, process))| {
                 let done = done.clone();
                 let deque_options = options(client as u32);
                 scope.spawn(move || {
@@ -172,14 +188,25 @@ fn start(plan: &RunPlan) -> Result<Outcome, String> {
                         let _ = done.send(());
                         return ran;
                     }
+                    if let Some(process) = process {
+                        let life = workload::client_main(
+                            client as u32,
+                            process,
+                            rng::stream(plan.seed, Stream::Workload, client as u32),
+                            config.clients.clone(),
+                            control_ref,
+                        );
+                        let ran = client::drive(life, control_ref, client).is_some();
+                        let _ = done.send(());
+                        return ran;
+                    }
                     let deque =
                         Deque::attach(store, DEQUE_NAME, deque_options.clone()).expect("the setup created this name");
                     let life = workload::client_main(
                         client as u32,
-                        deque,
+                        workload::LibraryClient::new(deque, deque_options),
                         rng::stream(plan.seed, Stream::Workload, client as u32),
                         config.clients.clone(),
-                        deque_options,
                         control_ref,
                     );
                     let ran = client::drive(life, control_ref, client).is_some();
@@ -232,8 +259,19 @@ fn start(plan: &RunPlan) -> Result<Outcome, String> {
     counters.requests = control.requests.load(Ordering::Relaxed);
     counters.requests_failed = control.requests_failed.load(Ordering::Relaxed);
     real.filler_sets = filler.as_ref().map_or(0, background::Filler::sets);
+    real.client_processes = plan.client_command.is_some();
     counters.real = Some(real);
-    let end = if stuck {
+    let client_failures = control.client_failures();
+    let end = if !client_failures.is_empty() {
+        // The first in full: the rest are most often the same failure.
+        let others = match client_failures.len() - 1 {
+            0 => String::new(),
+            more => format!(" ({more} more client process(es) failed too)"),
+        };
+        RunEnd::ClientFailed {
+            reason: format!("{}{others}", client_failures[0]),
+        }
+    } else if stuck {
         RunEnd::Stuck {
             reason: format!(
                 "the clients did not finish within the real backend's {} s deadline",
@@ -276,6 +314,39 @@ impl Drop for StopOnUnwind<'_> {
             self.0.store(true, Ordering::SeqCst);
             self.1.store(true, Ordering::SeqCst);
         }
+    }
+}
+
+/// What client process `client` is told first: the servers by name, its
+/// own proxies to dial, and the deque options a Rust client would use.
+fn external_init(
+    control: &Control,
+    config: &RunConfig,
+    client: u32,
+    variant: &str,
+    options: &memcache_collections::DequeOptions,
+) -> Init {
+    let dial = control.client_links(client as usize);
+    Init {
+        client,
+        servers: control
+            .cluster
+            .addresses()
+            .iter()
+            .zip(dial)
+            .map(|(name, dial)| ServerLink {
+                name: name.clone(),
+                dial: dial.to_string(),
+            })
+            .collect(),
+        deque: DEQUE_NAME.to_owned(),
+        variant: variant.to_owned(),
+        item_size_max_bytes: options.item_size_max,
+        retries_max: options.retries_max,
+        backoff_first_us: options.backoff.first_us,
+        backoff_max_us: options.backoff.max_us,
+        timeout_us: config.network.client_timeout_us,
+        id_seed: options.id_seed.unwrap_or_default(),
     }
 }
 

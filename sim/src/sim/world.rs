@@ -270,10 +270,9 @@ impl World {
             let deque = Deque::attach(store, DEQUE_NAME, options.clone()).expect("the setup created this name");
             let future = workload::client_main(
                 client as u32,
-                deque,
+                workload::LibraryClient::new(deque, options),
                 rng::stream(self.seed, Stream::Workload, client as u32),
                 self.config.clients.clone(),
-                options,
                 self.shared.clone(),
             );
             self.clients[client].future = Some(Box::pin(future));

@@ -12,6 +12,8 @@ pub use record::{Clock, HistoryLog, Recorder, TickClock};
 
 use memcache_collections::deque::DequeError;
 use memcache_collections::store::Store;
+use std::time::Duration;
+
 use memcache_collections::{Backoff, Deque, DequeOptions, Side, Variant};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
@@ -62,11 +64,15 @@ pub fn value_id(bytes: &[u8]) -> String {
 
 /// How a deque result appears in the history.
 pub fn history_result(result: Result<Option<Vec<u8>>, DequeError>, is_push: bool) -> OpResult {
+    op_result(result, is_push, value_id)
+}
+
+/// A deque result as an `OpResult`, a popped value named by `name` (its
+/// id for the history, its bytes as text for the client protocol).
+pub fn op_result(result: Result<Option<Vec<u8>>, DequeError>, is_push: bool, name: fn(&[u8]) -> String) -> OpResult {
     match result {
         Ok(_) if is_push => OpResult::Ok,
-        Ok(Some(bytes)) => OpResult::Value {
-            value: value_id(&bytes),
-        },
+        Ok(Some(bytes)) => OpResult::Value { value: name(&bytes) },
         Ok(None) => OpResult::Empty,
         Err(DequeError::OutcomeUnknown { .. }) => OpResult::Unknown,
         Err(DequeError::Corruption { key, kind, .. }) => OpResult::Corruption {
@@ -108,20 +114,102 @@ pub async fn run_op<S: Store>(deque: &mut Deque<S>, op: OpName, value: Vec<u8>) 
     history_result(result, op.is_push())
 }
 
-/// A client's whole life: think (in the store's time), pick an operation,
+/// Who runs a workload client's operations: the library in this process
+/// ([`LibraryClient`], on any `Store`), or a client process in another
+/// language that speaks `docs/client-protocol.md` (the real backend's
+/// `external` module). The loop around them (think, pick, record,
+/// re-create) is [`client_main`] for both, so their histories mean the
+/// same and one checker judges them.
+#[allow(async_fn_in_trait)]
+pub trait DequeClient {
+    /// Waits `duration` between two operations, in the world's time.
+    async fn think(&self, duration: Duration);
+
+    /// Runs one operation (a push carries `value`) and says what the
+    /// history records.
+    async fn run(&mut self, op: OpName, value: Vec<u8>) -> OpResult;
+
+    /// The deque's name: a corruption reported at this key is an anchor
+    /// loss.
+    fn deque_name(&self) -> &str;
+
+    /// After an anchor loss: creates the deque again (`true`), or binds to
+    /// the one another client created first (`false`, as when the servers
+    /// could not be reached). `id_seed` seeds a fresh handle's node ids.
+    async fn recreate(&mut self, id_seed: u64) -> bool;
+
+    /// Whether the client can run nothing more (a client process that
+    /// broke the protocol): the loop stops.
+    fn gone(&self) -> bool {
+        false
+    }
+}
+
+/// The library's deque as a workload client.
+pub struct LibraryClient<S> {
+    deque: Deque<S>,
+    options: DequeOptions,
+}
+
+impl<S> LibraryClient<S> {
+    /// A client on `deque`, re-created with `options` after an anchor loss.
+    pub fn new(deque: Deque<S>, options: DequeOptions) -> Self {
+        LibraryClient { deque, options }
+    }
+}
+
+impl<S: Store + Clone> DequeClient for LibraryClient<S> {
+    async fn think(&self, duration: Duration) {
+        self.deque.store().pause(duration).await;
+    }
+
+    async fn run(&mut self, op: OpName, value: Vec<u8>) -> OpResult {
+        run_op(&mut self.deque, op, value).await
+    }
+
+    fn deque_name(&self) -> &str {
+        self.deque.name()
+    }
+
+    async fn recreate(&mut self, id_seed: u64) -> bool {
+        // A new handle draws node ids from a fresh seed: reusing the
+        // first handle's seed would repeat its ids.
+        let options = DequeOptions {
+            id_seed: Some(id_seed),
+            ..self.options.clone()
+        };
+        let store = self.deque.store().clone();
+        let name = self.deque.name().to_owned();
+        let fresh = match Deque::create(store.clone(), Some(&name), options.clone()).await {
+            Ok(fresh) => Some((fresh, true)),
+            Err(DequeError::AlreadyExists { .. }) => Deque::bind(store, &name, options).await.ok().map(|d| (d, false)),
+            Err(_) => None,
+        };
+        let Some((fresh, created)) = fresh else {
+            // The servers could not be reached: keep the old handle.
+            return false;
+        };
+        self.deque = fresh;
+        created
+    }
+}
+
+/// A client's whole life: think (in the world's time), pick an operation,
 /// run it, record it.
-pub async fn client_main<S: Store + Clone, R: Recorder>(
+pub async fn client_main<C: DequeClient, R: Recorder>(
     client: u32,
-    mut deque: Deque<S>,
+    mut handle: C,
     mut rng: ChaCha8Rng,
     config: ClientsConfig,
-    options: DequeOptions,
     recorder: R,
 ) {
     for seq in 0..config.ops_per_client {
+        if handle.gone() {
+            return;
+        }
         let think_us = rng.random_range(0..=config.think_time_us_max);
         if think_us > 0 {
-            deque.store().pause(std::time::Duration::from_micros(think_us)).await;
+            handle.think(Duration::from_micros(think_us)).await;
         }
         let op = pick(&mut rng, &config.mix);
         let size_bytes = rng
@@ -133,39 +221,12 @@ pub async fn client_main<S: Store + Clone, R: Recorder>(
             Vec::new()
         };
         let index = recorder.invoke(client, op, op.is_push().then_some(id));
-        let result = run_op(&mut deque, op, value).await;
-        let anchor_lost = matches!(&result, OpResult::Corruption { key, .. } if key == deque.name());
+        let result = handle.run(op, value).await;
+        let anchor_lost = matches!(&result, OpResult::Corruption { key, .. } if key == handle.deque_name());
         recorder.complete(index, result);
-        if anchor_lost && config.recreate_after_anchor_loss {
-            // A new handle draws node ids from a fresh seed: reusing the
-            // first handle's seed would repeat its ids.
-            let options = DequeOptions {
-                id_seed: Some(rng.random()),
-                ..options.clone()
-            };
-            if let Some(fresh) = recreate(&deque, options, &recorder).await {
-                deque = fresh;
-            }
-        }
-    }
-}
-
-/// Creates the deque again, or binds to the one another client created;
-/// `None` (keep the old handle) if the servers could not be reached.
-async fn recreate<S: Store + Clone, R: Recorder>(
-    deque: &Deque<S>,
-    options: DequeOptions,
-    recorder: &R,
-) -> Option<Deque<S>> {
-    let store = deque.store().clone();
-    let name = deque.name().to_owned();
-    match Deque::create(store.clone(), Some(&name), options.clone()).await {
-        Ok(fresh) => {
+        if anchor_lost && config.recreate_after_anchor_loss && handle.recreate(rng.random()).await {
             recorder.recreated();
-            Some(fresh)
         }
-        Err(DequeError::AlreadyExists { .. }) => Deque::bind(store, &name, options).await.ok(),
-        Err(_) => None,
     }
 }
 

@@ -1,0 +1,260 @@
+//! Client processes under the harness (`docs/client-protocol.md`): the
+//! Rust reference client (`mcsim client`) runs scenarios on real memcached
+//! with real faults and earns their verdicts, a broken variant behind the
+//! protocol is caught, a process fault (pause, crash) strikes the process,
+//! and a client that breaks the protocol ends its run as `client-failed`
+//! naming the client, the operation and the line, with its operation
+//! recorded `unknown`.
+
+use std::path::Path;
+use std::process::Command;
+
+use memcache_collections::Variant;
+use memcache_sim::config::{Fault, FaultSpec, RunConfig, Trigger};
+use memcache_sim::history::OpResult;
+use memcache_sim::pipeline::{self, Ran};
+use memcache_sim::plan::{Backend, Overrides, RunPlan};
+use memcache_sim::scenario;
+use memcache_sim::verdict::Verdict;
+
+const MCSIM: &str = env!("CARGO_BIN_EXE_mcsim");
+
+fn reference_client() -> String {
+    format!("{MCSIM} client")
+}
+
+/// Seed `seed` of scenario `name` on real memcached, its clients `command`.
+fn scenario_run(name: &str, seed: u64, variant: Option<Variant>, command: &str) -> Ran {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../scenarios/{name}.toml"));
+    let loaded = scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let overrides = Overrides {
+        variant: variant.map(Into::into),
+        backend: Backend::Real,
+    };
+    let plan = RunPlan {
+        client_command: Some(command.to_owned()),
+        ..RunPlan::for_scenario(&loaded, seed, overrides)
+    };
+    pipeline::run(plan, pipeline::quiet())
+}
+
+/// A small clean configuration on real memcached, its clients `command`.
+fn config_run(config: RunConfig, command: &str) -> Ran {
+    let plan = RunPlan {
+        backend: Backend::Real,
+        client_command: Some(command.to_owned()),
+        ..RunPlan::for_config(config, None, 1, Variant::default())
+    };
+    pipeline::run(plan, pipeline::quiet())
+}
+
+fn small() -> RunConfig {
+    let mut config = RunConfig::default();
+    config.clients.count = 2;
+    config.clients.ops_per_client = 15;
+    config
+}
+
+#[test]
+fn the_reference_client_process_earns_each_fault_scenarios_verdict() {
+    for name in ["clean", "lost-replies", "resets", "restart", "partition-hold", "pause"] {
+        let ran = scenario_run(name, 0, None, &reference_client());
+        assert!(ran.record.expected, "{}", ran.record.failure_line());
+        let counters = &ran.record.counters;
+        assert!(counters.real.as_ref().unwrap().client_processes);
+        let fired = match name {
+            "clean" => true,
+            "lost-replies" => counters.messages_dropped > 0,
+            "resets" => counters.resets > 0,
+            "partition-hold" => counters.messages_held > 0,
+            _ => counters.faults > 0,
+        };
+        assert!(fired, "{name}: the fault never happened: {counters:?}");
+    }
+}
+
+#[test]
+fn a_broken_variant_behind_the_protocol_is_caught() {
+    // The client retries a CAS whose reply it never got: under resets, a
+    // push lands twice or a pop loses a value.
+    let caught = (0..3)
+        .filter(|&seed| {
+            let ran = scenario_run(
+                "resets",
+                seed,
+                Variant::from_name("retry-unknown-cas"),
+                &reference_client(),
+            );
+            !ran.record.verdict.is_pass()
+        })
+        .count();
+    assert!(
+        caught >= 2,
+        "only {caught} of 3 runs caught retry-unknown-cas through the protocol"
+    );
+}
+
+#[test]
+fn a_crash_kills_the_process_and_leaves_its_operation_unreturned() {
+    let mut config = small();
+    config.clients.think_time_us_max = 2_000;
+    config.faults.push(FaultSpec {
+        trigger: Trigger::AfterOps { ops: 6 },
+        fault: Fault::Crash { client: 0 },
+    });
+    config.faults.push(FaultSpec {
+        trigger: Trigger::AfterOps { ops: 3 },
+        fault: Fault::Pause {
+            client: 1,
+            duration_us: 50_000,
+        },
+    });
+    let ran = config_run(config, &reference_client());
+    assert!(ran.record.expected, "{}", ran.record.failure_line());
+    assert_eq!(ran.record.counters.crashed_clients, 1);
+    let client0: Vec<_> = ran.outcome.history.ops.iter().filter(|op| op.client == 0).collect();
+    assert!(client0.len() < 15, "the crashed client stopped: {} ops", client0.len());
+    let client1 = ran.outcome.history.ops.iter().filter(|op| op.client == 1).count();
+    assert_eq!(client1, 15, "the paused client went on");
+}
+
+/// A client written as a shell script that answers `init_ok`, then
+/// `answer` to its first operation.
+fn scripted(answer: &str) -> String {
+    format!(r#"read -r init; echo '{{"type":"init_ok"}}'; read -r op; {answer}"#)
+}
+
+#[test]
+fn a_client_that_answers_garbage_fails_the_run_naming_client_op_and_line() {
+    let ran = config_run(small(), &scripted("echo 'PUSHED!'; read -r next"));
+    assert_eq!(
+        ran.record.verdict,
+        Verdict::ClientFailed,
+        "{}",
+        ran.record.failure_line()
+    );
+    let reason = &ran.record.reason;
+    // Either client may fail first; the first is named in full.
+    assert!(
+        reason.starts_with("client ") && reason.contains(" (`read -r init"),
+        "{reason}"
+    );
+    assert!(reason.ends_with("(1 more client process(es) failed too)"), "{reason}");
+    assert!(reason.contains("op 0 (") && reason.contains("`PUSHED!`"), "{reason}");
+    assert!(!ran.record.verdict.is_pass() && ran.record.verdict.is_harness_failure());
+    // The operation is in the history as unknown, never as a result.
+    let first = ran.outcome.history.ops.iter().find(|op| op.client == 0).unwrap();
+    assert_eq!(first.result, OpResult::Unknown);
+    // A result for another operation is garbage too.
+    let ran = config_run(
+        small(),
+        &scripted(r#"echo '{"type":"result","id":7,"result":{"type":"empty"}}'; read -r next"#),
+    );
+    assert!(
+        ran.record.reason.contains("with the result of op 7"),
+        "{}",
+        ran.record.reason
+    );
+}
+
+#[test]
+fn a_client_that_exits_or_falls_silent_fails_the_run_with_its_last_words() {
+    let ran = config_run(small(), &scripted("echo 'cannot reach memcached' >&2; exit 3"));
+    assert_eq!(ran.record.verdict, Verdict::ClientFailed);
+    let reason = &ran.record.reason;
+    assert!(
+        reason.contains("exited (exit status: 3) before answering op 0"),
+        "{reason}"
+    );
+    assert!(reason.contains("cannot reach memcached"), "{reason}");
+    let ran = config_run(small(), &scripted("sleep 60"));
+    assert_eq!(ran.record.verdict, Verdict::ClientFailed);
+    assert!(
+        ran.record.reason.contains("did not answer op 0 ("),
+        "{}",
+        ran.record.reason
+    );
+    assert!(ran.record.reason.contains("within 10 s"), "{}", ran.record.reason);
+}
+
+#[test]
+fn a_client_that_cannot_start_says_why_and_the_run_could_not_start() {
+    let ran = config_run(
+        small(),
+        r#"read -r init; echo '{"type":"init_failed","reason":"no such variant"}'"#,
+    );
+    assert_eq!(ran.record.verdict, Verdict::CouldNotStart);
+    assert!(
+        ran.record.reason.contains("refused to start: no such variant"),
+        "{}",
+        ran.record.reason
+    );
+    let ran = config_run(small(), "echo hello");
+    assert_eq!(ran.record.verdict, Verdict::CouldNotStart);
+    assert!(
+        ran.record.reason.contains("answered init with `hello`"),
+        "{}",
+        ran.record.reason
+    );
+}
+
+/// The command line: a failure's last words are the command that reruns
+/// it, client process included, and the MCAS scenarios a client process
+/// cannot run are named as skipped, not passed.
+#[test]
+fn the_command_line_reruns_a_client_failure_as_printed() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let garbage = scripted("echo nonsense");
+    let output = Command::new(MCSIM)
+        .current_dir(dir.parent().unwrap())
+        .args([
+            "run",
+            "scenarios/clean.toml",
+            "--seed",
+            "0",
+            "--backend",
+            "real",
+            "--client-cmd",
+            &garbage,
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(4), "{stdout}{stderr}");
+    let line = stdout
+        .lines()
+        .chain(stderr.lines())
+        .find(|l| l.starts_with("FAIL clean seed 0: client-failed"))
+        .expect("a failure line");
+    let rerun = line.rsplit_once("rerun: ").map(|(_, r)| r).expect("a rerun command");
+    assert!(
+        rerun.starts_with("mcsim run scenarios/clean.toml --seed 0 --backend real --client-cmd '"),
+        "{rerun}"
+    );
+    let output = Command::new(MCSIM)
+        .current_dir(dir.parent().unwrap())
+        .args([
+            "run",
+            "scenarios/mcas/mcas-clean.toml",
+            "scenarios/clean.toml",
+            "--seed",
+            "0",
+        ])
+        .args(["--backend", "real", "--client-cmd", &reference_client()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("skipped scenarios/mcas/mcas-clean.toml (1 runs)"),
+        "{stderr}"
+    );
+    let on_sim = Command::new(MCSIM)
+        .args(["run", "scenarios/clean.toml", "--client-cmd", "true"])
+        .current_dir(dir.parent().unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(on_sim.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&on_sim.stderr).contains("add --backend real"));
+}
