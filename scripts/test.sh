@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's one test command (README "Quick start"; CI runs exactly this).
 # Installs what the tests need on a fresh Debian machine (memcached, and
-# chromium for the report-rendering test), then runs every check in stages,
+# chromium for the report-rendering test; pymemcache into a virtual
+# environment for the Python client), then runs every check in stages,
 # each announced and timed: formatting, clippy with warnings as errors, every
 # test (the model checkers included, loom within its CI bound), the suite
 # hunting the broken catalogue, the suite on real memcached, and the
@@ -77,6 +78,31 @@ stage validate "$mcsim" validate --seeds 20 --master-seeds 1 --no-shrink
 # loopback and its faults' timers, so two workers take about a third of
 # one worker's wall time on 2 cores (83 s -> 29 s), verdicts unchanged.
 stage real "$mcsim" run scenarios/ --backend real --seeds 3 --threads 2
+# The Python client (clients/python) in a virtual environment of its own:
+# its unit tests; one seed of every scenario a client process can run, on
+# real memcached, with Python clients, then with Rust (`mcsim client`, even
+# client numbers) and Python (odd ones) sharing each deque, every verdict
+# expected; and its broken copy (a lost reply retried as a lost race) must
+# be caught: exit status 1, a correctness failure.
+python_client() {
+  local venv=${CARGO_TARGET_DIR:-target}/python-venv
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r clients/python/requirements.txt
+  (cd clients/python && "$OLDPWD/$venv/bin/python" -m unittest discover -s tests -t .)
+  local python="env PYTHONPATH=$PWD/clients/python $PWD/$venv/bin/python -m mcdeque.adapter"
+  "$mcsim" run scenarios/ --backend real --seeds 1 --threads 2 --client-cmd "$python"
+  "$mcsim" run scenarios/ --backend real --seeds 1 --threads 2 \
+    --client-cmd "if [ \$((MCSIM_CLIENT % 2)) = 0 ]; then exec $PWD/$mcsim client; else exec $python; fi"
+  local status=0
+  "$mcsim" run scenarios/resets.toml --backend real --seeds 3 --threads 2 --variant retry-unknown-cas \
+    --client-cmd "$python" >/dev/null 2>&1 || status=$?
+  if [ "$status" -ne 1 ]; then
+    echo "the broken Python client (retry-unknown-cas) was not caught on resets: exit status $status, not 1" >&2
+    return 1
+  fi
+  echo "the broken Python client (retry-unknown-cas) was caught on resets"
+}
+stage python python_client
 # Determinism as a regression test: 30 seeds of every scenario replay to the
 # committed trace hashes (a deliberate change regenerates them).
 stage determinism env MCSIM="$mcsim" bash scripts/trace-hashes.sh --check

@@ -258,3 +258,51 @@ fn the_command_line_reruns_a_client_failure_as_printed() {
     assert_eq!(on_sim.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&on_sim.stderr).contains("add --backend real"));
 }
+
+/// `bench real --client-cmd`: a client process is measured beside the
+/// library's threads, its requests counted by the servers. The Rust client
+/// behind the protocol sends what the Rust threads send, so the two counts
+/// agree (each counted its own way), while its round trips and retries,
+/// not seen from outside, read `-`.
+#[test]
+fn bench_real_measures_a_client_process_beside_the_library() {
+    let output = Command::new(MCSIM)
+        .args([
+            "bench",
+            "real",
+            "--clients",
+            "1",
+            "--duration-s",
+            "0.5",
+            "--rounds",
+            "1",
+            "--json",
+        ])
+        .args(["--client-cmd", &format!("rust={}", reference_client())])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let points = report["points"].as_array().unwrap();
+    let by_name = |name: &str| {
+        points
+            .iter()
+            .find(|p| p["variant"] == name)
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    let (threads, process) = (by_name("hardened"), by_name("hardened/rust"));
+    assert!(process["ops"].as_u64().unwrap() > 10, "{process}");
+    let requests = |p: &serde_json::Value| p["requests_per_op"].as_f64().unwrap();
+    assert!(
+        (requests(threads) - requests(process)).abs() < 0.3,
+        "{threads} vs {process}"
+    );
+    assert!(process["round_trips_per_op"].is_null() && process["retries_per_op"].is_null());
+    let refused = Command::new(MCSIM)
+        .args(["bench", "real", "--client-cmd", "no-equals-sign"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("expected NAME=COMMAND"));
+}

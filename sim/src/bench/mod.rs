@@ -4,7 +4,9 @@
 pub mod checker;
 pub mod families;
 pub mod mcas;
+mod process;
 pub mod real;
+mod real_report;
 pub mod sim;
 
 /// Jain's fairness index of per-client throughputs: 1 when every client got

@@ -22,7 +22,7 @@ use memcache_collections::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{jain_index, quantile};
+use super::{jain_index, process, quantile};
 
 /// Which operations a client runs, in turn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -38,7 +38,7 @@ pub enum Mix {
 }
 
 impl Mix {
-    fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             Mix::Fifo => "fifo",
             Mix::Lifo => "lifo",
@@ -70,6 +70,10 @@ pub struct RealBenchConfig {
     pub shards: usize,
     /// The clients' deque settings but the variant (backoff, retries).
     pub options: DequeOptions,
+    /// Client processes measured beside the library's threads (`--client-cmd
+    /// NAME=COMMAND`): a name for the table, and the command
+    /// (`bench/process.rs`).
+    pub processes: Vec<(String, String)>,
 }
 
 /// How wide a point's rounds may spread before it is flagged `noisy`:
@@ -130,10 +134,12 @@ pub struct RealBenchPoint {
     pub ops_per_s_max: f64,
     /// memcached requests per operation, all rounds together.
     pub requests_per_op: f64,
-    /// Round trips per operation (a pipelined batch is one per server).
-    pub round_trips_per_op: f64,
-    /// Attempts beyond the first per operation: races lost.
-    pub retries_per_op: f64,
+    /// Round trips per operation (a pipelined batch is one per server);
+    /// `None` for a client process, whose round trips are not seen.
+    pub round_trips_per_op: Option<f64>,
+    /// Attempts beyond the first per operation: races lost; `None` for a
+    /// client process.
+    pub retries_per_op: Option<f64>,
     /// Operations that returned an error.
     pub errors: u64,
     /// Median operation latency (the median round's).
@@ -175,8 +181,8 @@ struct Sample {
     ops: u64,
     ops_per_s: f64,
     requests: u64,
-    round_trips: u64,
-    attempts: u64,
+    round_trips: Option<u64>,
+    attempts: Option<u64>,
     errors: u64,
     latency_us_p50: u32,
     latency_us_p99: u32,
@@ -191,20 +197,26 @@ struct PointKey {
     mix: Mix,
     size: usize,
     clients: usize,
+    /// The client process measured (an index into `processes`), or the
+    /// library's threads.
+    process: Option<usize>,
 }
 
-struct ClientTally {
-    ops: u64,
-    errors: u64,
-    requests: u64,
-    round_trips: u64,
-    attempts: u64,
-    latencies_us: Vec<u32>,
+/// What one client counted. A client process's requests are counted by
+/// the servers, its round trips and attempts not at all (`None`).
+#[derive(Default)]
+pub(super) struct ClientTally {
+    pub(super) ops: u64,
+    pub(super) errors: u64,
+    pub(super) requests: u64,
+    pub(super) round_trips: Option<u64>,
+    pub(super) attempts: Option<u64>,
+    pub(super) latencies_us: Vec<u32>,
 }
 
 /// Starts the servers, measures every point in every round (rounds
 /// interleaved), stops the servers.
-pub fn run(config: &RealBenchConfig) -> Result<RealBenchReport, LocalServerError> {
+pub fn run(config: &RealBenchConfig) -> Result<RealBenchReport, String> {
     let largest = config.value_sizes_bytes.iter().copied().max().unwrap_or(0);
     let server_config = LocalServerConfig {
         // Room for the prefill and every client's values at the largest size.
@@ -213,19 +225,23 @@ pub fn run(config: &RealBenchConfig) -> Result<RealBenchReport, LocalServerError
     };
     let servers: Vec<LocalServer> = (0..config.servers.max(1))
         .map(|_| LocalServer::start(server_config.clone()))
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<_, LocalServerError>>()
+        .map_err(|e| e.to_string())?;
     let addresses: Vec<String> = servers.iter().map(LocalServer::address).collect();
     let mut keys = Vec::new();
     for &variant in &config.variants {
         for &mix in &config.mixes {
             for &size in &config.value_sizes_bytes {
                 for &clients in &config.clients {
-                    keys.push(PointKey {
-                        variant,
-                        mix,
-                        size,
-                        clients,
-                    });
+                    for process in std::iter::once(None).chain((0..config.processes.len()).map(Some)) {
+                        keys.push(PointKey {
+                            variant,
+                            mix,
+                            size,
+                            clients,
+                            process,
+                        });
+                    }
                 }
             }
         }
@@ -234,7 +250,7 @@ pub fn run(config: &RealBenchConfig) -> Result<RealBenchReport, LocalServerError
     let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); keys.len()];
     for round in 0..rounds {
         for (key, samples) in keys.iter().zip(&mut samples) {
-            samples.push(measure(config, &addresses, *key, round));
+            samples.push(measure(config, &servers, &addresses, *key, round)?);
         }
     }
     Ok(RealBenchReport {
@@ -247,21 +263,24 @@ pub fn run(config: &RealBenchConfig) -> Result<RealBenchReport, LocalServerError
         points: keys
             .iter()
             .zip(samples)
-            .map(|(key, samples)| point(*key, samples))
+            .map(|(key, samples)| point(config, *key, samples))
             .collect(),
     })
 }
 
 /// A point's figures from its rounds: medians, and the spread.
-fn point(key: PointKey, mut samples: Vec<Sample>) -> RealBenchPoint {
+fn point(config: &RealBenchConfig, key: PointKey, mut samples: Vec<Sample>) -> RealBenchPoint {
     let rounds = samples.len();
     let sum = |f: fn(&Sample) -> u64| samples.iter().map(f).sum::<u64>();
     let ops = sum(|s| s.ops);
     let per_op = |total: u64| total as f64 / ops.max(1) as f64;
+    // Not measured for a client process: `None`, shown as `-`.
+    let seen = |total: Option<u64>| total.map(per_op);
+    let sum_seen = |f: fn(&Sample) -> Option<u64>| samples.iter().map(f).sum::<Option<u64>>();
     let (requests, round_trips, attempts, errors) = (
         sum(|s| s.requests),
-        sum(|s| s.round_trips),
-        sum(|s| s.attempts),
+        sum_seen(|s| s.round_trips),
+        sum_seen(|s| s.attempts),
         sum(|s| s.errors),
     );
     let mut p999: Vec<u32> = samples.iter().map(|s| s.latency_us_p999).collect();
@@ -274,7 +293,10 @@ fn point(key: PointKey, mut samples: Vec<Sample>) -> RealBenchPoint {
     let noisy = spread(slowest, fastest, median.ops_per_s) > OPS_SPREAD_NOISY
         || spread(f64::from(p999[0]), f64::from(p999[rounds - 1]), f64::from(p999_median)) > P999_SPREAD_NOISY;
     RealBenchPoint {
-        variant: key.variant.name().to_owned(),
+        variant: match key.process {
+            Some(index) => format!("{}/{}", key.variant.name(), config.processes[index].0),
+            None => key.variant.name().to_owned(),
+        },
         mix: key.mix,
         value_size_bytes: key.size,
         clients: key.clients,
@@ -284,8 +306,8 @@ fn point(key: PointKey, mut samples: Vec<Sample>) -> RealBenchPoint {
         ops_per_s_min: slowest,
         ops_per_s_max: fastest,
         requests_per_op: per_op(requests),
-        round_trips_per_op: per_op(round_trips),
-        retries_per_op: per_op(attempts.saturating_sub(ops)),
+        round_trips_per_op: seen(round_trips),
+        retries_per_op: seen(attempts.map(|attempts| attempts.saturating_sub(ops))),
         errors,
         latency_us_p50: median.latency_us_p50,
         latency_us_p99: median.latency_us_p99,
@@ -301,18 +323,26 @@ fn connect(addresses: &[String]) -> MemcachedStore {
     MemcachedStore::connect(addresses, &MemcachedOptions::default()).expect("a server we just started accepts clients")
 }
 
-fn measure(config: &RealBenchConfig, addresses: &[String], key: PointKey, round: usize) -> Sample {
+fn measure(
+    config: &RealBenchConfig,
+    servers: &[LocalServer],
+    addresses: &[String],
+    key: PointKey,
+    round: usize,
+) -> Result<Sample, String> {
     let PointKey {
         variant,
         mix,
         size,
         clients,
+        process,
     } = key;
     let name = format!(
-        "bench-{}-{}-{size}-{clients}-{}-r{round}",
+        "bench-{}-{}-{size}-{clients}-{}-p{}-r{round}",
         variant.name(),
         mix.name(),
-        config.shards
+        config.shards,
+        process.map_or(0, |index| index + 1)
     );
     let options = DequeOptions {
         variant,
@@ -333,20 +363,44 @@ fn measure(config: &RealBenchConfig, addresses: &[String], key: PointKey, round:
         assert!(deque.push(Side::Right, value.clone()), "prefill");
     }
     let start = Barrier::new(clients + 1);
-    let (tallies, elapsed) = thread::scope(|scope| {
-        let workers: Vec<_> = (0..clients)
-            .map(|_| scope.spawn(|| client_loop(addresses, &name, &value, mix, &start, config, &options)))
-            .collect();
-        start.wait();
-        let began = Instant::now();
-        let tallies: Vec<ClientTally> = workers.into_iter().map(|w| w.join().expect("bench client")).collect();
-        (tallies, began.elapsed())
-    });
+    let (tallies, elapsed) = match process {
+        None => thread::scope(|scope| {
+            let workers: Vec<_> = (0..clients)
+                .map(|_| scope.spawn(|| client_loop(addresses, &name, &value, mix, &start, config, &options)))
+                .collect();
+            start.wait();
+            let began = Instant::now();
+            let tallies: Vec<ClientTally> = workers.into_iter().map(|w| w.join().expect("bench client")).collect();
+            (tallies, began.elapsed())
+        }),
+        Some(index) => {
+            let command = &config.processes[index].1;
+            let processes = (0..clients)
+                .map(|client| process::start(command, client, addresses, &name, &options))
+                .collect::<Result<Vec<_>, String>>()?;
+            let before = process::server_requests(servers)?;
+            let (tallies, elapsed) = thread::scope(|scope| {
+                let workers: Vec<_> = processes
+                    .into_iter()
+                    .map(|p| scope.spawn(|| process::client_loop(p, &value, mix, &start, config.duration)))
+                    .collect();
+                start.wait();
+                let began = Instant::now();
+                let tallies: Vec<Result<ClientTally, String>> =
+                    workers.into_iter().map(|w| w.join().expect("bench client")).collect();
+                (tallies, began.elapsed())
+            });
+            let mut tallies = tallies.into_iter().collect::<Result<Vec<_>, String>>()?;
+            // The servers' count is the processes' all together.
+            tallies[0].requests = process::server_requests(servers)? - before;
+            (tallies, elapsed)
+        }
+    };
     let ops: u64 = tallies.iter().map(|t| t.ops).sum();
     let mut latencies: Vec<u32> = tallies.iter().flat_map(|t| t.latencies_us.iter().copied()).collect();
     latencies.sort_unstable();
     let shares: Vec<f64> = tallies.iter().map(|t| t.ops as f64).collect();
-    Sample {
+    Ok(Sample {
         ops,
         ops_per_s: ops as f64 / elapsed.as_secs_f64(),
         requests: tallies.iter().map(|t| t.requests).sum(),
@@ -357,7 +411,7 @@ fn measure(config: &RealBenchConfig, addresses: &[String], key: PointKey, round:
         latency_us_p99: quantile(&latencies, 0.99),
         latency_us_p999: quantile(&latencies, 0.999),
         jain_index: jain_index(&shares),
-    }
+    })
 }
 
 /// One client: its own connections, the mix's operations in turn until time
@@ -383,14 +437,7 @@ fn client_loop(
     };
     let baseline = store.counts();
     let attempts_before = deque.attempts();
-    let mut tally = ClientTally {
-        ops: 0,
-        errors: 0,
-        requests: 0,
-        round_trips: 0,
-        attempts: 0,
-        latencies_us: Vec::new(),
-    };
+    let mut tally = ClientTally::default();
     start.wait();
     let deadline = Instant::now() + config.duration;
     while Instant::now() < deadline {
@@ -409,165 +456,9 @@ fn client_loop(
     }
     let counts = store.counts();
     tally.requests = counts.total() - baseline.total();
-    tally.round_trips = counts.round_trips - baseline.round_trips;
-    tally.attempts = deque.attempts() - attempts_before;
+    tally.round_trips = Some(counts.round_trips - baseline.round_trips);
+    tally.attempts = Some(deque.attempts() - attempts_before);
     tally
 }
 
-/// The human-readable table: medians over the rounds, the ops/s spread,
-/// and a warning under every noisy point.
-pub fn render_table(report: &RealBenchReport) -> String {
-    let mut out = format!(
-        "deque ({} shard(s), backoff {}-{} us) on local memcached ({} server(s)), {} prefilled, {:.0} s per point, \
-         {} round(s) per point (medians; rounds interleaved)\n",
-        report.shards,
-        report.backoff_us.0,
-        report.backoff_us.1,
-        report.servers,
-        report.prefill_items,
-        report.duration_s,
-        report.rounds,
-    );
-    out.push_str(
-        "variant            mix        value B clients      ops/s   spread  req/op  rt/op retry/op  p50 us  p99 us \
-         p99.9 us   jain errors\n",
-    );
-    for p in &report.points {
-        let spread = (p.ops_per_s_max - p.ops_per_s_min) / p.ops_per_s.max(f64::MIN_POSITIVE);
-        out.push_str(&format!(
-            "{:<18} {:<10} {:>7} {:>7} {:>10.0} {:>7.0}% {:>7.2} {:>6.2} {:>8.2} {:>7} {:>7} {:>8} {:>6.3} {:>6}{}\n",
-            p.variant,
-            p.mix.name(),
-            p.value_size_bytes,
-            p.clients,
-            p.ops_per_s,
-            spread * 100.0,
-            p.requests_per_op,
-            p.round_trips_per_op,
-            p.retries_per_op,
-            p.latency_us_p50,
-            p.latency_us_p99,
-            p.latency_us_p999,
-            p.jain_index,
-            p.errors,
-            if p.noisy { "  noisy" } else { "" }
-        ));
-    }
-    let noisy: Vec<&RealBenchPoint> = report.points.iter().filter(|p| p.noisy).collect();
-    if !noisy.is_empty() {
-        out.push_str(&format!(
-            "warning: {} point(s) are noisy (rounds spread over {:.0}% in ops/s or {:.0}% in p99.9: {}); \
-             compare them with care, or measure again with more --rounds or a longer --duration-s\n",
-            noisy.len(),
-            OPS_SPREAD_NOISY * 100.0,
-            P999_SPREAD_NOISY * 100.0,
-            noisy
-                .iter()
-                .map(|p| format!(
-                    "{} {} {} B {} clients: p99.9 {}-{} us",
-                    p.variant,
-                    p.mix.name(),
-                    p.value_size_bytes,
-                    p.clients,
-                    p.latency_us_p999_min,
-                    p.latency_us_p999_max
-                ))
-                .collect::<Vec<_>>()
-                .join("; ")
-        ));
-    }
-    out
-}
-
-/// An SVG line chart of ops/s against client count, one line per
-/// (variant, mix, value size), through the measured points only, with each
-/// point's slowest-to-fastest rounds as a bar.
-pub fn render_svg(report: &RealBenchReport) -> String {
-    const WIDTH: f64 = 980.0;
-    const HEIGHT: f64 = 440.0;
-    const MARGIN: f64 = 70.0;
-    // The legend's column, right of the plot.
-    const LEGEND: f64 = 240.0;
-    let clients_max = report.points.iter().map(|p| p.clients).max().unwrap_or(1).max(2) as f64;
-    let ops_max = report.points.iter().map(|p| p.ops_per_s_max).fold(1.0, f64::max) * 1.1;
-    let x = |clients: f64| MARGIN + (clients / clients_max) * (WIDTH - 2.0 * MARGIN - LEGEND);
-    let y = |ops: f64| HEIGHT - MARGIN - (ops / ops_max) * (HEIGHT - 2.0 * MARGIN);
-    let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{HEIGHT}\" font-family=\"sans-serif\" font-size=\"12\">\n\
-         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
-         <text x=\"{MARGIN}\" y=\"24\">ops/s by client count (backoff {}-{} us, {} server(s), median of {} round(s); bars: slowest to fastest round)</text>\n\
-         <line x1=\"{MARGIN}\" y1=\"{b}\" x2=\"{r}\" y2=\"{b}\" stroke=\"black\"/>\n\
-         <line x1=\"{MARGIN}\" y1=\"{MARGIN}\" x2=\"{MARGIN}\" y2=\"{b}\" stroke=\"black\"/>\n\
-         <text transform=\"translate(16 {mid}) rotate(-90)\" text-anchor=\"middle\">operations per second, all clients</text>\n",
-        report.backoff_us.0,
-        report.backoff_us.1,
-        report.servers,
-        report.rounds,
-        b = HEIGHT - MARGIN,
-        r = WIDTH - MARGIN - LEGEND,
-        mid = HEIGHT / 2.0,
-    );
-    for tick in 0..=4 {
-        let ops = ops_max * f64::from(tick) / 4.0;
-        svg.push_str(&format!(
-            "<text x=\"{:.0}\" y=\"{:.0}\" text-anchor=\"end\">{:.0}</text>\n",
-            MARGIN - 6.0,
-            y(ops) + 4.0,
-            ops
-        ));
-    }
-    let mut counts: Vec<usize> = report.points.iter().map(|p| p.clients).collect();
-    counts.sort_unstable();
-    counts.dedup();
-    for c in counts {
-        svg.push_str(&format!(
-            "<text x=\"{:.0}\" y=\"{:.0}\" text-anchor=\"middle\">{c}</text>\n",
-            x(c as f64),
-            HEIGHT - MARGIN + 16.0
-        ));
-    }
-    let colours = [
-        "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22",
-        "#393b79", "#ad494a",
-    ];
-    let mut series: Vec<(&str, Mix, usize)> = report
-        .points
-        .iter()
-        .map(|p| (p.variant.as_str(), p.mix, p.value_size_bytes))
-        .collect();
-    series.dedup();
-    for (row, (variant, mix, size)) in series.iter().enumerate() {
-        let colour = colours[row % colours.len()];
-        let points: Vec<&RealBenchPoint> = report
-            .points
-            .iter()
-            .filter(|p| p.variant == *variant && p.mix == *mix && p.value_size_bytes == *size)
-            .collect();
-        let path: Vec<String> = points
-            .iter()
-            .map(|p| format!("{:.1},{:.1}", x(p.clients as f64), y(p.ops_per_s)))
-            .collect();
-        svg.push_str(&format!(
-            "<polyline points=\"{}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\"/>\n\
-             <text x=\"{:.0}\" y=\"{:.0}\" fill=\"{colour}\">{variant} {} {size} B</text>\n",
-            path.join(" "),
-            WIDTH - LEGEND - 20.0,
-            MARGIN + 16.0 * row as f64,
-            mix.name(),
-        ));
-        for p in points {
-            svg.push_str(&format!(
-                "<line x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"{1:.1}\" y2=\"{2:.1}\" stroke=\"{colour}\"/>\n",
-                x(p.clients as f64),
-                y(p.ops_per_s_min),
-                y(p.ops_per_s_max)
-            ));
-        }
-    }
-    svg.push_str(&format!(
-        "<text x=\"{:.0}\" y=\"{:.0}\" text-anchor=\"middle\">clients</text>\n</svg>\n",
-        (WIDTH - LEGEND) / 2.0,
-        HEIGHT - 24.0
-    ));
-    svg
-}
+pub use super::real_report::{render_svg, render_table};

@@ -93,6 +93,13 @@ pub struct RealArgs {
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Also measure client processes (docs/client-protocol.md) beside the
+    /// library's threads, each as `NAME=COMMAND` (repeatable): e.g.
+    /// `--client-cmd python='python3 -m mcdeque.adapter'`. Their requests
+    /// are counted by the servers; their round trips and retries are not
+    /// seen (`-`).
+    #[arg(long, value_name = "NAME=COMMAND", value_parser = parse_named_command)]
+    pub client_cmd: Vec<(String, String)>,
     /// Measure nothing: print (and with `--out` plot) the report of an
     /// earlier run from its `bench-real.json`.
     #[arg(long)]
@@ -208,6 +215,7 @@ pub fn run(command: BenchCommand) -> u8 {
                     backoff,
                     ..Default::default()
                 },
+                processes: args.client_cmd,
             };
             real(&config, args.json, args.out.as_deref())
         }
@@ -406,4 +414,16 @@ fn families(selection: &[FamilySelection], seed: u64, json: bool, export: Option
         return exit::HARNESS;
     }
     exit::OK
+}
+
+/// Parses `NAME=COMMAND` for `bench real --client-cmd`.
+fn parse_named_command(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, command)) if !name.is_empty() && !name.contains(' ') && !command.trim().is_empty() => {
+            Ok((name.to_owned(), command.to_owned()))
+        }
+        _ => Err(format!(
+            "{text:?}: expected NAME=COMMAND, e.g. python='python3 -m mcdeque.adapter'"
+        )),
+    }
 }

@@ -47,12 +47,15 @@ pub struct ProcessClient<'run> {
     stdin: Option<ChildStdin>,
     lines: Receiver<String>,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
-    control: &'run Control,
+    /// The run that supervises the process (its gate, where failures go);
+    /// none for a benchmark, which reads [`ProcessClient::failure`].
+    control: Option<&'run Control>,
     deque: String,
     next_id: u64,
     /// Whether the process group is stopped by a pause.
     stopped: bool,
-    failed: bool,
+    /// How the process broke the protocol, once it has.
+    failure: Option<String>,
 }
 
 /// How waiting for an answer ended.
@@ -68,7 +71,7 @@ impl<'run> ProcessClient<'run> {
     /// Starts client `init.client` as `command` (run by `sh -c`, in a
     /// process group of its own), sends it `init`, and waits for `init_ok`.
     /// `Err` says why it could not start, naming the client.
-    pub fn start(command: &str, init: Init, control: &'run Control) -> Result<Self, String> {
+    pub fn start(command: &str, init: Init, control: Option<&'run Control>) -> Result<Self, String> {
         let client = init.client as usize;
         let deque = init.deque.clone();
         let mut child = Command::new("sh")
@@ -78,6 +81,7 @@ impl<'run> ProcessClient<'run> {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0)
+            .env("MCSIM_CLIENT", client.to_string())
             .spawn()
             .map_err(|e| format!("client {client} (`{command}`) could not be started: {e}"))?;
         let stdout = child.stdout.take().expect("piped");
@@ -114,7 +118,7 @@ impl<'run> ProcessClient<'run> {
             deque,
             next_id: 0,
             stopped: false,
-            failed: false,
+            failure: None,
         };
         let answer = process
             .send(&ToClient::Init(init))
@@ -154,14 +158,16 @@ impl<'run> ProcessClient<'run> {
     /// pause stops the process group until it ends (and stops the
     /// deadline's clock), a crash kills it.
     fn wait(&mut self, what: &str) -> Waited {
-        let gate = &self.control.gates[self.client];
+        let gate = self.control.map(|control| &control.gates[self.client]);
         let mut waited = Duration::ZERO;
         loop {
-            if gate.crashed() {
+            if gate.is_some_and(|gate| gate.crashed()) {
                 self.kill();
                 return Waited::Crashed;
             }
-            let paused = gate.paused_until().is_some_and(|until| until > Instant::now());
+            let paused = gate
+                .and_then(|gate| gate.paused_until())
+                .is_some_and(|until| until > Instant::now());
             if paused != self.stopped {
                 signal_group(self.child.id(), if paused { "STOP" } else { "CONT" });
                 self.stopped = paused;
@@ -254,10 +260,23 @@ impl<'run> ProcessClient<'run> {
             },
         };
         self.kill();
-        self.failed = true;
-        self.control
-            .client_failed(format!("client {} (`{}`) {broken}", self.client, self.command));
+        let failure = format!("client {} (`{}`) {broken}", self.client, self.command);
+        if let Some(control) = self.control {
+            control.client_failed(failure.clone());
+        }
+        self.failure = Some(failure);
         Some(OpResult::Unknown)
+    }
+
+    /// Runs one operation outside a run (a benchmark): the result, or how
+    /// the process broke the protocol.
+    pub fn run_unsupervised(&mut self, op: ProtocolOp, value: Option<&[u8]>) -> Result<OpResult, String> {
+        let result = self.exchange(op, value);
+        match (&self.failure, result) {
+            (Some(failure), _) => Err(failure.clone()),
+            (None, Some(result)) => Ok(result),
+            (None, None) => Err(format!("client {} was stopped", self.client)),
+        }
     }
 
     /// A popped value as the history names it: the id inside the bytes.
@@ -282,7 +301,8 @@ impl DequeClient for ProcessClient<'_> {
     async fn run(&mut self, op: OpName, value: Vec<u8>) -> OpResult {
         // Between operations a pause holds the harness's next request, as
         // the gate holds a Rust client's.
-        let result = if self.control.gates[self.client].wait() {
+        let gate_open = self.control.is_none_or(|control| control.gates[self.client].wait());
+        let result = if gate_open {
             self.exchange(op.into(), op.is_push().then_some(&value[..]))
         } else {
             self.kill();
@@ -302,7 +322,7 @@ impl DequeClient for ProcessClient<'_> {
         match self.exchange(ProtocolOp::Create, None) {
             Some(OpResult::Ok) => true,
             // `already_exists`: another client re-created it first; bind.
-            Some(OpResult::Failed { .. }) if !self.failed => {
+            Some(OpResult::Failed { .. }) if self.failure.is_none() => {
                 let _ = self.exchange(ProtocolOp::Bind, None);
                 false
             }
@@ -312,7 +332,7 @@ impl DequeClient for ProcessClient<'_> {
     }
 
     fn gone(&self) -> bool {
-        self.failed
+        self.failure.is_some()
     }
 }
 

@@ -32,7 +32,7 @@ mod bank;
 mod client;
 mod cluster;
 mod control;
-mod external;
+pub(crate) mod external;
 mod framing;
 mod proxy;
 
@@ -151,7 +151,7 @@ fn start(plan: &RunPlan) -> Result<Outcome, String> {
         Some(command) => (0..client_count)
             .map(|client| {
                 let init = external_init(&control, config, client, deque_variant.name(), &options(client));
-                ProcessClient::start(command, init, &control).map(Some)
+                ProcessClient::start(command, init, Some(&control)).map(Some)
             })
             .collect::<Result<Vec<_>, String>>()?,
         None => Vec::new(),
