@@ -11,11 +11,36 @@ use memcache_collections::memcached::{LocalServer, LocalServerConfig};
 // Each test builds the example; one at a time is enough.
 static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// The newest modification time of `path` and everything under it.
+fn newest(path: &Path) -> std::time::SystemTime {
+    let own = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .unwrap_or(std::time::UNIX_EPOCH);
+    match std::fs::read_dir(path) {
+        Ok(entries) => entries.flatten().map(|e| newest(&e.path())).fold(own, std::cmp::max),
+        Err(_) => own,
+    }
+}
+
 /// The example's binary, built (or found up to date) by the same cargo
-/// and profile that built this test (`target/<profile>/deps/<test>`).
+/// and profile that built this test (`target/<profile>/deps/<test>`). A
+/// whole `cargo test` has just built it, with this build's features: it is
+/// used when it is newer than everything it is built from (the library's
+/// sources, the example, the manifests). Otherwise `cargo build` makes it,
+/// which with other features than the test build's rebuilds the library
+/// (half a minute in the `ci` profile).
 fn example(name: &str) -> PathBuf {
     let deps = std::env::current_exe().unwrap();
     let profile_dir = deps.parent().and_then(Path::parent).unwrap().to_owned();
+    let built = profile_dir.join("examples").join(name);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sources = ["src", "examples", "Cargo.toml", "Cargo.lock"].map(|p| newest(&root.join(p)));
+    let fresh = std::fs::metadata(&built)
+        .and_then(|m| m.modified())
+        .is_ok_and(|binary| sources.iter().all(|source| *source <= binary));
+    if fresh {
+        return built;
+    }
     let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
         Some("debug") | None => "dev".to_owned(),
         Some(other) => other.to_owned(),
