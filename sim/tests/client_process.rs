@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 
 use memcache_collections::Variant;
-use memcache_sim::config::{Fault, FaultSpec, RunConfig, Trigger};
+use memcache_sim::config::{Fault, FaultSpec, OpMix, RunConfig, Trigger};
 use memcache_sim::history::OpResult;
 use memcache_sim::pipeline::{self, Ran};
 use memcache_sim::plan::{Backend, Overrides, RunPlan};
@@ -152,6 +152,42 @@ fn a_client_that_answers_garbage_fails_the_run_naming_client_op_and_line() {
     );
     assert!(
         ran.record.reason.contains("with the result of op 7"),
+        "{}",
+        ran.record.reason
+    );
+}
+
+/// A result must fit its operation: a pop that answers `ok` would lose its
+/// value unseen, so it is a broken protocol, as is a value that is not
+/// Latin-1 text or a line that is not UTF-8.
+#[test]
+fn a_result_that_does_not_fit_its_operation_fails_the_run() {
+    let mut pops = small();
+    pops.clients.mix = OpMix {
+        push_back: 0,
+        push_front: 0,
+        pop_back: 0,
+        pop_front: 1,
+    };
+    let answers = [
+        (
+            r#"{"type":"result","id":0,"result":{"type":"ok"}}"#,
+            "a `ok` result, which this operation cannot give",
+        ),
+        (
+            r#"{"type":"result","id":0,"result":{"type":"value","value":"\u20ac"}}"#,
+            "which is not one byte",
+        ),
+    ];
+    for (answer, why) in answers {
+        let ran = config_run(pops.clone(), &scripted(&format!("echo '{answer}'; read -r next")));
+        assert_eq!(ran.record.verdict, Verdict::ClientFailed, "{answer}");
+        assert!(ran.record.reason.contains(why), "{}", ran.record.reason);
+    }
+    let ran = config_run(pops, &scripted(r"printf '\377\376\n'; read -r next"));
+    assert_eq!(ran.record.verdict, Verdict::ClientFailed);
+    assert!(
+        ran.record.reason.contains("a line that is not UTF-8: `\\xff\\xfe"),
         "{}",
         ran.record.reason
     );

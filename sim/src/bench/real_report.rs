@@ -13,7 +13,7 @@ fn unseen_or(figure: Option<f64>) -> String {
 /// and a warning under every noisy point.
 pub fn render_table(report: &RealBenchReport) -> String {
     let mut out = format!(
-        "deque ({} shard(s), backoff {}-{} us) on local memcached ({} server(s)), {} prefilled, {:.0} s per point, \
+        "deque ({} shard(s), backoff {}-{} us) on local memcached ({} server(s)), {} prefilled, {} s per point, \
          {} round(s) per point (medians; rounds interleaved)\n",
         report.shards,
         report.backoff_us.0,

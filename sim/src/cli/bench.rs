@@ -215,8 +215,17 @@ pub fn run(command: BenchCommand) -> u8 {
                     backoff,
                     ..Default::default()
                 },
-                processes: args.client_cmd,
+                processes: args.client_cmd.clone(),
             };
+            let mut names: Vec<&str> = args.client_cmd.iter().map(|(name, _)| name.as_str()).collect();
+            names.sort_unstable();
+            if let Some(pair) = names.windows(2).find(|pair| pair[0] == pair[1]) {
+                eprintln!(
+                    "mcsim: --client-cmd names {} twice: each process needs its own name",
+                    pair[0]
+                );
+                return exit::USAGE;
+            }
             real(&config, args.json, args.out.as_deref())
         }
         BenchCommand::Sim(args) => sim(args.ops, args.clients, args.seed, args.faults_off_only, args.json),

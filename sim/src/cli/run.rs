@@ -120,7 +120,15 @@ pub fn run(args: &RunArgs) -> u8 {
             eprintln!("mcsim: --client-cmd runs client processes on real memcached: add --backend real");
             return exit::USAGE;
         }
+        if command.trim().is_empty() {
+            eprintln!("mcsim: --client-cmd is empty: give the command that starts one client process");
+            return exit::USAGE;
+        }
         plans = client_process_plans(plans, command);
+        if plans.is_empty() {
+            eprintln!("mcsim: every selected scenario was skipped: none is for a client process (see above)");
+            return exit::USAGE;
+        }
     }
     if plans.is_empty() {
         eprintln!("mcsim: the selection leaves no run (a shard of fewer seeds than shards?): nothing to test");

@@ -15,7 +15,7 @@
 //! a pass.
 
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -36,8 +36,15 @@ pub const ANSWER_DEADLINE: Duration = Duration::from_secs(10);
 /// How often a waiting harness thread looks at the client's gate.
 const GATE_POLL: Duration = Duration::from_millis(1);
 
-/// Lines of the client's standard error kept for failure messages.
+/// Lines of the client's standard error kept for failure messages (each
+/// quoted up to 200 characters).
 const STDERR_TAIL_LINES: usize = 8;
+
+/// The longest line a client may answer: a value of the item limit as
+/// JSON-escaped Latin-1 text (6 bytes per byte at worst, `\u00XX`) and the
+/// rest of the result.
+const LINE_BYTES_PER_VALUE_BYTE: usize = 6;
+const LINE_BYTES_MAX_BASE: usize = 64 * 1024;
 
 /// One client process.
 pub struct ProcessClient<'run> {
@@ -45,7 +52,7 @@ pub struct ProcessClient<'run> {
     command: String,
     child: Child,
     stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
+    lines: Receiver<Result<String, String>>,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
     /// The run that supervises the process (its gate, where failures go);
     /// none for a benchmark, which reads [`ProcessClient::failure`].
@@ -60,7 +67,8 @@ pub struct ProcessClient<'run> {
 
 /// How waiting for an answer ended.
 enum Waited {
-    Line(String),
+    /// A line, or why what came was not one.
+    Line(Result<String, String>),
     /// The gate crashed the client: the process is killed.
     Crashed,
     /// The protocol broke; the message says how.
@@ -87,19 +95,20 @@ impl<'run> ProcessClient<'run> {
         let stdout = child.stdout.take().expect("piped");
         let stderr = child.stderr.take().expect("piped");
         let (send, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if send.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let line_max = LINE_BYTES_MAX_BASE + LINE_BYTES_PER_VALUE_BYTE * init.item_size_max_bytes;
+        std::thread::spawn(move || read_lines(BufReader::new(stdout), line_max, &send));
         let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
         let tail = stderr_tail.clone();
         std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
+            let mut reader = BufReader::new(stderr);
+            loop {
+                // A line without an end is kept in pieces of 4 KiB.
+                let mut line = Vec::new();
+                match (&mut reader).take(4096).read_until(b'\n', &mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+                let line = shorten(String::from_utf8_lossy(&line).trim_end());
                 let mut tail = tail.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 if tail.len() == STDERR_TAIL_LINES {
                     tail.pop_front();
@@ -123,7 +132,7 @@ impl<'run> ProcessClient<'run> {
         let answer = process
             .send(&ToClient::Init(init))
             .and_then(|()| match process.wait("init") {
-                Waited::Line(line) => Ok(line),
+                Waited::Line(line) => line.map_err(|why| format!("answered init with {why}")),
                 Waited::Crashed => Err("was stopped by the run's deadline".to_owned()),
                 Waited::Broken(why) => Err(why),
             })
@@ -247,8 +256,12 @@ impl<'run> ProcessClient<'run> {
         let broken = match waited {
             Waited::Crashed => return None,
             Waited::Broken(why) => why,
-            Waited::Line(line) => match serde_json::from_str::<FromClient>(&line) {
-                Ok(FromClient::Result { id: answered, result }) if answered == id => return Some(self.checked(result)),
+            Waited::Line(Err(why)) => format!("answered {what} with {why}"),
+            Waited::Line(Ok(line)) => match serde_json::from_str::<FromClient>(&line) {
+                Ok(FromClient::Result { id: answered, result }) if answered == id => match checked(op, result) {
+                    Ok(result) => return Some(result),
+                    Err(why) => format!("answered {what} with `{}`: {why}", shorten(&line)),
+                },
                 Ok(FromClient::Result { id: answered, .. }) => {
                     format!("answered {what} with the result of op {answered}: `{}`", shorten(&line))
                 }
@@ -278,17 +291,60 @@ impl<'run> ProcessClient<'run> {
             (None, None) => Err(format!("client {} was stopped", self.client)),
         }
     }
+}
 
-    /// A popped value as the history names it: the id inside the bytes.
-    fn checked(&mut self, result: OpResult) -> OpResult {
-        match result {
-            OpResult::Value { value } => OpResult::Value {
-                value: match protocol::text_to_bytes(&value) {
-                    Ok(bytes) => workload::value_id(&bytes),
-                    Err(_) => format!("invalid:{}", value.escape_default()),
-                },
-            },
-            other => other,
+/// A result that fits its operation, a popped value named as the history
+/// names it (the id inside the bytes); `Err` says why it does not fit. A
+/// push returns no value and finds no deque empty; a pop is not `ok`;
+/// `create` and `bind` return neither; a value is Latin-1 text.
+fn checked(op: ProtocolOp, result: OpResult) -> Result<OpResult, String> {
+    let pop = matches!(op, ProtocolOp::PopBack | ProtocolOp::PopFront);
+    let fits = match &result {
+        OpResult::Ok => !pop,
+        OpResult::Value { .. } | OpResult::Empty => pop,
+        OpResult::Unknown | OpResult::Failed { .. } | OpResult::Corruption { .. } => true,
+    };
+    if !fits {
+        return Err(format!(
+            "a `{}` result, which this operation cannot give",
+            result.kind()
+        ));
+    }
+    match result {
+        OpResult::Value { value } => match protocol::text_to_bytes(&value) {
+            Ok(bytes) => Ok(OpResult::Value {
+                value: workload::value_id(&bytes),
+            }),
+            Err(c) => Err(format!(
+                "a value holding {c:?}, which is not one byte (values are Latin-1 text)"
+            )),
+        },
+        other => Ok(other),
+    }
+}
+
+/// Reads the client's output line by line into `send`, each line at most
+/// `line_max` bytes and UTF-8; the first line that is not ends the reading
+/// with the reason.
+fn read_lines(mut reader: impl BufRead, line_max: usize, send: &mpsc::Sender<Result<String, String>>) {
+    loop {
+        let mut line = Vec::new();
+        let read = (&mut reader).take(line_max as u64 + 1).read_until(b'\n', &mut line);
+        let line = match read {
+            Ok(0) | Err(_) => return,
+            Ok(_) if line.len() > line_max => Err(format!("a line longer than {line_max} bytes")),
+            Ok(_) => String::from_utf8(line)
+                .map(|text| text.trim_end_matches(['\n', '\r']).to_owned())
+                .map_err(|e| {
+                    format!(
+                        "a line that is not UTF-8: `{}`",
+                        shorten(&e.into_bytes().escape_ascii().to_string())
+                    )
+                }),
+        };
+        let stop = line.is_err();
+        if send.send(line).is_err() || stop {
+            return;
         }
     }
 }
