@@ -19,16 +19,21 @@ ensure() {
   if command -v "$1" >/dev/null 2>&1; then
     return
   fi
+  ensure_package "$2"
+}
+
+# Installs Debian package $1 (needs root).
+ensure_package() {
   if [ "$(id -u)" -ne 0 ]; then
-    echo "$1 is not installed and this is not root: install Debian's $2 package first" >&2
+    echo "Debian's $1 package is needed and this is not root: install it first" >&2
     exit 1
   fi
-  echo "installing $2 from Debian's packages..."
+  echo "installing $1 from Debian's packages..."
   if [ -z "${apt_updated:-}" ]; then
     apt-get update -qq
     apt_updated=1
   fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$1" >/dev/null
 }
 
 build=(--profile ci --locked --features memcache-sim/models)
@@ -57,7 +62,12 @@ setup() {
   ensure memcached memcached
   # The HTML report test renders a page in headless Chromium.
   ensure chromium chromium
-  echo "using $(memcached -V)"
+  # The Python client's stage makes a virtual environment.
+  ensure python3 python3
+  if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+    ensure_package python3-venv
+  fi
+  echo "using $(memcached -V), $(python3 --version)"
 }
 
 stage setup setup
