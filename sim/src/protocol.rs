@@ -73,6 +73,32 @@ pub struct Init {
     pub id_seed: u64,
 }
 
+impl Init {
+    /// The `init` of client `client` of the deque `deque`, with the deque
+    /// options a Rust client of the run would use: the one place the
+    /// harness and the benchmark build it.
+    pub fn new(
+        client: u32,
+        servers: Vec<ServerLink>,
+        deque: &str,
+        options: &memcache_collections::DequeOptions,
+        timeout_us: u64,
+    ) -> Init {
+        Init {
+            client,
+            servers,
+            deque: deque.to_owned(),
+            variant: options.variant.name().to_owned(),
+            item_size_max_bytes: options.item_size_max,
+            retries_max: options.retries_max,
+            backoff_first_us: options.backoff.first_us,
+            backoff_max_us: options.backoff.max_us,
+            timeout_us,
+            id_seed: options.id_seed.unwrap_or_default(),
+        }
+    }
+}
+
 /// One server as a client sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -147,15 +147,10 @@ fn ascii_and_meta_clients_share_items_and_tokens_as_the_simulated_server_says() 
 
 #[test]
 fn ascii_and_meta_clients_without_cas_match_memcached_with_dash_c() {
+    let (local, core) = without_cas();
     compare(
-        LocalServerConfig {
-            cas_disabled: true,
-            ..LocalServerConfig::default()
-        },
-        CoreConfig {
-            cas: false,
-            ..CoreConfig::default()
-        },
+        local,
+        core,
         Wire::Mixed,
         "ascii_and_meta_clients_without_cas_match_memcached_with_dash_c",
     );
@@ -163,7 +158,18 @@ fn ascii_and_meta_clients_without_cas_match_memcached_with_dash_c() {
 
 #[test]
 fn simulated_server_without_cas_replies_exactly_like_memcached_with_dash_c() {
+    let (local, core) = without_cas();
     compare(
+        local,
+        core,
+        Wire::Meta,
+        "simulated_server_without_cas_replies_exactly_like_memcached_with_dash_c",
+    );
+}
+
+/// A server started with `-C`, and the state machine without CAS.
+fn without_cas() -> (LocalServerConfig, CoreConfig) {
+    (
         LocalServerConfig {
             cas_disabled: true,
             ..LocalServerConfig::default()
@@ -172,9 +178,7 @@ fn simulated_server_without_cas_replies_exactly_like_memcached_with_dash_c() {
             cas: false,
             ..CoreConfig::default()
         },
-        Wire::Meta,
-        "simulated_server_without_cas_replies_exactly_like_memcached_with_dash_c",
-    );
+    )
 }
 
 /// Runs the seeded sequence on a real server started with `local` and on

@@ -21,7 +21,7 @@ use memcache_collections::memcached::LocalServer;
 
 use super::real::{ClientTally, Mix};
 use crate::history::OpResult;
-use crate::protocol::{Init, ProtocolOp, ServerLink};
+use crate::protocol::{Init, ServerLink};
 use crate::real::external::ProcessClient;
 
 /// The server-side counters whose sum is the requests clients sent.
@@ -52,25 +52,22 @@ pub(super) fn start<'a>(
     name: &str,
     options: &DequeOptions,
 ) -> Result<ProcessClient<'a>, String> {
-    let init = Init {
-        client: client as u32,
-        servers: addresses
-            .iter()
-            .map(|address| ServerLink {
-                name: address.clone(),
-                dial: address.clone(),
-            })
-            .collect(),
-        deque: name.to_owned(),
-        variant: options.variant.name().to_owned(),
-        item_size_max_bytes: options.item_size_max,
-        retries_max: options.retries_max,
-        backoff_first_us: options.backoff.first_us,
-        backoff_max_us: options.backoff.max_us,
-        timeout_us: 1_000_000,
-        id_seed: 0x5EED_0000 + client as u64,
+    let servers = addresses
+        .iter()
+        .map(|address| ServerLink {
+            name: address.clone(),
+            dial: address.clone(),
+        })
+        .collect();
+    let options = DequeOptions {
+        id_seed: Some(0x5EED_0000 + client as u64),
+        ..options.clone()
     };
-    ProcessClient::start(command, init, None)
+    ProcessClient::start(
+        command,
+        Init::new(client as u32, servers, name, &options, 1_000_000),
+        None,
+    )
 }
 
 /// One client process: the mix's operations in turn until time is up, as
@@ -88,13 +85,8 @@ pub(super) fn client_loop(
     let deadline = Instant::now() + duration;
     while Instant::now() < deadline {
         let began = Instant::now();
-        let (op, value) = match (mix, tally.ops % 4) {
-            (Mix::BothEnds, 2) => (ProtocolOp::PushFront, Some(value)),
-            (Mix::BothEnds, 3) | (Mix::Lifo, 1 | 3) => (ProtocolOp::PopBack, None),
-            (_, 0 | 2) => (ProtocolOp::PushBack, Some(value)),
-            _ => (ProtocolOp::PopFront, None),
-        };
-        let result = process.run_unsupervised(op, value)?;
+        let op = mix.op(tally.ops);
+        let result = process.run_unsupervised(op.into(), op.is_push().then_some(value))?;
         tally
             .latencies_us
             .push(began.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);

@@ -23,6 +23,7 @@ use memcache_collections::{
 use serde::{Deserialize, Serialize};
 
 use super::{jain_index, process, quantile};
+use crate::history::OpName;
 
 /// Which operations a client runs, in turn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -38,6 +39,17 @@ pub enum Mix {
 }
 
 impl Mix {
+    /// A client's `n`-th operation (from 0) in this mix: pushes and pops
+    /// alternate; both-ends visits every end in turn.
+    pub(super) fn op(self, n: u64) -> OpName {
+        match (self, n % 4) {
+            (Mix::BothEnds, 2) => OpName::PushFront,
+            (Mix::BothEnds, 3) | (Mix::Lifo, 1 | 3) => OpName::PopBack,
+            (_, 0 | 2) => OpName::PushBack,
+            _ => OpName::PopFront,
+        }
+    }
+
     pub(super) fn name(self) -> &'static str {
         match self {
             Mix::Fifo => "fifo",
@@ -442,11 +454,11 @@ fn client_loop(
     let deadline = Instant::now() + config.duration;
     while Instant::now() < deadline {
         let began = Instant::now();
-        let ok = match (mix, tally.ops % 4) {
-            (Mix::BothEnds, 2) => deque.push(Side::Left, value.to_vec()),
-            (Mix::BothEnds, 3) | (Mix::Lifo, 1 | 3) => deque.pop(Side::Right),
-            (_, 0 | 2) => deque.push(Side::Right, value.to_vec()),
-            _ => deque.pop(Side::Left),
+        let ok = match mix.op(tally.ops) {
+            OpName::PushBack => deque.push(Side::Right, value.to_vec()),
+            OpName::PushFront => deque.push(Side::Left, value.to_vec()),
+            OpName::PopBack => deque.pop(Side::Right),
+            OpName::PopFront => deque.pop(Side::Left),
         };
         tally
             .latencies_us

@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use memcache_collections::memcached::{MemcachedOptions, MemcachedStore};
 use memcache_collections::store::block_on;
-use memcache_collections::{Backoff, Deque, DequeError, DequeOptions, Side, Variant};
+use memcache_collections::{Backoff, Deque, DequeError, DequeOptions, Variant};
 use memcache_sim::exit;
-use memcache_sim::history::{FailKind, OpResult};
+use memcache_sim::history::{FailKind, OpName, OpResult};
 use memcache_sim::protocol::{self, FromClient, Init, ProtocolOp, ToClient};
 use memcache_sim::workload;
 
@@ -113,16 +113,15 @@ impl Client {
     }
 
     async fn run(&mut self, op: ProtocolOp, value: Option<Vec<u8>>) -> OpResult {
-        let value = value.unwrap_or_default();
-        let result = match op {
-            ProtocolOp::PushBack => self.deque.push(Side::Right, value).await.map(|()| None),
-            ProtocolOp::PushFront => self.deque.push(Side::Left, value).await.map(|()| None),
-            ProtocolOp::PopBack => self.deque.pop(Side::Right).await,
-            ProtocolOp::PopFront => self.deque.pop(Side::Left).await,
+        let op = match op {
+            ProtocolOp::PushBack => OpName::PushBack,
+            ProtocolOp::PushFront => OpName::PushFront,
+            ProtocolOp::PopBack => OpName::PopBack,
+            ProtocolOp::PopFront => OpName::PopFront,
             ProtocolOp::Create | ProtocolOp::Bind => return self.rebind(op).await,
         };
-        let is_push = matches!(op, ProtocolOp::PushBack | ProtocolOp::PushFront);
-        workload::op_result(result, is_push, protocol::bytes_to_text)
+        let value = value.unwrap_or_default();
+        workload::run_op_named(&mut self.deque, op, value, protocol::bytes_to_text).await
     }
 
     /// `create` or `bind` the deque's name anew; the handle is replaced on

@@ -150,7 +150,7 @@ fn start(plan: &RunPlan) -> Result<Outcome, String> {
     let mut processes = match &plan.client_command {
         Some(command) => (0..client_count)
             .map(|client| {
-                let init = external_init(&control, config, client, deque_variant.name(), &options(client));
+                let init = external_init(&control, config, client, &options(client));
                 ProcessClient::start(command, init, Some(&control)).map(Some)
             })
             .collect::<Result<Vec<_>, String>>()?,
@@ -323,31 +323,20 @@ fn external_init(
     control: &Control,
     config: &RunConfig,
     client: u32,
-    variant: &str,
     options: &memcache_collections::DequeOptions,
 ) -> Init {
     let dial = control.client_links(client as usize);
-    Init {
-        client,
-        servers: control
-            .cluster
-            .addresses()
-            .iter()
-            .zip(dial)
-            .map(|(name, dial)| ServerLink {
-                name: name.clone(),
-                dial: dial.to_string(),
-            })
-            .collect(),
-        deque: DEQUE_NAME.to_owned(),
-        variant: variant.to_owned(),
-        item_size_max_bytes: options.item_size_max,
-        retries_max: options.retries_max,
-        backoff_first_us: options.backoff.first_us,
-        backoff_max_us: options.backoff.max_us,
-        timeout_us: config.network.client_timeout_us,
-        id_seed: options.id_seed.unwrap_or_default(),
-    }
+    let servers = control
+        .cluster
+        .addresses()
+        .iter()
+        .zip(dial)
+        .map(|(name, dial)| ServerLink {
+            name: name.clone(),
+            dial: dial.to_string(),
+        })
+        .collect();
+    Init::new(client, servers, DEQUE_NAME, options, config.network.client_timeout_us)
 }
 
 /// Each client's store: routed by the servers' names, dialling the

@@ -69,7 +69,7 @@ pub fn history_result(result: Result<Option<Vec<u8>>, DequeError>, is_push: bool
 
 /// A deque result as an `OpResult`, a popped value named by `name` (its
 /// id for the history, its bytes as text for the client protocol).
-pub fn op_result(result: Result<Option<Vec<u8>>, DequeError>, is_push: bool, name: fn(&[u8]) -> String) -> OpResult {
+fn op_result(result: Result<Option<Vec<u8>>, DequeError>, is_push: bool, name: fn(&[u8]) -> String) -> OpResult {
     match result {
         Ok(_) if is_push => OpResult::Ok,
         Ok(Some(bytes)) => OpResult::Value { value: name(&bytes) },
@@ -105,13 +105,24 @@ fn pick(rng: &mut ChaCha8Rng, mix: &OpMix) -> OpName {
 
 /// Runs one operation on a deque handle and returns its history result.
 pub async fn run_op<S: Store>(deque: &mut Deque<S>, op: OpName, value: Vec<u8>) -> OpResult {
+    run_op_named(deque, op, value, value_id).await
+}
+
+/// [`run_op`], a popped value named by `name` (its id for the history, its
+/// bytes as text for the client protocol).
+pub async fn run_op_named<S: Store>(
+    deque: &mut Deque<S>,
+    op: OpName,
+    value: Vec<u8>,
+    name: fn(&[u8]) -> String,
+) -> OpResult {
     let result = match op {
         OpName::PushBack => deque.push(Side::Right, value).await.map(|()| None),
         OpName::PushFront => deque.push(Side::Left, value).await.map(|()| None),
         OpName::PopBack => deque.pop(Side::Right).await,
         OpName::PopFront => deque.pop(Side::Left).await,
     };
-    history_result(result, op.is_push())
+    op_result(result, op.is_push(), name)
 }
 
 /// Who runs a workload client's operations: the library in this process
