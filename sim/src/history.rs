@@ -333,7 +333,8 @@ impl History {
     /// Checks the history against the format's rules; the first broken
     /// one is the error.
     pub fn validate(&self) -> Result<(), HistoryError> {
-        let mut pushed: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+        // Looked up only, never iterated: a hash map's order cannot show.
+        let mut pushed: rustc_hash::FxHashMap<&str, usize> = rustc_hash::FxHashMap::default();
         for (index, op) in self.ops.iter().enumerate() {
             if let Some(return_us) = op.return_us
                 && return_us < op.invoke_us
@@ -378,15 +379,17 @@ impl History {
                 pushed.insert(value, index);
             }
         }
-        let mut by_client: Vec<usize> = (0..self.ops.len()).collect();
         // Ties on the invocation time go to the op that returned first (a
         // zero-length op at t, then one invoked at t), not to file order.
-        by_client.sort_by_key(|&i| {
-            let op = &self.ops[i];
-            (op.client, op.invoke_us, op.return_us.unwrap_or(u64::MAX), i)
-        });
+        let mut by_client: Vec<(u32, u64, u64, usize)> = self
+            .ops
+            .iter()
+            .enumerate()
+            .map(|(i, op)| (op.client, op.invoke_us, op.return_us.unwrap_or(u64::MAX), i))
+            .collect();
+        by_client.sort_unstable();
         for pair in by_client.windows(2) {
-            let (previous, index) = (pair[0], pair[1]);
+            let (previous, index) = (pair[0].3, pair[1].3);
             let (before, op) = (&self.ops[previous], &self.ops[index]);
             if before.client == op.client && before.return_us.is_none_or(|r| r > op.invoke_us) {
                 return Err(HistoryError::Overlap {

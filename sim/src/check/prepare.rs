@@ -16,8 +16,10 @@
 //! - An unknown pop may remove whatever is at its end, at any time after its
 //!   invocation, or nothing; it stays optional.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
 
 use super::spec::{DequeOp, DequeRet};
 use crate::history::{History, HistoryOp, OpName, OpResult};
@@ -70,17 +72,19 @@ pub struct PrepareOptions {
 
 /// Prepares `ops` (any subset of a history).
 pub fn prepare(history: &History, keep: impl Fn(usize, &HistoryOp) -> bool, options: &PrepareOptions) -> Prepared {
-    let mut ids: BTreeMap<String, u32> = BTreeMap::new();
+    // Hash maps are looked up only, never iterated: ids follow the ops'
+    // order, so a hash map's order cannot show.
+    let mut ids: FxHashMap<&str, u32> = FxHashMap::default();
     let mut values: Vec<String> = Vec::new();
-    let mut intern = |value: &str, values: &mut Vec<String>| -> u32 {
-        *ids.entry(value.to_owned()).or_insert_with(|| {
+    fn intern<'h>(ids: &mut FxHashMap<&'h str, u32>, values: &mut Vec<String>, value: &'h str) -> u32 {
+        *ids.entry(value).or_insert_with(|| {
             values.push(value.to_owned());
             (values.len() - 1) as u32
         })
-    };
+    }
     let kept: Vec<(usize, &HistoryOp)> = history.ops.iter().enumerate().filter(|(i, op)| keep(*i, op)).collect();
     // The return time of the definite pop that returned each value.
-    let mut popped_by: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut popped_by: FxHashMap<&str, u64> = FxHashMap::default();
     for (_, op) in &kept {
         if let (OpResult::Value { value }, Some(returned)) = (&op.result, op.return_us) {
             popped_by.entry(value.as_str()).or_insert(returned);
@@ -93,7 +97,7 @@ pub fn prepare(history: &History, keep: impl Fn(usize, &HistoryOp) -> bool, opti
             (_, OpResult::Failed { .. } | OpResult::Corruption { .. }) => continue,
             (name, result) if name.is_push() => {
                 let Some(value) = op.value.as_deref() else { continue };
-                let id = intern(value, &mut values);
+                let id = intern(&mut ids, &mut values, value);
                 let dequeop = if *name == OpName::PushFront {
                     DequeOp::PushFront(id)
                 } else {
@@ -119,7 +123,7 @@ pub fn prepare(history: &History, keep: impl Fn(usize, &HistoryOp) -> bool, opti
                 match result {
                     OpResult::Value { value } => (
                         dequeop,
-                        Some(DequeRet::Value(intern(value, &mut values))),
+                        Some(DequeRet::Value(intern(&mut ids, &mut values, value))),
                         returned,
                         true,
                     ),

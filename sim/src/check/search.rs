@@ -47,17 +47,24 @@
 //! - Values no definite pop returns hash alike in the memo key (see
 //!   `Search::term`): k concurrent pushes of such values are 2^k
 //!   configurations (which of them are in), not k! (in which order).
-//! - In the complete phase, a push is not tried before a pending push it
-//!   must wait for: the other's push certainly falls inside its value's stay,
-//!   fixing the two values' order, and their pops cannot take them out in
-//!   that order (`patterns`' rule 3, applied to pending pushes).
+//! - A push is not tried before a pending push it must wait for: had it
+//!   gone first, the other value would be pushed either while its own is
+//!   in, and the two could not leave by their pops (`patterns`' rule 3), or
+//!   after its own left, which the other's push or pop deadline forbids.
+//!   The complete phase checks every pending push at each step; the fast
+//!   phase reads a table built once per phase (`prune::must_wait_for`,
+//!   O(n w) for w pushes that can be pending together).
 //! - The fast phase keeps at most `FAST_PHASE_WIDTH` alternatives per step
 //!   beyond the ones the urgent operation needs, so its stack stays small
 //!   when thousands of pushes are concurrent, and looks at the 256
 //!   earliest-invoked pending pushes per step (plus the one the urgent
-//!   operation names), so a step does not cost O(pending). It runs twice within a
-//!   budget of a few steps per operation, trying unknown pops first and
-//!   then last: a wrong early guess costs it its budget, not the check's.
+//!   operation names), so a step does not cost O(pending). It runs up to
+//!   three times, each within a budget of a few steps per operation and
+//!   with its own guess of when an unknown pop removes a value nobody
+//!   observed: only when the value must go before something pending can
+//!   happen, whenever it reaches an end, or after the pushes
+//!   ([`UnknownPops`]). A wrong early guess costs a run its budget, not the
+//!   check's.
 //! - A step budget bounds the search; running out is the verdict *unknown*.
 //! - Before any of this, `patterns::refute` looks for violations that need
 //!   no search; what it finds is returned as [`SearchOutcome::Refuted`].
@@ -68,10 +75,11 @@
 //! a 1M-operation stack or queue 3.5-6 s (run to run on a shared 2-core
 //! machine). With 64 clients at both ends, 1,000
 //! operations decide on 10 seeds of 10 (`mcsim bench checker --clients 64
-//! --ops 1000,10000 --seed S`), 10,000 on 4 of 10. What is still
-//! exponential: such histories whose early wrong guesses surface late (64
-//! clients x 100k operations): the complete phase runs out of budget
-//! (`unknown`). In the complete phase N operations all concurrent cost
+//! --ops 1000,10000 --seed S`), 10,000 on 20 of 30 (seeds 1 to 30; 4 of
+//! the first 10 before the must-wait table and the held-back unknown
+//! pops). What is still exponential: such histories whose early wrong
+//! guesses surface late (the other 10 seeds, and 64 clients x 100k
+//! operations): the complete phase runs out of budget (`unknown`). In the complete phase N operations all concurrent cost
 //! O(N^2) (every pending push is a candidate at every step); the fast phase
 //! decides 100k concurrent pushes of unknown outcome in under a second.
 
@@ -80,6 +88,7 @@ use std::collections::BTreeSet;
 use rustc_hash::FxHashSet;
 
 mod candidates;
+mod dfs;
 mod prune;
 
 use super::hash::{BASE, MODULUS, mul_mod, value_hash, zobrist};
@@ -136,20 +145,12 @@ pub struct SearchResult {
     pub configurations: usize,
 }
 
-struct Frame {
-    choices: Vec<usize>,
-    next: usize,
-    /// The choice currently applied, and the value a pop removed.
-    applied: Option<(usize, Option<u32>)>,
-}
-
 struct Search<'a> {
     /// Whether every pending push is a candidate (complete) or only the
     /// ones the urgent operation needs (fast, finds most witnesses).
     complete: bool,
-    /// Whether unknown pops are tried after the pushes the urgent operation
-    /// needs rather than before them.
-    unknown_pops_last: bool,
+    /// When unknown pops are tried (the complete phase: first).
+    unknown_pops: UnknownPops,
     entries: &'a [Entry],
     observed: &'a [bool],
     /// Required entries in invocation order, and each entry's position there.
@@ -168,6 +169,8 @@ struct Search<'a> {
     push_of: Vec<Option<usize>>,
     /// Per value: the pop that returned it, if any.
     exits: Vec<Option<usize>>,
+    /// Per push: the pushes it must wait for (`prune::must_wait_for`).
+    must_wait: Vec<Vec<usize>>,
     deadlines: BTreeSet<(u64, usize)>,
     /// Values in the deque whose definite pop is at the front (index 1) or
     /// the back (0), by that pop's deadline.
@@ -220,19 +223,27 @@ pub fn search(prepared: &Prepared, steps_max: u64) -> SearchResult {
     }
     let fast_max = (prepared.entries.len() as u64 * FAST_PHASE_STEPS_PER_ENTRY + 10_000).min(steps_max / 4);
     let mut spent = 0;
-    for unknown_pops_last in [false, true] {
-        let fast = search_phase(prepared, fast_max, false, unknown_pops_last);
+    for unknown_pops in [UnknownPops::WhenNeeded, UnknownPops::First, UnknownPops::Last] {
+        let fast = search_phase(prepared, fast_max, false, unknown_pops);
         spent += fast.steps;
         if matches!(fast.outcome, SearchOutcome::Linearizable(_)) {
             return SearchResult { steps: spent, ..fast };
         }
     }
-    let mut complete = search_phase(prepared, steps_max - spent.min(steps_max), true, false);
+    let mut complete = search_phase(prepared, steps_max - spent.min(steps_max), true, UnknownPops::First);
     complete.steps += spent;
     complete
 }
 
-fn search_phase(prepared: &Prepared, steps_max: u64, complete: bool, unknown_pops_last: bool) -> SearchResult {
+/// The complete phase alone, without the fast phase's guesses: the same
+/// verdicts as [`search`], found more slowly. For cross-checks: with the
+/// fast phase in front, an unsound cut in the complete phase would hide
+/// behind the witnesses the fast phase finds.
+pub fn search_complete(prepared: &Prepared, steps_max: u64) -> SearchResult {
+    search_phase(prepared, steps_max, true, UnknownPops::First)
+}
+
+fn search_phase(prepared: &Prepared, steps_max: u64, complete: bool, unknown_pops: UnknownPops) -> SearchResult {
     let entries = &prepared.entries;
     let n = entries.len();
     let mut required = Vec::new();
@@ -259,7 +270,7 @@ fn search_phase(prepared: &Prepared, steps_max: u64, complete: bool, unknown_pop
     });
     let mut search = Search {
         complete,
-        unknown_pops_last,
+        unknown_pops,
         entries,
         observed: &prepared.observed,
         deadlines: required
@@ -274,6 +285,7 @@ fn search_phase(prepared: &Prepared, steps_max: u64, complete: bool, unknown_pop
         push_rank: push_ranks(entries),
         push_of: pushes_by_value(entries, prepared.values.len()),
         exits: exits(entries, prepared.values.len()),
+        must_wait: Vec::new(),
         pending,
         state: DequeSpec::default(),
         left_position: 0,
@@ -289,6 +301,8 @@ fn search_phase(prepared: &Prepared, steps_max: u64, complete: bool, unknown_pop
         unpushed_crossing: [BTreeSet::new(), BTreeSet::new()],
         unpushed_crossing_push: [BTreeSet::new(), BTreeSet::new()],
     };
+    let exit_of: Vec<Option<usize>> = (0..n).map(|i| search.exit_of(i)).collect();
+    search.must_wait = prune::must_wait_for(entries, &search.deadline, &exit_of);
     for (i, entry) in entries.iter().enumerate() {
         if entry.ret == Some(DequeRet::Empty) {
             search.pending_empty.insert((search.deadline[i], i));
@@ -304,56 +318,6 @@ fn search_phase(prepared: &Prepared, steps_max: u64, complete: bool, unknown_pop
 }
 
 impl Search<'_> {
-    fn run(&mut self, steps_max: u64) -> (SearchOutcome, u64) {
-        if self.deadlines.is_empty() {
-            return (SearchOutcome::Linearizable(Vec::new()), 0);
-        }
-        let mut best: Vec<usize> = Vec::new();
-        let mut stuck = None;
-        let mut steps = 0u64;
-        let mut stack = vec![Frame {
-            choices: self.candidates(),
-            next: 0,
-            applied: None,
-        }];
-        while let Some(frame) = stack.last_mut() {
-            if let Some((entry, removed)) = frame.applied.take() {
-                self.undo(entry, removed);
-            }
-            if frame.next == frame.choices.len() {
-                if stuck.is_none() || self.path.len() > best.len() {
-                    best = self.path.clone();
-                    stuck = self.deadlines.first().map(|&(_, e)| e);
-                }
-                stack.pop();
-                continue;
-            }
-            steps += 1;
-            if steps > steps_max {
-                return (SearchOutcome::Unknown, steps);
-            }
-            let entry = frame.choices[frame.next];
-            frame.next += 1;
-            let removed = self.apply(entry);
-            if !self.memo.insert(self.key()) {
-                self.undo(entry, removed);
-                continue;
-            }
-            let frame = stack.last_mut().expect("the loop holds a frame");
-            frame.applied = Some((entry, removed));
-            if self.deadlines.is_empty() {
-                return (SearchOutcome::Linearizable(self.path.clone()), steps);
-            }
-            let choices = self.candidates();
-            stack.push(Frame {
-                choices,
-                next: 0,
-                applied: None,
-            });
-        }
-        (SearchOutcome::NotLinearizable { longest: best, stuck }, steps)
-    }
-
     /// The pop that returned the value `push` pushed, if any.
     fn exit_of(&self, push: usize) -> Option<usize> {
         match self.entries[push].op {
@@ -476,6 +440,24 @@ impl Search<'_> {
     fn key(&self) -> u128 {
         (u128::from(self.set_hash) << 64) | u128::from(self.contents_hash)
     }
+}
+
+/// When a fast phase tries an unknown pop that would remove a value nobody
+/// observed (see [`search`]). Unknown pops are few and each removes one
+/// such value, so spending one on a value that could have stayed (until
+/// the end of a history without a drain, say) starves a value that must
+/// go later; keeping them back starves a value whose removal was needed
+/// early. Each fast run guesses one way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UnknownPops {
+    /// Only when the value must leave before something pending can happen:
+    /// a value in the deque leaves by that end, or a pop in the window must
+    /// find the deque empty. Tried before the pushes.
+    WhenNeeded,
+    /// Whenever such a value is at an end, before the pushes.
+    First,
+    /// Whenever such a value is at an end, after the pushes.
+    Last,
 }
 
 /// Which end a push adds at (true: the front).

@@ -1,7 +1,7 @@
 //! Which pending operations the search tries next, and in what order (see
 //! the parent module's docs for why each rule holds).
 
-use super::{FAST_PHASE_WIDTH, Search, push_end};
+use super::{FAST_PHASE_WIDTH, Search, UnknownPops, push_end};
 use crate::check::spec::{DequeOp, DequeRet};
 
 /// Pending pushes the fast phase looks at per step, earliest invoked first.
@@ -99,17 +99,15 @@ impl Search<'_> {
             _ => Vec::new(),
         };
         // The fast phase drops the pushes it tries that must wait for
-        // another pending one, while few are pending (each check scans them
-        // all); the complete phase dropped them all above.
-        let lazy: Vec<usize> = if self.complete || pushes.len() > 4 * FAST_PHASE_WIDTH {
+        // another pending one (by the table: scanning every pending push at
+        // every step is quadratic); the complete phase dropped them all above.
+        let lazy: Vec<usize> = if self.complete {
             lazy
         } else {
-            lazy.into_iter()
-                .filter(|&w| self.waits_for(w, &pushes).is_empty())
-                .collect()
+            lazy.into_iter().filter(|&w| !self.waits_for_any(w)).collect()
         };
         let mut choices = Vec::new();
-        if !self.unknown_pops_last {
+        if self.unknown_pops != UnknownPops::Last {
             choices.extend(self.optional_candidates(deadline));
         }
         if self.complete {
@@ -119,7 +117,7 @@ impl Search<'_> {
         } else {
             choices.extend(lazy);
         }
-        if self.unknown_pops_last {
+        if self.unknown_pops == UnknownPops::Last {
             choices.extend(self.optional_candidates(deadline));
         }
         choices
@@ -167,6 +165,21 @@ impl Search<'_> {
         let mut chosen = Vec::new();
         for (end, index) in [(DequeOp::PopFront, 1), (DequeOp::PopBack, 0)] {
             if !matches!(self.state.peek(&end), DequeRet::Value(v) if !self.observed[v as usize]) {
+                continue;
+            }
+            // A value in the deque leaves by this end, a value pushed here
+            // in the window leaves by the far end (it would have to pass),
+            // or a pop that must find the deque empty is in the window.
+            let in_window = |&&(_, e): &&(u64, usize)| self.entries[e].invoke_us <= deadline;
+            let needed = || {
+                !self.present_exits[index].is_empty()
+                    || self.unpushed_crossing_push[1 - index]
+                        .iter()
+                        .take(8)
+                        .any(|k| in_window(&k))
+                    || self.pending_empty.iter().take(8).any(|k| in_window(&k))
+            };
+            if self.unknown_pops == UnknownPops::WhenNeeded && !needed() {
                 continue;
             }
             let first = self.optional[index]

@@ -6,7 +6,49 @@
 
 use super::{Search, push_end};
 use crate::check::patterns::pair_conflicts;
+use crate::check::prepare::Entry;
 use crate::check::spec::{DequeOp, DequeRet};
+
+/// Pushes looked at after each push, in invocation order, when
+/// [`must_wait_for`] pairs them: the ones that can be pending with it.
+const MUST_WAIT_SCAN: usize = 512;
+
+/// Whether push `w` must follow push `x` (each with the pop of its value):
+/// if `w` went first, `x`'s value would either be pushed while `w`'s is in,
+/// and the two could not leave by their pops (`patterns`' rule 3), or be
+/// pushed after `w`'s left, which its push's or its pop's deadline forbids
+/// (both are before the pop of `w`'s value is invoked).
+fn must_follow(entries: &[Entry], deadline: &[u64], w: (usize, usize), x: (usize, usize)) -> bool {
+    let w_gone_from = entries[w.1].invoke_us;
+    (deadline[x.0] < w_gone_from || deadline[x.1] < w_gone_from) && pair_conflicts(entries, w, x)
+}
+
+/// Per entry, the pushes it must wait for ([`must_follow`]), so they go
+/// first. Only pairs that can be pending together are looked at (each
+/// invoked before the other's deadline), at most [`MUST_WAIT_SCAN`] after
+/// each push: the table prunes, so missing a pair costs speed, not
+/// soundness. `deadline` and `exit_of` are the phase's.
+pub(super) fn must_wait_for(entries: &[Entry], deadline: &[u64], exit_of: &[Option<usize>]) -> Vec<Vec<usize>> {
+    let mut waits = vec![Vec::new(); entries.len()];
+    // Entries are sorted by invocation.
+    let lives: Vec<(usize, usize)> = (0..entries.len())
+        .filter_map(|i| exit_of[i].map(|pop| (i, pop)))
+        .collect();
+    for (k, &(p, p_pop)) in lives.iter().enumerate() {
+        for &(q, q_pop) in lives[k + 1..].iter().take(MUST_WAIT_SCAN) {
+            if entries[q].invoke_us > deadline[p] {
+                break;
+            }
+            if must_follow(entries, deadline, (p, p_pop), (q, q_pop)) {
+                waits[p].push(q);
+            }
+            if must_follow(entries, deadline, (q, q_pop), (p, p_pop)) {
+                waits[q].push(p);
+            }
+        }
+    }
+    waits
+}
 
 impl Search<'_> {
     /// Whether linearizing push `w` now would make a pending pop impossible:
@@ -148,26 +190,28 @@ impl Search<'_> {
     }
 
     /// The pending pushes `x` (of `pending`) that push `w` must wait for:
-    /// linearizing `w` before `x` is certainly wrong: `x`'s push certainly happens while
-    /// `w`'s value is in (it returns before the pop of `w`'s value is
-    /// invoked), which fixes their order, and the pops of the two values
-    /// cannot leave them in that order (`patterns`' rule 3).
+    /// linearizing `w` before `x` is certainly wrong ([`must_follow`]).
     pub(super) fn waits_for(&self, w: usize, pending: &[usize]) -> Vec<usize> {
         let Some(w_pop) = self.exit_of(w) else {
             return Vec::new();
         };
-        let w_pop_invoke = self.entries[w_pop].invoke_us;
         pending
             .iter()
             .copied()
             .filter(|&x| {
                 x != w
-                    && self.deadline[x] < w_pop_invoke
                     && self
                         .exit_of(x)
-                        .is_some_and(|x_pop| pair_conflicts(self.entries, (w, w_pop), (x, x_pop)))
+                        .is_some_and(|x_pop| must_follow(self.entries, &self.deadline, (w, w_pop), (x, x_pop)))
             })
             .collect()
+    }
+
+    /// Whether push `w` must wait for a pending push of
+    /// [`must_wait_for`]'s table (the fast phase's form of
+    /// [`Search::waits_for`], which scans every pending push at each step).
+    pub(super) fn waits_for_any(&self, w: usize) -> bool {
+        self.must_wait[w].iter().any(|&x| !self.linearized[x])
     }
 
     /// Whether push `w` must lie under push `b`: it ranks beneath `b` and
@@ -176,5 +220,82 @@ impl Search<'_> {
     pub(super) fn beneath(&self, w: usize, b: usize) -> bool {
         let exit_invoke = self.exit_of(b).map_or(u64::MAX, |pop| self.entries[pop].invoke_us);
         self.push_rank[w] < self.push_rank[b] && self.deadline[w] < exit_invoke
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(op: DequeOp, ret: DequeRet, invoke_us: u64, deadline_us: u64) -> Entry {
+        Entry {
+            history_index: 0,
+            op,
+            ret: Some(ret),
+            invoke_us,
+            deadline_us,
+            likely_deadline_us: deadline_us,
+            required: true,
+        }
+    }
+
+    /// The table for entries sorted by invocation, pushes' values popped by
+    /// `exits` (push index, pop index).
+    fn table(entries: &[Entry], exits: &[(usize, usize)]) -> Vec<Vec<usize>> {
+        let deadline: Vec<u64> = entries.iter().map(|e| e.deadline_us).collect();
+        let mut exit_of = vec![None; entries.len()];
+        for &(push, pop) in exits {
+            exit_of[push] = Some(pop);
+        }
+        must_wait_for(entries, &deadline, &exit_of)
+    }
+
+    /// Two values pushed at the back, concurrently: one leaves by the back,
+    /// one by the front, and the second's push returns before the first's
+    /// pop is invoked. Pushed first, the back-leaving one would have to
+    /// pass the other: it waits (a 64-client history's dead end).
+    #[test]
+    fn a_value_leaving_by_its_own_end_waits_for_one_that_crosses() {
+        let entries = [
+            entry(DequeOp::PushBack(0), DequeRet::Pushed, 10_801, 11_136),
+            entry(DequeOp::PushBack(1), DequeRet::Pushed, 10_863, 11_336),
+            entry(DequeOp::PopFront, DequeRet::Value(1), 11_163, 11_366),
+            entry(DequeOp::PopBack, DequeRet::Value(0), 11_360, 11_519),
+        ];
+        assert_eq!(
+            table(&entries, &[(0, 3), (1, 2)]),
+            vec![vec![1], vec![], vec![], vec![]]
+        );
+    }
+
+    /// Two values pushed at the front leave by the back, so in push order;
+    /// the second's pop returned before the first's was invoked, so it was
+    /// pushed first, whether or not the two were ever in together (the
+    /// pushes overlap the first pop: only the pop's deadline tells).
+    #[test]
+    fn values_crossing_the_deque_wait_for_the_one_that_leaves_first() {
+        let entries = [
+            entry(DequeOp::PushFront(0), DequeRet::Pushed, 1_723, 2_001),
+            entry(DequeOp::PushFront(1), DequeRet::Pushed, 1_755, 2_226),
+            entry(DequeOp::PopBack, DequeRet::Value(1), 1_852, 2_118),
+            entry(DequeOp::PopBack, DequeRet::Value(0), 2_189, 2_488),
+        ];
+        assert_eq!(
+            table(&entries, &[(0, 3), (1, 2)]),
+            vec![vec![1], vec![], vec![], vec![]]
+        );
+    }
+
+    /// Two values pushed at one end and popped from it in the other order
+    /// (LIFO) may have been in together either way round: no wait.
+    #[test]
+    fn values_that_may_come_and_go_either_way_do_not_wait() {
+        let entries = [
+            entry(DequeOp::PushBack(0), DequeRet::Pushed, 0, 100),
+            entry(DequeOp::PushBack(1), DequeRet::Pushed, 10, 110),
+            entry(DequeOp::PopBack, DequeRet::Value(1), 50, 300),
+            entry(DequeOp::PopBack, DequeRet::Value(0), 60, 310),
+        ];
+        assert_eq!(table(&entries, &[(0, 3), (1, 2)]), vec![Vec::<usize>::new(); 4]);
     }
 }

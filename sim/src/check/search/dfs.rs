@@ -1,0 +1,67 @@
+//! The depth-first walk over candidates (`candidates.rs` orders them,
+//! `prune.rs` removes dead ones), with Lowe's memo of configurations.
+
+use super::{Search, SearchOutcome};
+
+/// One level of the walk: the candidates there, the next to try, and the
+/// one applied (with the value a pop removed).
+struct Frame {
+    choices: Vec<usize>,
+    next: usize,
+    applied: Option<(usize, Option<u32>)>,
+}
+
+impl Search<'_> {
+    /// Walks depth-first from the empty history within `steps_max` steps:
+    /// a witness, no valid order (with the longest dead-end path and the
+    /// required entry that could not be placed after it), or out of budget.
+    pub(super) fn run(&mut self, steps_max: u64) -> (SearchOutcome, u64) {
+        if self.deadlines.is_empty() {
+            return (SearchOutcome::Linearizable(Vec::new()), 0);
+        }
+        let mut best: Vec<usize> = Vec::new();
+        let mut stuck = None;
+        let mut steps = 0u64;
+        let mut stack = vec![Frame {
+            choices: self.candidates(),
+            next: 0,
+            applied: None,
+        }];
+        while let Some(frame) = stack.last_mut() {
+            if let Some((entry, removed)) = frame.applied.take() {
+                self.undo(entry, removed);
+            }
+            if frame.next == frame.choices.len() {
+                if stuck.is_none() || self.path.len() > best.len() {
+                    best = self.path.clone();
+                    stuck = self.deadlines.first().map(|&(_, e)| e);
+                }
+                stack.pop();
+                continue;
+            }
+            steps += 1;
+            if steps > steps_max {
+                return (SearchOutcome::Unknown, steps);
+            }
+            let entry = frame.choices[frame.next];
+            frame.next += 1;
+            let removed = self.apply(entry);
+            if !self.memo.insert(self.key()) {
+                self.undo(entry, removed);
+                continue;
+            }
+            let frame = stack.last_mut().expect("the loop holds a frame");
+            frame.applied = Some((entry, removed));
+            if self.deadlines.is_empty() {
+                return (SearchOutcome::Linearizable(self.path.clone()), steps);
+            }
+            let choices = self.candidates();
+            stack.push(Frame {
+                choices,
+                next: 0,
+                applied: None,
+            });
+        }
+        (SearchOutcome::NotLinearizable { longest: best, stuck }, steps)
+    }
+}
