@@ -342,3 +342,38 @@ fn bench_real_measures_a_client_process_beside_the_library() {
     assert_eq!(refused.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("expected NAME=COMMAND"));
 }
+
+/// A benchmark whose client process fails says so, and its last line
+/// reruns it, `--client-cmd` quoted as one shell word, as printed.
+#[test]
+fn a_failed_benchmark_ends_with_the_command_that_reruns_it() {
+    let args = [
+        "bench",
+        "real",
+        "--clients",
+        "1",
+        "--duration-s",
+        "0.2",
+        "--rounds",
+        "1",
+        "--client-cmd",
+        "quiet=echo not-json",
+    ];
+    let output = Command::new(MCSIM).args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(4), "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert_eq!(
+        last, "rerun: mcsim bench real --clients 1 --duration-s 0.2 --rounds 1 --client-cmd 'quiet=echo not-json'",
+        "{stderr}"
+    );
+    // As printed: the shell gives the same words back.
+    let words = Command::new("sh")
+        .args([
+            "-c",
+            &format!("printf '%s\\n' {}", last.trim_start_matches("rerun: mcsim ")),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&words.stdout).lines().collect::<Vec<_>>(), args);
+}

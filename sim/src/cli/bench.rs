@@ -292,9 +292,21 @@ fn real(config: &bench::real::RealBenchConfig, json: bool, out: Option<&std::pat
         Ok(report) => show(&report, json, out),
         Err(error) => {
             eprintln!("mcsim: {error}");
+            eprintln!("{}", rerun_line());
             exit::HARNESS
         }
     }
+}
+
+/// `rerun: mcsim ARGS`, this process's own arguments as shell words: a
+/// benchmark on real memcached is not replayed from a seed, only run again
+/// with the same settings.
+fn rerun_line() -> String {
+    let words: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|arg| memcache_sim::replay::quoted(std::path::Path::new(&arg)))
+        .collect();
+    format!("rerun: mcsim {}", words.join(" "))
 }
 
 /// `mcsim bench mcas`.
@@ -319,6 +331,7 @@ fn mcas(args: &McasArgs) -> u8 {
         }
         Err(error) => {
             eprintln!("mcsim: {error}");
+            eprintln!("{}", rerun_line());
             exit::HARNESS
         }
     }
