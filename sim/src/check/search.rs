@@ -51,9 +51,10 @@
 //!   gone first, the other value would be pushed either while its own is
 //!   in, and the two could not leave by their pops (`patterns`' rule 3), or
 //!   after its own left, which the other's push or pop deadline forbids.
-//!   The complete phase checks every pending push at each step; the fast
-//!   phase reads a table built once per phase (`prune::must_wait_for`,
-//!   O(n w) for w pushes that can be pending together).
+//!   The complete phase checks the pending pushes it may try at each step;
+//!   the fast phase reads a table built once for its runs
+//!   (`prune::must_wait_for`, O(n w) for w pushes that can be pending
+//!   together).
 //! - The fast phase keeps at most `FAST_PHASE_WIDTH` alternatives per step
 //!   beyond the ones the urgent operation needs, so its stack stays small
 //!   when thousands of pushes are concurrent, and looks at the 256
@@ -169,8 +170,9 @@ struct Search<'a> {
     push_of: Vec<Option<usize>>,
     /// Per value: the pop that returned it, if any.
     exits: Vec<Option<usize>>,
-    /// Per push: the pushes it must wait for (`prune::must_wait_for`).
-    must_wait: Vec<Vec<usize>>,
+    /// Per push: the pushes it must wait for (`prune::must_wait_for`; the
+    /// fast phase's, empty in the complete phase).
+    must_wait: &'a [Vec<usize>],
     deadlines: BTreeSet<(u64, usize)>,
     /// Values in the deque whose definite pop is at the front (index 1) or
     /// the back (0), by that pop's deadline.
@@ -205,14 +207,14 @@ struct Search<'a> {
 /// Two phases. A fast phase tries only the pushes the most urgent operation
 /// needs, and assumes an unknown outcome that returned took effect before it
 /// returned: whatever order it finds is a valid witness, so "linearizable"
-/// is sound however it was found. It runs twice, with unknown pops tried
-/// first (removing a value nobody saw as soon as it reaches an end) and then
-/// last (keeping them for values that need them later), each within
-/// [`FAST_PHASE_STEPS_PER_ENTRY`] steps per entry: a guess that is wrong
-/// early is cheaper to abandon than to backtrack out of. Only if both fail
-/// does the complete phase run, with every pending push a candidate and the
-/// rest of the budget, to decide "not linearizable" (or run out of budget:
-/// unknown).
+/// is sound however it was found. It runs up to three times, each with its
+/// own guess of when an unknown pop takes a value nobody saw ([`UnknownPops`]),
+/// each within [`FAST_PHASE_STEPS_PER_ENTRY`] steps per entry and a sixth of
+/// `steps_max`: a guess that is wrong early is cheaper to abandon than to
+/// backtrack out of. Only if all fail does the complete phase run, with
+/// every pending push it does not prove dead a candidate and the rest of
+/// the budget (at least half), to decide "not linearizable" (or run out of
+/// budget: unknown).
 pub fn search(prepared: &Prepared, steps_max: u64) -> SearchResult {
     if let Some(refutation) = refute(prepared) {
         return SearchResult {
@@ -221,16 +223,25 @@ pub fn search(prepared: &Prepared, steps_max: u64) -> SearchResult {
             configurations: 0,
         };
     }
-    let fast_max = (prepared.entries.len() as u64 * FAST_PHASE_STEPS_PER_ENTRY + 10_000).min(steps_max / 4);
+    let fast_max = (prepared.entries.len() as u64 * FAST_PHASE_STEPS_PER_ENTRY + 10_000).min(steps_max / 6);
+    let likely: Vec<u64> = prepared.entries.iter().map(|e| deadline_of(e, false)).collect();
+    let exit_of = exits_by_entry(prepared);
+    let must_wait = prune::must_wait_for(&prepared.entries, &likely, &exit_of);
     let mut spent = 0;
     for unknown_pops in [UnknownPops::WhenNeeded, UnknownPops::First, UnknownPops::Last] {
-        let fast = search_phase(prepared, fast_max, false, unknown_pops);
+        let fast = search_phase(prepared, fast_max, false, unknown_pops, &must_wait);
         spent += fast.steps;
         if matches!(fast.outcome, SearchOutcome::Linearizable(_)) {
             return SearchResult { steps: spent, ..fast };
         }
     }
-    let mut complete = search_phase(prepared, steps_max - spent.min(steps_max), true, UnknownPops::First);
+    let mut complete = search_phase(
+        prepared,
+        steps_max - spent.min(steps_max),
+        true,
+        UnknownPops::First,
+        &[],
+    );
     complete.steps += spent;
     complete
 }
@@ -240,10 +251,30 @@ pub fn search(prepared: &Prepared, steps_max: u64) -> SearchResult {
 /// fast phase in front, an unsound cut in the complete phase would hide
 /// behind the witnesses the fast phase finds.
 pub fn search_complete(prepared: &Prepared, steps_max: u64) -> SearchResult {
-    search_phase(prepared, steps_max, true, UnknownPops::First)
+    search_phase(prepared, steps_max, true, UnknownPops::First, &[])
 }
 
-fn search_phase(prepared: &Prepared, steps_max: u64, complete: bool, unknown_pops: UnknownPops) -> SearchResult {
+/// Per entry: for a push, the pop that returned its value, if any.
+fn exits_by_entry(prepared: &Prepared) -> Vec<Option<usize>> {
+    let exit = exits(&prepared.entries, prepared.values.len());
+    let value_exit = |v: u32| exit[v as usize];
+    prepared
+        .entries
+        .iter()
+        .map(|e| match e.op {
+            DequeOp::PushFront(v) | DequeOp::PushBack(v) => value_exit(v),
+            _ => None,
+        })
+        .collect()
+}
+
+fn search_phase<'a>(
+    prepared: &'a Prepared,
+    steps_max: u64,
+    complete: bool,
+    unknown_pops: UnknownPops,
+    must_wait: &'a [Vec<usize>],
+) -> SearchResult {
     let entries = &prepared.entries;
     let n = entries.len();
     let mut required = Vec::new();
@@ -285,7 +316,7 @@ fn search_phase(prepared: &Prepared, steps_max: u64, complete: bool, unknown_pop
         push_rank: push_ranks(entries),
         push_of: pushes_by_value(entries, prepared.values.len()),
         exits: exits(entries, prepared.values.len()),
-        must_wait: Vec::new(),
+        must_wait,
         pending,
         state: DequeSpec::default(),
         left_position: 0,
@@ -301,8 +332,6 @@ fn search_phase(prepared: &Prepared, steps_max: u64, complete: bool, unknown_pop
         unpushed_crossing: [BTreeSet::new(), BTreeSet::new()],
         unpushed_crossing_push: [BTreeSet::new(), BTreeSet::new()],
     };
-    let exit_of: Vec<Option<usize>> = (0..n).map(|i| search.exit_of(i)).collect();
-    search.must_wait = prune::must_wait_for(entries, &search.deadline, &exit_of);
     for (i, entry) in entries.iter().enumerate() {
         if entry.ret == Some(DequeRet::Empty) {
             search.pending_empty.insert((search.deadline[i], i));
@@ -451,8 +480,9 @@ impl Search<'_> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum UnknownPops {
     /// Only when the value must leave before something pending can happen:
-    /// a value in the deque leaves by that end, or a pop in the window must
-    /// find the deque empty. Tried before the pushes.
+    /// a value in the deque leaves by that end, a value pushed at that end
+    /// in the window leaves by the far end (it would have to pass), or a pop
+    /// in the window must find the deque empty. Tried before the pushes.
     WhenNeeded,
     /// Whenever such a value is at an end, before the pushes.
     First,

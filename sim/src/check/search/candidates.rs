@@ -67,14 +67,13 @@ impl Search<'_> {
         if let Some(&pop) = pops.iter().min_by_key(|&&e| (self.deadline[e], e)) {
             return vec![pop];
         }
-        // In the complete phase, a push that, linearized before another
-        // pending one, fixes the two values in an order they cannot leave
-        // in is dead now (sound: the other's push is certainly inside the
-        // first's stay). The fast phase applies the rule to the few pushes
-        // it tries (below).
+        // In the complete phase, a push that must wait for another pending
+        // one is dead now (`prune::must_follow`: either order of their
+        // values' stays is impossible with it first). The fast phase applies
+        // the rule by its table to the few pushes it tries (below).
         if self.complete {
             let pending = pushes.clone();
-            pushes.retain(|&w| self.waits_for(w, &pending).is_empty());
+            pushes.retain(|&w| !self.waits_for(w, &pending));
         }
         pushes.sort_by_key(|&e| (self.push_rank[e], e));
         let lazy: Vec<usize> = match z.ret {

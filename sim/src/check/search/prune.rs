@@ -11,23 +11,24 @@ use crate::check::spec::{DequeOp, DequeRet};
 
 /// Pushes looked at after each push, in invocation order, when
 /// [`must_wait_for`] pairs them: the ones that can be pending with it.
-const MUST_WAIT_SCAN: usize = 512;
+const MUST_WAIT_SCAN: usize = 128;
 
 /// Whether push `w` must follow push `x` (each with the pop of its value):
 /// if `w` went first, `x`'s value would either be pushed while `w`'s is in,
 /// and the two could not leave by their pops (`patterns`' rule 3), or be
 /// pushed after `w`'s left, which its push's or its pop's deadline forbids
-/// (both are before the pop of `w`'s value is invoked).
+/// (either is before the pop of `w`'s value is invoked).
 fn must_follow(entries: &[Entry], deadline: &[u64], w: (usize, usize), x: (usize, usize)) -> bool {
     let w_gone_from = entries[w.1].invoke_us;
     (deadline[x.0] < w_gone_from || deadline[x.1] < w_gone_from) && pair_conflicts(entries, w, x)
 }
 
 /// Per entry, the pushes it must wait for ([`must_follow`]), so they go
-/// first. Only pairs that can be pending together are looked at (each
-/// invoked before the other's deadline), at most [`MUST_WAIT_SCAN`] after
-/// each push: the table prunes, so missing a pair costs speed, not
-/// soundness. `deadline` and `exit_of` are the phase's.
+/// first. Only pairs that can be pending together are looked at: a push
+/// and the pushes invoked after it by its deadline, at most
+/// [`MUST_WAIT_SCAN`] of them. The table prunes, so missing a pair costs
+/// speed, not soundness. `deadline` is the fast phase's; `exit_of` gives
+/// each push's pop.
 pub(super) fn must_wait_for(entries: &[Entry], deadline: &[u64], exit_of: &[Option<usize>]) -> Vec<Vec<usize>> {
     let mut waits = vec![Vec::new(); entries.len()];
     // Entries are sorted by invocation.
@@ -189,29 +190,28 @@ impl Search<'_> {
         }
     }
 
-    /// The pending pushes `x` (of `pending`) that push `w` must wait for:
-    /// linearizing `w` before `x` is certainly wrong ([`must_follow`]).
-    pub(super) fn waits_for(&self, w: usize, pending: &[usize]) -> Vec<usize> {
+    /// Whether push `w` must wait for one of the pending pushes `pending`:
+    /// linearizing `w` before it is certainly wrong ([`must_follow`]).
+    pub(super) fn waits_for(&self, w: usize, pending: &[usize]) -> bool {
         let Some(w_pop) = self.exit_of(w) else {
-            return Vec::new();
+            return false;
         };
-        pending
-            .iter()
-            .copied()
-            .filter(|&x| {
-                x != w
-                    && self
-                        .exit_of(x)
-                        .is_some_and(|x_pop| must_follow(self.entries, &self.deadline, (w, w_pop), (x, x_pop)))
-            })
-            .collect()
+        pending.iter().any(|&x| {
+            x != w
+                && self
+                    .exit_of(x)
+                    .is_some_and(|x_pop| must_follow(self.entries, &self.deadline, (w, w_pop), (x, x_pop)))
+        })
     }
 
     /// Whether push `w` must wait for a pending push of
     /// [`must_wait_for`]'s table (the fast phase's form of
-    /// [`Search::waits_for`], which scans every pending push at each step).
+    /// [`Search::waits_for`], which scans the pending pushes it may try at
+    /// each step).
     pub(super) fn waits_for_any(&self, w: usize) -> bool {
-        self.must_wait[w].iter().any(|&x| !self.linearized[x])
+        self.must_wait
+            .get(w)
+            .is_some_and(|waits| waits.iter().any(|&x| !self.linearized[x]))
     }
 
     /// Whether push `w` must lie under push `b`: it ranks beneath `b` and
@@ -287,7 +287,9 @@ mod tests {
     }
 
     /// Two values pushed at one end and popped from it in the other order
-    /// (LIFO) may have been in together either way round: no wait.
+    /// (LIFO): each push's and pop's deadline are after the other pop's
+    /// invocation, so either may have come and gone first: no wait, whatever
+    /// the pair's leaving order says.
     #[test]
     fn values_that_may_come_and_go_either_way_do_not_wait() {
         let entries = [
