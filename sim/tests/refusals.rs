@@ -257,3 +257,15 @@ fn a_variant_override_leaves_the_canary_its_variant() {
     assert_eq!(plans[0].variant, Variant::OneEndSinglePop.into());
     assert_eq!(plans[1].variant, Variant::Michael2003.into());
 }
+
+/// `--backoff-us` takes the two bounds as one comma-separated value, as its
+/// help says; anything else is refused before a server is started.
+#[test]
+fn a_backoff_that_is_not_two_growing_bounds_is_refused() {
+    let dir = workdir("backoff");
+    for (bad, says) in [("800", "not FIRST_US,MAX_US"), ("1000,10", "above the largest")] {
+        let output = mcsim(&["bench", "real", "--backoff-us", bad], &dir);
+        assert_eq!(output.status.code(), USAGE, "{bad}");
+        assert!(stderr(&output).contains(says), "{bad}: {}", stderr(&output));
+    }
+}

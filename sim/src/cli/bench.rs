@@ -80,8 +80,8 @@ pub struct RealArgs {
     pub out: Option<PathBuf>,
     /// The deque's backoff after a lost race, `FIRST_US,MAX_US` (`0,0`
     /// retries at once); the library's default if absent.
-    #[arg(long, value_delimiter = ',', num_args = 2)]
-    pub backoff_us: Option<Vec<u32>>,
+    #[arg(long, value_name = "FIRST_US,MAX_US", value_parser = super::parse_backoff)]
+    pub backoff_us: Option<Backoff>,
     /// Algorithm variants to compare in this run, comma-separated (`mcsim
     /// list`).
     #[arg(long, value_delimiter = ',', value_parser = super::parse_deque_variant, default_value = "hardened")]
@@ -190,17 +190,7 @@ pub fn run(command: BenchCommand) -> u8 {
             if let Some(file) = &args.replot {
                 return replot(file, args.json, args.out.as_deref());
             }
-            let backoff = match args.backoff_us.as_deref() {
-                None => Backoff::default(),
-                Some([first_us, max_us]) => Backoff {
-                    first_us: *first_us,
-                    max_us: *max_us,
-                },
-                Some(other) => {
-                    eprintln!("mcsim: --backoff-us takes FIRST_US,MAX_US, got {other:?}");
-                    return exit::USAGE;
-                }
-            };
+            let backoff = args.backoff_us.unwrap_or_default();
             let config = bench::real::RealBenchConfig {
                 variants: args.variant,
                 rounds: args.rounds,

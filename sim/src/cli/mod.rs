@@ -18,7 +18,7 @@ pub mod validate;
 
 use std::path::PathBuf;
 
-use memcache_collections::Variant;
+use memcache_collections::{Backoff, Variant};
 use memcache_sim::algorithm::Algorithm;
 use memcache_sim::exit;
 use memcache_sim::scenario::{self, LoadedScenario};
@@ -46,6 +46,28 @@ pub fn parse_count(text: &str) -> Result<u64, String> {
         Ok(count) => Ok(count),
         Err(_) => Err(format!("{text:?} is not a whole number")),
     }
+}
+
+/// Parses `FIRST_US,MAX_US`, a backoff's bounds (`bench real
+/// --backoff-us`): two whole numbers of microseconds, the first no larger
+/// than the second (the bound doubles from the first up to the largest);
+/// `0,0` retries at once.
+pub fn parse_backoff(text: &str) -> Result<Backoff, String> {
+    let parts: Vec<&str> = text.split(',').map(str::trim).collect();
+    let [first, max] = parts.as_slice() else {
+        return Err(format!("{text:?} is not FIRST_US,MAX_US (two numbers of microseconds)"));
+    };
+    let number = |part: &str| {
+        part.parse::<u32>()
+            .map_err(|_| format!("{part:?} in {text:?} is not a whole number of microseconds"))
+    };
+    let (first_us, max_us) = (number(first)?, number(max)?);
+    if first_us > max_us {
+        return Err(format!(
+            "the first bound {first_us} us is above the largest {max_us} us; the bound only grows"
+        ));
+    }
+    Ok(Backoff { first_us, max_us })
 }
 
 /// The worker threads to use: as asked, or one per core.
@@ -111,5 +133,32 @@ pub fn load_for(path: &std::path::Path, variant: Option<Algorithm>) -> Result<Lo
             Err(exit::USAGE)
         }
         _ => Ok(loaded),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backoff_is_two_bounds_the_first_no_larger() {
+        assert_eq!(
+            parse_backoff("800,25600"),
+            Ok(Backoff {
+                first_us: 800,
+                max_us: 25_600
+            })
+        );
+        assert_eq!(parse_backoff("0,0"), Ok(Backoff::NONE));
+        for (bad, says) in [
+            ("800", "not FIRST_US,MAX_US"),
+            ("1,2,3", "not FIRST_US,MAX_US"),
+            ("800,x", "\"x\" in \"800,x\" is not a whole number"),
+            ("-1,5", "not a whole number"),
+            ("1000,10", "above the largest"),
+        ] {
+            let error = parse_backoff(bad).unwrap_err();
+            assert!(error.contains(says), "{bad}: {error}");
+        }
     }
 }
