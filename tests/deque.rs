@@ -290,13 +290,17 @@ fn a_lost_penultimate_node_is_corruption_not_an_endless_retry<S: Store + Debug>(
 /// - `michael2003`, docs/algorithm.md's shape: 3, 7, 7, 4, 4, 4, 1 requests, one
 ///   round trip each.
 /// - `hardened`: the same operations start from the client's last anchor
-///   (no read), and a pusher's own stabilize travels in two pipelined
-///   batches: 3, 6, 6, 3, 3, 3, 1 requests, and on one server 3, 3, 3, 3,
-///   3, 3, 1 round trips (a batch is one round trip per server it spans).
+///   (no read), a pusher's own stabilize travels in two pipelined batches,
+///   and a pop checks its node in the round trip of its CAS and leaves the
+///   delete to the handle's next request: on one server 3, 6, 6, 3, 4, 4, 2
+///   requests in 3, 3, 3, 2, 2, 2, 1 round trips (a batch is one round trip
+///   per server it spans). On several servers a pop whose node lives away
+///   from the anchor deletes it at once (3 requests, and no delete carried
+///   by the next operation), so an operation may send one request less.
 fn requests_per_uncontended_op<S: Store + Debug>(store: &S) {
     let expectations = [
         (Variant::Michael2003, [3, 7, 7, 4, 4, 4, 1], [3, 7, 7, 4, 4, 4, 1]),
-        (Variant::Hardened, [3, 6, 6, 3, 3, 3, 1], [3, 3, 3, 3, 3, 3, 1]),
+        (Variant::Hardened, [3, 6, 6, 3, 4, 4, 2], [3, 3, 3, 2, 2, 2, 1]),
     ];
     let one_server = (0..32).all(|i| store.colocated(&Key::new("a").unwrap(), &Key::new(format!("k{i}")).unwrap()));
     for (variant, requests_expected, round_trips_expected) in expectations {
@@ -324,10 +328,18 @@ fn requests_per_uncontended_op<S: Store + Debug>(store: &S) {
         ];
         let requests: Vec<u64> = measured.iter().map(|m| m.0).collect();
         let round_trips: Vec<u64> = measured.iter().map(|m| m.1).collect();
-        assert_eq!(requests, requests_expected, "{} requests", variant.name());
         if one_server {
+            assert_eq!(requests, requests_expected, "{} requests", variant.name());
             assert_eq!(round_trips, round_trips_expected, "{} round trips", variant.name());
         } else {
+            // Ops 4 to 6 follow a pop, whose delete they may carry.
+            let carried_delete = |i: usize| variant == Variant::Hardened && i >= 4;
+            assert!(
+                (0..requests.len()).all(|i| requests[i] == requests_expected[i]
+                    || (carried_delete(i) && requests[i] + 1 == requests_expected[i])),
+                "{}: {requests:?} requests, expected {requests_expected:?}",
+                variant.name()
+            );
             assert!(
                 round_trips.iter().zip(&requests).all(|(r, q)| r <= q),
                 "{}: {round_trips:?} round trips for {requests:?} requests",

@@ -91,7 +91,7 @@ fn a_node_unlinked_twice_is_caught_by_the_oracle() {
 fn success_on_a_stale_anchor_is_caught_by_the_oracle() {
     oracle_catches(
         "regressions/restart-aba.toml",
-        1459,
+        183,
         Variant::AdoptForeignAnchor,
         "although the server had told it its running life",
     );
@@ -106,7 +106,7 @@ fn success_on_a_stale_anchor_is_caught_by_the_oracle() {
 #[test]
 fn a_report_does_not_excuse_a_value_no_loss_held() {
     let file = "regressions/container-restart-aba-pop.toml";
-    let bad = default_passes_variant_fails(file, 685, Variant::LifetimeWithoutMark);
+    let bad = default_passes_variant_fails(file, 3204, Variant::LifetimeWithoutMark);
     assert!(
         bad.judgement.reason.contains("no reported loss held them"),
         "{}",

@@ -58,6 +58,10 @@ pub(crate) struct Context<S> {
     /// penultimate, on every retry, and clearing in between would retry a
     /// lost penultimate node forever (the harness found exactly that).
     last_missing: Option<NodeId>,
+    /// A node this handle popped whose item is still to be deleted: the
+    /// delete travels with the handle's next request, in the same round
+    /// trip (`hardened`, [`cas_anchor_and_check_popped`](Context::cas_anchor_and_check_popped)).
+    release: Option<NodeId>,
 }
 
 impl<S: Store> Context<S> {
@@ -79,6 +83,7 @@ impl<S: Store> Context<S> {
             attempts: 0,
             rng,
             last_missing: None,
+            release: None,
         }
     }
 
@@ -184,8 +189,7 @@ impl<S: Store> Context<S> {
     /// nothing extra.
     pub(crate) async fn read_anchor(&mut self, op: OpKind) -> Result<(Anchor, CasToken), DequeError> {
         let item = self
-            .store
-            .gets(&self.anchor_key)
+            .gets_releasing(self.anchor_key.clone())
             .await
             .map_err(|source| no_effect(op, source))?
             .ok_or_else(|| self.corruption(op, &self.anchor_key, CorruptionKind::MissingAnchor))?;
@@ -210,6 +214,26 @@ impl<S: Store> Context<S> {
         Ok((anchor, item.cas))
     }
 
+    /// Sends `command`, preceded in the same round trip by the delete of
+    /// the node this handle last popped, if that is still to be done. The
+    /// delete's reply is ignored: a failed one leaks the item until
+    /// memcached evicts it, as a failed delete always did.
+    pub(crate) async fn call_releasing(&mut self, command: Command) -> Result<Reply, StoreError> {
+        let Some(id) = self.release.take() else {
+            return self.store.call(command).await;
+        };
+        let delete = Command::Delete { key: self.node_key(id) };
+        let mut replies = self.store.call_batch(vec![delete, command]).await;
+        replies.pop().expect("one reply per command")
+    }
+
+    /// `gets` of `key` through [`call_releasing`](Context::call_releasing).
+    async fn gets_releasing(&mut self, key: Key) -> Result<Option<Item>, StoreError> {
+        let command = Command::Gets { key };
+        let reply = self.call_releasing(command.clone()).await;
+        store::gets_outcome(&command, reply)
+    }
+
     /// The anchor an operation's attempt starts from: the guess, if round
     /// trips are engineered and the guess policy offers one `usable` for
     /// this operation, else a fresh read.
@@ -231,8 +255,7 @@ impl<S: Store> Context<S> {
     /// is never referenced again (pops stabilize before following an inward
     /// link), so a second failure on it cannot be a race.
     pub(crate) async fn load_node(&mut self, op: OpKind, id: NodeId) -> Result<Option<(Node, CasToken)>, DequeError> {
-        let key = self.node_key(id);
-        let item = self.store.gets(&key).await;
+        let item = self.gets_releasing(self.node_key(id)).await;
         self.node_from(op, id, item)
     }
 
@@ -419,6 +442,59 @@ impl<S: Store> Context<S> {
             }
             Err(source) => Err(no_effect(op, source)),
         }
+    }
+
+    /// Whether a pop may check its node in the round trip of its anchor CAS
+    /// and leave the delete to the handle's next request: `hardened`, and
+    /// only when the node lives on the anchor's server (see
+    /// [`cas_anchor_and_check_popped`](Context::cas_anchor_and_check_popped)).
+    pub(crate) fn checks_popped_in_cas_batch(&self, id: NodeId) -> bool {
+        self.engineered && self.store.colocated(&self.anchor_key, &self.node_key(id))
+    }
+
+    /// A pop's linearizing anchor CAS and, in the same round trip, a `gets`
+    /// of the node it removes; the node's delete waits for the handle's next
+    /// request ([`call_releasing`](Context::call_releasing)), so an
+    /// uncontended pop from a known anchor takes two round trips: load the
+    /// node, then this.
+    ///
+    /// The read does the checked delete's job ([`delete_popped`](Context::delete_popped)):
+    /// if the CAS won and the node is gone, the CAS was a stale token
+    /// accepted by a new life of the server (the restart ABA, FINDINGS.md
+    /// finding 1b), and the value may already have been popped by someone
+    /// else, or the node was lost after this client loaded it: either way
+    /// corruption is reported instead of the value. This holds only on one
+    /// server: a restart wipes the node with the anchor, and the server
+    /// answers in order. On two servers a node popped by another client
+    /// that has not yet sent its delete could survive the anchor's restart,
+    /// so there the caller deletes at once, as before.
+    ///
+    /// Until the delete goes out, the popped node stays readable; clients
+    /// working from a stale anchor may load it, and their CAS from that
+    /// anchor fails as it would have. A handle dropped before its next
+    /// operation leaves that one item to memcached's eviction.
+    pub(crate) async fn cas_anchor_and_check_popped(
+        &mut self,
+        op: OpKind,
+        anchor: &Anchor,
+        token: CasToken,
+        popped: NodeId,
+    ) -> Result<Option<CasToken>, DequeError> {
+        let cas = self.anchor_cas_command(anchor, token);
+        let check = Command::Gets {
+            key: self.node_key(popped),
+        };
+        let replies = self.store.call_batch(vec![cas.clone(), check.clone()]).await;
+        let [cas_reply, check_reply]: [Result<Reply, StoreError>; 2] =
+            replies.try_into().expect("one reply per command");
+        let Some(won) = self.anchor_cas_outcome(op, Effect::Linearizing, anchor, &cas, cas_reply)? else {
+            return Ok(None);
+        };
+        if let Ok(None) = store::gets_outcome(&check, check_reply) {
+            return Err(self.corruption(op, &self.node_key(popped), CorruptionKind::MissingNode(popped)));
+        }
+        self.release = Some(popped);
+        Ok(Some(won))
     }
 
     /// Deletes a popped node after the pop took effect. A failed request

@@ -14,8 +14,11 @@
 //! - anchors carry the server lifetime, checked in `read_anchor`, and a pop
 //!   checks the delete of its node (`delete_popped`);
 //! - an operation starts from the anchor its client last wrote
-//!   (`start_anchor`), and a pusher finishes its own push in two pipelined
-//!   batches (`finish_own_push`): push 6 requests in 3 round trips, pop 3.
+//!   (`start_anchor`), a pusher finishes its own push in two pipelined
+//!   batches (`finish_own_push`), and a pop reads its node back in the round
+//!   trip of its CAS and leaves the delete to the handle's next request
+//!   (`cas_anchor_and_check_popped`): push 6 requests in 3 round trips, pop
+//!   3 requests (and a delete carried by the next operation) in 2.
 //!
 //! What it does with faults (the harness measures the consequences):
 //! - a lost reply on the anchor CAS that would complete the op is surfaced as
@@ -163,6 +166,16 @@ pub(crate) async fn pop<S: Store>(ctx: &mut Context<S>, op: OpKind, side: Side) 
         if ctx.has(Flaw::DeleteBeforeCas) {
             // FLAW (delete-before-cas): the node goes before the pop is sure.
             let _ = ctx.delete_popped(op, end).await;
+        }
+        if ctx.checks_popped_in_cas_batch(end) {
+            if ctx
+                .cas_anchor_and_check_popped(op, &popped, token, end)
+                .await?
+                .is_some()
+            {
+                return Ok(Some(node.value));
+            }
+            continue;
         }
         if ctx.cas_anchor(op, Effect::Linearizing, &popped, token).await?.is_some() {
             if !ctx.has(Flaw::DeleteBeforeCas) {

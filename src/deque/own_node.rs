@@ -23,7 +23,7 @@ use crate::deque::context::{Context, no_effect};
 use crate::deque::error::{DequeError, OpKind};
 use crate::format::{self, Node, NodeId};
 use crate::key::Key;
-use crate::store::{AddOutcome, CasOutcome, CasToken, Store};
+use crate::store::{self, AddOutcome, CasOutcome, CasToken, Command, Store};
 
 /// A push's node before publication: its id once drawn, and the token it
 /// was last stored with (none before its first write).
@@ -79,7 +79,12 @@ impl<S: Store> Context<S> {
                 }
                 _ => {
                     let id = self.fresh_id_at(anchor_token);
-                    let outcome = self.store.add(&self.node_key(id), value.clone()).await;
+                    let add = Command::Add {
+                        key: self.node_key(id),
+                        value: value.clone(),
+                    };
+                    let reply = self.call_releasing(add.clone()).await;
+                    let outcome = store::add_outcome(&add, reply);
                     match outcome.map_err(|source| no_effect(op, source))? {
                         AddOutcome::Stored(token) => (id, Some(token)),
                         AddOutcome::NotStored => (id, None),
