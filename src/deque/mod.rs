@@ -100,7 +100,10 @@ pub struct DequeOptions {
     /// `michael2003` then overwrites linked nodes and loses values silently;
     /// `hardened` mixes the anchor version into each id and writes nodes
     /// with `add`, drawing again when a key is taken, so such handles work
-    /// (FINDINGS.md, finding 6) but retry more; do not share seeds.
+    /// and retry more while no node is lost; once a node is lost, a
+    /// colliding push can refill its key, and its value is then served
+    /// where the lost one was (FINDINGS.md, finding 6, still open). Do not
+    /// share seeds.
     pub id_seed: Option<u64>,
     /// Waiting between attempts after a lost race.
     pub backoff: Backoff,

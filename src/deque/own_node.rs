@@ -17,7 +17,11 @@
 //!   lost while the deque still names it: a repeated id would fill that
 //!   hole with an unrelated value, served later as if it had been pushed
 //!   there. Two generators that agree give the same id only for pushes that
-//!   start from the same anchor version, and of those `add` lets one write.
+//!   start from the same anchor version, and of those `add` lets one write
+//!   while the first one's node lives. If that node is lost before the
+//!   second `add` arrives, the key is free and the second push's node fills
+//!   the hole after all (FINDINGS.md, finding 6, still open: swarm seed
+//!   9919).
 
 use crate::deque::context::{Context, no_effect};
 use crate::deque::error::{DequeError, OpKind};
