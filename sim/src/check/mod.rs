@@ -42,7 +42,7 @@ pub mod search;
 pub mod spec;
 pub mod wgl;
 
-use std::collections::BTreeMap;
+use rustc_hash::FxHashMap;
 
 use serde::Serialize;
 
@@ -303,13 +303,17 @@ fn classify_failure(
 
 /// Values popped twice, or popped but never pushed.
 fn duplicated_or_invented(history: &History) -> Option<(String, Vec<usize>)> {
-    let mut pushes: BTreeMap<&str, usize> = BTreeMap::new();
+    // Looked up, never iterated: the first offending pop in history order
+    // is found whatever the map's order.
+    let mut pushes: FxHashMap<&str, usize> = FxHashMap::default();
+    pushes.reserve(history.ops.len());
     for (i, op) in history.ops.iter().enumerate() {
         if let Some(value) = op.value.as_deref().filter(|_| op.op.is_push()) {
             pushes.insert(value, i);
         }
     }
-    let mut pops: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut pops: FxHashMap<&str, usize> = FxHashMap::default();
+    pops.reserve(history.ops.len());
     for (i, op) in history.ops.iter().enumerate() {
         let OpResult::Value { value } = &op.result else {
             continue;
