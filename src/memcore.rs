@@ -219,6 +219,16 @@ impl ServerCore {
                 Some(_) => Reply::Deleted,
                 None => Reply::NotFound,
             },
+            Command::DeleteCas { key, token } => match self.items.get(key) {
+                None => Reply::NotFound,
+                // With CAS disabled an item's token reads 0, and `md C0`
+                // deletes it (measured on 1.6.18 with -C; `sim/tests/fidelity.rs`).
+                Some(entry) if (if self.config.cas { entry.cas } else { 0 }) != token.0 => Reply::Exists,
+                Some(_) => {
+                    self.unlink(key);
+                    Reply::Deleted
+                }
+            },
             Command::Lifetime { mark, .. } => self.lifetime(*mark),
         }
     }

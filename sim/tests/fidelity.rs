@@ -83,6 +83,9 @@ impl Ascii {
             Command::Add { key, value } => format!("add {key} 0 0 {}\r\n", value.len()).into_bytes(),
             Command::Cas { key, value, token } => format!("cas {key} 0 0 {} {}\r\n", value.len(), token.0).into_bytes(),
             Command::Delete { key } => format!("delete {key}\r\n").into_bytes(),
+            // ASCII has no compare-and-delete; the meta command answers
+            // HD, NF or EX.
+            Command::DeleteCas { key, token } => format!("md {key} C{}\r\n", token.0).into_bytes(),
             Command::Lifetime { .. } => unreachable!("not drawn"),
         };
         if let Command::Set { value, .. } | Command::Add { value, .. } | Command::Cas { value, .. } = command {
@@ -108,7 +111,9 @@ impl Ascii {
             ["NOT_STORED"] => Reply::NotStored,
             ["EXISTS"] => Reply::Exists,
             ["NOT_FOUND"] => Reply::NotFound,
-            ["DELETED"] => Reply::Deleted,
+            ["DELETED"] | ["HD"] => Reply::Deleted,
+            ["NF"] => Reply::NotFound,
+            ["EX"] => Reply::Exists,
             _ => match line.strip_prefix("SERVER_ERROR ") {
                 Some("object too large for cache") => Reply::ServerError(ServerError::TooLarge),
                 Some("out of memory storing object") => Reply::ServerError(ServerError::OutOfMemory),
@@ -246,7 +251,15 @@ fn compare(local: LocalServerConfig, core: CoreConfig, wire: Wire, test: &str) {
                     token,
                 })
             }
-            780..980 => Step::Call(Command::Delete { key }),
+            780..900 => Step::Call(Command::Delete { key }),
+            900..940 => {
+                let token = tokens.get(&k).copied().unwrap_or(CasToken(1));
+                Step::Call(Command::DeleteCas { key, token })
+            }
+            940..980 => {
+                let token = CasToken(rng.random_range(0..200));
+                Step::Call(Command::DeleteCas { key, token })
+            }
             980..990 => Step::FlushAll,
             990..993 => Step::Restart,
             _ => Step::BadKey(match rng.random_range(0..3) {

@@ -17,8 +17,10 @@ use crate::store::{self, CasOutcome, CasToken, Command, DeleteOutcome, Item, Rep
 
 /// One client's view of one deque.
 ///
-/// Its size is constant: a random-id generator and the one id this client
-/// last failed to load. CAS tokens travel as values from read to write.
+/// Its size is constant: a random-id generator, the one id this client
+/// last failed to load, and (`hardened`) the one node it popped and has not
+/// deleted yet, with that node's token. Other CAS tokens travel as values
+/// from read to write.
 #[derive(Debug)]
 pub(crate) struct Context<S> {
     pub(crate) store: S,
@@ -44,7 +46,7 @@ pub(crate) struct Context<S> {
     /// links its neighbour in pipelined batches.
     pub(crate) engineered: bool,
     /// When to start from the anchor this handle last wrote.
-    guess: GuessPolicy,
+    pub(crate) guess: GuessPolicy,
     /// Waiting between attempts after a lost race.
     backoff: Backoff,
     /// Attempts started by this handle's operations (an uncontended
@@ -58,10 +60,11 @@ pub(crate) struct Context<S> {
     /// penultimate, on every retry, and clearing in between would retry a
     /// lost penultimate node forever (the harness found exactly that).
     last_missing: Option<NodeId>,
-    /// A node this handle popped whose item is still to be deleted: the
-    /// delete travels with the handle's next request, in the same round
-    /// trip (`hardened`, [`cas_anchor_and_check_popped`](Context::cas_anchor_and_check_popped)).
-    release: Option<NodeId>,
+    /// A node this handle popped whose item is still to be deleted, and
+    /// the token it had when popped: the delete travels with the handle's
+    /// next request to that node's server, in the same round trip
+    /// (`hardened`, [`cas_anchor_and_check_popped`](Context::cas_anchor_and_check_popped)).
+    pub(crate) release: Option<(NodeId, CasToken)>,
 }
 
 impl<S: Store> Context<S> {
@@ -118,7 +121,7 @@ impl<S: Store> Context<S> {
         format::node_key(&self.name, id).expect("deque names leave room for node key suffixes")
     }
 
-    fn corruption(&self, op: OpKind, key: &Key, kind: CorruptionKind) -> DequeError {
+    pub(crate) fn corruption(&self, op: OpKind, key: &Key, kind: CorruptionKind) -> DequeError {
         DequeError::Corruption {
             op,
             key: key.clone(),
@@ -212,26 +215,6 @@ impl<S: Store> Context<S> {
             }
         }
         Ok((anchor, item.cas))
-    }
-
-    /// Sends `command`, preceded in the same round trip by the delete of
-    /// the node this handle last popped, if that is still to be done. The
-    /// delete's reply is ignored: a failed one leaks the item until
-    /// memcached evicts it, as a failed delete always did.
-    pub(crate) async fn call_releasing(&mut self, command: Command) -> Result<Reply, StoreError> {
-        let Some(id) = self.release.take() else {
-            return self.store.call(command).await;
-        };
-        let delete = Command::Delete { key: self.node_key(id) };
-        let mut replies = self.store.call_batch(vec![delete, command]).await;
-        replies.pop().expect("one reply per command")
-    }
-
-    /// `gets` of `key` through [`call_releasing`](Context::call_releasing).
-    async fn gets_releasing(&mut self, key: Key) -> Result<Option<Item>, StoreError> {
-        let command = Command::Gets { key };
-        let reply = self.call_releasing(command.clone()).await;
-        store::gets_outcome(&command, reply)
     }
 
     /// The anchor an operation's attempt starts from: the guess, if round
@@ -411,7 +394,7 @@ impl<S: Store> Context<S> {
         Ok(())
     }
 
-    fn anchor_cas_command(&self, anchor: &Anchor, token: CasToken) -> Command {
+    pub(crate) fn anchor_cas_command(&self, anchor: &Anchor, token: CasToken) -> Command {
         Command::Cas {
             key: self.anchor_key.clone(),
             value: format::encode_anchor(anchor),
@@ -421,7 +404,7 @@ impl<S: Store> Context<S> {
 
     /// What an anchor CAS reply means for the deque; remembers a won
     /// anchor as the next guess.
-    fn anchor_cas_outcome(
+    pub(crate) fn anchor_cas_outcome(
         &mut self,
         op: OpKind,
         effect: Effect,
@@ -442,59 +425,6 @@ impl<S: Store> Context<S> {
             }
             Err(source) => Err(no_effect(op, source)),
         }
-    }
-
-    /// Whether a pop may check its node in the round trip of its anchor CAS
-    /// and leave the delete to the handle's next request: `hardened`, and
-    /// only when the node lives on the anchor's server (see
-    /// [`cas_anchor_and_check_popped`](Context::cas_anchor_and_check_popped)).
-    pub(crate) fn checks_popped_in_cas_batch(&self, id: NodeId) -> bool {
-        self.engineered && self.store.colocated(&self.anchor_key, &self.node_key(id))
-    }
-
-    /// A pop's linearizing anchor CAS and, in the same round trip, a `gets`
-    /// of the node it removes; the node's delete waits for the handle's next
-    /// request ([`call_releasing`](Context::call_releasing)), so an
-    /// uncontended pop from a known anchor takes two round trips: load the
-    /// node, then this.
-    ///
-    /// The read does the checked delete's job ([`delete_popped`](Context::delete_popped)):
-    /// if the CAS won and the node is gone, the CAS was a stale token
-    /// accepted by a new life of the server (the restart ABA, FINDINGS.md
-    /// finding 1b), and the value may already have been popped by someone
-    /// else, or the node was lost after this client loaded it: either way
-    /// corruption is reported instead of the value. This holds only on one
-    /// server: a restart wipes the node with the anchor, and the server
-    /// answers in order. On two servers a node popped by another client
-    /// that has not yet sent its delete could survive the anchor's restart,
-    /// so there the caller deletes at once, as before.
-    ///
-    /// Until the delete goes out, the popped node stays readable; clients
-    /// working from a stale anchor may load it, and their CAS from that
-    /// anchor fails as it would have. A handle dropped before its next
-    /// operation leaves that one item to memcached's eviction.
-    pub(crate) async fn cas_anchor_and_check_popped(
-        &mut self,
-        op: OpKind,
-        anchor: &Anchor,
-        token: CasToken,
-        popped: NodeId,
-    ) -> Result<Option<CasToken>, DequeError> {
-        let cas = self.anchor_cas_command(anchor, token);
-        let check = Command::Gets {
-            key: self.node_key(popped),
-        };
-        let replies = self.store.call_batch(vec![cas.clone(), check.clone()]).await;
-        let [cas_reply, check_reply]: [Result<Reply, StoreError>; 2] =
-            replies.try_into().expect("one reply per command");
-        let Some(won) = self.anchor_cas_outcome(op, Effect::Linearizing, anchor, &cas, cas_reply)? else {
-            return Ok(None);
-        };
-        if let Ok(None) = store::gets_outcome(&check, check_reply) {
-            return Err(self.corruption(op, &self.node_key(popped), CorruptionKind::MissingNode(popped)));
-        }
-        self.release = Some(popped);
-        Ok(Some(won))
     }
 
     /// Deletes a popped node after the pop took effect. A failed request

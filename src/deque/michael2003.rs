@@ -12,7 +12,9 @@
 //! The default `hardened` variant runs this same code with its `Context`
 //! switches on (FINDINGS.md and ARCHITECTURE.md say why):
 //! - anchors carry the server lifetime, checked in `read_anchor`, and a pop
-//!   checks the delete of its node (`delete_popped`);
+//!   checks that its node is still there after its CAS (read back in the
+//!   CAS's round trip, or its delete's answer: `cas_anchor_and_check_popped`,
+//!   `delete_popped`);
 //! - an operation starts from the anchor its client last wrote
 //!   (`start_anchor`), a pusher finishes its own push in two pipelined
 //!   batches (`finish_own_push`), and a pop reads its node back in the round
@@ -144,7 +146,7 @@ pub(crate) async fn pop<S: Store>(ctx: &mut Context<S>, op: OpKind, side: Side) 
         let end = side
             .end(&anchor)
             .ok_or_else(|| ctx.broken_link(op, &ctx.anchor_key, "anchor has only one end"))?;
-        let Some((node, _)) = ctx.load_node(op, end).await? else {
+        let Some((node, node_token)) = ctx.load_node(op, end).await? else {
             continue;
         };
         let popped = if anchor.is_single() && ctx.has(Flaw::SinglePopClearsOneEnd) {
@@ -169,7 +171,7 @@ pub(crate) async fn pop<S: Store>(ctx: &mut Context<S>, op: OpKind, side: Side) 
         }
         if ctx.checks_popped_in_cas_batch(end) {
             if ctx
-                .cas_anchor_and_check_popped(op, &popped, token, end)
+                .cas_anchor_and_check_popped(op, &popped, token, end, node_token)
                 .await?
                 .is_some()
             {

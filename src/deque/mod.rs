@@ -13,6 +13,7 @@ mod guess;
 mod increment_queue;
 mod michael2003;
 mod own_node;
+mod popped;
 mod side;
 mod variant;
 

@@ -162,7 +162,7 @@ impl Variant {
     pub fn description(self) -> &'static str {
         match self {
             Variant::Hardened => {
-                "the default: michael2003 plus the server-lifetime stamp, checked deletes, fewer round trips"
+                "the default: michael2003 plus the server-lifetime stamp, checked pops, fewer round trips"
             }
             Variant::Michael2003 => "the 2013 library's algorithm (docs/algorithm.md), the baseline",
             Variant::OneEndSinglePop => "broken: popping the only item clears one end of the anchor",

@@ -276,6 +276,7 @@ fn operation(command: &Command) -> Op {
         Command::Add { key, value } => Set::new(key.as_bytes(), value).add().return_cas().into(),
         Command::Cas { key, value, token } => Set::new(key.as_bytes(), value).compare_cas(token.0).return_cas().into(),
         Command::Delete { key } => Delete::new(key.as_bytes()).into(),
+        Command::DeleteCas { key, token } => Delete::new(key.as_bytes()).compare_cas(token.0).into(),
         Command::Lifetime { .. } => unreachable!("lifetime checks are sent as stats, never batched"),
     }
 }
@@ -294,9 +295,10 @@ fn reply_of(command: &Command, wire: OpResult) -> Result<Reply, String> {
                 value.is_some()
             )),
         },
-        (Command::Delete { .. }, OpResult::Mutation(result)) => match result.status {
+        (Command::Delete { .. } | Command::DeleteCas { .. }, OpResult::Mutation(result)) => match result.status {
             MutationStatus::Applied => Ok(Reply::Deleted),
             MutationStatus::NotFound => Ok(Reply::NotFound),
+            MutationStatus::CasMismatch if matches!(command, Command::DeleteCas { .. }) => Ok(Reply::Exists),
             other => Err(format!("delete answered {other:?}")),
         },
         (Command::Set { .. } | Command::Add { .. } | Command::Cas { .. }, OpResult::Mutation(result)) => {

@@ -78,7 +78,7 @@ impl<S> CountingStore<S> {
             Command::Set { .. } => 1,
             Command::Add { .. } => 2,
             Command::Cas { .. } => 3,
-            Command::Delete { .. } => 4,
+            Command::Delete { .. } | Command::DeleteCas { .. } => 4,
             Command::Lifetime { .. } => 5,
         };
         self.counters[slot].fetch_add(1, Ordering::Relaxed);

@@ -86,6 +86,17 @@ pub enum Command {
         /// The key to remove.
         key: Key,
     },
+    /// Remove an item only if it still has `token` (meta `md <key>
+    /// C<token>`; the ASCII `delete` has no such form). Answers `Deleted`,
+    /// `Exists` (another version is stored) or `NotFound`. For a delete sent
+    /// long after its token was read: if the key was freed and written
+    /// again meanwhile, the new item survives.
+    DeleteCas {
+        /// The key to remove.
+        key: Key,
+        /// The version the delete depends on.
+        token: CasToken,
+    },
     /// Which life of the server that owns `key` is running. A restart
     /// begins a new life, and CAS tokens are unique only within one, so the
     /// hardened deque stamps its anchor with it to recognise an anchor
@@ -118,6 +129,7 @@ impl Command {
             | Command::Add { key, .. }
             | Command::Cas { key, .. }
             | Command::Delete { key }
+            | Command::DeleteCas { key, .. }
             | Command::Lifetime { key, .. } => key,
         }
     }
@@ -129,7 +141,7 @@ impl Command {
             Command::Set { .. } => "set",
             Command::Add { .. } => "add",
             Command::Cas { .. } => "cas",
-            Command::Delete { .. } => "delete",
+            Command::Delete { .. } | Command::DeleteCas { .. } => "delete",
             Command::Lifetime { .. } => "stats",
         }
     }

@@ -61,7 +61,9 @@ impl Probes {
                     self.stored_cas_unacknowledged.insert(request);
                 }
             }
-            Command::Delete { .. } if matches!(reply, Reply::NotFound) => self.deletes_not_found += 1,
+            Command::Delete { .. } | Command::DeleteCas { .. } if matches!(reply, Reply::NotFound) => {
+                self.deletes_not_found += 1
+            }
             Command::Set { .. } | Command::Add { .. } if key.as_bytes() != DEQUE_NAME.as_bytes() => {
                 let first = *self.writers.entry(key.clone()).or_insert(client);
                 if first != client {
