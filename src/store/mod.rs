@@ -18,6 +18,7 @@
 mod counting;
 mod faulty;
 mod memory;
+mod outcome;
 
 use std::future::Future;
 use std::rc::Rc;
@@ -26,6 +27,7 @@ use std::sync::Arc;
 pub use counting::{CommandCounts, CountingStore};
 pub use faulty::{FaultCounts, FaultRates, FaultyStore};
 pub use memory::MemoryStore;
+pub use outcome::{add_outcome, cas_outcome, gets_outcome, lifetime_outcome, replies_for, set_outcome};
 
 use crate::key::Key;
 
@@ -450,79 +452,6 @@ pub trait Store {
     }
 }
 
-/// What a `gets` reply means (for [`Store::gets`] and batches).
-pub fn gets_outcome(command: &Command, reply: Result<Reply, StoreError>) -> Result<Option<Item>, StoreError> {
-    match reply? {
-        Reply::Value(item) => Ok(Some(item)),
-        Reply::Miss => Ok(None),
-        Reply::ServerError(error) => Err(StoreError::refused(command, error)),
-        other => Err(StoreError::unexpected(command, &other)),
-    }
-}
-
-/// What a `set` reply means (for [`Store::set`] and batches).
-pub fn set_outcome(command: &Command, reply: Result<Reply, StoreError>) -> Result<CasToken, StoreError> {
-    match reply? {
-        Reply::Stored { cas } => Ok(cas),
-        Reply::ServerError(error) => Err(StoreError::refused(command, error)),
-        other => Err(StoreError::unexpected(command, &other)),
-    }
-}
-
-/// What an `add` reply means (for [`Store::add`] and batches).
-pub fn add_outcome(command: &Command, reply: Result<Reply, StoreError>) -> Result<AddOutcome, StoreError> {
-    match reply? {
-        Reply::Stored { cas } => Ok(AddOutcome::Stored(cas)),
-        Reply::NotStored => Ok(AddOutcome::NotStored),
-        Reply::ServerError(error) => Err(StoreError::refused(command, error)),
-        other => Err(StoreError::unexpected(command, &other)),
-    }
-}
-
-/// The replies of a batch of `commands`, one per command even when a store
-/// broke [`Store::call_batch`]'s promise and answered fewer: each missing
-/// one is a protocol error (its outcome unknown).
-pub fn replies_for(
-    commands: &[Command],
-    mut replies: Vec<Result<Reply, StoreError>>,
-) -> Vec<Result<Reply, StoreError>> {
-    for command in commands.iter().skip(replies.len()) {
-        replies.push(Err(StoreError::Protocol {
-            command: command.name(),
-            key: command.key().clone(),
-            detail: "the store answered fewer replies than the batch had commands".to_owned(),
-        }));
-    }
-    replies.truncate(commands.len());
-    replies
-}
-
-impl StoreError {
-    /// Whether the server refused a write for size or memory, which also
-    /// removes whatever the key held (memcached unlinks the item, see
-    /// `memcore`): the key's old value is gone, not untouched.
-    pub fn unlinked_the_item(&self) -> bool {
-        matches!(
-            self,
-            StoreError::Server {
-                error: ServerError::TooLarge | ServerError::OutOfMemory,
-                ..
-            }
-        )
-    }
-}
-
-/// What a `cas` reply means (for [`Store::cas`] and batches).
-pub fn cas_outcome(command: &Command, reply: Result<Reply, StoreError>) -> Result<CasOutcome, StoreError> {
-    match reply? {
-        Reply::Stored { cas } => Ok(CasOutcome::Stored(cas)),
-        Reply::Exists => Ok(CasOutcome::Exists),
-        Reply::NotFound => Ok(CasOutcome::NotFound),
-        Reply::ServerError(error) => Err(StoreError::refused(command, error)),
-        other => Err(StoreError::unexpected(command, &other)),
-    }
-}
-
 /// The key under which a server keeps the mark of its life (see
 /// [`Command::Lifetime`]). No deque may be named so.
 pub const LIFE_MARK_KEY: &str = "memcache-collections:life";
@@ -533,15 +462,6 @@ pub async fn lifetime<S: Store + ?Sized>(store: &S, key: &Key, mark: u64) -> Res
     let command = Command::Lifetime { key: key.clone(), mark };
     let reply = store.call(command.clone()).await;
     lifetime_outcome(&command, reply)
-}
-
-/// What a [`Command::Lifetime`] reply means (for [`lifetime`] and batches).
-pub fn lifetime_outcome(command: &Command, reply: Result<Reply, StoreError>) -> Result<Life, StoreError> {
-    match reply? {
-        Reply::Lifetime(life) => Ok(life),
-        Reply::ServerError(error) => Err(StoreError::refused(command, error)),
-        other => Err(StoreError::unexpected(command, &other)),
-    }
 }
 
 /// A pointer to a store is the store: every method forwards.
