@@ -183,7 +183,7 @@ impl ServerCore {
     /// Applies one command and returns exactly what memcached would answer.
     pub fn apply(&mut self, command: &Command) -> Reply {
         match command {
-            Command::Gets { key } => {
+            Command::Gets { key } | Command::Version { key } => {
                 self.touch_clock += 1;
                 let tracked = self.tracks_recency();
                 match self.items.get_mut(key) {
@@ -193,8 +193,12 @@ impl ServerCore {
                             entry.touched = self.touch_clock;
                             self.recency.insert(entry.touched, key.clone());
                         }
+                        let value = match command {
+                            Command::Version { .. } => Vec::new(),
+                            _ => entry.value.clone(),
+                        };
                         Reply::Value(Item {
-                            value: entry.value.clone(),
+                            value,
                             cas: CasToken(entry.cas),
                         })
                     }

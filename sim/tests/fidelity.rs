@@ -79,6 +79,9 @@ impl Ascii {
     fn call(&mut self, command: &Command) -> Reply {
         let mut request = match command {
             Command::Gets { key } => format!("gets {key}\r\n").into_bytes(),
+            // ASCII has no value-less read; the meta one answers `HD c<token>`
+            // or `EN`.
+            Command::Version { key } => format!("mg {key} c\r\n").into_bytes(),
             Command::Set { key, value } => format!("set {key} 0 0 {}\r\n", value.len()).into_bytes(),
             Command::Add { key, value } => format!("add {key} 0 0 {}\r\n", value.len()).into_bytes(),
             Command::Cas { key, value, token } => format!("cas {key} 0 0 {} {}\r\n", value.len(), token.0).into_bytes(),
@@ -106,7 +109,11 @@ impl Ascii {
                     cas: CasToken(cas.parse().unwrap()),
                 })
             }
-            ["END"] => Reply::Miss,
+            ["END"] | ["EN"] => Reply::Miss,
+            ["HD", token] if token.starts_with('c') => Reply::Value(Item {
+                value: Vec::new(),
+                cas: CasToken(token[1..].parse().unwrap()),
+            }),
             ["STORED"] => Reply::Stored { cas: CasToken(0) },
             ["NOT_STORED"] => Reply::NotStored,
             ["EXISTS"] => Reply::Exists,
@@ -226,7 +233,8 @@ fn compare(local: LocalServerConfig, core: CoreConfig, wire: Wire, test: &str) {
             }
         };
         let step = match rng.random_range(0..1000) {
-            0..250 => Step::Call(Command::Gets { key }),
+            0..200 => Step::Call(Command::Gets { key }),
+            200..250 => Step::Call(Command::Version { key }),
             250..450 => Step::Call(Command::Set {
                 key,
                 value: value(&mut rng),

@@ -57,8 +57,8 @@ impl<S: Store> Context<S> {
         self.engineered && self.store.colocated(&self.anchor_key, &self.node_key(id))
     }
 
-    /// A pop's linearizing anchor CAS and, in the same round trip, a `gets`
-    /// of the node it removes; the node's delete waits for the handle's next
+    /// A pop's linearizing anchor CAS and, in the same round trip, a read
+    /// of the node it removes (its token only, `Command::Version`); the node's delete waits for the handle's next
     /// request ([`call_releasing`](Context::call_releasing)), so an
     /// uncontended pop from a known anchor takes two round trips: load the
     /// node, then this.
@@ -97,7 +97,9 @@ impl<S: Store> Context<S> {
         popped_token: CasToken,
     ) -> Result<Option<CasToken>, DequeError> {
         let cas = self.anchor_cas_command(anchor, token);
-        let check = Command::Gets {
+        // Its token, not its bytes: a large value would cross the network a
+        // second time for nothing.
+        let check = Command::Version {
             key: self.node_key(popped),
         };
         let commands = [cas.clone(), check.clone()];

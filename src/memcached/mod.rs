@@ -272,6 +272,7 @@ impl MemcachedStore {
 fn operation(command: &Command) -> Op {
     match command {
         Command::Gets { key } => Get::new(key.as_bytes()).meta(Meta::NONE.cas()).into(),
+        Command::Version { key } => Get::new(key.as_bytes()).meta(Meta::NONE.cas()).without_value().into(),
         Command::Set { key, value } => Set::new(key.as_bytes(), value).return_cas().into(),
         Command::Add { key, value } => Set::new(key.as_bytes(), value).add().return_cas().into(),
         Command::Cas { key, value, token } => Set::new(key.as_bytes(), value).compare_cas(token.0).return_cas().into(),
@@ -284,6 +285,14 @@ fn operation(command: &Command) -> Op {
 /// The reply a meta result stands for, or why it does not fit the command.
 fn reply_of(command: &Command, wire: OpResult) -> Result<Reply, String> {
     match (command, wire) {
+        (Command::Version { .. }, OpResult::Get(got)) => match (got.hit(), got.item.cas) {
+            (true, Some(cas)) => Ok(Reply::Value(Item {
+                value: Vec::new(),
+                cas: CasToken(cas),
+            })),
+            (false, _) => Ok(Reply::Miss),
+            (true, None) => Err("hit without the requested token".to_owned()),
+        },
         (Command::Gets { .. }, OpResult::Get(got)) => match (got.hit(), got.value, got.item.cas) {
             (true, Some(value), Some(cas)) => Ok(Reply::Value(Item {
                 value,

@@ -74,7 +74,7 @@ impl<S> CountingStore<S> {
 impl<S> CountingStore<S> {
     fn count(&self, command: &Command) {
         let slot = match command {
-            Command::Gets { .. } => 0,
+            Command::Gets { .. } | Command::Version { .. } => 0,
             Command::Set { .. } => 1,
             Command::Add { .. } => 2,
             Command::Cas { .. } => 3,

@@ -60,6 +60,14 @@ pub enum Command {
         /// The key to read.
         key: Key,
     },
+    /// Read an item's CAS token without its value (meta `mg <key> c`; the
+    /// ASCII protocol has no such read): whether the item is there, and
+    /// which version, for the price of a reply line. Answers `Value` with
+    /// empty bytes, or `Miss`.
+    Version {
+        /// The key to look up.
+        key: Key,
+    },
     /// Store unconditionally (`set`; meta `ms <key> <len> c`).
     Set {
         /// The key to write.
@@ -127,6 +135,7 @@ impl Command {
     pub fn key(&self) -> &Key {
         match self {
             Command::Gets { key }
+            | Command::Version { key }
             | Command::Set { key, .. }
             | Command::Add { key, .. }
             | Command::Cas { key, .. }
@@ -140,6 +149,7 @@ impl Command {
     pub fn name(&self) -> &'static str {
         match self {
             Command::Gets { .. } => "gets",
+            Command::Version { .. } => "mg",
             Command::Set { .. } => "set",
             Command::Add { .. } => "add",
             Command::Cas { .. } => "cas",
@@ -151,7 +161,10 @@ impl Command {
     /// Whether a lost reply leaves the server state in doubt. Reads are safe
     /// to treat as "never happened"; writes are not.
     pub fn has_side_effect(&self) -> bool {
-        !matches!(self, Command::Gets { .. } | Command::Lifetime { .. })
+        !matches!(
+            self,
+            Command::Gets { .. } | Command::Version { .. } | Command::Lifetime { .. }
+        )
     }
 }
 
