@@ -169,7 +169,7 @@ pub(crate) async fn pop<S: Store>(ctx: &mut Context<S>, op: OpKind, side: Side) 
             // FLAW (delete-before-cas): the node goes before the pop is sure.
             let _ = ctx.delete_popped(op, end).await;
         }
-        if ctx.checks_popped_in_cas_batch(end) {
+        if ctx.checks_popped_in_cas_batch(end, node.value.len()) {
             if ctx
                 .cas_anchor_and_check_popped(op, &popped, token, end, node_token)
                 .await?

@@ -10,6 +10,16 @@ use crate::format::{Anchor, NodeId};
 use crate::key::Key;
 use crate::store::{self, CasToken, Command, Item, Reply, Store, StoreError};
 
+/// The largest value whose pop leaves its delete to the next request.
+/// Measured in interleaved runs of the two pops on one server (`mcsim bench
+/// real --clients 1,8 --value-size-bytes 4096,65536,524288 --mix fifo`,
+/// each binary twice): up to 64 KiB the 2-round-trip pop is as fast or
+/// faster (one client +14 to +30% at 64 KiB, 8 clients level); at 512 KiB
+/// it was slower (one client about -18%, 8 clients about -40%, with more
+/// retries per op), for reasons not yet found, so such pops keep the
+/// checked delete's 3 round trips.
+pub(crate) const POP_DEFERRED_DELETE_VALUE_BYTES_MAX: usize = 64 * 1024;
+
 impl<S: Store> Context<S> {
     /// Sends `command`, followed in the same round trip by the delete of
     /// the node this handle last popped, if that is still to be done and
@@ -50,11 +60,14 @@ impl<S: Store> Context<S> {
     }
 
     /// Whether a pop may check its node in the round trip of its anchor CAS
-    /// and leave the delete to the handle's next request: `hardened`, and
-    /// only when the node lives on the anchor's server (see
-    /// [`cas_anchor_and_check_popped`](Context::cas_anchor_and_check_popped)).
-    pub(crate) fn checks_popped_in_cas_batch(&self, id: NodeId) -> bool {
-        self.engineered && self.store.colocated(&self.anchor_key, &self.node_key(id))
+    /// and leave the delete to the handle's next request: `hardened`, only
+    /// when the node lives on the anchor's server (see
+    /// [`cas_anchor_and_check_popped`](Context::cas_anchor_and_check_popped)),
+    /// and only for a value of at most [`POP_DEFERRED_DELETE_VALUE_BYTES_MAX`].
+    pub(crate) fn checks_popped_in_cas_batch(&self, id: NodeId, value_len_bytes: usize) -> bool {
+        self.engineered
+            && value_len_bytes <= POP_DEFERRED_DELETE_VALUE_BYTES_MAX
+            && self.store.colocated(&self.anchor_key, &self.node_key(id))
     }
 
     /// A pop's linearizing anchor CAS and, in the same round trip, a read
@@ -170,6 +183,19 @@ mod tests {
         block_on(store.set(&b, b"another".to_vec())).unwrap();
         assert_eq!(block_on(deque.pop_back()).unwrap(), Some(b"a".to_vec()));
         assert_eq!(block_on(store.gets(&b)).unwrap().unwrap().value, b"another");
+    }
+
+    /// A value above the bound pops with the checked delete: its node is
+    /// gone when the pop returns.
+    #[test]
+    fn a_large_value_is_deleted_before_its_pop_returns() {
+        let store = MemoryStore::default();
+        let mut deque = block_on(Deque::create(&store, Some("q"), DequeOptions::default())).unwrap();
+        let large = vec![7u8; super::POP_DEFERRED_DELETE_VALUE_BYTES_MAX + 1];
+        block_on(deque.push_back(large.clone())).unwrap();
+        let node = node_key("q", right_end(&store, "q"));
+        assert_eq!(block_on(deque.pop_back()).unwrap(), Some(large));
+        assert!(block_on(store.gets(&node)).unwrap().is_none());
     }
 
     /// A store that loses `victim` right before it applies a CAS of
