@@ -71,10 +71,10 @@ impl<S: Store> Context<S> {
     }
 
     /// A pop's linearizing anchor CAS and, in the same round trip, a read
-    /// of the node it removes (its token only, `Command::Version`); the node's delete waits for the handle's next
-    /// request ([`call_releasing`](Context::call_releasing)), so an
-    /// uncontended pop from a known anchor takes two round trips: load the
-    /// node, then this.
+    /// of the node it removes (its token only, `Command::Version`); the
+    /// node's delete waits for the handle's next request
+    /// ([`call_releasing`](Context::call_releasing)), so an uncontended pop
+    /// from a known anchor takes two round trips: load the node, then this.
     ///
     /// The read does the checked delete's job ([`delete_popped`](Context::delete_popped)):
     /// if the CAS won and the node is gone, the CAS was a stale token
