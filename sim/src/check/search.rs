@@ -18,6 +18,19 @@
 //!   per pair it is not a practical concern.)
 //! - A definite pop that fits now is the only branch taken (with distinct
 //!   values it commutes left past everything a valid order puts before it).
+//!   So is a *flash*: a push whose value its pending pop can take straight
+//!   back out (the pair leaves the contents as they were, and moves to the
+//!   front of any valid order; `candidates.rs`, `flash_push`). Without it, k
+//!   such pairs that may go in any order cost 2^k configurations whenever
+//!   a wrong choice made before them surfaces after them.
+//! - Deadlines are tightened before a phase starts (`tighten.rs`): a push
+//!   that every valid order puts before another takes effect by the
+//!   other's deadline, found through the same pair rule as the table of
+//!   pushes that must wait (below), repeated so that chains of such pairs
+//!   carry through, and through values nobody saw leave, which go before
+//!   a value they would otherwise bury for ever. The window and the
+//!   pruning read deadlines, so a dead end implied through a chain shows
+//!   at once instead of after the choices in between are exhausted.
 //! - A push that would bury a value past the deadline of the pop that must
 //!   take it out (or keep the deque non-empty past the deadline of a pop
 //!   that finds it empty) is pruned: the value stays until its own pop,
@@ -55,6 +68,10 @@
 //!   the fast phase reads a table built once for its runs
 //!   (`prune::must_wait_for`, O(n w) for w pushes that can be pending
 //!   together).
+//! - A push of a value nobody saw leave is named by no operation, so the
+//!   fast phase's lazy choice never asks for it; the most urgent one is
+//!   offered last at each step, where an unknown pop could still take its
+//!   value out before a push at the far end covers it.
 //! - The fast phase keeps at most `FAST_PHASE_WIDTH` alternatives per step
 //!   beyond the ones the urgent operation needs, so its stack stays small
 //!   when thousands of pushes are concurrent, and looks at the 256
@@ -72,17 +89,19 @@
 //!
 //! Cost, measured (`mcsim bench checker --families all`): a linearizable
 //! history whose concurrency is bounded (8 clients) takes about one step
-//! per operation, O(n log n) time in all; 100k operations in 0.2-0.3 s,
-//! a 1M-operation stack or queue 3.5-6 s (run to run on a shared 2-core
-//! machine). With 64 clients at both ends, 1,000
-//! operations decide on 10 seeds of 10 (`mcsim bench checker --clients 64
-//! --ops 1000,10000 --seed S`), 10,000 on 20 of 30 (seeds 1 to 30; 4 of
-//! the first 10 before the must-wait table and the held-back unknown
-//! pops). What is still exponential: such histories whose early wrong
-//! guesses surface late (the other 10 seeds, and 64 clients x 100k
-//! operations): the complete phase runs out of budget (`unknown`). In the complete phase N operations all concurrent cost
-//! O(N^2) (every pending push is a candidate at every step); the fast phase
-//! decides 100k concurrent pushes of unknown outcome in under a second.
+//! per operation, O(n log n) time in all; 100k operations in 0.15-0.3 s,
+//! a 1M-operation stack or queue 2.8-3.8 s (run to run on a shared 2-core
+//! machine). With 64 clients at both ends and 1% unknown outcomes,
+//! 100,000 operations decide in 0.3-0.7 s on seeds 1 to 10, and 10,000
+//! on 79 seeds of 1 to 80 (`mcsim bench checker --clients 64 --ops
+//! 10000,100000 --seed S`; before the flash pairs, the tightened deadlines
+//! and the fallback push: 20 of 30 at 10,000, and seed 1 `unknown` at
+//! 100,000). What is still exponential: a history whose early wrong guess
+//! surfaces late and that no rule above cuts (seed 50 at 10,000): the
+//! complete phase runs out of budget (`unknown`). In the complete phase N
+//! operations all concurrent cost O(N^2) (every pending push is a
+//! candidate at every step); the fast phase decides 100k concurrent pushes
+//! of unknown outcome in about a second.
 
 use std::collections::BTreeSet;
 
@@ -91,6 +110,7 @@ use rustc_hash::FxHashSet;
 mod candidates;
 mod dfs;
 mod prune;
+mod tighten;
 
 use super::hash::{BASE, MODULUS, mul_mod, value_hash, zobrist};
 use super::patterns::{Refutation, refute};
@@ -224,19 +244,21 @@ pub fn search(prepared: &Prepared, steps_max: u64) -> SearchResult {
         };
     }
     let fast_max = (prepared.entries.len() as u64 * FAST_PHASE_STEPS_PER_ENTRY + 10_000).min(steps_max / 6);
-    let likely: Vec<u64> = prepared.entries.iter().map(|e| deadline_of(e, false)).collect();
     let exit_of = exits_by_entry(prepared);
+    let likely = deadlines(prepared, false, &exit_of);
     let must_wait = prune::must_wait_for(&prepared.entries, &likely, &exit_of);
     let mut spent = 0;
     for unknown_pops in [UnknownPops::WhenNeeded, UnknownPops::First, UnknownPops::Last] {
-        let fast = search_phase(prepared, fast_max, false, unknown_pops, &must_wait);
+        let fast = search_phase(prepared, &likely, fast_max, false, unknown_pops, &must_wait);
         spent += fast.steps;
         if matches!(fast.outcome, SearchOutcome::Linearizable(_)) {
             return SearchResult { steps: spent, ..fast };
         }
     }
+    let sound = deadlines(prepared, true, &exit_of);
     let mut complete = search_phase(
         prepared,
+        &sound,
         steps_max - spent.min(steps_max),
         true,
         UnknownPops::First,
@@ -251,7 +273,17 @@ pub fn search(prepared: &Prepared, steps_max: u64) -> SearchResult {
 /// fast phase in front, an unsound cut in the complete phase would hide
 /// behind the witnesses the fast phase finds.
 pub fn search_complete(prepared: &Prepared, steps_max: u64) -> SearchResult {
-    search_phase(prepared, steps_max, true, UnknownPops::First, &[])
+    let sound = deadlines(prepared, true, &exits_by_entry(prepared));
+    search_phase(prepared, &sound, steps_max, true, UnknownPops::First, &[])
+}
+
+/// Per entry, the deadline a phase orders by ([`deadline_of`]), tightened
+/// where another push's deadline implies an earlier one
+/// (`tighten.rs`).
+fn deadlines(prepared: &Prepared, complete: bool, exit_of: &[Option<usize>]) -> Vec<u64> {
+    let mut deadline: Vec<u64> = prepared.entries.iter().map(|e| deadline_of(e, complete)).collect();
+    tighten::tighten_deadlines(&prepared.entries, &mut deadline, exit_of);
+    deadline
 }
 
 /// Per entry: for a push, the pop that returned its value, if any.
@@ -270,6 +302,7 @@ fn exits_by_entry(prepared: &Prepared) -> Vec<Option<usize>> {
 
 fn search_phase<'a>(
     prepared: &'a Prepared,
+    deadline: &[u64],
     steps_max: u64,
     complete: bool,
     unknown_pops: UnknownPops,
@@ -304,11 +337,8 @@ fn search_phase<'a>(
         unknown_pops,
         entries,
         observed: &prepared.observed,
-        deadlines: required
-            .iter()
-            .map(|&i| (deadline_of(&entries[i], complete), i))
-            .collect(),
-        deadline: entries.iter().map(|e| deadline_of(e, complete)).collect(),
+        deadlines: required.iter().map(|&i| (deadline[i], i)).collect(),
+        deadline: deadline.to_vec(),
         required,
         required_position,
         optional,

@@ -67,6 +67,13 @@ impl Search<'_> {
         if let Some(&pop) = pops.iter().min_by_key(|&&e| (self.deadline[e], e)) {
             return vec![pop];
         }
+        // A push whose value its pending pop can take straight back out is
+        // likewise the only branch: the pair leaves the contents as they
+        // were, and moving it ahead of what a valid order puts first changes
+        // nothing those operations see (see `Search::flash_push`).
+        if let Some(push) = self.flash_push(&pushes, deadline) {
+            return vec![push];
+        }
         // In the complete phase, a push that must wait for another pending
         // one is dead now (`prune::must_follow`: either order of their
         // values' stays is impossible with it first). The fast phase applies
@@ -115,11 +122,55 @@ impl Search<'_> {
             choices.extend(rest);
         } else {
             choices.extend(lazy);
+            // No operation names a value nobody saw leave, so the urgent
+            // one never asks for its push; but it must go by its deadline,
+            // and where it lands decides whether an unknown pop can take
+            // it out (before a push at the far end covers it, say). The
+            // most urgent such push is the fallback when the lazy ones fail.
+            let unobserved = pushes
+                .iter()
+                .copied()
+                .filter(|&w| self.exit_of(w).is_none() && !choices.contains(&w))
+                .min_by_key(|&w| (self.deadline[w], w));
+            choices.extend(unobserved);
         }
         if self.unknown_pops == UnknownPops::Last {
             choices.extend(self.optional_candidates(deadline));
         }
         choices
+    }
+
+    /// A pending push (of `pushes`, all invoked by `deadline`) whose value's
+    /// definite pop is pending, invoked by `deadline`, and would find the
+    /// value at its end right after the push: the pair is a *flash*, and
+    /// the earliest-due one is returned.
+    ///
+    /// Why it is the only branch worth trying: take any valid order of the
+    /// pending operations that places the push and its pop later. Moving
+    /// the pair to the front keeps every operation's result: before the
+    /// pair's old place, nothing changes (the pair leaves the contents as
+    /// they were); between its push and its pop, the value sat in the deque
+    /// without being at the end any of those operations took from (only its
+    /// own pop takes it, and a pop finding the deque empty cannot happen
+    /// while it is in), so removing it changes nothing they return. Real
+    /// time holds too: every operation moved behind the pair is pending,
+    /// so it is due no earlier than `deadline`, and both halves of the pair
+    /// were invoked by then. Without this rule, k such pairs that could go
+    /// in any order cost 2^k configurations when a wrong choice made before
+    /// them surfaces only after them (`mcsim bench checker --clients 64`).
+    fn flash_push(&self, pushes: &[usize], deadline: u64) -> Option<usize> {
+        pushes
+            .iter()
+            .copied()
+            .filter_map(|w| {
+                let pop = self.exit_of(w)?;
+                let p = &self.entries[pop];
+                let takes_it_back =
+                    self.state.items.is_empty() || matches!(p.op, DequeOp::PopFront) == push_end(&self.entries[w].op);
+                (!self.linearized[pop] && p.invoke_us <= deadline && takes_it_back).then_some((self.deadline[pop], w))
+            })
+            .min()
+            .map(|(_, w)| w)
     }
 
     /// The pushes to try when the urgent operation `z` is itself a push

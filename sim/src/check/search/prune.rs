@@ -11,14 +11,14 @@ use crate::check::spec::{DequeOp, DequeRet};
 
 /// Pushes looked at after each push, in invocation order, when
 /// [`must_wait_for`] pairs them: the ones that can be pending with it.
-const MUST_WAIT_SCAN: usize = 128;
+pub(super) const MUST_WAIT_SCAN: usize = 128;
 
 /// Whether push `w` must follow push `x` (each with the pop of its value):
 /// if `w` went first, `x`'s value would either be pushed while `w`'s is in,
 /// and the two could not leave by their pops (`patterns`' rule 3), or be
 /// pushed after `w`'s left, which its push's or its pop's deadline forbids
 /// (either is before the pop of `w`'s value is invoked).
-fn must_follow(entries: &[Entry], deadline: &[u64], w: (usize, usize), x: (usize, usize)) -> bool {
+pub(super) fn must_follow(entries: &[Entry], deadline: &[u64], w: (usize, usize), x: (usize, usize)) -> bool {
     let w_gone_from = entries[w.1].invoke_us;
     (deadline[x.0] < w_gone_from || deadline[x.1] < w_gone_from) && pair_conflicts(entries, w, x)
 }
