@@ -416,9 +416,10 @@ fn simulated_losses_of_every_kind_are_detected() {
     }
 }
 
-/// Two histories cut down (by removing whole values) from generated
+/// Four histories cut down (by removing whole values) from generated
 /// 64-client histories that ended `unknown`, each now decided in a few
-/// dozen steps (`mcsim check FILE --json` prints them):
+/// dozen steps (`mcsim check FILE --json` prints them), and by the complete
+/// phase alone too (which the fast phase would otherwise hide):
 /// - `checker-flash-pairs`: 15 values pushed and popped at one end. With
 ///   neither rule below, 164,994 steps; with either, at most 34.
 /// - `checker-chained-deadlines`: 18 values at both ends, where one push's
@@ -434,7 +435,8 @@ fn simulated_losses_of_every_kind_are_detected() {
 ///   before a push at the front covers it, then 17 values at both ends.
 ///   The fast phase never offered that push, so it failed at once and left
 ///   the cluster to the complete phase: 352,725 steps. With the push
-///   offered as a fallback (`search/candidates.rs`), 40.
+///   offered as a fallback (`search/candidates.rs`), 40. The complete phase
+///   alone still takes 352,719 steps: the fallback is the fast phase's.
 ///
 /// The rules: a push whose pop can take its value straight back out goes
 /// first as the only branch (`search/candidates.rs`, `flash_push`), and a
@@ -453,6 +455,12 @@ fn histories_that_once_cost_a_search_are_decided_at_once() {
         let history: History = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let report = check(&history, CheckOptions::default());
         assert_eq!(report.verdict, Verdict::Linearizable, "{name}: {}", report.reason);
+        let complete = search_complete(&prepare(&history, |_, _| true, &PrepareOptions::default()), 1_000_000);
+        assert!(
+            matches!(complete.outcome, SearchOutcome::Linearizable(_)),
+            "{name}: the complete phase alone: {:?}",
+            complete.outcome
+        );
         assert!(
             report.steps <= steps_max,
             "{name}: {} steps, more than {steps_max}; rerun: mcsim check {} --json",

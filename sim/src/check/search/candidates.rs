@@ -9,7 +9,8 @@ const FAST_PHASE_SCAN: usize = 16 * FAST_PHASE_WIDTH;
 
 impl Search<'_> {
     /// Pending entries that may take effect next, in the order to try them:
-    /// a definite pop that fits (alone), else unknown pops that could remove
+    /// a definite pop that fits (alone), else a flash push (alone, see
+    /// [`Search::flash_push`]), else unknown pops that could remove
     /// an unobserved value, then pushes, lazily: committing a push nobody needs
     /// yet is the mistake that surfaces latest (when its value finally comes
     /// out), so only the pushes the most urgent operation `z` needs are
