@@ -72,7 +72,7 @@ impl Search<'_> {
         // likewise the only branch: the pair leaves the contents as they
         // were, and moving it ahead of what a valid order puts first changes
         // nothing those operations see (see `Search::flash_push`).
-        if let Some(push) = self.flash_push(&pushes, deadline) {
+        if let Some(push) = self.flash_push(deadline) {
             return vec![push];
         }
         // In the complete phase, a push that must wait for another pending
@@ -141,10 +141,12 @@ impl Search<'_> {
         choices
     }
 
-    /// A pending push (of `pushes`, all invoked by `deadline`) whose value's
-    /// definite pop is pending, invoked by `deadline`, and would find the
-    /// value at its end right after the push: the pair is a *flash*, and
-    /// the earliest-due one is returned.
+    /// A pending push invoked by `deadline` whose value's definite pop is
+    /// pending, invoked by `deadline`, and would find the value at its end
+    /// right after the push: the pair is a *flash*, and the one whose pop
+    /// is due first is returned. Found from the pending pops in the window
+    /// (few), not the pending pushes (a hundred thousand when their outcomes
+    /// are unknown).
     ///
     /// Why it is the only branch worth trying: take any valid order of the
     /// pending operations that places the push and its pop later. Moving
@@ -159,16 +161,20 @@ impl Search<'_> {
     /// were invoked by then. Without this rule, k such pairs that could go
     /// in any order cost 2^k configurations when a wrong choice made before
     /// them surfaces only after them (`mcsim bench checker --clients 64`).
-    fn flash_push(&self, pushes: &[usize], deadline: u64) -> Option<usize> {
-        pushes
+    fn flash_push(&self, deadline: u64) -> Option<usize> {
+        self.pending[0]
             .iter()
-            .copied()
-            .filter_map(|w| {
-                let pop = self.exit_of(w)?;
+            .map(|&position| self.required[position])
+            .take_while(|&pop| self.entries[pop].invoke_us <= deadline)
+            .filter_map(|pop| {
                 let p = &self.entries[pop];
+                let Some(DequeRet::Value(v)) = p.ret else {
+                    return None;
+                };
+                let w = self.push_of[v as usize].filter(|&w| !self.linearized[w])?;
                 let takes_it_back =
                     self.state.items.is_empty() || matches!(p.op, DequeOp::PopFront) == push_end(&self.entries[w].op);
-                (!self.linearized[pop] && p.invoke_us <= deadline && takes_it_back).then_some((self.deadline[pop], w))
+                (self.entries[w].invoke_us <= deadline && takes_it_back).then_some((self.deadline[pop], w))
             })
             .min()
             .map(|(_, w)| w)
