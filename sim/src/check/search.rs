@@ -81,7 +81,9 @@
 //!   with its own guess of when an unknown pop removes a value nobody
 //!   observed: only when the value must go before something pending can
 //!   happen, whenever it reaches an end, or after the pushes
-//!   ([`UnknownPops`]). A wrong early guess costs a run its budget, not the
+//!   ([`UnknownPops`]); of the unknown pops at the two ends, the one due
+//!   first is tried first (a lone value is at both ends, and the other may
+//!   be needed later). A wrong early guess costs a run its budget, not the
 //!   check's.
 //! - A step budget bounds the search; running out is the verdict *unknown*.
 //! - Before any of this, `patterns::refute` looks for violations that need
@@ -92,12 +94,13 @@
 //! per operation, O(n log n) time in all; 100k operations in 0.15-0.3 s,
 //! a 1M-operation stack or queue 2.8-3.8 s (run to run on a shared 2-core
 //! machine). With 64 clients at both ends and 1% unknown outcomes,
-//! 100,000 operations decide in 0.3-0.7 s on seeds 1 to 10, and 10,000
-//! on 79 seeds of 1 to 80 (`mcsim bench checker --clients 64 --ops
-//! 10000,100000 --seed S`; before the flash pairs, the tightened deadlines
-//! and the fallback push: 20 of 30 at 10,000, and seed 1 `unknown` at
-//! 100,000). What is still exponential: a history whose early wrong guess
-//! surfaces late and that no rule above cuts (seed 50 at 10,000): the
+//! 100,000 operations decide in 0.3-0.45 s on seeds 1 to 10, and 10,000
+//! on 194 seeds of 1 to 200 (`mcsim bench checker --clients 64 --ops
+//! 10000,100000 --seed S`; before the flash pairs, the tightened
+//! deadlines, the fallback push and the unknown pop due first: 20 of 30
+//! at 10,000, and seed 1 `unknown` at 100,000). What is still
+//! exponential: a history whose early wrong guess surfaces late and that
+//! no rule above cuts (seeds 93, 122, 125, 128, 180, 186 at 10,000): the
 //! complete phase runs out of budget (`unknown`). In the complete phase N
 //! operations all concurrent cost O(N^2) (every pending push is a
 //! candidate at every step); the fast phase decides 100k concurrent pushes

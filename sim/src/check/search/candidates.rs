@@ -218,25 +218,30 @@ impl Search<'_> {
     /// one per end. Every such pop invoked before the deadline can take effect
     /// at any later time, so they are interchangeable and trying one is
     /// enough; they go early, as removing an unobserved value only unblocks.
+    /// The one due first goes first: spending a pop that could still act
+    /// later, when one about to expire would do (a lone value is at both
+    /// ends), starves a value that must be removed later.
     fn optional_candidates(&self, deadline: u64) -> Vec<usize> {
+        let in_window = |&&(_, e): &&(u64, usize)| self.entries[e].invoke_us <= deadline;
+        // A value in the deque leaves by this end, a value pushed here in
+        // the window leaves by the far end (it would have to pass), or a pop
+        // that must find the deque empty is in the window.
+        let needed = |index: usize| {
+            !self.present_exits[index].is_empty()
+                || self.unpushed_crossing_push[1 - index]
+                    .iter()
+                    .take(8)
+                    .any(|k| in_window(&k))
+                || self.pending_empty.iter().take(8).any(|k| in_window(&k))
+        };
+        let lone = self.state.items.len() == 1;
         let mut chosen = Vec::new();
         for (end, index) in [(DequeOp::PopFront, 1), (DequeOp::PopBack, 0)] {
             if !matches!(self.state.peek(&end), DequeRet::Value(v) if !self.observed[v as usize]) {
                 continue;
             }
-            // A value in the deque leaves by this end, a value pushed here
-            // in the window leaves by the far end (it would have to pass),
-            // or a pop that must find the deque empty is in the window.
-            let in_window = |&&(_, e): &&(u64, usize)| self.entries[e].invoke_us <= deadline;
-            let needed = || {
-                !self.present_exits[index].is_empty()
-                    || self.unpushed_crossing_push[1 - index]
-                        .iter()
-                        .take(8)
-                        .any(|k| in_window(&k))
-                    || self.pending_empty.iter().take(8).any(|k| in_window(&k))
-            };
-            if self.unknown_pops == UnknownPops::WhenNeeded && !needed() {
+            let wanted = needed(index) || (lone && needed(1 - index));
+            if self.unknown_pops == UnknownPops::WhenNeeded && !wanted {
                 continue;
             }
             let first = self.optional[index]
@@ -245,6 +250,7 @@ impl Search<'_> {
                 .map(|&(_, e)| e);
             chosen.extend(first);
         }
+        chosen.sort_by_key(|&e| (self.deadline[e], e));
         chosen
     }
 }
