@@ -11,7 +11,8 @@
 //! 4. The linearizability search runs on the whole history (drain included),
 //!    after the sound rules of [`patterns`] (a pop before its push, a value
 //!    certainly present at an `empty`, two values leaving in an order their
-//!    positions forbid), which decide most violations without searching.
+//!    positions forbid, a value buried for ever under one nobody took out),
+//!    which decide most violations without searching.
 //!    An acknowledged value nobody ever popped is forgiven only when a
 //!    reported loss explains it ([`forgive`]: the loss held its node, or
 //!    the anchor after its push was invoked); any other value must be

@@ -35,7 +35,15 @@
 //!    bounded by a budget of pair visits; a budget spent without a finding
 //!    only means the search decides.
 //!
-//! Rules 1 and 2 are O(n log n); every rule is sound (it never refutes a
+//! 4. **Buried for ever**: a value nobody returns, certainly pushed at an
+//!    end while a value `w` pushed there earlier was in, lies between `w`
+//!    and that end until an unknown pop at that end takes it (a pop at the
+//!    far end would need `w` gone first). If `w` is returned by a pop at
+//!    that end and no unknown pop there was invoked before that pop's
+//!    return, `w` could not have been reached. (Histories without a drain,
+//!    where rule 2 has no final `empty` to count at.)
+//!
+//! Rules 1, 2 and 4 are O(n log n); every rule is sound (it never refutes a
 //! linearizable history: the property test against brute force checks it),
 //! none is complete: what they miss, the search decides.
 
@@ -63,6 +71,84 @@ pub fn refute(prepared: &Prepared) -> Option<Refutation> {
     pop_before_push(prepared, &push_of)
         .or_else(|| present_at_empty(prepared, &push_of, &exit_of))
         .or_else(|| order_at_the_ends(prepared, &push_of, &exit_of, PAIR_VISITS_MAX))
+        .or_else(|| buried_for_ever(prepared, &push_of, &exit_of))
+}
+
+/// Rule 4: per end, one sweep over the unobserved pushes by invocation,
+/// adding by push deadline the values pushed and popped at that end whose
+/// pop returned before any unknown pop there was invoked, and keeping the
+/// one whose pop was invoked latest.
+fn buried_for_ever(prepared: &Prepared, push_of: &[Option<usize>], exit_of: &[Option<usize>]) -> Option<Refutation> {
+    let entries = &prepared.entries;
+    let at_front = |op: &DequeOp| matches!(op, DequeOp::PushFront(_) | DequeOp::PopFront);
+    let end_name = |front: bool| if front { "front" } else { "back" };
+    for front in [true, false] {
+        let first_unknown_pop = entries
+            .iter()
+            .filter(|e| !e.required && !matches!(e.op, DequeOp::PushFront(_) | DequeOp::PushBack(_)))
+            .filter(|e| at_front(&e.op) == front)
+            .map(|e| e.invoke_us)
+            .min()
+            .unwrap_or(u64::MAX);
+        let mut unobserved = Vec::new();
+        let mut buried = Vec::new();
+        for (v, push) in push_of.iter().enumerate() {
+            let Some(push) = *push else { continue };
+            if at_front(&entries[push].op) != front || !entries[push].required {
+                continue;
+            }
+            match exit_of[v] {
+                None => unobserved.push(push),
+                Some(pop) if at_front(&entries[pop].op) == front && entries[pop].deadline_us < first_unknown_pop => {
+                    buried.push((push, pop))
+                }
+                Some(_) => {}
+            }
+        }
+        unobserved.sort_by_key(|&x| entries[x].invoke_us);
+        buried.sort_by_key(|&(w, _)| entries[w].deadline_us);
+        let mut added = 0;
+        let mut latest: Option<(usize, usize)> = None;
+        for &x in &unobserved {
+            while added < buried.len() && entries[buried[added].0].deadline_us < entries[x].invoke_us {
+                let (w, pop) = buried[added];
+                if latest.is_none_or(|(_, p)| entries[pop].invoke_us > entries[p].invoke_us) {
+                    latest = Some((w, pop));
+                }
+                added += 1;
+            }
+            if let Some((w, pop)) = latest
+                && entries[pop].invoke_us > entries[x].deadline_us
+            {
+                let value = |push: usize| match entries[push].op {
+                    DequeOp::PushFront(v) | DequeOp::PushBack(v) => &prepared.values[v as usize],
+                    _ => unreachable!("pushes only"),
+                };
+                return Some(Refutation {
+                    reason: format!(
+                        "op {} pushed {:?} at the {end} by {} us, while {:?} (op {}, pushed by {} us) was in, and \
+                         nothing returned {:?}; yet op {}, invoked at {} us, popped {:?} from the {end}, which needed \
+                         {:?} gone, and no unknown pop at the {end} was invoked before op {} returned",
+                        index(entries, x),
+                        value(x),
+                        entries[x].deadline_us,
+                        value(w),
+                        index(entries, w),
+                        entries[w].deadline_us,
+                        value(x),
+                        index(entries, pop),
+                        entries[pop].invoke_us,
+                        value(w),
+                        value(x),
+                        index(entries, pop),
+                        end = end_name(front),
+                    ),
+                    ops: vec![index(entries, w), index(entries, x), index(entries, pop)],
+                });
+            }
+        }
+    }
+    None
 }
 
 fn index(entries: &[Entry], entry: usize) -> usize {
@@ -372,6 +458,29 @@ mod tests {
             ..History::default()
         };
         refute(&prepare(&history, |_, _| true, &PrepareOptions::default()))
+    }
+
+    #[test]
+    fn a_value_buried_by_one_nobody_took_out_is_refuted_unless_an_unknown_pop_could() {
+        let history = |extra: Vec<HistoryOp>, b_invoked_us: u64| {
+            let mut ops = vec![
+                op(0, OpName::PushBack, Some("a"), (0, 10), OpResult::Ok),
+                op(1, OpName::PushBack, Some("b"), (b_invoked_us, 30), OpResult::Ok),
+                op(2, OpName::PopBack, None, (40, 50), popped("a")),
+            ];
+            ops.extend(extra);
+            ops
+        };
+        let found = refuted(history(Vec::new(), 20)).unwrap();
+        assert_eq!(found.ops, vec![0, 1, 2], "{}", found.reason);
+        assert!(found.reason.contains("\"b\""), "{}", found.reason);
+        // An unknown pop at the back, invoked before the pop returned,
+        // could have taken "b"; one at the front could not.
+        let unknown = |name, at: u64| op(3, name, None, (at, at + 100), OpResult::Unknown);
+        assert!(refuted(history(vec![unknown(OpName::PopBack, 45)], 20)).is_none());
+        assert!(refuted(history(vec![unknown(OpName::PopFront, 0)], 20)).is_some());
+        // "b" may have gone in first, under "a".
+        assert!(refuted(history(Vec::new(), 5)).is_none());
     }
 
     #[test]
