@@ -80,13 +80,11 @@ pub fn refute(prepared: &Prepared) -> Option<Refutation> {
 /// one whose pop was invoked latest.
 fn buried_for_ever(prepared: &Prepared, push_of: &[Option<usize>], exit_of: &[Option<usize>]) -> Option<Refutation> {
     let entries = &prepared.entries;
-    let at_front = |op: &DequeOp| matches!(op, DequeOp::PushFront(_) | DequeOp::PopFront);
     let end_name = |front: bool| if front { "front" } else { "back" };
     for front in [true, false] {
         let first_unknown_pop = entries
             .iter()
-            .filter(|e| !e.required && !matches!(e.op, DequeOp::PushFront(_) | DequeOp::PushBack(_)))
-            .filter(|e| at_front(&e.op) == front)
+            .filter(|e| !e.required && !e.op.is_push() && e.op.at_front() == front)
             .map(|e| e.invoke_us)
             .min()
             .unwrap_or(u64::MAX);
@@ -94,12 +92,12 @@ fn buried_for_ever(prepared: &Prepared, push_of: &[Option<usize>], exit_of: &[Op
         let mut buried = Vec::new();
         for (v, push) in push_of.iter().enumerate() {
             let Some(push) = *push else { continue };
-            if at_front(&entries[push].op) != front || !entries[push].required {
+            if entries[push].op.at_front() != front || !entries[push].required {
                 continue;
             }
             match exit_of[v] {
                 None => unobserved.push(push),
-                Some(pop) if at_front(&entries[pop].op) == front && entries[pop].deadline_us < first_unknown_pop => {
+                Some(pop) if entries[pop].op.at_front() == front && entries[pop].deadline_us < first_unknown_pop => {
                     buried.push((push, pop))
                 }
                 Some(_) => {}

@@ -525,7 +525,7 @@ enum UnknownPops {
 
 /// Which end a push adds at (true: the front).
 fn push_end(op: &DequeOp) -> bool {
-    matches!(op, DequeOp::PushFront(_))
+    op.is_push() && op.at_front()
 }
 
 /// The deadline a phase orders by: the fast phase assumes unknown outcomes

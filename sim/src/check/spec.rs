@@ -18,6 +18,20 @@ pub enum DequeOp {
     PopBack,
 }
 
+impl DequeOp {
+    /// Whether it acts at the front: the end a value enters by or leaves
+    /// by, which decides what it can block (the search's rules and
+    /// `patterns` compare ends constantly).
+    pub fn at_front(&self) -> bool {
+        matches!(self, DequeOp::PushFront(_) | DequeOp::PopFront)
+    }
+
+    /// Whether it pushes (a pop otherwise).
+    pub fn is_push(&self) -> bool {
+        matches!(self, DequeOp::PushFront(_) | DequeOp::PushBack(_))
+    }
+}
+
 /// What a deque operation returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DequeRet {

@@ -14,7 +14,6 @@
 
 use super::prune::{MUST_WAIT_SCAN, must_follow};
 use crate::check::prepare::Entry;
-use crate::check::spec::DequeOp;
 
 /// Passes over the pairs at most.
 const TIGHTEN_PASSES: usize = 8;
@@ -69,12 +68,12 @@ struct Unobserved {
 impl Unobserved {
     fn new(entries: &[Entry], deadline: &[u64], exit_of: &[Option<usize>]) -> Self {
         let pushes = (0..entries.len())
-            .filter(|&i| is_push(&entries[i].op) && exit_of[i].is_none())
+            .filter(|&i| entries[i].op.is_push() && exit_of[i].is_none())
             .collect();
         let mut rescuers = [Vec::new(), Vec::new()];
         for (i, e) in entries.iter().enumerate() {
-            if !e.required && !is_push(&e.op) {
-                rescuers[usize::from(at_front(&e.op))].push((e.invoke_us, deadline[i]));
+            if !e.required && !e.op.is_push() {
+                rescuers[usize::from(e.op.at_front())].push((e.invoke_us, deadline[i]));
             }
         }
         for list in &mut rescuers {
@@ -109,8 +108,8 @@ impl Unobserved {
             .enumerate()
             .filter_map(|(w, pop)| pop.map(|pop| (w, pop)))
         {
-            let end = at_front(&entries[w].op);
-            if at_front(&entries[pop].op) == end {
+            let end = entries[w].op.at_front();
+            if entries[pop].op.at_front() == end {
                 lifo[usize::from(end)].push((deadline[w], w, pop));
             }
         }
@@ -119,7 +118,7 @@ impl Unobserved {
         }
         let mut changed = false;
         for &x in &self.pushes {
-            let end = at_front(&entries[x].op);
+            let end = entries[x].op.at_front();
             let (x_invoke, x_deadline) = (entries[x].invoke_us, deadline[x]);
             let list = &lifo[usize::from(end)];
             let from = list.partition_point(|&(d, _, _)| d < x_invoke);
@@ -158,18 +157,10 @@ fn unobserved_first(
     entries[w_pop].invoke_us > deadline[x] && !rescuable(deadline[w_pop])
 }
 
-fn is_push(op: &DequeOp) -> bool {
-    matches!(op, DequeOp::PushFront(_) | DequeOp::PushBack(_))
-}
-
-fn at_front(op: &DequeOp) -> bool {
-    matches!(op, DequeOp::PushFront(_) | DequeOp::PopFront)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::spec::DequeRet;
+    use crate::check::spec::{DequeOp, DequeRet};
 
     fn entry(op: DequeOp, ret: Option<DequeRet>, invoke_us: u64, deadline_us: u64) -> Entry {
         Entry {
