@@ -458,23 +458,35 @@ fn histories_that_once_cost_a_search_are_decided_at_once() {
         ("checker-unobserved-fallback", 100),
         ("checker-unknown-pop-due-first", 100),
     ] {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/data/{name}.history.json"));
-        let history: History = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let (history, rerun) = pinned(name);
         let report = check(&history, CheckOptions::default());
-        assert_eq!(report.verdict, Verdict::Linearizable, "{name}: {}", report.reason);
+        assert_eq!(
+            report.verdict,
+            Verdict::Linearizable,
+            "{name}: {}; rerun: {rerun}",
+            report.reason
+        );
         let complete = search_complete(&prepare(&history, |_, _| true, &PrepareOptions::default()), 1_000_000);
         assert!(
             matches!(complete.outcome, SearchOutcome::Linearizable(_)),
-            "{name}: the complete phase alone: {:?}",
+            "{name}: the complete phase alone: {:?}; rerun: cargo test -p memcache-sim --test checker \
+             histories_that_once_cost_a_search_are_decided_at_once",
             complete.outcome
         );
         assert!(
             report.steps <= steps_max,
-            "{name}: {} steps, more than {steps_max}; rerun: mcsim check {} --json",
-            report.steps,
-            path.display()
+            "{name}: {} steps, more than {steps_max}; rerun: {rerun}",
+            report.steps
         );
     }
+}
+
+/// A history pinned under `tests/data/NAME.history.json`, and the command
+/// that checks it again.
+fn pinned(name: &str) -> (History, String) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/data/{name}.history.json"));
+    let history = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    (history, format!("mcsim check {} --json", path.display()))
 }
 
 /// A history without a drain, cut down from a generated one that was cut at
@@ -484,20 +496,27 @@ fn histories_that_once_cost_a_search_are_decided_at_once() {
 /// rule 4); before that rule, the search took 372,067 steps.
 #[test]
 fn a_value_buried_for_ever_is_refuted_without_a_search() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/checker-buried-for-ever.history.json");
-    let history: History = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let (history, rerun) = pinned("checker-buried-for-ever");
     let report = check(&history, CheckOptions::default());
-    assert_eq!(report.verdict, Verdict::NotLinearizable, "{}", report.reason);
     assert_eq!(
-        report.steps,
-        0,
-        "{}; rerun: mcsim check {}",
-        report.reason,
-        path.display()
+        report.verdict,
+        Verdict::NotLinearizable,
+        "{}; rerun: {rerun}",
+        report.reason
     );
+    assert_eq!(report.steps, 0, "{}; rerun: {rerun}", report.reason);
     let explanation = report.explanation.expect("a violation is explained");
-    assert!(explanation.text.contains("\"9.9133\""), "{}", explanation.text);
-    assert_eq!(explanation.minimal, vec![26, 27, 28], "{}", explanation.text);
+    assert!(
+        explanation.text.contains("\"9.9133\""),
+        "{}; rerun: {rerun}",
+        explanation.text
+    );
+    assert_eq!(
+        explanation.minimal,
+        vec![26, 27, 28],
+        "{}; rerun: {rerun}",
+        explanation.text
+    );
 }
 
 /// 64 clients at both ends with 1% unknown outcomes: the search decides

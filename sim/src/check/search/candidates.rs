@@ -172,8 +172,7 @@ impl Search<'_> {
                     return None;
                 };
                 let w = self.push_of[v as usize].filter(|&w| !self.linearized[w])?;
-                let takes_it_back =
-                    self.state.items.is_empty() || matches!(p.op, DequeOp::PopFront) == push_end(&self.entries[w].op);
+                let takes_it_back = self.state.items.is_empty() || p.op.at_front() == self.entries[w].op.at_front();
                 (self.entries[w].invoke_us <= deadline && takes_it_back).then_some((self.deadline[pop], w))
             })
             .min()
