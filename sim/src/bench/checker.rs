@@ -107,7 +107,7 @@ pub struct CheckerBenchPoint {
     pub check_s: f64,
     /// Search steps.
     pub steps: u64,
-    /// Configurations memoised.
+    /// Dead configurations memoised (0: the search never backtracked).
     pub configurations: usize,
     /// Peak resident memory of the process after this check.
     pub peak_rss_bytes: Option<u64>,

@@ -76,7 +76,8 @@ pub struct CheckReport {
     pub failure: Option<FailurePoint>,
     /// Search steps taken.
     pub steps: u64,
-    /// Configurations memoised.
+    /// Dead configurations memoised (every continuation tried); 0 when
+    /// the search never backtracked.
     pub configurations: usize,
 }
 

@@ -2,7 +2,8 @@
 //! how each pushed value leaves the deque. Ordering changes the search's
 //! speed only, never its verdict (see `search.rs`).
 
-use std::collections::BTreeSet;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 use super::prepare::Entry;
 use super::spec::{DequeOp, DequeRet};
@@ -49,11 +50,21 @@ pub(super) type PushRank = (u8, u64, u64);
 /// linear extension of both real-time orders (Kahn's algorithm, earliest exit
 /// first among the ready ones).
 pub(super) fn push_ranks(entries: &[Entry]) -> Vec<PushRank> {
-    let mut exits: rustc_hash::FxHashMap<u32, (bool, u64, u64)> = rustc_hash::FxHashMap::default();
+    let values = entries
+        .iter()
+        .filter_map(|e| match e.op {
+            DequeOp::PushFront(v) | DequeOp::PushBack(v) => Some(v as usize + 1),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    let mut exits: Vec<Option<(bool, u64, u64)>> = vec![None; values];
     for e in entries {
-        if let Some(DequeRet::Value(v)) = e.ret {
+        if let Some(DequeRet::Value(v)) = e.ret
+            && let Some(exit) = exits.get_mut(v as usize)
+        {
             let from_front = matches!(e.op, DequeOp::PopFront);
-            exits.insert(v, (from_front, e.invoke_us, e.deadline_us));
+            *exit = Some((from_front, e.invoke_us, e.deadline_us));
         }
     }
     let mut ranks = vec![(0, 0, 0); entries.len()];
@@ -64,9 +75,9 @@ pub(super) fn push_ranks(entries: &[Entry]) -> Vec<PushRank> {
             DequeOp::PushBack(v) => (v, false),
             _ => continue,
         };
-        ranks[i] = match exits.get(&value) {
-            Some(&(from_front, _, at)) if from_front == at_front => (1, u64::MAX - at, i as u64),
-            Some(&(_, exit_invoke, exit_return)) => {
+        ranks[i] = match exits[value as usize] {
+            Some((from_front, _, at)) if from_front == at_front => (1, u64::MAX - at, i as u64),
+            Some((_, exit_invoke, exit_return)) => {
                 fifo[usize::from(at_front)].push(Interval2 {
                     entry: i,
                     push: (e.invoke_us, e.deadline_us),
@@ -116,40 +127,56 @@ struct Interval2 {
 /// left; both thresholds only grow as items go, so an item that became
 /// free stays free, and each item is looked at a bounded number of times.
 fn linear_extension(items: Vec<Interval2>) -> Vec<Interval2> {
-    let mut by_push_deadline: BTreeSet<(u64, usize)> = BTreeSet::new();
-    let mut by_pop_deadline: BTreeSet<(u64, usize)> = BTreeSet::new();
-    for (k, item) in items.iter().enumerate() {
-        by_push_deadline.insert((item.push.1, k));
-        by_pop_deadline.insert((item.pop.1, k));
-    }
-    let mut by_push_invoke: Vec<usize> = (0..items.len()).collect();
-    by_push_invoke.sort_by_key(|&k| (items[k].push.0, k));
-    let mut by_pop_invoke: Vec<usize> = (0..items.len()).collect();
-    by_pop_invoke.sort_by_key(|&k| (items[k].pop.0, k));
+    let n = items.len();
+    // The earliest deadline among the items left: a cursor over the items
+    // sorted by deadline, skipping the ones gone (deadlines never return).
+    let sorted_by = |key: fn(&Interval2) -> (u64, usize), items: &[Interval2]| {
+        let mut order: Vec<usize> = (0..items.len()).collect();
+        order.sort_unstable_by_key(|&k| key(&items[k]));
+        order
+    };
+    let by_push_deadline = sorted_by(|i| (i.push.1, i.entry), &items);
+    let by_pop_deadline = sorted_by(|i| (i.pop.1, i.entry), &items);
+    let by_push_invoke = sorted_by(|i| (i.push.0, i.entry), &items);
+    let by_pop_invoke = sorted_by(|i| (i.pop.0, i.entry), &items);
+    let mut gone = vec![false; n];
+    let (mut push_deadline_cursor, mut pop_deadline_cursor) = (0, 0);
     // Per item: how many of the two conditions hold (2: free to go).
-    let mut conditions = vec![0u8; items.len()];
+    let mut conditions = vec![0u8; n];
     let (mut push_cursor, mut pop_cursor) = (0, 0);
-    let mut free: BTreeSet<(u64, usize)> = BTreeSet::new();
-    let mut order = Vec::with_capacity(items.len());
-    while let (Some(&(push_min, _)), Some(&(pop_min, first))) = (by_push_deadline.first(), by_pop_deadline.first()) {
-        let admit = |k: usize, conditions: &mut [u8], free: &mut BTreeSet<(u64, usize)>| {
+    // Free items by pop deadline; an item that went another way stays in
+    // the heap and is skipped when it comes up.
+    let mut free: BinaryHeap<Reverse<(u64, usize, usize)>> = BinaryHeap::new();
+    let mut order = Vec::with_capacity(n);
+    while order.len() < n {
+        while gone[by_push_deadline[push_deadline_cursor]] {
+            push_deadline_cursor += 1;
+        }
+        while gone[by_pop_deadline[pop_deadline_cursor]] {
+            pop_deadline_cursor += 1;
+        }
+        let push_min = items[by_push_deadline[push_deadline_cursor]].push.1;
+        let first = by_pop_deadline[pop_deadline_cursor];
+        let pop_min = items[first].pop.1;
+        let mut admit = |k: usize| {
             conditions[k] += 1;
-            if conditions[k] == 2 && by_pop_deadline.contains(&(items[k].pop.1, k)) {
-                free.insert((items[k].pop.1, k));
+            if conditions[k] == 2 && !gone[k] {
+                free.push(Reverse((items[k].pop.1, items[k].entry, k)));
             }
         };
-        while push_cursor < items.len() && items[by_push_invoke[push_cursor]].push.0 <= push_min {
-            admit(by_push_invoke[push_cursor], &mut conditions, &mut free);
+        while push_cursor < n && items[by_push_invoke[push_cursor]].push.0 <= push_min {
+            admit(by_push_invoke[push_cursor]);
             push_cursor += 1;
         }
-        while pop_cursor < items.len() && items[by_pop_invoke[pop_cursor]].pop.0 <= pop_min {
-            admit(by_pop_invoke[pop_cursor], &mut conditions, &mut free);
+        while pop_cursor < n && items[by_pop_invoke[pop_cursor]].pop.0 <= pop_min {
+            admit(by_pop_invoke[pop_cursor]);
             pop_cursor += 1;
         }
-        let ready = free.first().map_or(first, |&(_, k)| k);
-        free.remove(&(items[ready].pop.1, ready));
-        by_push_deadline.remove(&(items[ready].push.1, ready));
-        by_pop_deadline.remove(&(items[ready].pop.1, ready));
+        while free.peek().is_some_and(|&Reverse((_, _, k))| gone[k]) {
+            free.pop();
+        }
+        let ready = free.pop().map_or(first, |Reverse((_, _, k))| k);
+        gone[ready] = true;
         order.push(items[ready]);
     }
     order

@@ -14,8 +14,9 @@
 //! - Configurations are memoised as a 128-bit hash: a Zobrist hash of the
 //!   linearized set and a positional polynomial hash of the contents, both
 //!   kept incrementally, so a step costs O(log n) and memory is 16 bytes per
-//!   configuration. (A hash collision could prune a live branch; at 2^-128
-//!   per pair it is not a practical concern.)
+//!   dead configuration (only those are kept: `dfs.rs`). (A hash collision
+//!   could prune a live branch; at 2^-128 per pair it is not a practical
+//!   concern.)
 //! - A definite pop that fits now is the only branch taken (with distinct
 //!   values it commutes left past everything a valid order puts before it).
 //!   So is a *flash*: a push whose value its pending pop can take straight
@@ -165,7 +166,8 @@ pub struct SearchResult {
     pub outcome: SearchOutcome,
     /// Steps taken (each tries one candidate).
     pub steps: u64,
-    /// Distinct configurations memoised.
+    /// Dead configurations memoised: the ones whose every continuation
+    /// was tried (`dfs.rs`); 0 when the search never backtracked.
     pub configurations: usize,
 }
 

@@ -29,12 +29,20 @@ impl Search<'_> {
         };
         let z = &self.entries[urgent];
         let in_window = |position: &&usize| self.entries[self.required[**position]].invoke_us <= deadline;
-        let pops: Vec<usize> = self.pending[0]
+        // A definite pop that fits now may as well go first: moving it ahead
+        // of the operations a valid order puts before it changes nothing
+        // they see (its value is at its end, so none of them can pop past
+        // it, and a pop that finds the deque empty sees the same emptiness).
+        // So it is the only branch worth trying.
+        let fitting_pop = self.pending[0]
             .iter()
             .take_while(in_window)
             .map(|&position| self.required[position])
             .filter(|&entry| self.fits(entry))
-            .collect();
+            .min_by_key(|&e| (self.deadline[e], e));
+        if let Some(pop) = fitting_pop {
+            return vec![pop];
+        }
         // The fast phase looks at the earliest-invoked pending pushes only
         // (and at the ones the urgent operation names): with thousands
         // pending, looking at all of them at every step is quadratic.
@@ -60,14 +68,6 @@ impl Search<'_> {
             .into_iter()
             .filter(|&w| !self.blocks_a_pending_pop(w))
             .collect();
-        // A definite pop that fits now may as well go first: moving it ahead
-        // of the operations a valid order puts before it changes nothing
-        // they see (its value is at its end, so none of them can pop past
-        // it, and a pop that finds the deque empty sees the same emptiness).
-        // So it is the only branch worth trying.
-        if let Some(&pop) = pops.iter().min_by_key(|&&e| (self.deadline[e], e)) {
-            return vec![pop];
-        }
         // A push whose value its pending pop can take straight back out is
         // likewise the only branch: the pair leaves the contents as they
         // were, and moving it ahead of what a valid order puts first changes

@@ -1,11 +1,21 @@
 //! The depth-first walk over candidates (`candidates.rs` orders them,
 //! `prune.rs` removes dead ones), with Lowe's memo of configurations.
+//!
+//! The memo holds dead configurations only: the ones whose every
+//! continuation was tried. A configuration on the current path cannot come
+//! back further down it (each step linearizes one more entry, and the set
+//! of linearized entries is part of the configuration), so remembering it
+//! would prune nothing; leaving it out keeps a search that never
+//! backtracks (most linearizable histories) from paying a hash-set insert
+//! and 16 bytes per step.
 
 use super::{Search, SearchOutcome};
 
-/// One level of the walk: the candidates there, the next to try, and the
-/// one applied (with the value a pop removed).
+/// One level of the walk: its configuration's memo key, the candidates
+/// there, the next to try, and the one applied (with the value a pop
+/// removed).
 struct Frame {
+    key: u128,
     choices: Vec<usize>,
     next: usize,
     applied: Option<(usize, Option<u32>)>,
@@ -23,6 +33,7 @@ impl Search<'_> {
         let mut stuck = None;
         let mut steps = 0u64;
         let mut stack = vec![Frame {
+            key: self.key(),
             choices: self.candidates(),
             next: 0,
             applied: None,
@@ -36,7 +47,8 @@ impl Search<'_> {
                     best = self.path.clone();
                     stuck = self.deadlines.first().map(|&(_, e)| e);
                 }
-                stack.pop();
+                let dead = stack.pop().expect("the loop holds a frame");
+                self.memo.insert(dead.key);
                 continue;
             }
             steps += 1;
@@ -46,7 +58,8 @@ impl Search<'_> {
             let entry = frame.choices[frame.next];
             frame.next += 1;
             let removed = self.apply(entry);
-            if !self.memo.insert(self.key()) {
+            let key = self.key();
+            if self.memo.contains(&key) {
                 self.undo(entry, removed);
                 continue;
             }
@@ -57,6 +70,7 @@ impl Search<'_> {
             }
             let choices = self.candidates();
             stack.push(Frame {
+                key,
                 choices,
                 next: 0,
                 applied: None,
