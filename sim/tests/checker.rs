@@ -552,22 +552,22 @@ fn sixty_four_clients_at_both_ends_are_decided() {
     }
 }
 
-/// From `CONCURRENT_REFUTATION_ENTRIES_MIN` entries on, the rules run on a
+/// From `CONCURRENT_ENTRIES_MIN` entries on, the rules run on a
 /// thread beside the fast phase: a planted defect is still refuted (the
 /// fast phase, stopped, does not turn it into `unknown`), and the verdict
 /// is the family's (`mcsim bench checker --families planted-swap --seed 2`).
 #[test]
 fn large_histories_are_refuted_beside_the_fast_phase() {
     use memcache_sim::bench::families::Family;
-    use memcache_sim::check::search::CONCURRENT_REFUTATION_ENTRIES_MIN;
+    use memcache_sim::check::CONCURRENT_ENTRIES_MIN;
     let ops = 100_000;
-    assert!(ops > CONCURRENT_REFUTATION_ENTRIES_MIN);
+    assert!(ops > CONCURRENT_ENTRIES_MIN);
     for family in [Family::PlantedSwap, Family::PlantedReorder, Family::PlantedValue] {
         for seed in 2..=3 {
             let history = family.history(ops, seed).expect("the family plants its defect");
             let rerun = format!("mcsim bench checker --families {} --seed {seed}", family.name());
             let prepared = prepare(&history, |_, _| true, &PrepareOptions::default());
-            assert!(prepared.entries.len() >= CONCURRENT_REFUTATION_ENTRIES_MIN, "{rerun}");
+            assert!(prepared.entries.len() >= CONCURRENT_ENTRIES_MIN, "{rerun}");
             let report = check(&history, CheckOptions::default());
             assert_eq!(report.verdict, family.verdict(), "{}; rerun: {rerun}", report.reason);
         }

@@ -103,8 +103,8 @@ fn buried_for_ever(prepared: &Prepared, push_of: &[Option<usize>], exit_of: &[Op
                 Some(_) => {}
             }
         }
-        unobserved.sort_by_key(|&x| entries[x].invoke_us);
-        buried.sort_by_key(|&(w, _)| entries[w].deadline_us);
+        unobserved.sort_by_cached_key(|&x| entries[x].invoke_us);
+        buried.sort_by_cached_key(|&(w, _)| entries[w].deadline_us);
         let mut added = 0;
         let mut latest: Option<(usize, usize)> = None;
         for &x in &unobserved {
@@ -194,7 +194,7 @@ fn present_at_empty(prepared: &Prepared, push_of: &[Option<usize>], exit_of: &[O
     if empties.is_empty() {
         return None;
     }
-    empties.sort_by_key(|&e| entries[e].invoke_us);
+    empties.sort_by_cached_key(|&e| entries[e].invoke_us);
     // Required pushes by deadline.
     let mut pushes: Vec<usize> = push_of
         .iter()
@@ -202,7 +202,7 @@ fn present_at_empty(prepared: &Prepared, push_of: &[Option<usize>], exit_of: &[O
         .copied()
         .filter(|&p| entries[p].required)
         .collect();
-    pushes.sort_by_key(|&p| entries[p].deadline_us);
+    pushes.sort_by_cached_key(|&p| entries[p].deadline_us);
     let mut unknown_pop_invokes: Vec<u64> = entries
         .iter()
         .filter(|e| !e.required && matches!(e.op, DequeOp::PopFront | DequeOp::PopBack))
@@ -289,13 +289,13 @@ fn order_at_the_ends(
         .filter_map(|(push, exit)| Some(((*push)?, (*exit)?)))
         .filter(|&(push, _)| entries[push].required)
         .collect();
-    lives.sort_by_key(|&(push, _)| entries[push].invoke_us);
+    lives.sort_by_cached_key(|&(push, _)| entries[push].invoke_us);
     // `a` certainly in before `b` is pushed: a's push deadline < b's push
     // invoke. Sweep `b` by push invocation; candidates `a` are lives whose
     // push deadline is earlier, and whose pop is invoked after b's push
     // deadline (so `b` certainly entered while `a` was in).
     let mut by_deadline: Vec<(usize, usize)> = lives.clone();
-    by_deadline.sort_by_key(|&(push, _)| entries[push].deadline_us);
+    by_deadline.sort_by_cached_key(|&(push, _)| entries[push].deadline_us);
     let mut visits = 0u64;
     let mut open: Vec<(usize, usize)> = Vec::new();
     let mut next = 0;

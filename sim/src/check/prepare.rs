@@ -72,38 +72,49 @@ pub struct PrepareOptions {
 
 /// Prepares `ops` (any subset of a history).
 pub fn prepare(history: &History, keep: impl Fn(usize, &HistoryOp) -> bool, options: &PrepareOptions) -> Prepared {
-    // Hash maps are looked up only, never iterated: ids follow the ops'
-    // order, so a hash map's order cannot show.
-    let mut ids: FxHashMap<&str, u32> = FxHashMap::default();
-    let mut values: Vec<String> = Vec::new();
-    fn intern<'h>(ids: &mut FxHashMap<&'h str, u32>, values: &mut Vec<String>, value: &'h str) -> u32 {
-        *ids.entry(value).or_insert_with(|| {
-            values.push(value.to_owned());
-            (values.len() - 1) as u32
-        })
-    }
+    // One pass interns every value in op order (a hash map looked up only,
+    // never iterated, so its order cannot show), keeping each op's id; the
+    // return of the first definite pop of each value is kept by id.
     let kept: Vec<(usize, &HistoryOp)> = history.ops.iter().enumerate().filter(|(i, op)| keep(*i, op)).collect();
-    // The return time of the definite pop that returned each value.
-    let mut popped_by: FxHashMap<&str, u64> = FxHashMap::default();
+    let mut ids: FxHashMap<&str, u32> = FxHashMap::default();
+    ids.reserve(kept.len());
+    let mut values: Vec<String> = Vec::new();
+    let mut popped_by: Vec<Option<u64>> = Vec::new();
+    let mut value_ids: Vec<u32> = Vec::with_capacity(kept.len());
     for (_, op) in &kept {
-        if let (OpResult::Value { value }, Some(returned)) = (&op.result, op.return_us) {
-            popped_by.entry(value.as_str()).or_insert(returned);
+        let value = match (&op.result, op.value.as_deref()) {
+            (OpResult::Failed { .. } | OpResult::Corruption { .. }, _) => None,
+            (_, Some(value)) if op.op.is_push() => Some(value),
+            (OpResult::Value { value }, _) if !op.op.is_push() => Some(value.as_str()),
+            _ => None,
+        };
+        let Some(value) = value else {
+            value_ids.push(u32::MAX);
+            continue;
+        };
+        let id = *ids.entry(value).or_insert_with(|| {
+            values.push(value.to_owned());
+            popped_by.push(None);
+            (values.len() - 1) as u32
+        });
+        value_ids.push(id);
+        if let (OpResult::Value { .. }, Some(returned), false) = (&op.result, op.return_us, op.op.is_push()) {
+            popped_by[id as usize].get_or_insert(returned);
         }
     }
     let mut entries = Vec::new();
-    for (index, op) in kept {
+    for ((index, op), id) in kept.into_iter().zip(value_ids) {
         let returned = op.return_us.unwrap_or(NEVER);
         let (dequeop, ret, deadline_us, required) = match (&op.op, &op.result) {
             (_, OpResult::Failed { .. } | OpResult::Corruption { .. }) => continue,
             (name, result) if name.is_push() => {
                 let Some(value) = op.value.as_deref() else { continue };
-                let id = intern(&mut ids, &mut values, value);
                 let dequeop = if *name == OpName::PushFront {
                     DequeOp::PushFront(id)
                 } else {
                     DequeOp::PushBack(id)
                 };
-                let observed_at = popped_by.get(value).copied();
+                let observed_at = popped_by[id as usize];
                 match (result, observed_at) {
                     (OpResult::Ok, None) if options.forgiven.contains(value) => continue,
                     (OpResult::Ok, _) => (dequeop, Some(DequeRet::Pushed), returned, true),
@@ -121,12 +132,7 @@ pub fn prepare(history: &History, keep: impl Fn(usize, &HistoryOp) -> bool, opti
                     DequeOp::PopBack
                 };
                 match result {
-                    OpResult::Value { value } => (
-                        dequeop,
-                        Some(DequeRet::Value(intern(&mut ids, &mut values, value))),
-                        returned,
-                        true,
-                    ),
+                    OpResult::Value { .. } => (dequeop, Some(DequeRet::Value(id)), returned, true),
                     OpResult::Empty => (dequeop, Some(DequeRet::Empty), returned, true),
                     _ => (dequeop, None, NEVER, false),
                 }

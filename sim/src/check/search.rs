@@ -89,7 +89,7 @@
 //! - A step budget bounds the search; running out is the verdict *unknown*.
 //! - Before any of this, `patterns::refute` looks for violations that need
 //!   no search; what it finds is returned as [`SearchOutcome::Refuted`].
-//!   From [`CONCURRENT_REFUTATION_ENTRIES_MIN`] entries on, the rules run
+//!   From [`CONCURRENT_ENTRIES_MIN`] entries on, the rules run
 //!   on a thread of their own beside the fast phase (which stops once they
 //!   find something), and the answer is the one the sequential order gives.
 //!
@@ -120,16 +120,12 @@ mod dfs;
 mod prune;
 mod tighten;
 
+use super::CONCURRENT_ENTRIES_MIN;
 use super::hash::{BASE, MODULUS, mul_mod, value_hash, zobrist};
 use super::patterns::{Refutation, refute};
 use super::prepare::{Entry, Prepared};
 use super::rank::{PushRank, exits, push_ranks, pushes_by_value};
 use super::spec::{DequeOp, DequeRet, DequeSpec, SequentialSpec};
-
-/// Entries from which the rules of `patterns` run on a thread of their own
-/// beside the fast phase. Below it a thread costs more than it saves: a
-/// 10,000-entry history is checked in milliseconds.
-pub const CONCURRENT_REFUTATION_ENTRIES_MIN: usize = 50_000;
 
 /// Steps between two looks at a search's stop flag.
 const STOP_CHECK_STEPS: u64 = 4_096;
@@ -263,7 +259,7 @@ pub fn search(prepared: &Prepared, steps_max: u64) -> SearchResult {
         configurations: 0,
     };
     let exit_of = exits_by_entry(prepared);
-    let fast = if prepared.entries.len() < CONCURRENT_REFUTATION_ENTRIES_MIN {
+    let fast = if prepared.entries.len() < CONCURRENT_ENTRIES_MIN {
         if let Some(refutation) = refute(prepared) {
             return refuted(refutation);
         }
