@@ -89,15 +89,14 @@
 //! - A step budget bounds the search; running out is the verdict *unknown*.
 //! - Before any of this, `patterns::refute` looks for violations that need
 //!   no search; what it finds is returned as [`SearchOutcome::Refuted`].
-//!   From [`CONCURRENT_ENTRIES_MIN`] entries on, the rules run
-//!   on a thread of their own beside the fast phase (which stops once they
-//!   find something), and the answer is the one the sequential order gives.
 //!
 //! Cost, measured (`mcsim bench checker --families all`): a linearizable
 //! history whose concurrency is bounded (8 clients) takes about one step
 //! per operation, O(n log n) time in all; 100k operations in 0.15-0.3 s,
-//! a 1M-operation stack or queue 2.8-3.8 s (run to run on a shared 2-core
-//! machine). With 64 clients at both ends and 1% unknown outcomes,
+//! a 1M-operation stack 2.3-2.5 s and queue 2.7-3.1 s (run to run on a
+//! shared 2-core machine; the build before the dead-only memo, the single
+//! interning pass and the cached sort keys took 3.3-4.1 and 4.1-4.4 s in
+//! the same alternated runs; the target is 1 s). With 64 clients at both ends and 1% unknown outcomes,
 //! 100,000 operations decide in 0.3-0.45 s on seeds 1 to 10, and 10,000
 //! on 194 seeds of 1 to 200 (`mcsim bench checker --clients 64 --ops
 //! 10000,100000 --seed S`; before the flash pairs, the tightened
@@ -111,7 +110,6 @@
 //! of unknown outcome in about a second.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustc_hash::FxHashSet;
 
@@ -120,15 +118,11 @@ mod dfs;
 mod prune;
 mod tighten;
 
-use super::CONCURRENT_ENTRIES_MIN;
 use super::hash::{BASE, MODULUS, mul_mod, value_hash, zobrist};
 use super::patterns::{Refutation, refute};
 use super::prepare::{Entry, Prepared};
 use super::rank::{PushRank, exits, push_ranks, pushes_by_value};
 use super::spec::{DequeOp, DequeRet, DequeSpec, SequentialSpec};
-
-/// Steps between two looks at a search's stop flag.
-const STOP_CHECK_STEPS: u64 = 4_096;
 
 /// Alternatives per step the fast phase keeps beyond the ones the urgent
 /// operation needs.
@@ -206,10 +200,6 @@ struct Search<'a> {
     /// Per push: the pushes it must wait for (`prune::must_wait_for`; the
     /// fast phase's, empty in the complete phase).
     must_wait: &'a [Vec<usize>],
-    /// Set by another thread when the search is no longer needed (the
-    /// fast phase's, while the rules run beside it); looked at every
-    /// [`STOP_CHECK_STEPS`] steps.
-    stop: Option<&'a AtomicBool>,
     deadlines: BTreeSet<(u64, usize)>,
     /// Values in the deque whose definite pop is at the front (index 1) or
     /// the back (0), by that pop's deadline.
@@ -258,34 +248,11 @@ pub fn search(prepared: &Prepared, steps_max: u64) -> SearchResult {
         steps: 0,
         configurations: 0,
     };
+    if let Some(refutation) = refute(prepared) {
+        return refuted(refutation);
+    }
     let exit_of = exits_by_entry(prepared);
-    let fast = if prepared.entries.len() < CONCURRENT_ENTRIES_MIN {
-        if let Some(refutation) = refute(prepared) {
-            return refuted(refutation);
-        }
-        fast_phases(prepared, steps_max, &exit_of, &AtomicBool::new(false))
-    } else {
-        // The rules and the fast phase on two threads: a linearizable
-        // history waits for the longer of the two, not their sum. The
-        // result is the one the sequential order gives: a refutation wins
-        // (no witness can exist then), and the fast phase, stopped once
-        // one is found, is looked at only when there is none (and then it
-        // ran to its end).
-        let found = AtomicBool::new(false);
-        let (refutation, fast) = std::thread::scope(|scope| {
-            let rules = scope.spawn(|| {
-                let refutation = refute(prepared);
-                found.store(refutation.is_some(), Ordering::Relaxed);
-                refutation
-            });
-            let fast = fast_phases(prepared, steps_max, &exit_of, &found);
-            (rules.join().expect("the rules do not panic"), fast)
-        });
-        if let Some(refutation) = refutation {
-            return refuted(refutation);
-        }
-        fast
-    };
+    let fast = fast_phases(prepared, steps_max, &exit_of);
     let spent = match fast {
         Ok(witness) => return witness,
         Err(spent) => spent,
@@ -298,27 +265,20 @@ pub fn search(prepared: &Prepared, steps_max: u64) -> SearchResult {
         true,
         UnknownPops::First,
         &[],
-        None,
     );
     complete.steps += spent;
     complete
 }
 
 /// The fast phase's runs (see [`search`]): the witness the first
-/// successful one finds, or the steps all of them spent. Stops early once
-/// `stop` is set (a rule refuted the history meanwhile).
-fn fast_phases(
-    prepared: &Prepared,
-    steps_max: u64,
-    exit_of: &[Option<usize>],
-    stop: &AtomicBool,
-) -> Result<SearchResult, u64> {
+/// successful one finds, or the steps all of them spent.
+fn fast_phases(prepared: &Prepared, steps_max: u64, exit_of: &[Option<usize>]) -> Result<SearchResult, u64> {
     let fast_max = (prepared.entries.len() as u64 * FAST_PHASE_STEPS_PER_ENTRY + 10_000).min(steps_max / 6);
     let likely = deadlines(prepared, false, exit_of);
     let must_wait = prune::must_wait_for(&prepared.entries, &likely, exit_of);
     let mut spent = 0;
     for unknown_pops in [UnknownPops::WhenNeeded, UnknownPops::First, UnknownPops::Last] {
-        let fast = search_phase(prepared, &likely, fast_max, false, unknown_pops, &must_wait, Some(stop));
+        let fast = search_phase(prepared, &likely, fast_max, false, unknown_pops, &must_wait);
         spent += fast.steps;
         if matches!(fast.outcome, SearchOutcome::Linearizable(_)) {
             return Ok(SearchResult { steps: spent, ..fast });
@@ -333,7 +293,7 @@ fn fast_phases(
 /// behind the witnesses the fast phase finds.
 pub fn search_complete(prepared: &Prepared, steps_max: u64) -> SearchResult {
     let sound = deadlines(prepared, true, &exits_by_entry(prepared));
-    search_phase(prepared, &sound, steps_max, true, UnknownPops::First, &[], None)
+    search_phase(prepared, &sound, steps_max, true, UnknownPops::First, &[])
 }
 
 /// Per entry, the deadline a phase orders by ([`deadline_of`]), tightened
@@ -366,7 +326,6 @@ fn search_phase<'a>(
     complete: bool,
     unknown_pops: UnknownPops,
     must_wait: &'a [Vec<usize>],
-    stop: Option<&'a AtomicBool>,
 ) -> SearchResult {
     let entries = &prepared.entries;
     let n = entries.len();
@@ -407,7 +366,6 @@ fn search_phase<'a>(
         push_of: pushes_by_value(entries, prepared.values.len()),
         exits: exits(entries, prepared.values.len()),
         must_wait,
-        stop,
         pending,
         state: DequeSpec::default(),
         left_position: 0,

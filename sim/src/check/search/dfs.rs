@@ -9,9 +9,7 @@
 //! backtracks (most linearizable histories) from paying a hash-set insert
 //! and 16 bytes per step.
 
-use std::sync::atomic::Ordering;
-
-use super::{STOP_CHECK_STEPS, Search, SearchOutcome};
+use super::{Search, SearchOutcome};
 
 /// One level of the walk: its configuration's memo key, the candidates
 /// there, the next to try, and the one applied (with the value a pop
@@ -54,9 +52,7 @@ impl Search<'_> {
                 continue;
             }
             steps += 1;
-            let stopped =
-                || steps % STOP_CHECK_STEPS == 0 && self.stop.is_some_and(|stop| stop.load(Ordering::Relaxed));
-            if steps > steps_max || stopped() {
+            if steps > steps_max {
                 return (SearchOutcome::Unknown, steps);
             }
             let entry = frame.choices[frame.next];
