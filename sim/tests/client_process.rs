@@ -299,7 +299,7 @@ fn the_command_line_reruns_a_client_failure_as_printed() {
 /// library's threads, its requests counted by the servers. The Rust client
 /// behind the protocol sends what the Rust threads send, so the two counts
 /// agree (each counted its own way), while its round trips and retries,
-/// not seen from outside, read `-`.
+/// not seen from outside, read `-` (`null` in the JSON).
 #[test]
 fn bench_real_measures_a_client_process_beside_the_library() {
     let output = Command::new(MCSIM)
@@ -335,6 +335,9 @@ fn bench_real_measures_a_client_process_beside_the_library() {
         "{threads} vs {process}"
     );
     assert!(process["round_trips_per_op"].is_null() && process["retries_per_op"].is_null());
+    assert!(process["retries_op_max"].is_null(), "{process}");
+    // One client races nobody: no operation lost a race.
+    assert_eq!(threads["retries_op_max"].as_u64(), Some(0), "{threads}");
     let refused = Command::new(MCSIM)
         .args(["bench", "real", "--client-cmd", "no-equals-sign"])
         .output()

@@ -107,7 +107,8 @@ pub struct CheckerBenchPoint {
     pub check_s: f64,
     /// Search steps.
     pub steps: u64,
-    /// Dead configurations memoised (0: the search never backtracked).
+    /// Dead configurations memoised (0: a witness found without
+    /// backtracking, or no search).
     pub configurations: usize,
     /// Peak resident memory of the process after this check.
     pub peak_rss_bytes: Option<u64>,

@@ -24,13 +24,13 @@ pub fn render_table(report: &RealBenchReport) -> String {
         report.rounds,
     );
     out.push_str(
-        "variant            mix        value B clients      ops/s   spread  req/op  rt/op retry/op  p50 us  p99 us \
-         p99.9 us   jain errors\n",
+        "variant            mix        value B clients      ops/s   spread  req/op  rt/op retry/op retry max  p50 us  \
+         p99 us p99.9 us   jain errors\n",
     );
     for p in &report.points {
         let spread = (p.ops_per_s_max - p.ops_per_s_min) / p.ops_per_s.max(f64::MIN_POSITIVE);
         out.push_str(&format!(
-            "{:<18} {:<10} {:>7} {:>7} {:>10.0} {:>7.0}% {:>7.2} {:>6} {:>8} {:>7} {:>7} {:>8} {:>6.3} {:>6}{}\n",
+            "{:<18} {:<10} {:>7} {:>7} {:>10.0} {:>7.0}% {:>7.2} {:>6} {:>8} {:>9} {:>7} {:>7} {:>8} {:>6.3} {:>6}{}\n",
             p.variant,
             p.mix.name(),
             p.value_size_bytes,
@@ -40,6 +40,7 @@ pub fn render_table(report: &RealBenchReport) -> String {
             p.requests_per_op,
             unseen_or(p.round_trips_per_op),
             unseen_or(p.retries_per_op),
+            p.retries_op_max.map_or_else(|| "-".to_owned(), |max| max.to_string()),
             p.latency_us_p50,
             p.latency_us_p99,
             p.latency_us_p999,

@@ -77,7 +77,7 @@ pub struct CheckReport {
     /// Search steps taken.
     pub steps: u64,
     /// Dead configurations memoised (every continuation tried); 0 when
-    /// the search never backtracked.
+    /// a witness was found without backtracking.
     pub configurations: usize,
 }
 
@@ -125,9 +125,14 @@ pub fn check(history: &History, options: CheckOptions) -> CheckReport {
     // Both read the whole history; on a long one, on two threads.
     let (duplicated, prepared) = if history.ops.len() >= CONCURRENT_ENTRIES_MIN {
         std::thread::scope(|scope| {
-            let duplicated = scope.spawn(|| duplicated_or_invented(history));
+            let scan = std::thread::Builder::new().spawn_scoped(scope, || duplicated_or_invented(history));
             let prepared = prepare(history, |_, _| true, &options_prepare);
-            (duplicated.join().expect("the scan does not panic"), Some(prepared))
+            let duplicated = match scan {
+                Ok(scan) => scan.join().expect("the scan does not panic"),
+                // No thread to spare (a process or memory limit): in turn.
+                Err(_) => duplicated_or_invented(history),
+            };
+            (duplicated, Some(prepared))
         })
     } else {
         (duplicated_or_invented(history), None)

@@ -169,7 +169,8 @@ pub struct SearchResult {
     /// Steps taken (each tries one candidate).
     pub steps: u64,
     /// Dead configurations memoised: the ones whose every continuation
-    /// was tried (`dfs.rs`); 0 when the search never backtracked.
+    /// was tried (`dfs.rs`); 0 when a witness was found without
+    /// backtracking.
     pub configurations: usize,
 }
 
