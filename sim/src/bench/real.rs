@@ -153,10 +153,10 @@ pub struct RealBenchPoint {
     /// client process.
     pub retries_per_op: Option<f64>,
     /// The most races one operation lost, over every round: a p99.9 made
-    /// of lost races shows here (at 8 and 16 FIFO clients on one server,
-    /// operations slower than 10 ms had lost 20 to 48 where the mean was
-    /// 0.05 to 0.15); `None` for a client process, and in reports written
-    /// before it was measured.
+    /// of lost races shows here (`mcsim bench real --clients 8,16`, FIFO on
+    /// one server: 68 and 85 where retries per op were 0.07 and 0.13);
+    /// `None` for a client process, and in reports written before it was
+    /// measured.
     #[serde(default)]
     pub retries_op_max: Option<u32>,
     /// Operations that returned an error.

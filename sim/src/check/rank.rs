@@ -49,24 +49,8 @@ pub(super) type PushRank = (u8, u64, u64);
 /// when the values come out thousands of steps later; so their order is a
 /// linear extension of both real-time orders (Kahn's algorithm, earliest exit
 /// first among the ready ones).
-pub(super) fn push_ranks(entries: &[Entry]) -> Vec<PushRank> {
-    let values = entries
-        .iter()
-        .filter_map(|e| match e.op {
-            DequeOp::PushFront(v) | DequeOp::PushBack(v) => Some(v as usize + 1),
-            _ => None,
-        })
-        .max()
-        .unwrap_or(0);
-    let mut exits: Vec<Option<(bool, u64, u64)>> = vec![None; values];
-    for e in entries {
-        if let Some(DequeRet::Value(v)) = e.ret
-            && let Some(exit) = exits.get_mut(v as usize)
-        {
-            let from_front = matches!(e.op, DequeOp::PopFront);
-            *exit = Some((from_front, e.invoke_us, e.deadline_us));
-        }
-    }
+/// `exit` is [`exits`]'s answer for `entries`.
+pub(super) fn push_ranks(entries: &[Entry], exit: &[Option<usize>]) -> Vec<PushRank> {
     let mut ranks = vec![(0, 0, 0); entries.len()];
     let mut fifo: [Vec<Interval2>; 2] = [Vec::new(), Vec::new()];
     for (i, e) in entries.iter().enumerate() {
@@ -75,7 +59,11 @@ pub(super) fn push_ranks(entries: &[Entry]) -> Vec<PushRank> {
             DequeOp::PushBack(v) => (v, false),
             _ => continue,
         };
-        ranks[i] = match exits[value as usize] {
+        let exit = exit[value as usize].map(|pop| {
+            let pop = &entries[pop];
+            (matches!(pop.op, DequeOp::PopFront), pop.invoke_us, pop.deadline_us)
+        });
+        ranks[i] = match exit {
             Some((from_front, _, at)) if from_front == at_front => (1, u64::MAX - at, i as u64),
             Some((_, exit_invoke, exit_return)) => {
                 fifo[usize::from(at_front)].push(Interval2 {
@@ -130,14 +118,10 @@ fn linear_extension(items: Vec<Interval2>) -> Vec<Interval2> {
     let n = items.len();
     // The earliest deadline among the items left: a cursor over the items
     // sorted by deadline, skipping the ones gone (deadlines never return).
-    // Keys sorted with their item beside them, not through an index: at a
-    // million items, an indirect sort misses the cache on every comparison.
     let sorted_by = |key: fn(&Interval2) -> (u64, usize), items: &[Interval2]| {
-        let mut keyed: Vec<((u64, usize), usize)> = items.iter().enumerate().map(|(k, i)| (key(i), k)).collect();
-        if !keyed.is_sorted() {
-            keyed.sort_unstable();
-        }
-        keyed.into_iter().map(|(_, k)| k).collect::<Vec<usize>>()
+        let mut order: Vec<usize> = (0..items.len()).collect();
+        order.sort_unstable_by_key(|&k| key(&items[k]));
+        order
     };
     let by_push_deadline = sorted_by(|i| (i.push.1, i.entry), &items);
     let by_pop_deadline = sorted_by(|i| (i.pop.1, i.entry), &items);

@@ -352,6 +352,7 @@ fn search_phase<'a>(
             .filter(|&position| usize::from(entries[required[position]].ret == Some(DequeRet::Pushed)) == kind)
             .collect()
     });
+    let exit = exits(entries, prepared.values.len());
     let mut search = Search {
         complete,
         unknown_pops,
@@ -363,9 +364,9 @@ fn search_phase<'a>(
         required_position,
         optional,
         linearized: vec![false; n],
-        push_rank: push_ranks(entries),
+        push_rank: push_ranks(entries, &exit),
         push_of: pushes_by_value(entries, prepared.values.len()),
-        exits: exits(entries, prepared.values.len()),
+        exits: exit,
         must_wait,
         pending,
         state: DequeSpec::default(),
