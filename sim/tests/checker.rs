@@ -564,9 +564,11 @@ fn long_histories_are_scanned_beside_the_preparation() {
     let ops = 100_000;
     for family in [Family::PlantedValue, Family::PlantedSwap, Family::Queue] {
         for seed in 2..=3 {
-            let history = family.history(ops, seed).expect("the family plants its defect");
-            assert!(history.ops.len() >= CONCURRENT_ENTRIES_MIN);
             let rerun = format!("mcsim bench checker --families {} --seed {seed}", family.name());
+            let history = family
+                .history(ops, seed)
+                .unwrap_or_else(|| panic!("the family plants its defect; rerun: {rerun}"));
+            assert!(history.ops.len() >= CONCURRENT_ENTRIES_MIN, "rerun: {rerun}");
             let report = check(&history, CheckOptions::default());
             assert_eq!(report.verdict, family.verdict(), "{}; rerun: {rerun}", report.reason);
         }

@@ -41,7 +41,10 @@ fn the_report_of_a_failing_run_shows_the_failing_op_in_chromium() {
             pipeline::run(plan, CheckOptions::default())
         })
         .find(|ran| ran.judgement.explanation(&ran.outcome).is_some())
-        .expect("retry-unknown-cas fails on some seed of lost-cas-reply.toml (its fails_on)");
+        .expect(
+            "retry-unknown-cas fails on some seed of lost-cas-reply.toml (its fails_on); rerun: mcsim run \
+             scenarios/regressions/lost-cas-reply.toml --variant retry-unknown-cas",
+        );
     let page = files::write_page(&dir, &ran).unwrap();
     // The failing op, as the checker names it.
     let failing = ran
