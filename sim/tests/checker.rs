@@ -372,7 +372,9 @@ fn the_cross_validation_reaches_the_rules_and_the_search() {
     let mut runner = proptest::test_runner::TestRunner::deterministic();
     let strategy = arbitrary_history();
     let (mut refuted, mut searched_violations, mut linearizable) = (0, 0, 0);
-    for _ in 0..2_000 {
+    // 3,000: the rules refute more than they did (the crossing form of
+    // rule 4), and the search must still meet 100 violations of its own.
+    for _ in 0..3_000 {
         let h = strategy.new_tree(&mut runner).unwrap().current();
         let prepared = prepare(&h, |_, _| true, &PrepareOptions::default());
         match (refute(&prepared), brute_force_linearizable(&h).unwrap()) {
@@ -416,7 +418,7 @@ fn simulated_losses_of_every_kind_are_detected() {
     }
 }
 
-/// Five histories cut down (by removing whole values) from generated
+/// Ten histories cut down (by removing whole values) from generated
 /// 64-client histories that ended `unknown`, each now decided in a few
 /// dozen steps (`mcsim check FILE --json` prints them), and by the complete
 /// phase alone too (which the fast phase would otherwise hide):
@@ -443,6 +445,33 @@ fn simulated_losses_of_every_kind_are_detected() {
 ///   for the three values at the front nobody saw leave either. Before the
 ///   unknown pop due first was tried first (`optional_candidates`), 371,979
 ///   steps; now 40.
+/// - `checker-leaves-after-a-chain` (seed 122 of `mcsim bench checker
+///   --clients 64 --ops 10000`): 9 values pushed and popped at the front
+///   and 7 at the back; the one popped last has to go in first, under a
+///   value whose own pop is invoked early, because a third value pushed on
+///   that one is popped only after the first one's push was due. Before
+///   the earliest leave times (`search/leave.rs`), 508,311 steps; now 32.
+/// - `checker-unknown-pops-too-few` (seed 125): four values nobody saw
+///   leave and six unknown pops to take them; pushing a value that leaves
+///   by the front first would leave two of them for one unknown pop at the
+///   front. Before `starves_unknown_pops` (`search/prune.rs`), the complete
+///   phase alone took 105,848 steps; now 51.
+/// - `checker-pair-past-a-chain` (seed 128): two values pushed at the back
+///   and popped at the front, where the first one's pop finished before
+///   the second could leave (a value pushed on it at the front is popped
+///   later). Before the pair rule read the earliest leave times, 1,876
+///   steps; now 28 (the complete phase alone: 44,650 then, 29,185 now).
+/// - `checker-unobserved-starves` (seed 180): 17 values nobody saw leave
+///   and 25 unknown pops over 32 ms; a value nobody saw leave pushed at the
+///   back, over a value that leaves by the back, leaves one unknown pop
+///   there for two such values. Before `unobserved_starves`
+///   (`search/prune.rs`), 222,233 steps; now 64.
+/// - `checker-pop-before-blocker` (seed 186): a value pushed at the back
+///   and popped at the front must leave before a value pushed at the
+///   front that leaves late goes in, so its pop's deadline is that push's
+///   (`leave::pops_before_blockers`), which puts it before a push the pair
+///   rule could not order otherwise. Before, 156,664 steps; now 24 (the
+///   complete phase alone: 126,277 then, 20,222 now).
 ///
 /// The rules: a push whose pop can take its value straight back out goes
 /// first as the only branch (`search/candidates.rs`, `flash_push`), and a
@@ -457,6 +486,11 @@ fn histories_that_once_cost_a_search_are_decided_at_once() {
         ("checker-buried-by-unobserved", 100),
         ("checker-unobserved-fallback", 100),
         ("checker-unknown-pop-due-first", 100),
+        ("checker-leaves-after-a-chain", 100),
+        ("checker-unknown-pops-too-few", 100),
+        ("checker-pair-past-a-chain", 100),
+        ("checker-unobserved-starves", 100),
+        ("checker-pop-before-blocker", 100),
     ] {
         let (history, rerun) = pinned(name);
         let report = check(&history, CheckOptions::default());

@@ -25,6 +25,12 @@ pub(super) fn zobrist(entry: usize) -> u64 {
     splitmix(entry as u64 ^ 0x5EED)
 }
 
+/// The linearized-set term of the `count`-th interchangeable unknown pop
+/// at an end (front: 1); see `search::Search::interchangeable`.
+pub(super) fn count_hash(end: usize, count: u32) -> u64 {
+    splitmix((u64::from(count) << 1 | end as u64) ^ 0xC0C0_0000_0000_0000)
+}
+
 pub(super) fn value_hash(value: u32) -> u64 {
     splitmix(u64::from(value)) % (MODULUS - 1) + 1
 }

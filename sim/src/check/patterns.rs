@@ -43,9 +43,21 @@
 //!    return, `w` could not have been reached. (Histories without a drain,
 //!    where rule 2 has no final `empty` to count at.)
 //!
+//!    Likewise a value `w` pushed at one end and popped at the far end `E`:
+//!    every value in the deque when `w` is pushed lies between `w` and `E`
+//!    until it leaves, so the values nobody returns whose pushes returned
+//!    before `w`'s was invoked must each be taken by an unknown pop, at
+//!    `E` in time for `w`'s pop, or at `w`'s end in time for `w`'s push.
+//!    More such values than such pops, and `w` could not have been
+//!    reached.
+//!
 //! Rules 1, 2 and 4 are O(n log n); every rule is sound (it never refutes a
 //! linearizable history: the property test against brute force checks it),
 //! none is complete: what they miss, the search decides.
+
+mod buried;
+
+use buried::{buried_by_a_crossing_value, buried_for_ever};
 
 use super::prepare::{Entry, Prepared};
 use super::rank::{exits, pushes_by_value};
@@ -72,84 +84,10 @@ pub fn refute(prepared: &Prepared) -> Option<Refutation> {
         .or_else(|| present_at_empty(prepared, &push_of, &exit_of))
         .or_else(|| order_at_the_ends(prepared, &push_of, &exit_of, PAIR_VISITS_MAX))
         .or_else(|| buried_for_ever(prepared, &push_of, &exit_of))
+        .or_else(|| buried_by_a_crossing_value(prepared, &push_of, &exit_of))
 }
 
-/// Rule 4: per end, one sweep over the unobserved pushes by invocation,
-/// adding by push deadline the values pushed and popped at that end whose
-/// pop returned before any unknown pop there was invoked, and keeping the
-/// one whose pop was invoked latest.
-fn buried_for_ever(prepared: &Prepared, push_of: &[Option<usize>], exit_of: &[Option<usize>]) -> Option<Refutation> {
-    let entries = &prepared.entries;
-    let end_name = |front: bool| if front { "front" } else { "back" };
-    for front in [true, false] {
-        let first_unknown_pop = entries
-            .iter()
-            .filter(|e| !e.required && !e.op.is_push() && e.op.at_front() == front)
-            .map(|e| e.invoke_us)
-            .min()
-            .unwrap_or(u64::MAX);
-        let mut unobserved = Vec::new();
-        let mut buried = Vec::new();
-        for (v, push) in push_of.iter().enumerate() {
-            let Some(push) = *push else { continue };
-            if entries[push].op.at_front() != front || !entries[push].required {
-                continue;
-            }
-            match exit_of[v] {
-                None => unobserved.push(push),
-                Some(pop) if entries[pop].op.at_front() == front && entries[pop].deadline_us < first_unknown_pop => {
-                    buried.push((push, pop))
-                }
-                Some(_) => {}
-            }
-        }
-        unobserved.sort_by_cached_key(|&x| entries[x].invoke_us);
-        buried.sort_by_cached_key(|&(w, _)| entries[w].deadline_us);
-        let mut added = 0;
-        let mut latest: Option<(usize, usize)> = None;
-        for &x in &unobserved {
-            while added < buried.len() && entries[buried[added].0].deadline_us < entries[x].invoke_us {
-                let (w, pop) = buried[added];
-                if latest.is_none_or(|(_, p)| entries[pop].invoke_us > entries[p].invoke_us) {
-                    latest = Some((w, pop));
-                }
-                added += 1;
-            }
-            if let Some((w, pop)) = latest
-                && entries[pop].invoke_us > entries[x].deadline_us
-            {
-                let value = |push: usize| match entries[push].op {
-                    DequeOp::PushFront(v) | DequeOp::PushBack(v) => &prepared.values[v as usize],
-                    _ => unreachable!("pushes only"),
-                };
-                return Some(Refutation {
-                    reason: format!(
-                        "op {} pushed {:?} at the {end} by {} us, while {:?} (op {}, pushed by {} us) was in, and \
-                         nothing returned {:?}; yet op {}, invoked at {} us, popped {:?} from the {end}, which needed \
-                         {:?} gone, and no unknown pop at the {end} was invoked before op {} returned",
-                        index(entries, x),
-                        value(x),
-                        entries[x].deadline_us,
-                        value(w),
-                        index(entries, w),
-                        entries[w].deadline_us,
-                        value(x),
-                        index(entries, pop),
-                        entries[pop].invoke_us,
-                        value(w),
-                        value(x),
-                        index(entries, pop),
-                        end = end_name(front),
-                    ),
-                    ops: vec![index(entries, w), index(entries, x), index(entries, pop)],
-                });
-            }
-        }
-    }
-    None
-}
-
-fn index(entries: &[Entry], entry: usize) -> usize {
+pub(super) fn index(entries: &[Entry], entry: usize) -> usize {
     entries[entry].history_index
 }
 
@@ -336,8 +274,19 @@ fn order_at_the_ends(
 /// Whether `b`, pushed while `a` is in, and `a` must leave in an impossible
 /// way (the search asks this of two pending pushes: may `a` go first?).
 /// `a` and `b` are (push, pop) entry pairs.
-pub(super) fn pair_conflicts(entries: &[Entry], a: (usize, usize), b: (usize, usize)) -> bool {
-    pair_case(entries, a, b).is_some()
+/// `gone_from((push, pop))` is the earliest time that value can leave:
+/// its pop's invocation, or later when more is known (the search's
+/// `leave::earliest_leaves`): a pop that finished before the other value
+/// could leave cannot have waited for it. `due(pop)` is the pop's
+/// deadline (the search's, tightened, or the entry's).
+pub(super) fn pair_conflicts(
+    entries: &[Entry],
+    a: (usize, usize),
+    b: (usize, usize),
+    due: impl Fn(usize) -> u64,
+    gone_from: impl Fn((usize, usize)) -> u64,
+) -> bool {
+    pair_case(entries, a, b, due, gone_from).is_some()
 }
 
 /// How two values, `b` pushed while `a` was in, leave in an impossible way.
@@ -353,12 +302,16 @@ enum PairCase {
 }
 
 /// Whether `b`, pushed while `a` was in, and `a` leave in an impossible
-/// way: the case and the pair as (front, back).
+/// way: the case and the pair as (front, back). `due(pop)`: the pop's
+/// deadline; `gone_from((push, pop))`: the earliest time that value can
+/// leave.
 #[allow(clippy::type_complexity)]
 fn pair_case(
     entries: &[Entry],
     a: (usize, usize),
     b: (usize, usize),
+    due: impl Fn(usize) -> u64,
+    gone_from: impl Fn((usize, usize)) -> u64,
 ) -> Option<(PairCase, (usize, usize), (usize, usize))> {
     // `b` lies on the side it was pushed at.
     let (front, back) = if matches!(entries[b.0].op, DequeOp::PushFront(_)) {
@@ -371,12 +324,12 @@ fn pair_case(
     // a pop at the back returning the front one waits for the back one.
     let back_waits = from_front(back.1);
     let front_waits = !from_front(front.1);
-    let finished_before = |first: usize, second: usize| entries[first].deadline_us < entries[second].invoke_us;
+    let finished_before = |first: (usize, usize), second: (usize, usize)| due(first.1) < gone_from(second);
     let case = if back_waits && front_waits {
         PairCase::Cycle
-    } else if back_waits && finished_before(back.1, front.1) {
+    } else if back_waits && finished_before(back, front) {
         PairCase::BackFinishedFirst
-    } else if front_waits && finished_before(front.1, back.1) {
+    } else if front_waits && finished_before(front, back) {
         PairCase::FrontFinishedFirst
     } else {
         return None;
@@ -388,7 +341,13 @@ fn pair_case(
 /// history spells them.
 fn pair_violation(prepared: &Prepared, a: (usize, usize), b: (usize, usize)) -> Option<String> {
     let entries = &prepared.entries;
-    let (case, front, back) = pair_case(entries, a, b)?;
+    let (case, front, back) = pair_case(
+        entries,
+        a,
+        b,
+        |pop| entries[pop].deadline_us,
+        |(_, pop)| entries[pop].invoke_us,
+    )?;
     let at = |entry: usize| index(entries, entry);
     let name = |push: usize| match entries[push].op {
         DequeOp::PushFront(v) | DequeOp::PushBack(v) => format!("{:?}", prepared.values[v as usize]),
@@ -430,12 +389,19 @@ fn pair_violation(prepared: &Prepared, a: (usize, usize), b: (usize, usize)) -> 
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::check::prepare::{PrepareOptions, prepare};
     use crate::history::{History, HistoryOp, OpName, OpResult};
 
-    fn op(client: u32, name: OpName, value: Option<&str>, at: (u64, u64), result: OpResult) -> HistoryOp {
+    /// An operation for a rule's test: `at` is (invoked, returned).
+    pub(in crate::check) fn op(
+        client: u32,
+        name: OpName,
+        value: Option<&str>,
+        at: (u64, u64),
+        result: OpResult,
+    ) -> HistoryOp {
         HistoryOp {
             client,
             op: name,

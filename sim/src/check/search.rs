@@ -61,6 +61,17 @@
 //! - Values no definite pop returns hash alike in the memo key (see
 //!   `Search::term`): k concurrent pushes of such values are 2^k
 //!   configurations (which of them are in), not k! (in which order).
+//!   Likewise the unknown pops that may take effect at any time (the
+//!   complete phase's) are counted per end in the key, not named
+//!   (`Search::interchangeable`).
+//! - A value cannot leave before the values certainly pushed between it
+//!   and its exit end have left (`leave.rs`): the pair rule and the
+//!   deadline tightening read that earliest leave time instead of the
+//!   pop's invocation, so a chain through a third value is seen at once.
+//! - A push is pruned when it would leave more values nobody saw leave
+//!   between its value and the end that value leaves by than unknown pops
+//!   at that end could take out in time (`prune.rs`,
+//!   `starves_unknown_pops`).
 //! - A push is not tried before a pending push it must wait for: had it
 //!   gone first, the other value would be pushed either while its own is
 //!   in, and the two could not leave by their pops (`patterns`' rule 3), or
@@ -93,19 +104,24 @@
 //! Cost, measured (`mcsim bench checker --families all`): a linearizable
 //! history whose concurrency is bounded (8 clients) takes about one step
 //! per operation, O(n log n) time in all; 100k operations in 0.15-0.3 s,
-//! a 1M-operation stack 2.3-2.5 s and queue 2.7-3.1 s (run to run on a
-//! shared 2-core machine; the build before the dead-only memo, the single
-//! interning pass and the cached sort keys took 3.3-4.1 and 4.1-4.4 s in
-//! the same alternated runs; the target is 1 s). With 64 clients at both ends and 1% unknown outcomes,
-//! 100,000 operations decide in 0.3-0.45 s on seeds 1 to 10, and 10,000
-//! on 194 seeds of 1 to 200 (`mcsim bench checker --clients 64 --ops
-//! 10000,100000 --seed S`; before the flash pairs, the tightened
-//! deadlines, the fallback push and the unknown pop due first: 20 of 30
-//! at 10,000, and seed 1 `unknown` at 100,000). What is still
+//! a 1M-operation stack 2.6-3.3 s and queue 2.7-3.6 s (run to run on a
+//! shared 2-core machine, alternated with the build before the leave
+//! times: 2.1-2.5 and 2.5-3.1; the leave-time rules cost a 1M stack about
+//! 0.4 s, two O(n log n) passes over its entries, which is why they run
+//! in the first tightening pass only; the target is 1 s). With 64 clients
+//! at both ends and 1% unknown outcomes, 100,000 operations decide in
+//! 0.3-0.5 s on seeds 1 to 10, and 10,000 on every seed of 1 to 200 in at
+//! most 0.06 s (`mcsim bench checker --clients 64 --ops 10000,100000
+//! --seed S`; before the flash pairs, the tightened deadlines, the
+//! fallback push and the unknown pop due first: 20 of 30 at 10,000, and
+//! seed 1 `unknown` at 100,000; before the leave times, the counted
+//! unknown pops, the starved-pop pruning and the pops before blockers,
+//! 194 of 200, the other six `unknown` after 20M steps). What is still
 //! exponential: a history whose early wrong guess surfaces late and that
-//! no rule above cuts (seeds 93, 122, 125, 128, 180, 186 at 10,000): the
-//! complete phase runs out of budget (`unknown`). In the complete phase N
-//! operations all concurrent cost O(N^2) (every pending push is a
+//! no rule above cuts (none is known among those seeds, but the complete
+//! phase is a backtracking search, and `tests/checker.rs` pins what each
+//! rule once cost): it runs out of budget (`unknown`). In the complete
+//! phase N operations all concurrent cost O(N^2) (every pending push is a
 //! candidate at every step); the fast phase decides 100k concurrent pushes
 //! of unknown outcome in about a second.
 
@@ -115,10 +131,12 @@ use rustc_hash::FxHashSet;
 
 mod candidates;
 mod dfs;
+mod key;
+mod leave;
 mod prune;
 mod tighten;
 
-use super::hash::{BASE, MODULUS, mul_mod, value_hash, zobrist};
+use super::hash::{BASE, count_hash, mul_mod, zobrist};
 use super::patterns::{Refutation, refute};
 use super::prepare::{Entry, Prepared};
 use super::rank::{PushRank, exits, push_ranks, pushes_by_value};
@@ -191,7 +209,9 @@ struct Search<'a> {
     linearized: Vec<bool>,
     /// Per entry: the deadline this phase orders by (the likely one in the
     /// fast phase, the real one in the complete phase).
-    deadline: Vec<u64>,
+    deadline: &'a [u64],
+    /// Per push: the earliest time its value can leave (`leave.rs`).
+    leaves: &'a [u64],
     /// Per entry: for pushes, the order to try them in (see the module docs).
     push_rank: Vec<PushRank>,
     /// Per value: the entry that pushes it.
@@ -213,6 +233,11 @@ struct Search<'a> {
     unpushed_crossing: [BTreeSet<(u64, usize)>; 2],
     /// The same pushes by their own deadline.
     unpushed_crossing_push: [BTreeSet<(u64, usize)>; 2],
+    /// Values in the deque that no definite pop returns.
+    present_unobserved: usize,
+    /// Pushes not linearized yet whose values no definite pop returns, per
+    /// end (front: index 1), by deadline.
+    unpushed_unobserved: [BTreeSet<(u64, usize)>; 2],
     /// Pending pops that must find the deque empty, by deadline.
     pending_empty: BTreeSet<(u64, usize)>,
     /// Positions in `required` of the entries not linearized yet, pops
@@ -225,6 +250,9 @@ struct Search<'a> {
     offset: i64,
     powers: Vec<u64>,
     set_hash: u64,
+    /// Per end (front: index 1), the unknown pops linearized that could
+    /// take effect at any time (`Search::set_term`).
+    unknown_used: [u32; 2],
     contents_hash: u64,
     memo: FxHashSet<u128>,
     path: Vec<usize>,
@@ -258,7 +286,7 @@ pub fn search(prepared: &Prepared, steps_max: u64) -> SearchResult {
         Ok(witness) => return witness,
         Err(spent) => spent,
     };
-    let sound = deadlines(prepared, true, &exit_of);
+    let sound = times(prepared, true, &exit_of);
     let mut complete = search_phase(
         prepared,
         &sound,
@@ -275,8 +303,8 @@ pub fn search(prepared: &Prepared, steps_max: u64) -> SearchResult {
 /// successful one finds, or the steps all of them spent.
 fn fast_phases(prepared: &Prepared, steps_max: u64, exit_of: &[Option<usize>]) -> Result<SearchResult, u64> {
     let fast_max = (prepared.entries.len() as u64 * FAST_PHASE_STEPS_PER_ENTRY + 10_000).min(steps_max / 6);
-    let likely = deadlines(prepared, false, exit_of);
-    let must_wait = prune::must_wait_for(&prepared.entries, &likely, exit_of);
+    let likely = times(prepared, false, exit_of);
+    let must_wait = prune::must_wait_for(&prepared.entries, &likely.deadline, &likely.leaves, exit_of);
     let mut spent = 0;
     for unknown_pops in [UnknownPops::WhenNeeded, UnknownPops::First, UnknownPops::Last] {
         let fast = search_phase(prepared, &likely, fast_max, false, unknown_pops, &must_wait);
@@ -293,17 +321,26 @@ fn fast_phases(prepared: &Prepared, steps_max: u64, exit_of: &[Option<usize>]) -
 /// fast phase in front, an unsound cut in the complete phase would hide
 /// behind the witnesses the fast phase finds.
 pub fn search_complete(prepared: &Prepared, steps_max: u64) -> SearchResult {
-    let sound = deadlines(prepared, true, &exits_by_entry(prepared));
+    let sound = times(prepared, true, &exits_by_entry(prepared));
     search_phase(prepared, &sound, steps_max, true, UnknownPops::First, &[])
 }
 
-/// Per entry, the deadline a phase orders by ([`deadline_of`]), tightened
-/// where another push's deadline implies an earlier one
-/// (`tighten.rs`).
-fn deadlines(prepared: &Prepared, complete: bool, exit_of: &[Option<usize>]) -> Vec<u64> {
+/// The times a phase reasons with, per entry (µs).
+struct Times {
+    /// The deadline the phase orders by ([`deadline_of`]), tightened where
+    /// another push's deadline implies an earlier one (`tighten.rs`).
+    deadline: Vec<u64>,
+    /// For a push whose value a definite pop returns, the earliest time
+    /// the value can leave (`leave.rs`).
+    leaves: Vec<u64>,
+}
+
+/// A phase's [`Times`]: the complete phase's are sound, the fast phase's
+/// assume unknown outcomes landed before their calls returned.
+fn times(prepared: &Prepared, complete: bool, exit_of: &[Option<usize>]) -> Times {
     let mut deadline: Vec<u64> = prepared.entries.iter().map(|e| deadline_of(e, complete)).collect();
-    tighten::tighten_deadlines(&prepared.entries, &mut deadline, exit_of);
-    deadline
+    let leaves = tighten::tighten_deadlines(&prepared.entries, &mut deadline, exit_of);
+    Times { deadline, leaves }
 }
 
 /// Per entry: for a push, the pop that returned its value, if any.
@@ -322,7 +359,7 @@ fn exits_by_entry(prepared: &Prepared) -> Vec<Option<usize>> {
 
 fn search_phase<'a>(
     prepared: &'a Prepared,
-    deadline: &[u64],
+    times: &'a Times,
     steps_max: u64,
     complete: bool,
     unknown_pops: UnknownPops,
@@ -358,8 +395,9 @@ fn search_phase<'a>(
         unknown_pops,
         entries,
         observed: &prepared.observed,
-        deadlines: required.iter().map(|&i| (deadline[i], i)).collect(),
-        deadline: deadline.to_vec(),
+        deadlines: required.iter().map(|&i| (times.deadline[i], i)).collect(),
+        deadline: &times.deadline,
+        leaves: &times.leaves,
         required,
         required_position,
         optional,
@@ -374,12 +412,15 @@ fn search_phase<'a>(
         offset: n as i64 + 1,
         powers,
         set_hash: 0,
+        unknown_used: [0, 0],
         contents_hash: 0,
         memo: FxHashSet::default(),
         path: Vec::new(),
         present_exits: [BTreeSet::new(), BTreeSet::new()],
         present_by_exit_invoke: BTreeSet::new(),
         pending_empty: BTreeSet::new(),
+        present_unobserved: 0,
+        unpushed_unobserved: [BTreeSet::new(), BTreeSet::new()],
         unpushed_crossing: [BTreeSet::new(), BTreeSet::new()],
         unpushed_crossing_push: [BTreeSet::new(), BTreeSet::new()],
     };
@@ -388,6 +429,7 @@ fn search_phase<'a>(
             search.pending_empty.insert((search.deadline[i], i));
         }
         search.track_crossing(i, true);
+        search.track_unobserved_push(i, true);
     }
     let (outcome, steps) = search.run(steps_max);
     SearchResult {
@@ -418,7 +460,12 @@ impl Search<'_> {
     fn apply(&mut self, entry: usize) -> Option<u32> {
         let e = &self.entries[entry];
         self.linearized[entry] = true;
-        self.set_hash ^= zobrist(entry);
+        if let Some(end) = self.interchangeable(entry) {
+            self.unknown_used[end] += 1;
+            self.set_hash ^= count_hash(end, self.unknown_used[end]);
+        } else {
+            self.set_hash ^= zobrist(entry);
+        }
         self.path.push(entry);
         if !e.required {
             let front = matches!(e.op, DequeOp::PopFront);
@@ -460,7 +507,12 @@ impl Search<'_> {
     fn undo(&mut self, entry: usize, removed: Option<u32>) {
         let e = &self.entries[entry];
         self.linearized[entry] = false;
-        self.set_hash ^= zobrist(entry);
+        if let Some(end) = self.interchangeable(entry) {
+            self.set_hash ^= count_hash(end, self.unknown_used[end]);
+            self.unknown_used[end] -= 1;
+        } else {
+            self.set_hash ^= zobrist(entry);
+        }
         self.path.pop();
         if !e.required {
             let front = matches!(e.op, DequeOp::PopFront);
@@ -492,33 +544,6 @@ impl Search<'_> {
             }
             _ => {}
         }
-    }
-
-    /// A value's term in the contents hash. Values no definite pop returns
-    /// all hash alike: the future never tells them apart (only unknown
-    /// pops, which take whatever is at their end, can remove them; at an
-    /// end they block the same pops), so orders that differ only in where
-    /// such values sit are one configuration: 2^k configurations for k
-    /// concurrent unobserved pushes instead of k!.
-    fn term(&self, position: i64, value: u32) -> u64 {
-        let power = self.powers[(position + self.offset) as usize];
-        let blank = u32::MAX;
-        mul_mod(
-            value_hash(if self.observed[value as usize] { value } else { blank }),
-            power,
-        )
-    }
-
-    fn add_at(&mut self, position: i64, value: u32) {
-        self.contents_hash = (self.contents_hash + self.term(position, value)) % MODULUS;
-    }
-
-    fn remove_at(&mut self, position: i64, value: u32) {
-        self.contents_hash = (self.contents_hash + MODULUS - self.term(position, value)) % MODULUS;
-    }
-
-    fn key(&self) -> u128 {
-        (u128::from(self.set_hash) << 64) | u128::from(self.contents_hash)
     }
 }
 
@@ -553,5 +578,20 @@ fn deadline_of(entry: &Entry, complete: bool) -> u64 {
         entry.deadline_us
     } else {
         entry.likely_deadline_us
+    }
+}
+
+/// A definite entry for the search's unit tests (its likely deadline is
+/// its deadline).
+#[cfg(test)]
+fn test_entry(op: DequeOp, ret: Option<DequeRet>, invoke_us: u64, deadline_us: u64) -> Entry {
+    Entry {
+        history_index: 0,
+        op,
+        ret,
+        invoke_us,
+        deadline_us,
+        likely_deadline_us: deadline_us,
+        required: ret.is_some(),
     }
 }

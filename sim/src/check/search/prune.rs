@@ -17,19 +17,32 @@ pub(super) const MUST_WAIT_SCAN: usize = 128;
 /// if `w` went first, `x`'s value would either be pushed while `w`'s is in,
 /// and the two could not leave by their pops (`patterns`' rule 3), or be
 /// pushed after `w`'s left, which its push's or its pop's deadline forbids
-/// (either is before the pop of `w`'s value is invoked).
-pub(super) fn must_follow(entries: &[Entry], deadline: &[u64], w: (usize, usize), x: (usize, usize)) -> bool {
-    let w_gone_from = entries[w.1].invoke_us;
-    (deadline[x.0] < w_gone_from || deadline[x.1] < w_gone_from) && pair_conflicts(entries, w, x)
+/// (either is before `w`'s value can leave: `leaves`, from
+/// `leave::earliest_leaves`).
+pub(super) fn must_follow(
+    entries: &[Entry],
+    deadline: &[u64],
+    leaves: &[u64],
+    w: (usize, usize),
+    x: (usize, usize),
+) -> bool {
+    let w_gone_from = leaves[w.0];
+    (deadline[x.0] < w_gone_from || deadline[x.1] < w_gone_from)
+        && pair_conflicts(entries, w, x, |pop| deadline[pop], |(push, _)| leaves[push])
 }
 
 /// Per entry, the pushes it must wait for ([`must_follow`]), so they go
 /// first. Only pairs that can be pending together are looked at: a push
 /// and the pushes invoked after it by its deadline, at most
 /// [`MUST_WAIT_SCAN`] of them. The table prunes, so missing a pair costs
-/// speed, not soundness. `deadline` is the fast phase's; `exit_of` gives
-/// each push's pop.
-pub(super) fn must_wait_for(entries: &[Entry], deadline: &[u64], exit_of: &[Option<usize>]) -> Vec<Vec<usize>> {
+/// speed, not soundness. `deadline` and `leaves` are the fast phase's;
+/// `exit_of` gives each push's pop.
+pub(super) fn must_wait_for(
+    entries: &[Entry],
+    deadline: &[u64],
+    leaves: &[u64],
+    exit_of: &[Option<usize>],
+) -> Vec<Vec<usize>> {
     let mut waits = vec![Vec::new(); entries.len()];
     // Entries are sorted by invocation.
     let lives: Vec<(usize, usize)> = (0..entries.len())
@@ -40,10 +53,10 @@ pub(super) fn must_wait_for(entries: &[Entry], deadline: &[u64], exit_of: &[Opti
             if entries[q].invoke_us > deadline[p] {
                 break;
             }
-            if must_follow(entries, deadline, (p, p_pop), (q, q_pop)) {
+            if must_follow(entries, deadline, leaves, (p, p_pop), (q, q_pop)) {
                 waits[p].push(q);
             }
-            if must_follow(entries, deadline, (q, q_pop), (p, p_pop)) {
+            if must_follow(entries, deadline, leaves, (q, q_pop), (p, p_pop)) {
                 waits[q].push(p);
             }
         }
@@ -74,8 +87,11 @@ impl Search<'_> {
     pub(super) fn blocks_a_pending_pop(&self, w: usize) -> bool {
         let at_front = push_end(&self.entries[w].op);
         let Some(exit) = self.exit_of(w) else {
-            return self.unobserved_blocks(at_front);
+            return self.unobserved_blocks(at_front) || self.unobserved_starves(w);
         };
+        if self.starves_unknown_pops(w, exit) {
+            return true;
+        }
         let exit_invoke = self.entries[exit].invoke_us;
         let due_before = |first: Option<u64>| first.is_some_and(|deadline| deadline < exit_invoke);
         let exit_entry = &self.entries[exit];
@@ -94,6 +110,61 @@ impl Search<'_> {
                         .present_by_exit_invoke
                         .last()
                         .is_some_and(|&(invoke, _)| invoke > self.deadline[exit])))
+    }
+
+    /// Whether pushing `w` now (its value leaves through pop `exit`) would
+    /// leave more values nobody saw leave between it and its exit end than
+    /// the unknown pops there could take out in time: every value in the
+    /// deque when `w` pushes at the far end, and every such value pushed
+    /// at the exit end before `w`'s value can leave (`leave.rs`), lies
+    /// between `w`'s value and that end, so each must be taken out there,
+    /// by an unknown pop (nothing else returns them) linearized before
+    /// `exit`, so invoked by `exit`'s deadline, one value per pop.
+    ///
+    /// Without it, a push that spends those pops' only chance surfaces
+    /// when the last unobserved value is pushed, after every interleaving
+    /// of the pushes in between (100,000 steps on a 53-operation piece of
+    /// `mcsim bench checker --clients 64 --ops 10000 --seed 125`).
+    fn starves_unknown_pops(&self, w: usize, exit: usize) -> bool {
+        let end = usize::from(matches!(self.entries[exit].op, DequeOp::PopFront));
+        let crossing = (end == 1) != push_end(&self.entries[w].op);
+        let already = if crossing { self.present_unobserved } else { 0 };
+        self.too_few_unknown_pops(end, already, self.leaves[w], self.deadline[exit], None)
+    }
+
+    /// [`Search::starves_unknown_pops`] for `x`, a push of a value nobody
+    /// saw leave: it lies between the end it is pushed at and every value
+    /// in the deque, so a value there that leaves by that end needs it
+    /// taken out first, with every such value pushed there before that one
+    /// can leave. The value due to leave first is the one counted.
+    fn unobserved_starves(&self, x: usize) -> bool {
+        let end = usize::from(push_end(&self.entries[x].op));
+        let Some(&(by, value)) = self.present_exits[end].first() else {
+            return false;
+        };
+        let Some(below) = self.push_of[value as usize] else {
+            return false;
+        };
+        self.too_few_unknown_pops(end, 1, self.leaves[below], by, Some(x))
+    }
+
+    /// Whether `already` values nobody saw leave, plus those whose pushes
+    /// at `end` (front: 1) are pending and due before `cutoff` (but
+    /// `exclude`), outnumber the unknown pops at `end` not linearized yet
+    /// and invoked by `by`: each of those values must be taken out there
+    /// by one of them.
+    fn too_few_unknown_pops(&self, end: usize, already: usize, cutoff: u64, by: u64, exclude: Option<usize>) -> bool {
+        /// Values counted at most: enough for any history whose unknown
+        /// pops are rare, and each count stays cheap.
+        const CAP: usize = 32;
+        // Counted first, as it is usually none (a call per candidate push).
+        let pushed_before = self.unpushed_unobserved[end]
+            .range(..(cutoff, 0))
+            .filter(|&&(_, push)| Some(push) != exclude)
+            .take(CAP)
+            .count();
+        let needed = (already + pushed_before).min(CAP);
+        needed > 0 && self.optional[end].range(..=(by, usize::MAX)).take(needed).count() < needed
     }
 
     /// [`Search::blocks_a_pending_pop`] for a value no definite pop returns,
@@ -126,6 +197,7 @@ impl Search<'_> {
             DequeOp::PushFront(v) | DequeOp::PushBack(v) => {
                 self.track_presence(v, applied);
                 self.track_crossing(entry, !applied);
+                self.track_unobserved_push(entry, !applied);
             }
             _ => {
                 if let Some(v) = removed {
@@ -140,6 +212,11 @@ impl Search<'_> {
     /// [`Search::blocks_a_pending_pop`].
     pub(super) fn track_presence(&mut self, value: u32, entered: bool) {
         let Some(exit) = self.exits[value as usize] else {
+            if entered {
+                self.present_unobserved += 1;
+            } else {
+                self.present_unobserved -= 1;
+            }
             return;
         };
         let end = usize::from(matches!(self.entries[exit].op, DequeOp::PopFront));
@@ -177,6 +254,22 @@ impl Search<'_> {
         }
     }
 
+    /// Records that push `entry` is pending (`pending`) or linearized, if
+    /// no definite pop returns its value ([`Search::starves_unknown_pops`]).
+    pub(super) fn track_unobserved_push(&mut self, entry: usize, pending: bool) {
+        let e = &self.entries[entry];
+        if !e.op.is_push() || !e.required || self.exit_of(entry).is_some() {
+            return;
+        }
+        let key = (self.deadline[entry], entry);
+        let end = usize::from(push_end(&e.op));
+        if pending {
+            self.unpushed_unobserved[end].insert(key);
+        } else {
+            self.unpushed_unobserved[end].remove(&key);
+        }
+    }
+
     /// Records that the empty-finding pop `entry` was linearized or undone.
     pub(super) fn track_empty(&mut self, entry: usize, linearized: bool) {
         if self.entries[entry].ret != Some(DequeRet::Empty) {
@@ -200,7 +293,7 @@ impl Search<'_> {
             x != w
                 && self
                     .exit_of(x)
-                    .is_some_and(|x_pop| must_follow(self.entries, &self.deadline, (w, w_pop), (x, x_pop)))
+                    .is_some_and(|x_pop| must_follow(self.entries, self.deadline, self.leaves, (w, w_pop), (x, x_pop)))
         })
     }
 
@@ -225,18 +318,11 @@ impl Search<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::leave::earliest_leaves;
     use super::*;
 
     fn entry(op: DequeOp, ret: DequeRet, invoke_us: u64, deadline_us: u64) -> Entry {
-        Entry {
-            history_index: 0,
-            op,
-            ret: Some(ret),
-            invoke_us,
-            deadline_us,
-            likely_deadline_us: deadline_us,
-            required: true,
-        }
+        super::super::test_entry(op, Some(ret), invoke_us, deadline_us)
     }
 
     /// The table for entries sorted by invocation, pushes' values popped by
@@ -247,7 +333,8 @@ mod tests {
         for &(push, pop) in exits {
             exit_of[push] = Some(pop);
         }
-        must_wait_for(entries, &deadline, &exit_of)
+        let leaves = earliest_leaves(entries, &deadline, &exit_of);
+        must_wait_for(entries, &deadline, &leaves, &exit_of)
     }
 
     /// Two values pushed at the back, concurrently: one leaves by the back,
