@@ -61,8 +61,9 @@
 //! - Values no definite pop returns hash alike in the memo key (see
 //!   `Search::term`): k concurrent pushes of such values are 2^k
 //!   configurations (which of them are in), not k! (in which order).
-//!   Likewise the unknown pops that may take effect at any time (the
-//!   complete phase's) are counted per end in the key, not named
+//!   Likewise the unknown pops that may take effect at any time (deadline
+//!   `NEVER`: all of the complete phase's, and in the fast phase those
+//!   that never returned) are counted per end in the key, not named
 //!   (`Search::interchangeable`).
 //! - A value cannot leave before the values certainly pushed between it
 //!   and its exit end have left (`leave.rs`): the pair rule and the
@@ -110,7 +111,7 @@
 //! 0.4 s, two O(n log n) passes over its entries, which is why they run
 //! in the first tightening pass only; the target is 1 s). With 64 clients
 //! at both ends and 1% unknown outcomes, 100,000 operations decide in
-//! 0.3-0.5 s on seeds 1 to 10, and 10,000 on every seed of 1 to 200 in at
+//! 0.3-0.5 s on seeds 1 to 10, and 10,000 on every seed of 1 to 400 in at
 //! most 0.06 s (`mcsim bench checker --clients 64 --ops 10000,100000
 //! --seed S`; before the flash pairs, the tightened deadlines, the
 //! fallback push and the unknown pop due first: 20 of 30 at 10,000, and
@@ -251,7 +252,7 @@ struct Search<'a> {
     powers: Vec<u64>,
     set_hash: u64,
     /// Per end (front: index 1), the unknown pops linearized that could
-    /// take effect at any time (`Search::set_term`).
+    /// take effect at any time (`Search::interchangeable`).
     unknown_used: [u32; 2],
     contents_hash: u64,
     memo: FxHashSet<u128>,

@@ -79,7 +79,12 @@ impl Search<'_> {
     /// has to have happened, or leaves by `w`'s end (each would wait for the
     /// other for ever), or a value that will be pushed at the far end and
     /// leave by `w`'s end has to be pushed before `w`'s pop (the same
-    /// standoff).
+    /// standoff);
+    ///
+    /// or the values nobody saw leave that would have to be taken out
+    /// before a pop can reach its value outnumber the unknown pops that
+    /// could take them ([`Search::starves_unknown_pops`],
+    /// [`Search::unobserved_starves`]).
     ///
     /// Sound pruning (it removes only dead branches), and the cut that keeps
     /// highly concurrent histories tractable: without it, such a push is

@@ -1,5 +1,6 @@
 //! Deadlines implied by other operations: a push that must come before
-//! another takes effect no later than the other's deadline. The search's
+//! another takes effect no later than the other's deadline, and a pop that
+//! must come before a push no later than that push's. The search's
 //! window and its pruning rules read deadlines, so a deadline implied only
 //! through a chain (`x` before `y` because of `y`'s pop, `y` before `w`
 //! because of `w`'s) would otherwise reach them only when the search walks
@@ -8,9 +9,9 @@
 //!
 //! Every tightening is sound on its own (any valid order meets the tighter
 //! deadline), so the passes stop after [`TIGHTEN_PASSES`] at the latest at
-//! the cost of speed only. A deadline is never moved below its push's
-//! invocation: such a history has no valid order, which the search finds
-//! without help.
+//! the cost of speed only. A deadline is never moved below its own
+//! operation's invocation: such a history has no valid order, which the
+//! search finds without help.
 
 use super::leave::{earliest_leaves, pops_before_blockers};
 use super::prune::{MUST_WAIT_SCAN, must_follow};
@@ -19,11 +20,12 @@ use crate::check::prepare::Entry;
 /// Passes over the pairs at most.
 const TIGHTEN_PASSES: usize = 8;
 
-/// Tightens push deadlines in place (`deadline` is the phase's, indexed
-/// like `entries`; `exit_of` gives each push's pop), and returns the
-/// earliest times values can leave under the tightened deadlines
-/// (`leave::earliest_leaves`, recomputed each pass: a tighter deadline
-/// puts more values certainly on top of others). Three rules:
+/// Tightens deadlines in place, pushes' and pops' (`deadline` is the
+/// phase's, indexed like `entries`; `exit_of` gives each push's pop), and
+/// returns the earliest times values can leave (`leave::earliest_leaves`),
+/// computed once, from the deadlines before tightening: tighter deadlines
+/// would only raise them, so they stay sound lower bounds, and a second
+/// computation costs a 1M-operation stack 0.2 s. Three rules:
 /// - push `w` must follow push `x` ([`must_follow`], on the pairs
 ///   `prune::must_wait_for` looks at): `x`'s deadline becomes at most `w`'s;
 /// - [`unobserved_first`]: a value nobody saw leave goes before a value it
@@ -36,7 +38,7 @@ pub(super) fn tighten_deadlines(entries: &[Entry], deadline: &mut [u64], exit_of
         .filter_map(|i| exit_of[i].map(|pop| (i, pop)))
         .collect();
     let unobserved = Unobserved::new(entries, deadline, exit_of);
-    let mut leaves = earliest_leaves(entries, deadline, exit_of);
+    let leaves = earliest_leaves(entries, deadline, exit_of);
     for pass in 0..TIGHTEN_PASSES {
         let mut changed = false;
         for (k, &(p, p_pop)) in lives.iter().enumerate() {
@@ -57,23 +59,16 @@ pub(super) fn tighten_deadlines(entries: &[Entry], deadline: &mut [u64], exit_of
             }
         }
         changed |= unobserved.tighten(entries, deadline, exit_of);
-        // The leave-time rules cost O(n log n) each with a large constant
-        // (a 1M-operation stack: 0.2 s per call, `mcsim bench checker
-        // --families stack`), so they run in the first passes only; the
-        // leave times they leave behind are still sound lower bounds.
-        let pops_moved = pass < LEAVE_PASSES && pops_before_blockers(entries, deadline, exit_of, &leaves);
+        // The leave-time rule costs O(n log n) with a large constant (a
+        // 1M-operation stack: 0.2 s per call, `mcsim bench checker
+        // --families stack`), so it runs in the first pass only.
+        let pops_moved = pass == 0 && pops_before_blockers(entries, deadline, exit_of, &leaves);
         if !changed && !pops_moved {
             break;
-        }
-        if changed && pass + 1 < LEAVE_PASSES {
-            leaves = earliest_leaves(entries, deadline, exit_of);
         }
     }
     leaves
 }
-
-/// Passes that run the leave-time rules ([`tighten_deadlines`]).
-const LEAVE_PASSES: usize = 1;
 
 /// What [`unobserved_first`] reads: the pushes of values nobody saw leave,
 /// and per end the unknown pops that could take one out.
