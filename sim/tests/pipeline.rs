@@ -2,7 +2,8 @@
 //! cannot start is a harness failure (exit 4) from every command; the HTML
 //! page names the variant and replays it; a swarm seed's draws are shown
 //! by `repro`, the JSON record and the page; a report page is rendered from
-//! the run it reports, not from a second run.
+//! the run it reports, not from a second run; a real scenario below its
+//! reach floor is judged on more runs.
 
 mod common;
 
@@ -140,4 +141,41 @@ fn run_report_writes_the_page_of_each_unexpected_run_it_ran() {
     let page = std::fs::read_to_string(dir.join("out/restart-aba-seed180-michael2003.html")).unwrap();
     assert!(page.contains(&format!("id=\"trace-hash\">{hash}<")));
     assert!(dir.join("out/restart-aba/seed-180.history.json").exists());
+}
+
+/// On real memcached a seed does not reproduce a run, so a scenario below
+/// its reach floor runs `RESAMPLE_RUNS` (19) more times before its floor is
+/// judged; one that never reaches its event still fails, on all its runs,
+/// and the report's manifest plans every run it wrote.
+#[test]
+fn a_real_scenario_below_its_floor_is_judged_on_more_runs() {
+    let dir = common::fresh_dir("pipeline", "resample");
+    std::fs::write(
+        dir.join("never.toml"),
+        "# Nothing here recreates the deque.\n[scenario]\nexpect = [\"linearizable\"]\nseeds = { count = 1 }\n\
+         reach = { event = \"recreations\", rate_min = 0.9 }\n\n[clients]\ncount = 2\nops_per_client = 5\n",
+    )
+    .unwrap();
+    let args = [
+        "run",
+        "never.toml",
+        "--backend",
+        "real",
+        "--threads",
+        "2",
+        "--report",
+        "report",
+    ];
+    let output = mcsim(&args, &dir);
+    let text = text(&output);
+    let rerun = "rerun: cargo test -p memcache-sim --test pipeline a_real_scenario_below_its_floor";
+    assert_eq!(output.status.code(), Some(i32::from(exit::HARNESS)), "{text}\n{rerun}");
+    assert!(text.contains("19 more runs (seeds 1 to 19)"), "{text}\n{rerun}");
+    assert!(text.contains("recreations in 0 of 20 runs"), "{text}\n{rerun}");
+    let merged = mcsim(&["merge", "report"], &dir);
+    let merged_text = String::from_utf8_lossy(&merged.stdout);
+    assert!(
+        merged_text.contains("20 runs from 1 shard(s)"),
+        "{merged_text}\n{rerun}"
+    );
 }
