@@ -164,6 +164,9 @@ mod tests {
     use crate::check::prepare::{PrepareOptions, prepare};
     use crate::history::{History, HistoryOp, OpName, OpResult};
 
+    /// Where a failure here reruns.
+    const RERUN: &str = "rerun: cargo test -p memcache-sim --lib check::patterns::buried";
+
     /// "x" pushed at the back and never seen again; "w" pushed at the back
     /// after it and popped at the front (seed 128 of `mcsim bench checker
     /// --clients 64 --ops 10000`, reduced).
@@ -192,21 +195,32 @@ mod tests {
 
     #[test]
     fn a_value_popped_past_one_nobody_took_out_is_refuted() {
-        assert_eq!(refuted(&history(Vec::new(), 20)), Some(vec![0, 1, 2]));
+        assert_eq!(refuted(&history(Vec::new(), 20)), Some(vec![0, 1, 2]), "{RERUN}");
     }
 
     #[test]
     fn an_unknown_pop_in_time_at_either_end_could_have_taken_it() {
         let unknown = |name, at: u64| op(3, name, None, (at, at + 100), OpResult::Unknown);
         // At the front by the pop's deadline, or at the back by the push's.
-        assert_eq!(refuted(&history(vec![unknown(OpName::PopFront, 45)], 20)), None);
-        assert_eq!(refuted(&history(vec![unknown(OpName::PopBack, 25)], 20)), None);
+        assert_eq!(
+            refuted(&history(vec![unknown(OpName::PopFront, 45)], 20)),
+            None,
+            "{RERUN}"
+        );
+        assert_eq!(
+            refuted(&history(vec![unknown(OpName::PopBack, 25)], 20)),
+            None,
+            "{RERUN}"
+        );
         // At the back after "w" was pushed: "w" stands in the way.
-        assert!(refuted(&history(vec![unknown(OpName::PopBack, 35)], 20)).is_some());
+        assert!(
+            refuted(&history(vec![unknown(OpName::PopBack, 35)], 20)).is_some(),
+            "{RERUN}"
+        );
     }
 
     #[test]
     fn a_value_that_may_have_gone_in_after_is_not_counted() {
-        assert_eq!(refuted(&history(Vec::new(), 5)), None);
+        assert_eq!(refuted(&history(Vec::new(), 5)), None, "{RERUN}");
     }
 }

@@ -231,6 +231,9 @@ mod tests {
     use super::*;
     use crate::check::spec::{DequeOp, DequeRet};
 
+    /// Where a failure here reruns.
+    const RERUN: &str = "rerun: cargo test -p memcache-sim --lib check::search::leave";
+
     fn entry(op: DequeOp, ret: DequeRet, invoke_us: u64, deadline_us: u64) -> Entry {
         super::super::test_entry(op, Some(ret), invoke_us, deadline_us)
     }
@@ -259,7 +262,7 @@ mod tests {
             entry(PopFront, DequeRet::Value(2), 150, 200),
         ];
         let leaves = leaves_of(&entries, &[(0, 3), (1, 4), (2, 5)]);
-        assert_eq!([leaves[0], leaves[1], leaves[2]], [150, 150, 150]);
+        assert_eq!([leaves[0], leaves[1], leaves[2]], [150, 150, 150], "{RERUN}");
     }
 
     /// A value pushed at the far end, one whose push may come after the
@@ -278,7 +281,7 @@ mod tests {
             entry(PopFront, DequeRet::Value(3), 300, 400),
         ];
         let leaves = leaves_of(&entries, &[(0, 4), (2, 5), (3, 6), (1, 7)]);
-        assert_eq!(leaves[0], 60);
+        assert_eq!(leaves[0], 60, "{RERUN}");
     }
 
     /// `v` (value 0) is popped at the front by 100; `u` (value 1), pushed
@@ -305,13 +308,13 @@ mod tests {
     /// leave before a late-leaving value pushed at the front goes in.
     #[test]
     fn a_pop_goes_before_a_value_that_would_block_it_is_pushed() {
-        assert_eq!(v_pop_deadline(DequeOp::PushBack(0), (5, 70)), 70);
+        assert_eq!(v_pop_deadline(DequeOp::PushBack(0), (5, 70)), 70, "{RERUN}");
         // Pushed at the same end, only a push certainly after `v`'s counts.
-        assert_eq!(v_pop_deadline(DequeOp::PushFront(0), (20, 70)), 70);
-        assert_eq!(v_pop_deadline(DequeOp::PushFront(0), (5, 70)), 100);
+        assert_eq!(v_pop_deadline(DequeOp::PushFront(0), (20, 70)), 70, "{RERUN}");
+        assert_eq!(v_pop_deadline(DequeOp::PushFront(0), (5, 70)), 100, "{RERUN}");
         // A bound before the pop's invocation is no valid order at all: the
         // search finds that without a deadline below the invocation.
-        assert_eq!(v_pop_deadline(DequeOp::PushBack(0), (5, 40)), 100);
+        assert_eq!(v_pop_deadline(DequeOp::PushBack(0), (5, 40)), 100, "{RERUN}");
     }
 
     /// A value pushed at the back but popped at the front waits for what
@@ -326,6 +329,6 @@ mod tests {
             entry(PopFront, DequeRet::Value(1), 90, 200),
         ];
         let leaves = leaves_of(&entries, &[(0, 2), (1, 3)]);
-        assert_eq!(leaves[0], 90);
+        assert_eq!(leaves[0], 90, "{RERUN}");
     }
 }
