@@ -104,12 +104,16 @@
 //!
 //! Cost, measured (`mcsim bench checker --families all`): a linearizable
 //! history whose concurrency is bounded (8 clients) takes about one step
-//! per operation, O(n log n) time in all; 100k operations in 0.15-0.3 s,
-//! a 1M-operation stack 2.6-3.3 s and queue 2.7-3.6 s (run to run on a
-//! shared 2-core machine, alternated with the build before the leave
-//! times: 2.1-2.5 and 2.5-3.1; the leave-time rules cost a 1M stack about
-//! 0.4 s, two O(n log n) passes over its entries, which is why they run
-//! in the first tightening pass only; the target is 1 s). With 64 clients
+//! per operation, O(n log n) time in all; 100k operations in 0.08-0.3 s,
+//! a 1M-operation stack 1.24-1.28 s and queue 1.23-1.25 s (alternated on
+//! one 2-core machine with the build before the bitmap sets of
+//! `rank_set.rs`, the data shared by the phases and the rules of
+//! `patterns` on a second thread: 1.50-1.54 and 1.61-1.64 s; peak memory
+//! 591 and 625 MiB, from 464 and 512; the target is 1 s. On a slower
+//! machine the same build took 2.6-3.3 and 2.7-3.6 s). The leave-time
+//! rules cost a 1M stack about 0.2 s, two O(n log n) passes over its
+//! entries, which is why they run in the first tightening pass only.
+//! With 64 clients
 //! at both ends and 1% unknown outcomes, 100,000 operations decide in
 //! 0.3-0.5 s on seeds 1 to 10, and 10,000 on every seed of 1 to 400 in at
 //! most 0.06 s (`mcsim bench checker --clients 64 --ops 10000,100000
@@ -126,7 +130,7 @@
 //! candidate at every step); the fast phase decides 100k concurrent pushes
 //! of unknown outcome in about a second.
 
-use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustc_hash::FxHashSet;
 
@@ -135,12 +139,18 @@ mod dfs;
 mod key;
 mod leave;
 mod prune;
+mod rank_set;
+mod setup;
 mod tighten;
 
-use super::hash::{BASE, count_hash, mul_mod, zobrist};
+use rank_set::RankSet;
+use setup::{Shared, Times, search_phase};
+
+use super::CONCURRENT_ENTRIES_MIN;
+use super::hash::{count_hash, zobrist};
 use super::patterns::{Refutation, refute};
 use super::prepare::{Entry, Prepared};
-use super::rank::{PushRank, exits, push_ranks, pushes_by_value};
+use super::rank::PushRank;
 use super::spec::{DequeOp, DequeRet, DequeSpec, SequentialSpec};
 
 /// Alternatives per step the fast phase keeps beyond the ones the urgent
@@ -206,7 +216,7 @@ struct Search<'a> {
     required_position: Vec<usize>,
     /// Unknown pops not linearized yet, per end (front: index 1), by
     /// invocation.
-    optional: [BTreeSet<(u64, usize)>; 2],
+    optional: [RankSet; 2],
     linearized: Vec<bool>,
     /// Per entry: the deadline this phase orders by (the likely one in the
     /// fast phase, the real one in the complete phase).
@@ -214,42 +224,42 @@ struct Search<'a> {
     /// Per push: the earliest time its value can leave (`leave.rs`).
     leaves: &'a [u64],
     /// Per entry: for pushes, the order to try them in (see the module docs).
-    push_rank: Vec<PushRank>,
+    push_rank: &'a [PushRank],
     /// Per value: the entry that pushes it.
-    push_of: Vec<Option<usize>>,
+    push_of: &'a [Option<usize>],
     /// Per value: the pop that returned it, if any.
-    exits: Vec<Option<usize>>,
+    exits: &'a [Option<usize>],
     /// Per push: the pushes it must wait for (`prune::must_wait_for`; the
     /// fast phase's, empty in the complete phase).
     must_wait: &'a [Vec<usize>],
-    deadlines: BTreeSet<(u64, usize)>,
+    deadlines: RankSet,
     /// Values in the deque whose definite pop is at the front (index 1) or
     /// the back (0), by that pop's deadline.
-    present_exits: [BTreeSet<(u64, u32)>; 2],
+    present_exits: [RankSet; 2],
     /// Values in the deque that some definite pop returns, by that pop's
     /// invocation.
-    present_by_exit_invoke: BTreeSet<(u64, u32)>,
+    present_by_exit_invoke: RankSet,
     /// Pushes not linearized yet whose values leave by the far end, per
     /// the end they leave by (front: index 1), by that pop's deadline.
-    unpushed_crossing: [BTreeSet<(u64, usize)>; 2],
+    unpushed_crossing: [RankSet; 2],
     /// The same pushes by their own deadline.
-    unpushed_crossing_push: [BTreeSet<(u64, usize)>; 2],
+    unpushed_crossing_push: [RankSet; 2],
     /// Values in the deque that no definite pop returns.
     present_unobserved: usize,
     /// Pushes not linearized yet whose values no definite pop returns, per
     /// end (front: index 1), by deadline.
-    unpushed_unobserved: [BTreeSet<(u64, usize)>; 2],
+    unpushed_unobserved: [RankSet; 2],
     /// Pending pops that must find the deque empty, by deadline.
-    pending_empty: BTreeSet<(u64, usize)>,
+    pending_empty: RankSet,
     /// Positions in `required` of the entries not linearized yet, pops
     /// (index 0) and pushes (1) apart: the candidates' scan walks these,
     /// not every entry since the oldest pending one (a push of unknown
     /// outcome can stay pending for most of a long history).
-    pending: [BTreeSet<usize>; 2],
+    pending: [RankSet; 2],
     state: DequeSpec,
     left_position: i64,
     offset: i64,
-    powers: Vec<u64>,
+    powers: &'a [u64],
     set_hash: u64,
     /// Per end (front: index 1), the unknown pops linearized that could
     /// take effect at any time (`Search::interchangeable`).
@@ -272,24 +282,50 @@ struct Search<'a> {
 /// every pending push it does not prove dead a candidate and the rest of
 /// the budget (at least half), to decide "not linearizable" (or run out of
 /// budget: unknown).
+///
+/// On a history of [`CONCURRENT_ENTRIES_MIN`] entries or more, the rules
+/// of `patterns` run on a thread beside the fast phase's preparation
+/// ([`FastStart`]), which stops between its stages once they refute.
 pub fn search(prepared: &Prepared, steps_max: u64) -> SearchResult {
     let refuted = |refutation| SearchResult {
         outcome: SearchOutcome::Refuted(refutation),
         steps: 0,
         configurations: 0,
     };
-    if let Some(refutation) = refute(prepared) {
+    let refuted_flag = AtomicBool::new(false);
+    let (refutation, start) = if prepared.entries.len() >= CONCURRENT_ENTRIES_MIN {
+        std::thread::scope(|scope| {
+            let patterns = std::thread::Builder::new().spawn_scoped(scope, || {
+                let refutation = refute(prepared);
+                refuted_flag.store(refutation.is_some(), Ordering::Relaxed);
+                refutation
+            });
+            match patterns {
+                Ok(patterns) => {
+                    let start = FastStart::new(prepared, &refuted_flag);
+                    (patterns.join().expect("the rules do not panic"), start)
+                }
+                // No thread to spare (a process or memory limit): in turn.
+                Err(_) => (refute(prepared), None),
+            }
+        })
+    } else {
+        (refute(prepared), None)
+    };
+    if let Some(refutation) = refutation {
         return refuted(refutation);
     }
-    let exit_of = exits_by_entry(prepared);
-    let fast = fast_phases(prepared, steps_max, &exit_of);
-    let spent = match fast {
+    let start = start
+        .or_else(|| FastStart::new(prepared, &refuted_flag))
+        .expect("only a refutation stops the preparation");
+    let spent = match start.run(prepared, steps_max) {
         Ok(witness) => return witness,
         Err(spent) => spent,
     };
-    let sound = times(prepared, true, &exit_of);
+    let sound = Times::new(prepared, true, &start.shared.exit_of);
     let mut complete = search_phase(
         prepared,
+        &start.shared,
         &sound,
         steps_max - spent.min(steps_max),
         true,
@@ -300,21 +336,57 @@ pub fn search(prepared: &Prepared, steps_max: u64) -> SearchResult {
     complete
 }
 
-/// The fast phase's runs (see [`search`]): the witness the first
-/// successful one finds, or the steps all of them spent.
-fn fast_phases(prepared: &Prepared, steps_max: u64, exit_of: &[Option<usize>]) -> Result<SearchResult, u64> {
-    let fast_max = (prepared.entries.len() as u64 * FAST_PHASE_STEPS_PER_ENTRY + 10_000).min(steps_max / 6);
-    let likely = times(prepared, false, exit_of);
-    let must_wait = prune::must_wait_for(&prepared.entries, &likely.deadline, &likely.leaves, exit_of);
-    let mut spent = 0;
-    for unknown_pops in [UnknownPops::WhenNeeded, UnknownPops::First, UnknownPops::Last] {
-        let fast = search_phase(prepared, &likely, fast_max, false, unknown_pops, &must_wait);
-        spent += fast.steps;
-        if matches!(fast.outcome, SearchOutcome::Linearizable(_)) {
-            return Ok(SearchResult { steps: spent, ..fast });
+/// What the fast phase's runs start from: the check's [`Shared`] data,
+/// the likely [`Times`] and the table of pushes that must wait.
+struct FastStart {
+    shared: Shared,
+    likely: Times,
+    must_wait: Vec<Vec<usize>>,
+}
+
+impl FastStart {
+    /// Prepares the fast phase, stage by stage; `None` as soon as
+    /// `refuted` is set (the rules beside it found a violation).
+    fn new(prepared: &Prepared, refuted: &AtomicBool) -> Option<Self> {
+        let stopped = || refuted.load(Ordering::Relaxed);
+        let shared = Shared::new(prepared);
+        if stopped() {
+            return None;
         }
+        let likely = Times::new(prepared, false, &shared.exit_of);
+        if stopped() {
+            return None;
+        }
+        let must_wait = prune::must_wait_for(&prepared.entries, &likely.deadline, &likely.leaves, &shared.exit_of);
+        Some(FastStart {
+            shared,
+            likely,
+            must_wait,
+        })
     }
-    Err(spent)
+
+    /// The fast phase's runs (see [`search`]): the witness the first
+    /// successful one finds, or the steps all of them spent.
+    fn run(&self, prepared: &Prepared, steps_max: u64) -> Result<SearchResult, u64> {
+        let fast_max = (prepared.entries.len() as u64 * FAST_PHASE_STEPS_PER_ENTRY + 10_000).min(steps_max / 6);
+        let mut spent = 0;
+        for unknown_pops in [UnknownPops::WhenNeeded, UnknownPops::First, UnknownPops::Last] {
+            let fast = search_phase(
+                prepared,
+                &self.shared,
+                &self.likely,
+                fast_max,
+                false,
+                unknown_pops,
+                &self.must_wait,
+            );
+            spent += fast.steps;
+            if matches!(fast.outcome, SearchOutcome::Linearizable(_)) {
+                return Ok(SearchResult { steps: spent, ..fast });
+            }
+        }
+        Err(spent)
+    }
 }
 
 /// The complete phase alone, without the fast phase's guesses: the same
@@ -322,122 +394,9 @@ fn fast_phases(prepared: &Prepared, steps_max: u64, exit_of: &[Option<usize>]) -
 /// fast phase in front, an unsound cut in the complete phase would hide
 /// behind the witnesses the fast phase finds.
 pub fn search_complete(prepared: &Prepared, steps_max: u64) -> SearchResult {
-    let sound = times(prepared, true, &exits_by_entry(prepared));
-    search_phase(prepared, &sound, steps_max, true, UnknownPops::First, &[])
-}
-
-/// The times a phase reasons with, per entry (µs).
-struct Times {
-    /// The deadline the phase orders by ([`deadline_of`]), tightened where
-    /// another push's deadline implies an earlier one (`tighten.rs`).
-    deadline: Vec<u64>,
-    /// For a push whose value a definite pop returns, the earliest time
-    /// the value can leave (`leave.rs`).
-    leaves: Vec<u64>,
-}
-
-/// A phase's [`Times`]: the complete phase's are sound, the fast phase's
-/// assume unknown outcomes landed before their calls returned.
-fn times(prepared: &Prepared, complete: bool, exit_of: &[Option<usize>]) -> Times {
-    let mut deadline: Vec<u64> = prepared.entries.iter().map(|e| deadline_of(e, complete)).collect();
-    let leaves = tighten::tighten_deadlines(&prepared.entries, &mut deadline, exit_of);
-    Times { deadline, leaves }
-}
-
-/// Per entry: for a push, the pop that returned its value, if any.
-fn exits_by_entry(prepared: &Prepared) -> Vec<Option<usize>> {
-    let exit = exits(&prepared.entries, prepared.values.len());
-    let value_exit = |v: u32| exit[v as usize];
-    prepared
-        .entries
-        .iter()
-        .map(|e| match e.op {
-            DequeOp::PushFront(v) | DequeOp::PushBack(v) => value_exit(v),
-            _ => None,
-        })
-        .collect()
-}
-
-fn search_phase<'a>(
-    prepared: &'a Prepared,
-    times: &'a Times,
-    steps_max: u64,
-    complete: bool,
-    unknown_pops: UnknownPops,
-    must_wait: &'a [Vec<usize>],
-) -> SearchResult {
-    let entries = &prepared.entries;
-    let n = entries.len();
-    let mut required = Vec::new();
-    let mut optional = [BTreeSet::new(), BTreeSet::new()];
-    let mut required_position = vec![usize::MAX; n];
-    for (i, entry) in entries.iter().enumerate() {
-        if entry.required {
-            required_position[i] = required.len();
-            required.push(i);
-        } else {
-            let front = matches!(entry.op, DequeOp::PopFront);
-            optional[usize::from(front)].insert((entry.invoke_us, i));
-        }
-    }
-    let required_len = required.len();
-    let mut powers = vec![1u64; 2 * n + 3];
-    for i in 1..powers.len() {
-        powers[i] = mul_mod(powers[i - 1], BASE);
-    }
-    let pending = [0, 1].map(|kind| {
-        (0..required_len)
-            .filter(|&position| usize::from(entries[required[position]].ret == Some(DequeRet::Pushed)) == kind)
-            .collect()
-    });
-    let exit = exits(entries, prepared.values.len());
-    let mut search = Search {
-        complete,
-        unknown_pops,
-        entries,
-        observed: &prepared.observed,
-        deadlines: required.iter().map(|&i| (times.deadline[i], i)).collect(),
-        deadline: &times.deadline,
-        leaves: &times.leaves,
-        required,
-        required_position,
-        optional,
-        linearized: vec![false; n],
-        push_rank: push_ranks(entries, &exit),
-        push_of: pushes_by_value(entries, prepared.values.len()),
-        exits: exit,
-        must_wait,
-        pending,
-        state: DequeSpec::default(),
-        left_position: 0,
-        offset: n as i64 + 1,
-        powers,
-        set_hash: 0,
-        unknown_used: [0, 0],
-        contents_hash: 0,
-        memo: FxHashSet::default(),
-        path: Vec::new(),
-        present_exits: [BTreeSet::new(), BTreeSet::new()],
-        present_by_exit_invoke: BTreeSet::new(),
-        pending_empty: BTreeSet::new(),
-        present_unobserved: 0,
-        unpushed_unobserved: [BTreeSet::new(), BTreeSet::new()],
-        unpushed_crossing: [BTreeSet::new(), BTreeSet::new()],
-        unpushed_crossing_push: [BTreeSet::new(), BTreeSet::new()],
-    };
-    for (i, entry) in entries.iter().enumerate() {
-        if entry.ret == Some(DequeRet::Empty) {
-            search.pending_empty.insert((search.deadline[i], i));
-        }
-        search.track_crossing(i, true);
-        search.track_unobserved_push(i, true);
-    }
-    let (outcome, steps) = search.run(steps_max);
-    SearchResult {
-        outcome,
-        steps,
-        configurations: search.memo.len(),
-    }
+    let shared = Shared::new(prepared);
+    let sound = Times::new(prepared, true, &shared.exit_of);
+    search_phase(prepared, &shared, &sound, steps_max, true, UnknownPops::First, &[])
 }
 
 impl Search<'_> {
@@ -470,11 +429,11 @@ impl Search<'_> {
         self.path.push(entry);
         if !e.required {
             let front = matches!(e.op, DequeOp::PopFront);
-            self.optional[usize::from(front)].remove(&(e.invoke_us, entry));
+            self.optional[usize::from(front)].remove(entry);
         }
         if e.required {
-            self.deadlines.remove(&(self.deadline[entry], entry));
-            self.pending[usize::from(e.ret == Some(DequeRet::Pushed))].remove(&self.required_position[entry]);
+            self.deadlines.remove(entry);
+            self.pending[usize::from(e.ret == Some(DequeRet::Pushed))].remove(self.required_position[entry]);
         }
         let removed = match e.op {
             DequeOp::PushFront(v) => {
@@ -517,10 +476,10 @@ impl Search<'_> {
         self.path.pop();
         if !e.required {
             let front = matches!(e.op, DequeOp::PopFront);
-            self.optional[usize::from(front)].insert((e.invoke_us, entry));
+            self.optional[usize::from(front)].insert(entry);
         }
         if e.required {
-            self.deadlines.insert((self.deadline[entry], entry));
+            self.deadlines.insert(entry);
             self.pending[usize::from(e.ret == Some(DequeRet::Pushed))].insert(self.required_position[entry]);
         }
         self.track(entry, removed, false);
@@ -570,16 +529,6 @@ enum UnknownPops {
 /// Which end a push adds at (true: the front).
 fn push_end(op: &DequeOp) -> bool {
     op.is_push() && op.at_front()
-}
-
-/// The deadline a phase orders by: the fast phase assumes unknown outcomes
-/// landed before their call returned; the complete phase assumes nothing.
-fn deadline_of(entry: &Entry, complete: bool) -> u64 {
-    if complete {
-        entry.deadline_us
-    } else {
-        entry.likely_deadline_us
-    }
 }
 
 /// A definite entry for the search's unit tests (its likely deadline is

@@ -24,11 +24,12 @@ impl Search<'_> {
     ///
     /// The complete phase appends every other pending push.
     pub(super) fn candidates(&self) -> Vec<usize> {
-        let Some(&(deadline, urgent)) = self.deadlines.first() else {
+        let Some((deadline, urgent)) = self.deadlines.first() else {
             return Vec::new();
         };
         let z = &self.entries[urgent];
-        let in_window = |position: &&usize| self.entries[self.required[**position]].invoke_us <= deadline;
+        let in_window =
+            |&(position, _): &(u64, usize)| self.entries[self.required[position as usize]].invoke_us <= deadline;
         // A definite pop that fits now may as well go first: moving it ahead
         // of the operations a valid order puts before it changes nothing
         // they see (its value is at its end, so none of them can pop past
@@ -37,11 +38,18 @@ impl Search<'_> {
         let fitting_pop = self.pending[0]
             .iter()
             .take_while(in_window)
-            .map(|&position| self.required[position])
+            .map(|(_, position)| self.required[position])
             .filter(|&entry| self.fits(entry))
             .min_by_key(|&e| (self.deadline[e], e));
         if let Some(pop) = fitting_pop {
             return vec![pop];
+        }
+        // A push whose value its pending pop can take straight back out is
+        // likewise the only branch: the pair leaves the contents as they
+        // were, and moving it ahead of what a valid order puts first changes
+        // nothing those operations see (see `Search::flash_push`).
+        if let Some(push) = self.flash_push(deadline) {
+            return vec![push];
         }
         // The fast phase looks at the earliest-invoked pending pushes only
         // (and at the ones the urgent operation names): with thousands
@@ -56,7 +64,7 @@ impl Search<'_> {
             .iter()
             .take_while(in_window)
             .take(scan)
-            .map(|&position| self.required[position])
+            .map(|(_, position)| self.required[position])
             .collect();
         if let Some(named) = named
             && self.entries[named].invoke_us <= deadline
@@ -68,13 +76,6 @@ impl Search<'_> {
             .into_iter()
             .filter(|&w| !self.blocks_a_pending_pop(w))
             .collect();
-        // A push whose value its pending pop can take straight back out is
-        // likewise the only branch: the pair leaves the contents as they
-        // were, and moving it ahead of what a valid order puts first changes
-        // nothing those operations see (see `Search::flash_push`).
-        if let Some(push) = self.flash_push(deadline) {
-            return vec![push];
-        }
         // In the complete phase, a push that must wait for another pending
         // one is dead now (`prune::must_follow`: either order of their
         // values' stays is impossible with it first). The fast phase applies
@@ -94,7 +95,7 @@ impl Search<'_> {
                 pushes
                     .iter()
                     .copied()
-                    .filter(|w| self.unpushed_crossing_push[end].contains(&(self.deadline[*w], *w)))
+                    .filter(|&w| self.unpushed_crossing_push[end].contains(w))
                     .take(FAST_PHASE_WIDTH)
                     .collect()
             }
@@ -164,7 +165,7 @@ impl Search<'_> {
     fn flash_push(&self, deadline: u64) -> Option<usize> {
         self.pending[0]
             .iter()
-            .map(|&position| self.required[position])
+            .map(|(_, position)| self.required[position])
             .take_while(|&pop| self.entries[pop].invoke_us <= deadline)
             .filter_map(|pop| {
                 let p = &self.entries[pop];
@@ -221,7 +222,7 @@ impl Search<'_> {
     /// later, when one about to expire would do (a lone value is at both
     /// ends), starves a value that must be removed later.
     fn optional_candidates(&self, deadline: u64) -> Vec<usize> {
-        let in_window = |&&(_, e): &&(u64, usize)| self.entries[e].invoke_us <= deadline;
+        let in_window = |&(_, e): &(u64, usize)| self.entries[e].invoke_us <= deadline;
         // A value in the deque leaves by this end, a value pushed here in
         // the window leaves by the far end (it would have to pass), or a pop
         // that must find the deque empty is in the window.
@@ -245,8 +246,8 @@ impl Search<'_> {
             }
             let first = self.optional[index]
                 .first()
-                .filter(|&&(invoke, _)| invoke <= deadline)
-                .map(|&(_, e)| e);
+                .filter(|&(invoke, _)| invoke <= deadline)
+                .map(|(_, e)| e);
             chosen.extend(first);
         }
         chosen.sort_by_key(|&e| (self.deadline[e], e));

@@ -45,7 +45,7 @@ impl Search<'_> {
             if frame.next == frame.choices.len() {
                 if stuck.is_none() || self.path.len() > best.len() {
                     best = self.path.clone();
-                    stuck = self.deadlines.first().map(|&(_, e)| e);
+                    stuck = self.deadlines.first().map(|(_, e)| e);
                 }
                 let dead = stack.pop().expect("the loop holds a frame");
                 self.memo.insert(dead.key);

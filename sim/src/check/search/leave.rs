@@ -42,7 +42,7 @@ pub(super) fn earliest_leaves(entries: &[Entry], deadline: &[u64], exit_of: &[Op
         return leaves;
     }
     let (keys, rank) = ranked(entries, &lives, |u| deadline[u]);
-    let mut trees = [Fenwick::max(keys[0].len()), Fenwick::max(keys[1].len())];
+    let mut trees = [Fenwick::<true>::new(keys[0].len()), Fenwick::<true>::new(keys[1].len())];
     let mut by_deadline: Vec<(u64, usize)> = lives.iter().map(|&w| (deadline[w], w)).collect();
     by_deadline.sort_unstable_by(|a, b| b.cmp(a));
     // Latest invoked first.
@@ -154,7 +154,10 @@ pub(super) fn pops_before_blockers(
     // Values leaving by the end they entered: only pushes invoked after
     // theirs was due count, so take them by push deadline, latest first,
     // adding pushes by invocation, latest first.
-    let mut later = [Fenwick::min(keys[0].len()), Fenwick::min(keys[1].len())];
+    let mut later = [
+        Fenwick::<false>::new(keys[0].len()),
+        Fenwick::<false>::new(keys[1].len()),
+    ];
     let mut by_invoke = lives.iter().rev().copied().peekable();
     let mut same_end: Vec<(u64, usize)> = lives
         .iter()
@@ -180,36 +183,33 @@ pub(super) fn pops_before_blockers(
     changed
 }
 
-/// A Fenwick tree over positions `0..len` folding values with `max` or
-/// `min`, every position the fold's identity at first.
-struct Fenwick {
+/// A Fenwick tree over positions `0..len` folding values with `max`
+/// (`MAX`) or `min`, every position the fold's identity at first. The
+/// fold is a type parameter, not a function pointer, so that it inlines
+/// (two of these per check on a 1M-operation stack: an indirect call per
+/// level cost 0.05 s, `mcsim bench checker --families stack`).
+struct Fenwick<const MAX: bool> {
     tree: Vec<u64>,
-    identity: u64,
-    fold: fn(u64, u64) -> u64,
 }
 
-impl Fenwick {
-    fn max(len: usize) -> Self {
+impl<const MAX: bool> Fenwick<MAX> {
+    const IDENTITY: u64 = if MAX { 0 } else { u64::MAX };
+
+    fn new(len: usize) -> Self {
         Fenwick {
-            tree: vec![0; len + 1],
-            identity: 0,
-            fold: u64::max,
+            tree: vec![Self::IDENTITY; len + 1],
         }
     }
 
-    fn min(len: usize) -> Self {
-        Fenwick {
-            tree: vec![u64::MAX; len + 1],
-            identity: u64::MAX,
-            fold: u64::min,
-        }
+    fn fold(a: u64, b: u64) -> u64 {
+        if MAX { a.max(b) } else { a.min(b) }
     }
 
     /// Folds `value` into position `at`.
     fn fold_in(&mut self, at: usize, value: u64) {
         let mut i = at + 1;
         while i < self.tree.len() {
-            self.tree[i] = (self.fold)(self.tree[i], value);
+            self.tree[i] = Self::fold(self.tree[i], value);
             i += i & i.wrapping_neg();
         }
     }
@@ -217,9 +217,9 @@ impl Fenwick {
     /// The fold of positions `0..end` (the identity if none).
     fn before(&self, end: usize) -> u64 {
         let mut i = end;
-        let mut folded = self.identity;
+        let mut folded = Self::IDENTITY;
         while i > 0 {
-            folded = (self.fold)(folded, self.tree[i]);
+            folded = Self::fold(folded, self.tree[i]);
             i -= i & i.wrapping_neg();
         }
         folded

@@ -101,20 +101,20 @@ impl Search<'_> {
         let due_before = |first: Option<u64>| first.is_some_and(|deadline| deadline < exit_invoke);
         let exit_entry = &self.entries[exit];
         let leaves_by_far_end = matches!(exit_entry.op, DequeOp::PopFront) != at_front;
-        due_before(self.pending_empty.first().map(|&(d, _)| d))
-            || due_before(self.present_exits[usize::from(at_front)].first().map(|&(d, _)| d))
-            || due_before(self.unpushed_crossing[usize::from(at_front)].first().map(|&(d, _)| d))
+        due_before(self.pending_empty.first().map(|(d, _)| d))
+            || due_before(self.present_exits[usize::from(at_front)].first().map(|(d, _)| d))
+            || due_before(self.unpushed_crossing[usize::from(at_front)].first().map(|(d, _)| d))
             || (leaves_by_far_end
                 && (!self.present_exits[usize::from(at_front)].is_empty()
                     || due_before(
                         self.unpushed_crossing_push[usize::from(at_front)]
                             .first()
-                            .map(|&(d, _)| d),
+                            .map(|(d, _)| d),
                     )
                     || self
                         .present_by_exit_invoke
                         .last()
-                        .is_some_and(|&(invoke, _)| invoke > self.deadline[exit])))
+                        .is_some_and(|(invoke, _)| invoke > self.deadline[exit])))
     }
 
     /// Whether pushing `w` now (its value leaves through pop `exit`) would
@@ -144,10 +144,10 @@ impl Search<'_> {
     /// can leave. The value due to leave first is the one counted.
     fn unobserved_starves(&self, x: usize) -> bool {
         let end = usize::from(push_end(&self.entries[x].op));
-        let Some(&(by, value)) = self.present_exits[end].first() else {
+        let Some((by, value)) = self.present_exits[end].first() else {
             return false;
         };
-        let Some(below) = self.push_of[value as usize] else {
+        let Some(below) = self.push_of[value] else {
             return false;
         };
         self.too_few_unknown_pops(end, 1, self.leaves[below], by, Some(x))
@@ -164,12 +164,19 @@ impl Search<'_> {
         const CAP: usize = 32;
         // Counted first, as it is usually none (a call per candidate push).
         let pushed_before = self.unpushed_unobserved[end]
-            .range(..(cutoff, 0))
-            .filter(|&&(_, push)| Some(push) != exclude)
+            .iter()
+            .take_while(|&(deadline, _)| deadline < cutoff)
+            .filter(|&(_, push)| Some(push) != exclude)
             .take(CAP)
             .count();
         let needed = (already + pushed_before).min(CAP);
-        needed > 0 && self.optional[end].range(..=(by, usize::MAX)).take(needed).count() < needed
+        needed > 0
+            && self.optional[end]
+                .iter()
+                .take_while(|&(invoke, _)| invoke <= by)
+                .take(needed)
+                .count()
+                < needed
     }
 
     /// [`Search::blocks_a_pending_pop`] for a value no definite pop returns,
@@ -179,18 +186,18 @@ impl Search<'_> {
     /// value it covers is between it and the far end); a value still to be
     /// pushed at the far end, or an `empty`, needs it gone by either end.
     fn unobserved_blocks(&self, at_front: bool) -> bool {
-        let first_invoke = |end: usize| self.optional[end].first().map_or(u64::MAX, |&(invoke, _)| invoke);
+        let first_invoke = |end: usize| self.optional[end].first().map_or(u64::MAX, |(invoke, _)| invoke);
         let same_end = first_invoke(usize::from(at_front));
         let either_end = same_end.min(first_invoke(usize::from(!at_front)));
         let due_before =
             |first: Option<u64>, removable_from: u64| first.is_some_and(|deadline| deadline < removable_from);
-        due_before(self.pending_empty.first().map(|&(d, _)| d), either_end)
+        due_before(self.pending_empty.first().map(|(d, _)| d), either_end)
             || due_before(
-                self.present_exits[usize::from(at_front)].first().map(|&(d, _)| d),
+                self.present_exits[usize::from(at_front)].first().map(|(d, _)| d),
                 same_end,
             )
             || due_before(
-                self.unpushed_crossing[usize::from(at_front)].first().map(|&(d, _)| d),
+                self.unpushed_crossing[usize::from(at_front)].first().map(|(d, _)| d),
                 either_end,
             )
     }
@@ -225,14 +232,13 @@ impl Search<'_> {
             return;
         };
         let end = usize::from(matches!(self.entries[exit].op, DequeOp::PopFront));
-        let key = (self.deadline[exit], value);
-        let by_invoke = (self.entries[exit].invoke_us, value);
+        let value = value as usize;
         if entered {
-            self.present_exits[end].insert(key);
-            self.present_by_exit_invoke.insert(by_invoke);
+            self.present_exits[end].insert(value);
+            self.present_by_exit_invoke.insert(value);
         } else {
-            self.present_exits[end].remove(&key);
-            self.present_by_exit_invoke.remove(&by_invoke);
+            self.present_exits[end].remove(value);
+            self.present_by_exit_invoke.remove(value);
         }
     }
 
@@ -247,15 +253,13 @@ impl Search<'_> {
         if exit_front == push_end(&self.entries[entry].op) {
             return;
         }
-        let key = (self.deadline[exit], entry);
-        let by_push = (self.deadline[entry], entry);
         let end = usize::from(exit_front);
         if pending {
-            self.unpushed_crossing[end].insert(key);
-            self.unpushed_crossing_push[end].insert(by_push);
+            self.unpushed_crossing[end].insert(entry);
+            self.unpushed_crossing_push[end].insert(entry);
         } else {
-            self.unpushed_crossing[end].remove(&key);
-            self.unpushed_crossing_push[end].remove(&by_push);
+            self.unpushed_crossing[end].remove(entry);
+            self.unpushed_crossing_push[end].remove(entry);
         }
     }
 
@@ -266,12 +270,11 @@ impl Search<'_> {
         if !e.op.is_push() || !e.required || self.exit_of(entry).is_some() {
             return;
         }
-        let key = (self.deadline[entry], entry);
         let end = usize::from(push_end(&e.op));
         if pending {
-            self.unpushed_unobserved[end].insert(key);
+            self.unpushed_unobserved[end].insert(entry);
         } else {
-            self.unpushed_unobserved[end].remove(&key);
+            self.unpushed_unobserved[end].remove(entry);
         }
     }
 
@@ -280,11 +283,10 @@ impl Search<'_> {
         if self.entries[entry].ret != Some(DequeRet::Empty) {
             return;
         }
-        let key = (self.deadline[entry], entry);
         if linearized {
-            self.pending_empty.remove(&key);
+            self.pending_empty.remove(entry);
         } else {
-            self.pending_empty.insert(key);
+            self.pending_empty.insert(entry);
         }
     }
 
