@@ -419,16 +419,23 @@ fn simulated_losses_of_every_kind_are_detected() {
 }
 
 /// From `CONCURRENT_ENTRIES_MIN` operations on, the scan for values popped
-/// twice or never pushed runs on a thread beside the preparation: what it
-/// finds still decides the verdict, and a history it clears is still
-/// searched (`mcsim bench checker --families planted-value,planted-swap
-/// --seed 2`).
+/// twice or never pushed runs on a thread beside the preparation, and the
+/// rules of `patterns` beside the search's quick run: what they find still
+/// decides the verdict, and a history they clear is still searched
+/// (`mcsim bench checker --families planted-value,planted-swap --seed 2`).
 #[test]
 fn long_histories_are_scanned_beside_the_preparation() {
     use memcache_sim::bench::families::Family;
     use memcache_sim::check::CONCURRENT_ENTRIES_MIN;
     let ops = 100_000;
-    for family in [Family::PlantedValue, Family::PlantedSwap, Family::Queue] {
+    let families = [
+        Family::PlantedValue,
+        Family::PlantedSwap,
+        Family::PlantedReorder,
+        Family::Queue,
+        Family::Stack,
+    ];
+    for family in families {
         for seed in 2..=3 {
             let rerun = format!("mcsim bench checker --families {} --seed {seed}", family.name());
             let history = family

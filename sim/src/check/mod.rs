@@ -105,11 +105,11 @@ impl Default for CheckOptions {
 /// it saves (a 10,000-operation history is checked in milliseconds); above
 /// it the wall time is the longer of the two, and the answer is the one
 /// the sequential order gives. The search does the same with the rules of
-/// `patterns` beside the fast phase's preparation (`search::search`),
-/// which checks between its stages whether they refuted: a refutation
-/// waits for one stage at most (planted-swap at 100,000 operations: 0.03
-/// s before, 0.08 s; without the check, the whole preparation: 0.1 s
-/// became 0.9 s on the `lost-value` family when this was first tried).
+/// `patterns` beside its quick run's preparation (`search::search`); a
+/// refutation waits for that preparation, which is short (planted-swap at
+/// 100,000 operations: 0.03 s before, 0.05 s; the fast phase's whole
+/// preparation was far longer: 0.1 s became 0.9 s on the `lost-value`
+/// family when the rules were first tried beside it).
 pub const CONCURRENT_ENTRIES_MIN: usize = 50_000;
 
 /// Checks a history and returns its verdict.

@@ -104,16 +104,15 @@
 //!
 //! Cost, measured (`mcsim bench checker --families all`): a linearizable
 //! history whose concurrency is bounded (8 clients) takes about one step
-//! per operation, O(n log n) time in all; 100k operations in 0.08-0.3 s,
-//! a 1M-operation stack 1.24-1.28 s and queue 1.23-1.25 s (alternated on
-//! one 2-core machine with the build before the bitmap sets of
-//! `rank_set.rs`, the data shared by the phases and the rules of
-//! `patterns` on a second thread: 1.50-1.54 and 1.61-1.64 s; peak memory
-//! 591 and 625 MiB, from 464 and 512; the target is 1 s. On a slower
-//! machine the same build took 2.6-3.3 and 2.7-3.6 s). The leave-time
-//! rules cost a 1M stack about 0.2 s, two O(n log n) passes over its
-//! entries, which is why they run in the first tightening pass only.
-//! With 64 clients
+//! per operation, O(n log n) time in all; 100k operations in 0.05-0.4 s,
+//! a 1M-operation stack 0.82-0.87 s and queue 0.93-0.95 s, peak memory
+//! 527 and 562 MiB (alternated on one 2-core machine with the build
+//! before the quick run, the bitmap sets of `rank_set.rs`, the data
+//! shared by the phases and the second thread: 1.56-1.60 and 1.66-1.68 s,
+//! 464 and 512 MiB; on a slower machine that build took 2.6-3.3 and
+//! 2.7-3.6 s). The leave-time rules cost a 1M stack about 0.2 s, two
+//! O(n log n) passes over its entries, which is why they run in the
+//! first tightening pass only. With 64 clients
 //! at both ends and 1% unknown outcomes, 100,000 operations decide in
 //! 0.3-0.5 s on seeds 1 to 10, and 10,000 on every seed of 1 to 400 in at
 //! most 0.06 s (`mcsim bench checker --clients 64 --ops 10000,100000
@@ -130,8 +129,6 @@
 //! candidate at every step); the fast phase decides 100k concurrent pushes
 //! of unknown outcome in about a second.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use rustc_hash::FxHashSet;
 
 mod candidates;
@@ -144,13 +141,13 @@ mod setup;
 mod tighten;
 
 use rank_set::RankSet;
-use setup::{Shared, Times, search_phase};
+use setup::{Phase, Shared, Times, search_phase};
 
 use super::CONCURRENT_ENTRIES_MIN;
 use super::hash::{count_hash, zobrist};
 use super::patterns::{Refutation, refute};
 use super::prepare::{Entry, Prepared};
-use super::rank::PushRank;
+use super::rank::{PushRank, exits, push_ranks};
 use super::spec::{DequeOp, DequeRet, DequeSpec, SequentialSpec};
 
 /// Alternatives per step the fast phase keeps beyond the ones the urgent
@@ -283,42 +280,79 @@ struct Search<'a> {
 /// the budget (at least half), to decide "not linearizable" (or run out of
 /// budget: unknown).
 ///
-/// On a history of [`CONCURRENT_ENTRIES_MIN`] entries or more, the rules
-/// of `patterns` run on a thread beside the fast phase's preparation
-/// ([`FastStart`]), which stops between its stages once they refute.
+/// On a history of [`CONCURRENT_ENTRIES_MIN`] entries or more, a quick
+/// run of the fast phase comes first, on the deadlines as the history
+/// gives them (the tightening and the table of pushes that must wait cost
+/// a 1M-operation stack about 0.45 s, timed inside the check, and a
+/// history with bounded concurrency rarely needs them), within
+/// [`QUICK_STEPS_PER_ENTRY_TENTHS`]; meanwhile the rules of
+/// `patterns` run on a second thread, then the push ranks (`rank.rs`),
+/// which the run needs only once its state is built.
 pub fn search(prepared: &Prepared, steps_max: u64) -> SearchResult {
     let refuted = |refutation| SearchResult {
         outcome: SearchOutcome::Refuted(refutation),
         steps: 0,
         configurations: 0,
     };
-    let refuted_flag = AtomicBool::new(false);
-    let (refutation, start) = if prepared.entries.len() >= CONCURRENT_ENTRIES_MIN {
-        std::thread::scope(|scope| {
-            let patterns = std::thread::Builder::new().spawn_scoped(scope, || {
-                let refutation = refute(prepared);
-                refuted_flag.store(refutation.is_some(), Ordering::Relaxed);
-                refutation
-            });
-            match patterns {
-                Ok(patterns) => {
-                    let start = FastStart::new(prepared, &refuted_flag);
-                    (patterns.join().expect("the rules do not panic"), start)
-                }
-                // No thread to spare (a process or memory limit): in turn.
-                Err(_) => (refute(prepared), None),
-            }
-        })
-    } else {
-        (refute(prepared), None)
-    };
+    if prepared.entries.len() < CONCURRENT_ENTRIES_MIN {
+        return match refute(prepared) {
+            Some(refutation) => refuted(refutation),
+            None => prepared_search(prepared, Shared::new(prepared), steps_max, 0),
+        };
+    }
+    let entries = &prepared.entries;
+    let (refutation, quick) = std::thread::scope(|scope| {
+        // The rules, then (unless they refute) the push ranks, the one
+        // costly part of the shared data (a 1M-operation queue: 0.15 s),
+        // beside the quick run's own preparation.
+        let beside = std::thread::Builder::new().spawn_scoped(scope, || {
+            let refutation = refute(prepared);
+            let ranks = refutation
+                .is_none()
+                .then(|| push_ranks(entries, &exits(entries, prepared.values.len())));
+            (refutation, ranks)
+        });
+        let Ok(beside) = beside else {
+            // No thread to spare (a process or memory limit): in turn.
+            return (refute(prepared), None);
+        };
+        let unranked = Shared::without_ranks(prepared);
+        let times = Times::untightened(prepared, &unranked.exit_of);
+        let phase = Phase {
+            steps_max: (entries.len() as u64 * QUICK_STEPS_PER_ENTRY_TENTHS / 10 + 1_000).min(steps_max / 6),
+            complete: false,
+            unknown_pops: UnknownPops::WhenNeeded,
+            must_wait: &[],
+        };
+        let search = Search::begin(prepared, &unranked, &times, phase);
+        let (refutation, ranks) = beside.join().expect("the rules do not panic");
+        let Some(ranks) = ranks else {
+            return (refutation, None);
+        };
+        let quick = search.with_push_ranks(&ranks).finish(phase.steps_max);
+        (None, Some((unranked.with_push_ranks(ranks), quick)))
+    });
     if let Some(refutation) = refutation {
         return refuted(refutation);
     }
-    let start = start
-        .or_else(|| FastStart::new(prepared, &refuted_flag))
-        .expect("only a refutation stops the preparation");
-    let spent = match start.run(prepared, steps_max) {
+    match quick {
+        Some((_, quick)) if matches!(quick.outcome, SearchOutcome::Linearizable(_)) => quick,
+        Some((shared, quick)) => prepared_search(prepared, shared, steps_max, quick.steps),
+        None => prepared_search(prepared, Shared::new(prepared), steps_max, 0),
+    }
+}
+
+/// The quick run's budget: steps per entry, in tenths, plus 1,000. A
+/// history with bounded concurrency is mostly decided in one step per
+/// entry (a 1M-operation stack or queue in 1.0009 and 1.0001), so a run
+/// that needs more has guessed wrong and the prepared phases take over.
+pub const QUICK_STEPS_PER_ENTRY_TENTHS: u64 = 11;
+
+/// The fast phase's runs on tightened deadlines, then the complete phase,
+/// with `spent` steps of `steps_max` already used.
+fn prepared_search(prepared: &Prepared, shared: Shared, steps_max: u64, spent: u64) -> SearchResult {
+    let start = FastStart::new(prepared, shared);
+    let spent = match start.run(prepared, steps_max, spent) {
         Ok(witness) => return witness,
         Err(spent) => spent,
     };
@@ -327,10 +361,12 @@ pub fn search(prepared: &Prepared, steps_max: u64) -> SearchResult {
         prepared,
         &start.shared,
         &sound,
-        steps_max - spent.min(steps_max),
-        true,
-        UnknownPops::First,
-        &[],
+        Phase {
+            steps_max: steps_max - spent.min(steps_max),
+            complete: true,
+            unknown_pops: UnknownPops::First,
+            must_wait: &[],
+        },
     );
     complete.steps += spent;
     complete
@@ -345,41 +381,28 @@ struct FastStart {
 }
 
 impl FastStart {
-    /// Prepares the fast phase, stage by stage; `None` as soon as
-    /// `refuted` is set (the rules beside it found a violation).
-    fn new(prepared: &Prepared, refuted: &AtomicBool) -> Option<Self> {
-        let stopped = || refuted.load(Ordering::Relaxed);
-        let shared = Shared::new(prepared);
-        if stopped() {
-            return None;
-        }
+    fn new(prepared: &Prepared, shared: Shared) -> Self {
         let likely = Times::new(prepared, false, &shared.exit_of);
-        if stopped() {
-            return None;
-        }
         let must_wait = prune::must_wait_for(&prepared.entries, &likely.deadline, &likely.leaves, &shared.exit_of);
-        Some(FastStart {
+        FastStart {
             shared,
             likely,
             must_wait,
-        })
+        }
     }
 
-    /// The fast phase's runs (see [`search`]): the witness the first
-    /// successful one finds, or the steps all of them spent.
-    fn run(&self, prepared: &Prepared, steps_max: u64) -> Result<SearchResult, u64> {
+    /// The fast phase's runs (see [`search`]) after `spent` steps: the
+    /// witness the first successful one finds, or the steps spent in all.
+    fn run(&self, prepared: &Prepared, steps_max: u64, mut spent: u64) -> Result<SearchResult, u64> {
         let fast_max = (prepared.entries.len() as u64 * FAST_PHASE_STEPS_PER_ENTRY + 10_000).min(steps_max / 6);
-        let mut spent = 0;
         for unknown_pops in [UnknownPops::WhenNeeded, UnknownPops::First, UnknownPops::Last] {
-            let fast = search_phase(
-                prepared,
-                &self.shared,
-                &self.likely,
-                fast_max,
-                false,
+            let phase = Phase {
+                steps_max: fast_max,
+                complete: false,
                 unknown_pops,
-                &self.must_wait,
-            );
+                must_wait: &self.must_wait,
+            };
+            let fast = search_phase(prepared, &self.shared, &self.likely, phase);
             spent += fast.steps;
             if matches!(fast.outcome, SearchOutcome::Linearizable(_)) {
                 return Ok(SearchResult { steps: spent, ..fast });
@@ -396,7 +419,13 @@ impl FastStart {
 pub fn search_complete(prepared: &Prepared, steps_max: u64) -> SearchResult {
     let shared = Shared::new(prepared);
     let sound = Times::new(prepared, true, &shared.exit_of);
-    search_phase(prepared, &shared, &sound, steps_max, true, UnknownPops::First, &[])
+    let phase = Phase {
+        steps_max,
+        complete: true,
+        unknown_pops: UnknownPops::First,
+        must_wait: &[],
+    };
+    search_phase(prepared, &shared, &sound, phase)
 }
 
 impl Search<'_> {

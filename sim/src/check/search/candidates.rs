@@ -22,10 +22,11 @@ impl Search<'_> {
     /// - `z` pops `v`: the push of `v`;
     /// - `z` pops empty: none.
     ///
-    /// The complete phase appends every other pending push.
-    pub(super) fn candidates(&self) -> Vec<usize> {
+    /// The complete phase appends every other pending push. They are
+    /// appended to `out` (the walk keeps every level's in one buffer).
+    pub(super) fn candidates(&self, out: &mut Vec<usize>) {
         let Some((deadline, urgent)) = self.deadlines.first() else {
-            return Vec::new();
+            return;
         };
         let z = &self.entries[urgent];
         let in_window =
@@ -42,14 +43,16 @@ impl Search<'_> {
             .filter(|&entry| self.fits(entry))
             .min_by_key(|&e| (self.deadline[e], e));
         if let Some(pop) = fitting_pop {
-            return vec![pop];
+            out.push(pop);
+            return;
         }
         // A push whose value its pending pop can take straight back out is
         // likewise the only branch: the pair leaves the contents as they
         // were, and moving it ahead of what a valid order puts first changes
         // nothing those operations see (see `Search::flash_push`).
         if let Some(push) = self.flash_push(deadline) {
-            return vec![push];
+            out.push(push);
+            return;
         }
         // The fast phase looks at the earliest-invoked pending pushes only
         // (and at the ones the urgent operation names): with thousands
@@ -114,16 +117,16 @@ impl Search<'_> {
         } else {
             lazy.into_iter().filter(|&w| !self.waits_for_any(w)).collect()
         };
-        let mut choices = Vec::new();
+        let start = out.len();
         if self.unknown_pops != UnknownPops::Last {
-            choices.extend(self.optional_candidates(deadline));
+            out.extend(self.optional_candidates(deadline));
         }
         if self.complete {
             let rest: Vec<usize> = pushes.iter().copied().filter(|p| !lazy.contains(p)).collect();
-            choices.extend(lazy);
-            choices.extend(rest);
+            out.extend(lazy);
+            out.extend(rest);
         } else {
-            choices.extend(lazy);
+            out.extend(lazy);
             // No operation names a value nobody saw leave, so the urgent
             // one never asks for its push; but it must go by its deadline,
             // and where it lands decides whether an unknown pop can take
@@ -132,14 +135,13 @@ impl Search<'_> {
             let unobserved = pushes
                 .iter()
                 .copied()
-                .filter(|&w| self.exit_of(w).is_none() && !choices.contains(&w))
+                .filter(|&w| self.exit_of(w).is_none() && !out[start..].contains(&w))
                 .min_by_key(|&w| (self.deadline[w], w));
-            choices.extend(unobserved);
+            out.extend(unobserved);
         }
         if self.unknown_pops == UnknownPops::Last {
-            choices.extend(self.optional_candidates(deadline));
+            out.extend(self.optional_candidates(deadline));
         }
-        choices
     }
 
     /// A pending push invoked by `deadline` whose value's definite pop is

@@ -11,12 +11,14 @@
 
 use super::{Search, SearchOutcome};
 
-/// One level of the walk: its configuration's memo key, the candidates
-/// there, the next to try, and the one applied (with the value a pop
-/// removed).
+/// One level of the walk: its configuration's memo key, where its
+/// candidates start in the walk's buffer of them (they run to the next
+/// level's start, or the buffer's end), the next to try, and the one
+/// applied (with the value a pop removed). One buffer for every level, not
+/// a vector each (an allocation per step).
 struct Frame {
     key: u128,
-    choices: Vec<usize>,
+    start: usize,
     next: usize,
     applied: Option<(usize, Option<u32>)>,
 }
@@ -32,9 +34,11 @@ impl Search<'_> {
         let mut best: Vec<usize> = Vec::new();
         let mut stuck = None;
         let mut steps = 0u64;
+        let mut choices = Vec::new();
+        self.candidates(&mut choices);
         let mut stack = vec![Frame {
             key: self.key(),
-            choices: self.candidates(),
+            start: 0,
             next: 0,
             applied: None,
         }];
@@ -42,12 +46,13 @@ impl Search<'_> {
             if let Some((entry, removed)) = frame.applied.take() {
                 self.undo(entry, removed);
             }
-            if frame.next == frame.choices.len() {
+            if frame.start + frame.next == choices.len() {
                 if stuck.is_none() || self.path.len() > best.len() {
                     best = self.path.clone();
                     stuck = self.deadlines.first().map(|(_, e)| e);
                 }
                 let dead = stack.pop().expect("the loop holds a frame");
+                choices.truncate(dead.start);
                 self.memo.insert(dead.key);
                 continue;
             }
@@ -55,7 +60,7 @@ impl Search<'_> {
             if steps > steps_max {
                 return (SearchOutcome::Unknown, steps);
             }
-            let entry = frame.choices[frame.next];
+            let entry = choices[frame.start + frame.next];
             frame.next += 1;
             let removed = self.apply(entry);
             let key = self.key();
@@ -68,10 +73,11 @@ impl Search<'_> {
             if self.deadlines.is_empty() {
                 return (SearchOutcome::Linearizable(self.path.clone()), steps);
             }
-            let choices = self.candidates();
+            let start = choices.len();
+            self.candidates(&mut choices);
             stack.push(Frame {
                 key,
-                choices,
+                start,
                 next: 0,
                 applied: None,
             });
