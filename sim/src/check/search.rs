@@ -105,12 +105,15 @@
 //! Cost, measured (`mcsim bench checker --families all`): a linearizable
 //! history whose concurrency is bounded (8 clients) takes about one step
 //! per operation, O(n log n) time in all; 100k operations in 0.05-0.4 s,
-//! a 1M-operation stack 0.82-0.87 s and queue 0.93-0.95 s, peak memory
-//! 527 and 562 MiB (alternated on one 2-core machine with the build
+//! a 1M-operation stack 0.80-0.87 s and queue 0.92-0.99 s, peak memory
+//! 527 and 562 MiB (every run of one session on one 2-core machine, whose
+//! speed drifted by about 10% meanwhile; alternated there with the build
 //! before the quick run, the bitmap sets of `rank_set.rs`, the data
 //! shared by the phases and the second thread: 1.56-1.60 and 1.66-1.68 s,
 //! 464 and 512 MiB; on a slower machine that build took 2.6-3.3 and
-//! 2.7-3.6 s). The leave-time rules cost a 1M stack about 0.2 s, two
+//! 2.7-3.6 s). The queue is at the 1 s target's edge: its push ranks and
+//! the rules of `patterns` (0.4 s together on the second thread) and the
+//! quick run's state (0.25 s) are mostly sorting. The leave-time rules cost a 1M stack about 0.2 s, two
 //! O(n log n) passes over its entries, which is why they run in the
 //! first tightening pass only. With 64 clients
 //! at both ends and 1% unknown outcomes, 100,000 operations decide in

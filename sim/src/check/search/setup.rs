@@ -108,6 +108,21 @@ fn deadline_of(entry: &Entry, complete: bool) -> u64 {
     }
 }
 
+/// The keys each of a phase's sets can ever hold (see `Search`'s fields;
+/// per end, front at index 1).
+#[derive(Default)]
+struct Universes {
+    deadlines: Vec<(u64, usize)>,
+    pending: [Vec<(u64, usize)>; 2],
+    unknown_pops: [Vec<(u64, usize)>; 2],
+    empty_pops: Vec<(u64, usize)>,
+    exiting: [Vec<(u64, usize)>; 2],
+    exiting_by_invoke: Vec<(u64, usize)>,
+    unobserved: [Vec<(u64, usize)>; 2],
+    crossing: [Vec<(u64, usize)>; 2],
+    crossing_push: [Vec<(u64, usize)>; 2],
+}
+
 /// How one phase runs.
 #[derive(Clone, Copy)]
 pub(super) struct Phase<'a> {
@@ -148,71 +163,71 @@ impl<'a> Search<'a> {
         let values = prepared.values.len();
         let deadline = &times.deadline;
         let required: Vec<usize> = (0..n).filter(|&i| entries[i].required).collect();
+        let required_len = required.len();
         let mut required_position = vec![usize::MAX; n];
         for (position, &i) in required.iter().enumerate() {
             required_position[i] = position;
         }
         // Each set over the keys it can ever hold (`rank_set.rs`), full or
         // empty as at the start: every required entry pending, no value in.
-        let at_end = |i: usize, front: bool| entries[i].op.at_front() == front;
-        let per_end = |keys: &dyn Fn(bool) -> Vec<(u64, usize)>, ids: usize, full: bool| {
-            [false, true].map(|front| RankSet::new(keys(front), ids, full))
-        };
-        let unknown_pop_keys = |front: bool| {
-            (0..n)
-                .filter(|&i| !entries[i].required && !entries[i].op.is_push() && at_end(i, front))
-                .map(|i| (entries[i].invoke_us, i))
-                .collect()
-        };
-        let pending = [false, true].map(|pushes| {
-            let keys = (0..required.len())
-                .filter(|&position| (entries[required[position]].ret == Some(DequeRet::Pushed)) == pushes)
-                .map(|position| (position as u64, position));
-            RankSet::new(keys, required.len(), true)
-        });
-        // Values that leave through a definite pop at `front`, keyed by its
-        // deadline; pushes whose value leaves through the far end, keyed by
-        // the pop's deadline or their own; required pushes of values nobody
-        // saw leave, by deadline.
-        let exiting = |front: bool| {
-            (0..values)
-                .filter_map(|v| {
-                    shared.exit[v]
-                        .filter(|&pop| at_end(pop, front))
-                        .map(|pop| (deadline[pop], v))
-                })
-                .collect()
-        };
-        let crossing = |front: bool| -> Vec<(usize, usize)> {
-            (0..n)
-                .filter_map(|w| shared.exit_of[w].map(|pop| (w, pop)))
-                .filter(|&(w, pop)| at_end(pop, front) && !at_end(w, front))
-                .collect()
-        };
-        let unobserved = |front: bool| {
-            (0..n)
-                .filter(|&w| entries[w].required && entries[w].op.is_push() && shared.exit_of[w].is_none())
-                .filter(|&w| at_end(w, front))
-                .map(|w| (deadline[w], w))
-                .collect()
-        };
+        // Their universes are gathered in one pass over the entries.
+        let mut keys = Universes::default();
+        for (i, e) in entries.iter().enumerate() {
+            let front = usize::from(e.op.at_front());
+            if !e.required {
+                keys.unknown_pops[front].push((e.invoke_us, i));
+                continue;
+            }
+            keys.deadlines.push((deadline[i], i));
+            match e.ret {
+                Some(DequeRet::Pushed) => keys.pending[1].push((required_position[i] as u64, required_position[i])),
+                _ => keys.pending[0].push((required_position[i] as u64, required_position[i])),
+            }
+            if e.ret == Some(DequeRet::Empty) {
+                keys.empty_pops.push((deadline[i], i));
+            }
+            if !e.op.is_push() {
+                continue;
+            }
+            match shared.exit_of[i] {
+                // A value leaving through the far end: by its pop's
+                // deadline, and by its own.
+                Some(pop) if entries[pop].op.at_front() != e.op.at_front() => {
+                    let end = usize::from(entries[pop].op.at_front());
+                    keys.crossing[end].push((deadline[pop], i));
+                    keys.crossing_push[end].push((deadline[i], i));
+                }
+                Some(_) => {}
+                None => keys.unobserved[front].push((deadline[i], i)),
+            }
+        }
+        // Values that leave through a definite pop, by its deadline (per
+        // end) and by its invocation.
+        for (v, &pop) in shared.exit.iter().enumerate() {
+            if let Some(pop) = pop {
+                keys.exiting[usize::from(entries[pop].op.at_front())].push((deadline[pop], v));
+                keys.exiting_by_invoke.push((entries[pop].invoke_us, v));
+            }
+        }
+        let per_end =
+            |lists: [Vec<(u64, usize)>; 2], ids: usize, full: bool| lists.map(|list| RankSet::new(list, ids, full));
         Search {
             complete,
             unknown_pops,
             entries,
             observed: &prepared.observed,
-            deadlines: RankSet::new(required.iter().map(|&i| (deadline[i], i)), n, true),
+            deadlines: RankSet::new(keys.deadlines, n, true),
             deadline,
             leaves: &times.leaves,
             required,
             required_position,
-            optional: per_end(&unknown_pop_keys, n, true),
+            optional: per_end(keys.unknown_pops, n, true),
             linearized: vec![false; n],
             push_rank: &shared.push_rank,
             push_of: &shared.push_of,
             exits: &shared.exit,
             must_wait,
-            pending,
+            pending: per_end(keys.pending, required_len, true),
             state: DequeSpec::default(),
             left_position: 0,
             offset: n as i64 + 1,
@@ -222,31 +237,13 @@ impl<'a> Search<'a> {
             contents_hash: 0,
             memo: FxHashSet::default(),
             path: Vec::new(),
-            present_exits: per_end(&exiting, values, false),
-            present_by_exit_invoke: RankSet::new(
-                (0..values).filter_map(|v| shared.exit[v].map(|pop| (entries[pop].invoke_us, v))),
-                values,
-                false,
-            ),
-            pending_empty: RankSet::new(
-                (0..n)
-                    .filter(|&i| entries[i].ret == Some(DequeRet::Empty))
-                    .map(|i| (deadline[i], i)),
-                n,
-                true,
-            ),
+            present_exits: per_end(keys.exiting, values, false),
+            present_by_exit_invoke: RankSet::new(keys.exiting_by_invoke, values, false),
+            pending_empty: RankSet::new(keys.empty_pops, n, true),
             present_unobserved: 0,
-            unpushed_unobserved: per_end(&unobserved, n, true),
-            unpushed_crossing: per_end(
-                &|front| crossing(front).into_iter().map(|(w, pop)| (deadline[pop], w)).collect(),
-                n,
-                true,
-            ),
-            unpushed_crossing_push: per_end(
-                &|front| crossing(front).into_iter().map(|(w, _)| (deadline[w], w)).collect(),
-                n,
-                true,
-            ),
+            unpushed_unobserved: per_end(keys.unobserved, n, true),
+            unpushed_crossing: per_end(keys.crossing, n, true),
+            unpushed_crossing_push: per_end(keys.crossing_push, n, true),
         }
     }
 
