@@ -84,6 +84,23 @@ fn duplicated_and_invented_values_are_silent_corruption() {
     assert_eq!(verdict(&invented), Verdict::SilentCorruption);
 }
 
+/// A value pushed twice is outside the format (`mcsim check` refuses it),
+/// but `check` itself may be handed one: it must still answer, not panic
+/// in the search's sets (which once asserted every insert was new).
+#[test]
+fn a_value_pushed_twice_is_judged_without_a_panic() {
+    let h = history(vec![
+        push(0, "a", (0, 10)),
+        push(1, "a", (20, 30)),
+        pop_front(2, Some("a"), (40, 50)),
+    ]);
+    assert_ne!(
+        verdict(&h),
+        Verdict::Unknown,
+        "rerun: cargo test -p memcache-sim --test checker a_value_pushed_twice"
+    );
+}
+
 #[test]
 fn an_acknowledged_value_that_vanishes_unreported_is_silent_corruption() {
     let mut h = history(vec![push(0, "a", (0, 10)), pop_front(9, None, (20, 21))]);

@@ -24,7 +24,8 @@
 //!   front of any valid order; `candidates.rs`, `flash_push`). Without it, k
 //!   such pairs that may go in any order cost 2^k configurations whenever
 //!   a wrong choice made before them surfaces after them.
-//! - Deadlines are tightened before a phase starts (`tighten.rs`): a push
+//! - Deadlines are tightened before a phase starts (`tighten.rs`; all but
+//!   a long history's quick run, below): a push
 //!   that every valid order puts before another takes effect by the
 //!   other's deadline, found through the same pair rule as the table of
 //!   pushes that must wait (below), repeated so that chains of such pairs
@@ -97,7 +98,8 @@
 //!   ([`UnknownPops`]); of the unknown pops at the two ends, the one due
 //!   first is tried first (a lone value is at both ends, and the other may
 //!   be needed later). A wrong early guess costs a run its budget, not the
-//!   check's.
+//!   check's. On a long history a quick run of it comes first, on the
+//!   deadlines as the history gives them ([`search`]).
 //! - A step budget bounds the search; running out is the verdict *unknown*.
 //! - Before any of this, `patterns::refute` looks for violations that need
 //!   no search; what it finds is returned as [`SearchOutcome::Refuted`].
@@ -105,17 +107,17 @@
 //! Cost, measured (`mcsim bench checker --families all`): a linearizable
 //! history whose concurrency is bounded (8 clients) takes about one step
 //! per operation, O(n log n) time in all; 100k operations in 0.05-0.4 s,
-//! a 1M-operation stack 0.80-0.87 s and queue 0.92-0.99 s, peak memory
-//! 527 and 562 MiB (every run of one session on one 2-core machine, whose
-//! speed drifted by about 10% meanwhile; alternated there with the build
-//! before the quick run, the bitmap sets of `rank_set.rs`, the data
+//! a 1M-operation stack 0.78-0.87 s and queue 0.92-0.99 s on a quiet
+//! 2-core machine (the queue 1.14-1.20 s with another session running
+//! beside it), peak memory 527 and 562 MiB. Alternated there with the
+//! build before the quick run, the bitmap sets of `rank_set.rs`, the data
 //! shared by the phases and the second thread: 1.56-1.60 and 1.66-1.68 s,
-//! 464 and 512 MiB; on a slower machine that build took 2.6-3.3 and
+//! 464 and 512 MiB (on a slower machine that build took 2.6-3.3 and
 //! 2.7-3.6 s). The queue is at the 1 s target's edge: its push ranks and
 //! the rules of `patterns` (0.4 s together on the second thread) and the
-//! quick run's state (0.25 s) are mostly sorting. The leave-time rules cost a 1M stack about 0.2 s, two
-//! O(n log n) passes over its entries, which is why they run in the
-//! first tightening pass only. With 64 clients
+//! quick run's state (0.25 s) are mostly sorting. The leave-time rules
+//! cost a 1M stack about 0.2 s, two O(n log n) passes over its entries,
+//! which is why they run in the first tightening pass only. With 64 clients
 //! at both ends and 1% unknown outcomes, 100,000 operations decide in
 //! 0.3-0.5 s on seeds 1 to 10, and 10,000 on every seed of 1 to 400 in at
 //! most 0.06 s (`mcsim bench checker --clients 64 --ops 10000,100000
@@ -230,7 +232,7 @@ struct Search<'a> {
     /// Per value: the pop that returned it, if any.
     exits: &'a [Option<usize>],
     /// Per push: the pushes it must wait for (`prune::must_wait_for`; the
-    /// fast phase's, empty in the complete phase).
+    /// fast phase's, empty in the complete phase and the quick run).
     must_wait: &'a [Vec<usize>],
     deadlines: RankSet,
     /// Values in the deque whose definite pop is at the front (index 1) or
@@ -304,21 +306,18 @@ pub fn search(prepared: &Prepared, steps_max: u64) -> SearchResult {
         };
     }
     let entries = &prepared.entries;
+    // The rules, then (unless they refute) the push ranks, the one costly
+    // part of the shared data (a 1M-operation queue: 0.15 s), beside the
+    // quick run's own preparation.
+    let rules_then_ranks = || {
+        let refutation = refute(prepared);
+        let ranks = refutation
+            .is_none()
+            .then(|| push_ranks(entries, &exits(entries, prepared.values.len())));
+        (refutation, ranks)
+    };
     let (refutation, quick) = std::thread::scope(|scope| {
-        // The rules, then (unless they refute) the push ranks, the one
-        // costly part of the shared data (a 1M-operation queue: 0.15 s),
-        // beside the quick run's own preparation.
-        let beside = std::thread::Builder::new().spawn_scoped(scope, || {
-            let refutation = refute(prepared);
-            let ranks = refutation
-                .is_none()
-                .then(|| push_ranks(entries, &exits(entries, prepared.values.len())));
-            (refutation, ranks)
-        });
-        let Ok(beside) = beside else {
-            // No thread to spare (a process or memory limit): in turn.
-            return (refute(prepared), None);
-        };
+        let beside = std::thread::Builder::new().spawn_scoped(scope, rules_then_ranks);
         let unranked = Shared::without_ranks(prepared);
         let times = Times::untightened(prepared, &unranked.exit_of);
         let phase = Phase {
@@ -328,7 +327,12 @@ pub fn search(prepared: &Prepared, steps_max: u64) -> SearchResult {
             must_wait: &[],
         };
         let search = Search::begin(prepared, &unranked, &times, phase);
-        let (refutation, ranks) = beside.join().expect("the rules do not panic");
+        let (refutation, ranks) = match beside {
+            Ok(beside) => beside.join().expect("the rules do not panic"),
+            // No thread to spare (a process or memory limit): the same
+            // work in turn, so the same answer.
+            Err(_) => rules_then_ranks(),
+        };
         let Some(ranks) = ranks else {
             return (refutation, None);
         };
@@ -338,17 +342,17 @@ pub fn search(prepared: &Prepared, steps_max: u64) -> SearchResult {
     if let Some(refutation) = refutation {
         return refuted(refutation);
     }
-    match quick {
-        Some((_, quick)) if matches!(quick.outcome, SearchOutcome::Linearizable(_)) => quick,
-        Some((shared, quick)) => prepared_search(prepared, shared, steps_max, quick.steps),
-        None => prepared_search(prepared, Shared::new(prepared), steps_max, 0),
+    match quick.expect("a history the rules do not refute gets a quick run") {
+        (_, quick) if matches!(quick.outcome, SearchOutcome::Linearizable(_)) => quick,
+        (shared, quick) => prepared_search(prepared, shared, steps_max, quick.steps),
     }
 }
 
-/// The quick run's budget: steps per entry, in tenths, plus 1,000. A
-/// history with bounded concurrency is mostly decided in one step per
-/// entry (a 1M-operation stack or queue in 1.0009 and 1.0001), so a run
-/// that needs more has guessed wrong and the prepared phases take over.
+/// The quick run's budget: steps per entry, in tenths, plus 1,000 (and
+/// at most a sixth of the check's budget, as each fast run). A history
+/// with bounded concurrency is mostly decided in one step per entry (a
+/// 1M-operation stack or queue in 1.0009 and 1.0001), so a run that needs
+/// more has guessed wrong and the prepared phases take over.
 pub const QUICK_STEPS_PER_ENTRY_TENTHS: u64 = 11;
 
 /// The fast phase's runs on tightened deadlines, then the complete phase,

@@ -5,14 +5,21 @@
 //! for the phase (a deadline or an invocation) and whose id (an entry, a
 //! value, a position) appears at most once. So the keys can be sorted once,
 //! and the set is a bitmap over their ranks with a summary bit per nonzero
-//! word: insert, remove and membership are O(1), the first and last member
-//! are found from hints that move with the set's removals (the search
-//! removes its members earliest first), and members are visited in key
-//! order by scanning words. The search does about five of these updates
-//! per step; as `BTreeSet`s they were most of the walk on a 1M-operation
-//! history (`mcsim bench checker --families stack,queue`: see the search
-//! module's figures). The price is memory: an id table per set, 4 bytes
-//! per entry or value of the history.
+//! word: insert, remove and membership are O(1), and the first and last
+//! member are found from hints (bounds on the nonzero words) that the
+//! queries move up and down as they find the members there: the search
+//! removes its members earliest first, so a scan from the low hint is
+//! short. Members are visited in key order by scanning words. The search
+//! does about five of these updates per step; as `BTreeSet`s they were
+//! most of the walk on a 1M-operation history (`mcsim bench checker
+//! --families stack,queue`: see the search module's figures). The price
+//! is memory: 16 bytes per key of the universe and an id table of 4 bytes
+//! per entry or value of the history, per set.
+//!
+//! Like a `BTreeSet`, inserting a member or removing a non-member changes
+//! nothing: a history that pushes one value twice (outside the documented
+//! format, which `mcsim check` refuses, but `check` may be given one) does
+//! both.
 
 use std::cell::Cell;
 
@@ -35,8 +42,8 @@ pub(super) struct RankSet {
 }
 
 impl RankSet {
-    /// An empty set over `universe` (ids below `ids`, each at most once);
-    /// `full` makes every key a member.
+    /// A set over `universe` (ids below `ids`, each at most once): empty,
+    /// or with every key a member if `full`.
     pub(super) fn new(universe: impl IntoIterator<Item = (u64, usize)>, ids: usize, full: bool) -> Self {
         let mut keys: Vec<(u64, u32)> = universe
             .into_iter()
@@ -83,11 +90,11 @@ impl RankSet {
         rank != u32::MAX && self.words[rank as usize / 64] & (1 << (rank % 64)) != 0
     }
 
-    /// Adds `id`'s key (which must not be a member).
+    /// Adds `id`'s key (nothing if it is a member).
     pub(super) fn insert(&mut self, id: usize) {
-        let rank = self.rank(id);
-        debug_assert!(!self.contains(id), "id {id} inserted twice");
-        self.set(rank);
+        if !self.contains(id) {
+            self.set(self.rank(id));
+        }
     }
 
     fn set(&mut self, rank: usize) {
@@ -106,10 +113,12 @@ impl RankSet {
         self.len += 1;
     }
 
-    /// Removes `id`'s key (which must be a member).
+    /// Removes `id`'s key (nothing if it is not a member).
     pub(super) fn remove(&mut self, id: usize) {
+        if !self.contains(id) {
+            return;
+        }
         let rank = self.rank(id);
-        debug_assert!(self.contains(id), "id {id} removed but absent");
         let word = rank / 64;
         self.words[word] &= !(1 << (rank % 64));
         if self.words[word] == 0 {
@@ -175,8 +184,14 @@ impl RankSet {
 
     /// The members in key order.
     pub(super) fn iter(&self) -> impl Iterator<Item = (u64, usize)> + '_ {
-        let mut word = self.low.get();
-        let mut bits = if self.len == 0 { 0 } else { self.words[word] };
+        let (mut word, mut bits) = (0, 0);
+        if self.len > 0 {
+            word = self
+                .next_word(self.low.get())
+                .expect("a non-empty set has a nonzero word");
+            self.low.set(word);
+            bits = self.words[word];
+        }
         std::iter::from_fn(move || {
             while bits == 0 {
                 word = self.next_word(word + 1)?;
@@ -230,12 +245,20 @@ mod tests {
                 if universe.is_empty() {
                     break;
                 }
+                // Mostly toggles; sometimes a repeated insert or removal,
+                // which changes nothing.
                 let key = universe[rng.random_range(0..universe.len())];
-                if model.remove(&key) {
-                    set.remove(key.1);
-                } else {
+                let insert = match rng.random_range(0..10) {
+                    0 => true,
+                    1 => false,
+                    _ => !model.contains(&key),
+                };
+                if insert {
                     model.insert(key);
                     set.insert(key.1);
+                } else {
+                    model.remove(&key);
+                    set.remove(key.1);
                 }
                 assert_eq!(set.contains(key.1), model.contains(&key), "{RERUN}");
                 let other = rng.random_range(0..ids);

@@ -11,7 +11,7 @@ use crate::check::rank::{PushRank, exits, push_ranks, pushes_by_value};
 use crate::check::spec::{DequeOp, DequeRet, DequeSpec};
 
 /// What every phase of one check reads, whatever its deadlines: computed
-/// once per check (on a 1M-operation queue the ranks alone take 0.2 s,
+/// once per check (on a 1M-operation queue the ranks alone take 0.15 s,
 /// `mcsim bench checker --families queue`), not once per phase.
 pub(super) struct Shared {
     /// Per value: the definite pop that returned it, if any.
@@ -68,10 +68,12 @@ impl Shared {
 /// The times a phase reasons with, per entry (µs).
 pub(super) struct Times {
     /// The deadline the phase orders by ([`deadline_of`]), tightened where
-    /// another push's deadline implies an earlier one (`tighten.rs`).
+    /// another push's deadline implies an earlier one (`tighten.rs`), except
+    /// in [`Times::untightened`].
     pub(super) deadline: Vec<u64>,
     /// For a push whose value a definite pop returns, the earliest time
-    /// the value can leave (`leave.rs`).
+    /// the value can leave (`leave.rs`; in [`Times::untightened`], its
+    /// pop's invocation).
     pub(super) leaves: Vec<u64>,
 }
 
