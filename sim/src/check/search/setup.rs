@@ -28,8 +28,9 @@ pub(super) struct Shared {
 
 impl Shared {
     pub(super) fn new(prepared: &Prepared) -> Self {
-        let ranks = push_ranks(&prepared.entries, &exits(&prepared.entries, prepared.values.len()));
-        Shared::without_ranks(prepared).with_push_ranks(ranks)
+        let shared = Shared::without_ranks(prepared);
+        let ranks = push_ranks(&prepared.entries, &shared.exit);
+        shared.with_push_ranks(ranks)
     }
 
     /// All but the push ranks (left empty), which a caller computes
