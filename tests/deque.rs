@@ -283,6 +283,44 @@ fn a_lost_penultimate_node_is_corruption_not_an_endless_retry<S: Store + Debug>(
     );
 }
 
+/// Every attempt that does not finish its operation is counted once, under
+/// its cause: a CAS lost on the guessed anchor, a half-done push helped, a
+/// node gone (then corruption at its second miss).
+fn each_retry_is_counted_under_its_cause<S: Store + Debug>(store: &S) {
+    let name = "retried";
+    let mut first = BlockingDeque::create(store, Some(name), options()).unwrap();
+    first.push_back("a").unwrap();
+    BlockingDeque::bind(store, name, options())
+        .unwrap()
+        .push_back("b")
+        .unwrap();
+    // `first` starts from the anchor it wrote, which `b` has replaced.
+    first.push_back("c").unwrap();
+    let retries = first.as_async().retries();
+    assert_eq!((retries.cas_lost_on_guess, retries.total()), (1, 1), "{retries:?}");
+    assert_eq!(first.as_async().attempts(), 2 + retries.total());
+
+    let key = Key::new(name).unwrap();
+    let half_done = format::Anchor {
+        status: format::Status::RightPush,
+        ..anchor_of(store, name)
+    };
+    block_on(store.set(&key, format::encode_anchor(&half_done))).unwrap();
+    let mut helper = BlockingDeque::bind(store, name, options()).unwrap();
+    assert_eq!(helper.pop_front().unwrap().as_deref(), Some(&b"a"[..]));
+    let retries = helper.as_async().retries();
+    assert_eq!((retries.helped_push, retries.total()), (1, 1), "{retries:?}");
+    assert_eq!(anchor_of(store, name).status, format::Status::Stable);
+
+    let right = anchor_of(store, name).right.unwrap();
+    block_on(store.delete(&node_key(name, right))).unwrap();
+    let error = helper.pop_back().unwrap_err();
+    assert!(matches!(error, DequeError::Corruption { .. }), "{error}");
+    let retries = helper.as_async().retries();
+    assert_eq!((retries.node_gone, retries.total()), (1, 2), "{retries:?}");
+    assert_eq!(helper.as_async().attempts(), 4);
+}
+
 /// Requests and round trips per uncontended operation, counted, for each
 /// algorithm: push onto an empty deque, push onto a non-empty one (twice,
 /// both ends), three pops, and a pop that finds the deque empty.
@@ -360,5 +398,6 @@ on_every_world!(
     a_lost_penultimate_node_is_corruption_not_an_endless_retry,
     a_broken_link_under_a_still_anchor_is_corruption,
     a_pusher_does_not_stabilize_over_a_newer_anchor,
+    each_retry_is_counted_under_its_cause,
     requests_per_uncontended_op,
 );

@@ -347,6 +347,62 @@ fn bench_real_measures_a_client_process_beside_the_library() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("expected NAME=COMMAND"));
 }
 
+/// `bench real --own-deques`: every client, thread or process, works on a
+/// deque of its own, so nobody loses a race; on a shared deque the retries
+/// by cause add up to the retries per op.
+#[test]
+fn bench_real_gives_each_client_its_own_deque_on_request() {
+    let bench = |extra: &[&str]| {
+        let output = Command::new(MCSIM)
+            .args([
+                "bench",
+                "real",
+                "--clients",
+                "2",
+                "--duration-s",
+                "0.5",
+                "--rounds",
+                "1",
+                "--json",
+            ])
+            .args(extra)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
+    };
+    let causes_sum = |p: &serde_json::Value| {
+        let causes = p["retry_causes_per_op"].as_object().expect("counted for threads");
+        causes.values().map(|v| v.as_f64().unwrap()).sum::<f64>()
+    };
+    let process = format!("rust={}", reference_client());
+    let own = bench(&["--own-deques", "--client-cmd", &process]);
+    let rerun = format!(
+        "rerun: mcsim bench real --clients 2 --duration-s 0.5 --rounds 1 --json --own-deques --client-cmd {process}"
+    );
+    assert_eq!(own["own_deques"], true, "{rerun}");
+    let points = own["points"].as_array().unwrap();
+    let threads = points.iter().find(|p| p["variant"] == "hardened").unwrap();
+    let processes = points.iter().find(|p| p["variant"] == "hardened/rust").unwrap();
+    assert!(
+        threads["ops"].as_u64().unwrap() > 10 && processes["ops"].as_u64().unwrap() > 10,
+        "{rerun}"
+    );
+    assert_eq!(threads["retries_per_op"].as_f64(), Some(0.0), "{threads}; {rerun}");
+    assert_eq!(causes_sum(threads), 0.0, "{threads}; {rerun}");
+    assert!(processes["retry_causes_per_op"].is_null(), "{processes}; {rerun}");
+
+    let shared = bench(&[]);
+    assert_eq!(shared["own_deques"], false);
+    let threads = &shared["points"][0];
+    let retries = threads["retries_per_op"].as_f64().unwrap();
+    assert!(
+        (causes_sum(threads) - retries).abs() < 1e-9,
+        "{threads}; rerun: mcsim bench real --clients 2 --duration-s 0.5 --rounds 1 --json"
+    );
+}
+
 /// A benchmark whose client process fails says so, and its last line
 /// reruns it, `--client-cmd` quoted as one shell word, as printed.
 #[test]

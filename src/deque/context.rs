@@ -10,6 +10,7 @@ use rand_core::Rng;
 
 use crate::deque::error::{CorruptionKind, DequeError, OpKind};
 use crate::deque::guess::{GuessPolicy, Start};
+use crate::deque::retries::{Retries, RetryCause};
 use crate::deque::{Backoff, DequeOptions, Flaw};
 use crate::format::{self, Anchor, FormatError, Node, NodeId};
 use crate::key::Key;
@@ -52,6 +53,10 @@ pub(crate) struct Context<S> {
     /// Attempts started by this handle's operations (an uncontended
     /// operation makes one; each lost race one more).
     pub(crate) attempts: u64,
+    /// The attempts that ended without finishing their operation, by cause.
+    pub(crate) retries: Retries,
+    /// Whether the current attempt started from the guessed anchor.
+    guessed: bool,
     rng: ChaCha12Rng,
     /// The node id this client last failed to load. Failing on the same id
     /// twice in a row (two failures, whatever loads succeeded in between)
@@ -84,6 +89,8 @@ impl<S: Store> Context<S> {
             guess: GuessPolicy::new(),
             backoff: options.backoff,
             attempts: 0,
+            retries: Retries::default(),
+            guessed: false,
             rng,
             last_missing: None,
             release: None,
@@ -107,6 +114,11 @@ impl<S: Store> Context<S> {
         }
         let wait_us = self.rng.next_u64() % (u64::from(bound_us) + 1);
         self.store.pause(std::time::Duration::from_micros(wait_us)).await;
+    }
+
+    /// Counts an attempt that ends without finishing its operation.
+    pub(crate) fn count_retry(&mut self, cause: RetryCause) {
+        self.retries.count(cause);
     }
 
     /// A fresh node id; 128 random bits never repeat in practice.
@@ -227,8 +239,14 @@ impl<S: Store> Context<S> {
     ) -> Result<(Anchor, CasToken), DequeError> {
         let engineered = self.engineered;
         match self.guess.start(|anchor| engineered && usable(anchor)) {
-            Start::Guess(anchor, token) => Ok((anchor, token)),
-            Start::Read => self.read_anchor(op).await,
+            Start::Guess(anchor, token) => {
+                self.guessed = true;
+                Ok((anchor, token))
+            }
+            Start::Read => {
+                self.guessed = false;
+                self.read_anchor(op).await
+            }
         }
     }
 
@@ -418,7 +436,12 @@ impl<S: Store> Context<S> {
                 self.guess.won(*anchor, token);
                 Ok(Some(token))
             }
-            Ok(CasOutcome::Exists) => Ok(None),
+            Ok(CasOutcome::Exists) => {
+                if effect == Effect::Linearizing {
+                    self.count_retry(RetryCause::CasLost { guessed: self.guessed });
+                }
+                Ok(None)
+            }
             Ok(CasOutcome::NotFound) => Err(self.corruption(op, &self.anchor_key, CorruptionKind::MissingAnchor)),
             Err(source) if source.outcome_unknown() && effect == Effect::Linearizing => {
                 Err(DequeError::OutcomeUnknown { op, source })

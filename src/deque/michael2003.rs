@@ -33,6 +33,7 @@ use crate::deque::Flaw;
 use crate::deque::context::{Context, Effect, OwnPushReads};
 use crate::deque::error::{DequeError, OpKind};
 use crate::deque::own_node::OwnNode;
+use crate::deque::retries::RetryCause;
 use crate::deque::side::Side;
 use crate::format::{Anchor, Node, NodeId, Status};
 use crate::store::{CasToken, Store};
@@ -97,6 +98,7 @@ pub(crate) async fn push<S: Store>(
             }
         } else {
             stabilize(ctx, op, anchor, Some(token), None).await?;
+            ctx.count_retry(RetryCause::HelpedPush);
         }
     }
     Err(ctx.retries_exhausted(op))
@@ -117,10 +119,12 @@ fn retry_after_lost_cas<S: Store>(
         // FLAW (retry-unknown-cas): a lost reply taken for a failure; retry
         // with a new node although the first may have landed.
         *own = ctx.own_node();
+        ctx.count_retry(RetryCause::ReplyLost);
         Ok(())
     } else if ctx.has(Flaw::RewritePublishedNode) {
         // FLAW (rewrite-published-node): retry with the same node, rewritten
         // blind although it may be published.
+        ctx.count_retry(RetryCause::ReplyLost);
         Ok(())
     } else {
         Err(error)
@@ -141,12 +145,14 @@ pub(crate) async fn pop<S: Store>(ctx: &mut Context<S>, op: OpKind, side: Side) 
         }
         if !anchor.is_single() && anchor.status != Status::Stable {
             stabilize(ctx, op, anchor, Some(token), None).await?;
+            ctx.count_retry(RetryCause::HelpedPush);
             continue;
         }
         let end = side
             .end(&anchor)
             .ok_or_else(|| ctx.broken_link(op, &ctx.anchor_key, "anchor has only one end"))?;
         let Some((node, node_token)) = ctx.load_node(op, end).await? else {
+            ctx.count_retry(RetryCause::NodeGone);
             continue;
         };
         let popped = if anchor.is_single() && ctx.has(Flaw::SinglePopClearsOneEnd) {
@@ -161,6 +167,7 @@ pub(crate) async fn pop<S: Store>(ctx: &mut Context<S>, op: OpKind, side: Side) 
                     let what = "end node of a longer deque has no inward link";
                     ctx.contradiction(op, &ctx.node_key(end), what, &anchor, Some(token))
                         .await?;
+                    ctx.count_retry(RetryCause::NodeGone);
                     continue;
                 }
             }

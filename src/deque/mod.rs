@@ -14,6 +14,7 @@ mod increment_queue;
 mod michael2003;
 mod own_node;
 mod popped;
+mod retries;
 mod side;
 mod variant;
 
@@ -21,6 +22,7 @@ use rand_chacha::ChaCha12Rng;
 use rand_core::SeedableRng;
 
 pub use error::{CorruptionKind, DequeError, NameError, OpKind};
+pub use retries::Retries;
 pub use side::Side;
 pub(crate) use variant::Flaw;
 pub use variant::Variant;
@@ -269,6 +271,12 @@ impl<S: Store> Deque<S> {
     /// operation from it.
     pub fn attempts(&self) -> u64 {
         self.ctx.attempts
+    }
+
+    /// This handle's attempts that ended without finishing their operation,
+    /// by cause: where its retries, and the latency they add, come from.
+    pub fn retries(&self) -> Retries {
+        self.ctx.retries
     }
 
     /// The store this handle talks to.

@@ -9,12 +9,20 @@
 //! flags a point whose rounds spread wide (`noisy`), as criterion does. No
 //! figure comes from another day or machine. Every figure comes from counting,
 //! not estimating: operations and latencies at the client, requests and round
-//! trips through a `CountingStore`, attempts from the deque handle.
+//! trips through a `CountingStore`, attempts and their causes from the deque
+//! handle.
+//!
+//! `--own-deques` gives every client a deque of its own on the same servers:
+//! the same load with no contention at all, so the difference from a shared
+//! deque's figures is what contention costs (on this 2-core machine, 8
+//! clients' p99.9 was 0.9 ms on their own deques against 121 ms sharing one;
+//! README, "Benchmarks").
 
 use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use memcache_collections::deque::Retries;
 use memcache_collections::memcached::{LocalServer, LocalServerConfig, LocalServerError};
 use memcache_collections::store::{CountingStore, block_on};
 use memcache_collections::{
@@ -86,6 +94,9 @@ pub struct RealBenchConfig {
     /// NAME=COMMAND`): a name for the table, and the command
     /// (`bench/process.rs`).
     pub processes: Vec<(String, String)>,
+    /// Whether every client works on a deque of its own instead of one
+    /// they share: the same servers and load without contention.
+    pub own_deques: bool,
 }
 
 /// How wide a point's rounds may spread before it is flagged `noisy`:
@@ -119,6 +130,41 @@ impl Handle<'_> {
         match self {
             Handle::Plain(deque) => deque.as_async().attempts(),
             Handle::Sharded(deque) => deque.shards().iter().map(|shard| shard.attempts()).sum(),
+        }
+    }
+
+    fn retries(&mut self) -> Retries {
+        match self {
+            Handle::Plain(deque) => deque.as_async().retries(),
+            Handle::Sharded(deque) => deque.shards().iter().map(|shard| shard.retries()).sum(),
+        }
+    }
+}
+
+/// Retries per operation by cause ([`Retries`]), all rounds together.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RetryCausesPerOp {
+    /// The anchor CAS lost on the anchor the client last wrote.
+    pub cas_lost_on_guess: f64,
+    /// The anchor CAS lost after a read in the same attempt.
+    pub cas_lost_after_read: f64,
+    /// Another client's half-done push finished first.
+    pub helped_push: f64,
+    /// A pop's node gone because the anchor moved on.
+    pub node_gone: f64,
+    /// A lost reply retried (broken variants only).
+    pub reply_lost: f64,
+}
+
+impl RetryCausesPerOp {
+    fn of(retries: Retries, ops: u64) -> Self {
+        let per_op = |count: u64| count as f64 / ops.max(1) as f64;
+        RetryCausesPerOp {
+            cas_lost_on_guess: per_op(retries.cas_lost_on_guess),
+            cas_lost_after_read: per_op(retries.cas_lost_after_read),
+            helped_push: per_op(retries.helped_push),
+            node_gone: per_op(retries.node_gone),
+            reply_lost: per_op(retries.reply_lost),
         }
     }
 }
@@ -159,6 +205,10 @@ pub struct RealBenchPoint {
     /// measured.
     #[serde(default)]
     pub retries_op_max: Option<u32>,
+    /// The retries per operation by cause, all rounds together; `None` for
+    /// a client process, and in reports written before it was measured.
+    #[serde(default)]
+    pub retry_causes_per_op: Option<RetryCausesPerOp>,
     /// Operations that returned an error.
     pub errors: u64,
     /// Median operation latency (the median round's).
@@ -190,6 +240,10 @@ pub struct RealBenchReport {
     pub servers: usize,
     /// Shards (1: a plain deque).
     pub shards: usize,
+    /// Whether every client had a deque of its own (`--own-deques`): no
+    /// contention; `false` in reports written before it existed.
+    #[serde(default)]
+    pub own_deques: bool,
     /// One entry per point.
     pub points: Vec<RealBenchPoint>,
 }
@@ -203,6 +257,7 @@ struct Sample {
     round_trips: Option<u64>,
     attempts: Option<u64>,
     retries_op_max: Option<u32>,
+    retries: Option<Retries>,
     errors: u64,
     latency_us_p50: u32,
     latency_us_p99: u32,
@@ -233,6 +288,8 @@ pub(super) struct ClientTally {
     pub(super) attempts: Option<u64>,
     /// The most attempts beyond the first one operation made.
     pub(super) retries_op_max: Option<u32>,
+    /// The attempts beyond the first, by cause.
+    pub(super) retries: Option<Retries>,
     pub(super) latencies_us: Vec<u32>,
 }
 
@@ -282,6 +339,7 @@ pub fn run(config: &RealBenchConfig) -> Result<RealBenchReport, String> {
         prefill_items: config.prefill_items,
         servers: addresses.len(),
         shards: config.shards,
+        own_deques: config.own_deques,
         points: keys
             .iter()
             .zip(samples)
@@ -331,6 +389,11 @@ fn point(config: &RealBenchConfig, key: PointKey, mut samples: Vec<Sample>) -> R
         round_trips_per_op: seen(round_trips),
         retries_per_op: seen(attempts.map(|attempts| attempts.saturating_sub(ops))),
         retries_op_max: samples.iter().map(|s| s.retries_op_max).max().flatten(),
+        retry_causes_per_op: samples
+            .iter()
+            .map(|s| s.retries)
+            .sum::<Option<Retries>>()
+            .map(|retries| RetryCausesPerOp::of(retries, ops)),
         errors,
         latency_us_p50: median.latency_us_p50,
         latency_us_p99: median.latency_us_p99,
@@ -372,24 +435,35 @@ fn measure(
         ..config.options.clone()
     };
     let store = CountingStore::new(connect(addresses));
-    let mut deque = if config.shards > 1 {
-        Handle::Sharded(
-            block_on(ShardedDeque::create(&store, &name, config.shards, options.clone())).expect("create bench deque"),
-        )
-    } else {
-        Handle::Plain(Box::new(
-            BlockingDeque::create(&store, Some(&name), options.clone()).expect("create bench deque"),
-        ))
-    };
     let value = vec![b'v'; size];
-    for _ in 0..config.prefill_items {
-        assert!(deque.push(Side::Right, value.clone()), "prefill");
+    // The deque each client binds: one for all, or one each.
+    let names: Vec<String> = match config.own_deques {
+        false => vec![name; clients],
+        true => (0..clients).map(|client| format!("{name}-c{client}")).collect(),
+    };
+    let mut names_created = names.clone();
+    names_created.dedup();
+    for name in &names_created {
+        let mut deque = if config.shards > 1 {
+            Handle::Sharded(
+                block_on(ShardedDeque::create(&store, name, config.shards, options.clone()))
+                    .expect("create bench deque"),
+            )
+        } else {
+            Handle::Plain(Box::new(
+                BlockingDeque::create(&store, Some(name), options.clone()).expect("create bench deque"),
+            ))
+        };
+        for _ in 0..config.prefill_items {
+            assert!(deque.push(Side::Right, value.clone()), "prefill");
+        }
     }
     let start = Barrier::new(clients + 1);
     let (tallies, elapsed) = match process {
         None => thread::scope(|scope| {
-            let workers: Vec<_> = (0..clients)
-                .map(|_| scope.spawn(|| client_loop(addresses, &name, &value, mix, &start, config, &options)))
+            let workers: Vec<_> = names
+                .iter()
+                .map(|name| scope.spawn(|| client_loop(addresses, name, &value, mix, &start, config, &options)))
                 .collect();
             start.wait();
             let began = Instant::now();
@@ -399,7 +473,7 @@ fn measure(
         Some(index) => {
             let command = &config.processes[index].1;
             let processes = (0..clients)
-                .map(|client| process::start(command, client, addresses, &name, &options))
+                .map(|client| process::start(command, client, addresses, &names[client], &options))
                 .collect::<Result<Vec<_>, String>>()?;
             let before = process::server_requests(servers)?;
             let (tallies, elapsed) = thread::scope(|scope| {
@@ -430,6 +504,7 @@ fn measure(
         round_trips: tallies.iter().map(|t| t.round_trips).sum(),
         attempts: tallies.iter().map(|t| t.attempts).sum(),
         retries_op_max: tallies.iter().map(|t| t.retries_op_max).max().flatten(),
+        retries: tallies.iter().map(|t| t.retries).sum(),
         errors: tallies.iter().map(|t| t.errors).sum(),
         latency_us_p50: quantile(&latencies, 0.5),
         latency_us_p99: quantile(&latencies, 0.99),
@@ -461,6 +536,7 @@ fn client_loop(
     };
     let baseline = store.counts();
     let attempts_before = deque.attempts();
+    let retries_before = deque.retries();
     let mut tally = ClientTally {
         retries_op_max: Some(0),
         ..ClientTally::default()
@@ -490,6 +566,7 @@ fn client_loop(
     tally.requests = counts.total() - baseline.total();
     tally.round_trips = Some(counts.round_trips - baseline.round_trips);
     tally.attempts = Some(deque.attempts() - attempts_before);
+    tally.retries = Some(deque.retries().since(&retries_before));
     tally
 }
 

@@ -13,8 +13,13 @@ fn unseen_or(figure: Option<f64>) -> String {
 /// and a warning under every noisy point.
 pub fn render_table(report: &RealBenchReport) -> String {
     let mut out = format!(
-        "deque ({} shard(s), backoff {}-{} us) on local memcached ({} server(s)), {} prefilled, {} s per point, \
+        "{} ({} shard(s), backoff {}-{} us) on local memcached ({} server(s)), {} prefilled, {} s per point, \
          {} round(s) per point (medians; rounds interleaved)\n",
+        if report.own_deques {
+            "a deque per client, no contention"
+        } else {
+            "one deque shared by every client"
+        },
         report.shards,
         report.backoff_us.0,
         report.backoff_us.1,
@@ -49,6 +54,7 @@ pub fn render_table(report: &RealBenchReport) -> String {
             if p.noisy { "  noisy" } else { "" }
         ));
     }
+    out.push_str(&retry_causes_table(report));
     let noisy: Vec<&RealBenchPoint> = report.points.iter().filter(|p| p.noisy).collect();
     if !noisy.is_empty() {
         out.push_str(&format!(
@@ -72,6 +78,40 @@ pub fn render_table(report: &RealBenchReport) -> String {
                 .join("; ")
         ));
     }
+    out
+}
+
+/// Retries per operation by cause, one row per point whose handles counted
+/// them (not a client process's, nor a report's from before they were).
+fn retry_causes_table(report: &RealBenchReport) -> String {
+    let rows: Vec<String> = report
+        .points
+        .iter()
+        .filter_map(|p| {
+            let c = p.retry_causes_per_op?;
+            Some(format!(
+                "{:<18} {:<10} {:>7} {:>7} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3}\n",
+                p.variant,
+                p.mix.name(),
+                p.value_size_bytes,
+                p.clients,
+                c.cas_lost_on_guess,
+                c.cas_lost_after_read,
+                c.helped_push,
+                c.node_gone,
+                c.reply_lost
+            ))
+        })
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut out = "retries per op by cause: the anchor CAS lost on the client's guessed anchor (guess) or after a \
+                   fresh read (read), another client's half-done push finished first (helped), a pop's node gone \
+                   (gone), a lost reply retried (reply; broken variants only)\n"
+        .to_owned();
+    out.push_str("variant            mix        value B clients    guess     read   helped     gone    reply\n");
+    out.extend(rows);
     out
 }
 

@@ -90,6 +90,11 @@ pub struct RealArgs {
     /// interleaved, and the table gives medians and flags noisy points.
     #[arg(long, default_value_t = 3)]
     pub rounds: usize,
+    /// Give every client a deque of its own instead of one they share:
+    /// the same servers and load with no contention, the floor a shared
+    /// deque's latency compares with.
+    #[arg(long)]
+    pub own_deques: bool,
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -206,6 +211,7 @@ pub fn run(command: BenchCommand) -> u8 {
                     ..Default::default()
                 },
                 processes: args.client_cmd.clone(),
+                own_deques: args.own_deques,
             };
             let mut names: Vec<&str> = args.client_cmd.iter().map(|(name, _)| name.as_str()).collect();
             names.sort_unstable();
