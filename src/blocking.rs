@@ -65,6 +65,11 @@ impl<S: Store> BlockingDeque<S> {
         block_on(self.inner.pop_front())
     }
 
+    /// See [`Deque::settle`].
+    pub fn settle(&mut self) {
+        block_on(self.inner.settle())
+    }
+
     /// The async handle underneath.
     pub fn as_async(&mut self) -> &mut Deque<S> {
         &mut self.inner

@@ -93,6 +93,13 @@ impl<S: Store + Clone> ShardedDeque<S> {
         &self.shards
     }
 
+    /// [`Deque::settle`] on every shard.
+    pub async fn settle(&mut self) {
+        for shard in &mut self.shards {
+            shard.settle().await;
+        }
+    }
+
     /// Pushes `value` at `side` of the next shard in turn; returns the shard.
     pub async fn push(&mut self, side: Side, value: Vec<u8>) -> Result<usize, DequeError> {
         let shard = self.next_push;

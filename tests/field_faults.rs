@@ -153,7 +153,13 @@ fn container_restart_aba<W: RestartWorld>(world: &W, variant: Variant) -> Option
         return None;
     }
     let fresh = world.connect();
-    let mut b = block_on(Deque::create_or_bind(&fresh, "q", options.clone())).unwrap();
+    // B links its pushes at once, so that its pop's anchor CAS is the next
+    // write after the filler's.
+    let at_once = DequeOptions {
+        deferred_link: false,
+        ..options.clone()
+    };
+    let mut b = block_on(Deque::create_or_bind(&fresh, "q", at_once)).unwrap();
     for value in ["new 1", "new 2", "new 3", "new 4"] {
         block_on(b.push_back(value)).unwrap();
     }

@@ -71,6 +71,11 @@ pub struct Init {
     pub timeout_us: u64,
     /// Seeds the client's node ids, so a run's keys are reproducible.
     pub id_seed: u64,
+    /// Whether a pusher may leave its neighbour link to its next request
+    /// (`DequeOptions::deferred_link`); a client may ignore it, since
+    /// linking at once is always correct. Absent means `false`.
+    #[serde(default)]
+    pub deferred_link: bool,
 }
 
 impl Init {
@@ -95,6 +100,7 @@ impl Init {
             backoff_max_us: options.backoff.max_us,
             timeout_us,
             id_seed: options.id_seed.unwrap_or_default(),
+            deferred_link: options.deferred_link,
         }
     }
 }

@@ -8,6 +8,7 @@
 use rand_chacha::ChaCha12Rng;
 use rand_core::Rng;
 
+use crate::deque::deferred_link::{LinkState, PendingLink};
 use crate::deque::error::{CorruptionKind, DequeError, OpKind};
 use crate::deque::guess::{GuessPolicy, Start};
 use crate::deque::retries::{Retries, RetryCause};
@@ -57,6 +58,14 @@ pub(crate) struct Context<S> {
     pub(crate) retries: Retries,
     /// Whether the current attempt started from the guessed anchor.
     guessed: bool,
+    /// Whether a pusher may leave its neighbour link to its next request
+    /// (`deferred_link.rs`).
+    pub(crate) deferred_link: bool,
+    /// The push whose link this handle has kept back, if any.
+    pub(crate) pending_link: Option<PendingLink>,
+    /// Whether the attempt in progress started from that push, and what
+    /// became of its link.
+    pub(crate) link_state: LinkState,
     rng: ChaCha12Rng,
     /// The node id this client last failed to load. Failing on the same id
     /// twice in a row (two failures, whatever loads succeeded in between)
@@ -91,6 +100,9 @@ impl<S: Store> Context<S> {
             attempts: 0,
             retries: Retries::default(),
             guessed: false,
+            deferred_link: options.deferred_link && options.variant.engineers_round_trips(),
+            pending_link: None,
+            link_state: LinkState::NotRequired,
             rng,
             last_missing: None,
             release: None,
@@ -238,11 +250,34 @@ impl<S: Store> Context<S> {
         usable: fn(&Anchor) -> bool,
     ) -> Result<(Anchor, CasToken), DequeError> {
         let engineered = self.engineered;
-        match self.guess.start(|anchor| engineered && usable(anchor)) {
-            Start::Guess(anchor, token) => {
+        self.link_state = LinkState::NotRequired;
+        // This handle's own half-done push serves as the stable anchor it
+        // stands for, once its link goes in (`deferred_link.rs`).
+        let pending = self.pending_link.as_ref().map(|pending| pending.pushed);
+        let serves = |anchor: &Anchor| {
+            usable(anchor)
+                || pending == Some(*anchor)
+                    && usable(&Anchor {
+                        status: format::Status::Stable,
+                        ..*anchor
+                    })
+        };
+        match self.guess.start(|anchor| engineered && serves(anchor)) {
+            Start::Guess(anchor, token) if usable(&anchor) => {
                 self.guessed = true;
                 Ok((anchor, token))
             }
+            Start::Guess(anchor, token) => match self.pending_as_stable(&anchor, token) {
+                Some(stable) => {
+                    self.guessed = true;
+                    self.start_from_pending();
+                    Ok((stable, token))
+                }
+                None => {
+                    self.guessed = false;
+                    self.read_anchor(op).await
+                }
+            },
             Start::Read => {
                 self.guessed = false;
                 self.read_anchor(op).await
@@ -333,6 +368,9 @@ impl<S: Store> Context<S> {
         anchor: &Anchor,
         token: CasToken,
     ) -> Result<Option<CasToken>, DequeError> {
+        if effect == Effect::Linearizing && !self.link_allows_cas() {
+            return Ok(None);
+        }
         let command = self.anchor_cas_command(anchor, token);
         let reply = self.store.call(command.clone()).await;
         self.anchor_cas_outcome(op, effect, anchor, &command, reply)
@@ -353,6 +391,13 @@ impl<S: Store> Context<S> {
         token: CasToken,
         pen: NodeId,
     ) -> (Result<Option<CasToken>, DequeError>, OwnPushReads) {
+        if !self.link_allows_cas() {
+            let unread = OwnPushReads {
+                pen: Ok(None),
+                anchor_token: None,
+            };
+            return (Ok(None), unread);
+        }
         let cas = self.anchor_cas_command(anchor, token);
         let read_pen = Command::Gets {
             key: self.node_key(pen),

@@ -74,6 +74,12 @@ impl GuessPolicy {
         }
     }
 
+    /// Whether the next operation will start from the guess, if it is
+    /// usable: no skip is left to serve.
+    pub(crate) fn will_guess(&self) -> bool {
+        self.skip == 0
+    }
+
     /// An anchor CAS of this handle is about to be judged: whatever its
     /// outcome, the old guess is gone.
     pub(crate) fn forget(&mut self) {

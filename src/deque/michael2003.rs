@@ -17,10 +17,13 @@
 //!   `delete_popped`);
 //! - an operation starts from the anchor its client last wrote
 //!   (`start_anchor`), a pusher finishes its own push in two pipelined
-//!   batches (`finish_own_push`), and a pop reads its node back in the round
+//!   batches (`finish_own_push`), the second of which it leaves to its next
+//!   operation's first request when that operation will start from its
+//!   anchor (`deferred_link.rs`), and a pop reads its node back in the round
 //!   trip of its CAS and leaves the delete to the handle's next request
-//!   (`cas_anchor_and_check_popped`): push 6 requests in 3 round trips, pop
-//!   3 requests (and a delete carried by the next operation) in 2.
+//!   (`cas_anchor_and_check_popped`): push 4 requests (and a link carried by
+//!   the next operation) in 2 round trips, pop 3 requests (and a delete
+//!   carried by the next operation) in 2.
 //!
 //! What it does with faults (the harness measures the consequences):
 //! - a lost reply on the anchor CAS that would complete the op is surfaced as
@@ -31,6 +34,7 @@
 
 use crate::deque::Flaw;
 use crate::deque::context::{Context, Effect, OwnPushReads};
+use crate::deque::deferred_link::PendingLink;
 use crate::deque::error::{DequeError, OpKind};
 use crate::deque::own_node::OwnNode;
 use crate::deque::retries::RetryCause;
@@ -223,11 +227,20 @@ async fn finish_own_push<S: Store>(
         status: Status::Stable,
         ..pushed
     };
-    if side.outward(&pen) == Some(last_id) {
+    let linked = side.outward(&pen) == Some(last_id);
+    side.set_outward(&mut pen, Some(last_id));
+    if ctx.defers_link() {
+        ctx.defer_link(PendingLink {
+            pushed,
+            pushed_token,
+            link: (!linked).then_some((pen_id, pen, pen_token)),
+        });
+        return Ok(());
+    }
+    if linked {
         ctx.cas_anchor(op, Effect::Housekeeping, &stable, pushed_token).await?;
         return Ok(());
     }
-    side.set_outward(&mut pen, Some(last_id));
     ctx.link_and_mark_stable(op, pen_id, &pen, pen_token, &stable, pushed_token)
         .await
 }

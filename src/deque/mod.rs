@@ -8,6 +8,7 @@
 //! same interface.
 
 mod context;
+mod deferred_link;
 mod error;
 mod guess;
 mod increment_queue;
@@ -110,6 +111,13 @@ pub struct DequeOptions {
     pub id_seed: Option<u64>,
     /// Waiting between attempts after a lost race.
     pub backoff: Backoff,
+    /// Whether a `hardened` pusher that expects to start its next operation
+    /// from its own anchor leaves linking its neighbour to that operation's
+    /// first request (`deferred_link.rs`): an uncontended push takes 2 round
+    /// trips instead of 3, and the anchor stays half done until the
+    /// handle's next request (a client that meets it finishes the push, as
+    /// any half-done push). Off by default; other variants ignore it.
+    pub deferred_link: bool,
 }
 
 impl Default for DequeOptions {
@@ -120,6 +128,7 @@ impl Default for DequeOptions {
             retries_max: RETRIES_MAX_DEFAULT,
             id_seed: None,
             backoff: Backoff::default(),
+            deferred_link: true,
         }
     }
 }
@@ -292,6 +301,19 @@ impl<S: Store> Deque<S> {
     /// Prepends `value` at the front (left end).
     pub async fn push_front(&mut self, value: impl Into<Vec<u8>>) -> Result<(), DequeError> {
         self.push(Side::Left, value.into()).await
+    }
+
+    /// Sends now what this handle keeps back for its next request: the
+    /// neighbour link of its last push, if it deferred it
+    /// ([`DequeOptions::deferred_link`]), and the delete of the node it last
+    /// popped. A handle about to be dropped, or to fall idle, calls it so
+    /// that other clients find the deque stable (otherwise the first to
+    /// come finishes the push) and the popped node's memory is freed at
+    /// once (otherwise memcached evicts it in time). At most two round
+    /// trips, none if nothing is kept back. Failures are ignored: this is
+    /// housekeeping, which any client may do.
+    pub async fn settle(&mut self) {
+        self.ctx.settle().await;
     }
 
     /// Removes the back value; `Ok(None)` if the deque is empty.

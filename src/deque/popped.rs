@@ -3,6 +3,7 @@
 //! handle's next request to its server (docs/algorithm.md, "What `hardened`
 //! changes"; FINDINGS.md, finding 1b, for why the pop checks it at all).
 
+use crate::deque::Flaw;
 use crate::deque::context::Context;
 use crate::deque::context::Effect;
 use crate::deque::error::{CorruptionKind, DequeError, OpKind};
@@ -32,24 +33,50 @@ impl<S: Store> Context<S> {
     /// delete, and survives. It goes after `command`, so losing its reply
     /// cannot fail `command`. Its reply is ignored: a failed delete leaks
     /// the item until memcached evicts it, as a failed delete always did.
+    ///
+    /// A neighbour link kept back by this handle's last push
+    /// (`deferred_link.rs`) goes out with `command` too, or just before it
+    /// when it lives on another server.
     pub(crate) async fn call_releasing(&mut self, command: Command) -> Result<Reply, StoreError> {
+        let mut link = self.take_link_command();
+        if let Some(alone) = link.take_if(|link| !self.store.colocated(command.key(), link.key())) {
+            let reply = self.store.call(alone.clone()).await;
+            self.link_answered(&alone, reply);
+        }
         let release = self
             .release
             .filter(|(id, _)| self.store.colocated(command.key(), &self.node_key(*id)));
-        let Some((id, token)) = release else {
+        if release.is_none() && link.is_none() {
             return self.store.call(command).await;
-        };
+        }
         self.release = None;
-        let delete = Command::DeleteCas {
-            key: self.node_key(id),
-            token,
-        };
-        let commands = [command, delete];
-        let replies = self.store.call_batch(commands.to_vec()).await;
-        store::replies_for(&commands, replies)
-            .into_iter()
-            .next()
-            .expect("one reply per command")
+        // The link first: `command` may read the node it links (a pop of
+        // the far end of a two-node deque loads it for its inward link).
+        // FLAW (link-after-first-request): the link after `command`.
+        let link_last = self.has(Flaw::LinkAfterFirstRequest);
+        let mut commands: Vec<Command> = Vec::new();
+        if !link_last {
+            commands.extend(link.iter().cloned());
+        }
+        let command_at = commands.len();
+        commands.push(command);
+        let link_at = if link_last { command_at + 1 } else { 0 };
+        if link_last {
+            commands.extend(link.iter().cloned());
+        }
+        if let Some((id, token)) = release {
+            commands.push(Command::DeleteCas {
+                key: self.node_key(id),
+                token,
+            });
+        }
+        let replies = self.store.call_batch(commands.clone()).await;
+        let mut replies: Vec<_> = store::replies_for(&commands, replies).into_iter().map(Some).collect();
+        if let Some(link) = link {
+            let reply = replies[link_at].take().expect("one reply per command");
+            self.link_answered(&link, reply);
+        }
+        replies[command_at].take().expect("one reply per command")
     }
 
     /// `gets` of `key` through [`call_releasing`](Context::call_releasing).
@@ -109,6 +136,9 @@ impl<S: Store> Context<S> {
         popped: NodeId,
         popped_token: CasToken,
     ) -> Result<Option<CasToken>, DequeError> {
+        if !self.link_allows_cas() {
+            return Ok(None);
+        }
         let cas = self.anchor_cas_command(anchor, token);
         // Its token, not its bytes: a large value would cross the network a
         // second time for nothing.

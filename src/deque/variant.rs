@@ -4,8 +4,8 @@
 /// The deque algorithm a handle runs.
 ///
 /// Broken variants exist to prove the harness catches wrong algorithms: each
-/// is `michael2003` (or, for `lifetime-without-mark` and
-/// `adopt-foreign-anchor`, `hardened`) with one
+/// is `michael2003` (or, for `lifetime-without-mark`, `adopt-foreign-anchor`,
+/// `link-after-first-request` and `unchecked-deferred-link`, `hardened`) with one
 /// realistic flaw injected at a marked point (see
 /// `Flaw`), so the catalogue shares one algorithm instead of near-copies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -83,6 +83,19 @@ pub enum Variant {
     /// deque's values, and the simulator's oracle sees a client that knew
     /// the running life succeed on it.
     AdoptForeignAnchor,
+    /// Broken: `hardened` sending a kept-back neighbour link after the
+    /// request it travels with instead of before it (`deferred_link.rs`),
+    /// the natural place for a piggybacked write. A pop of the far end of a
+    /// two-node deque then loads the neighbour without the link it is
+    /// about to get and finds no inward link: false alarms, or a deque
+    /// moved to a wrong end.
+    LinkAfterFirstRequest,
+    /// Broken: `hardened` starting from its own half-done push as if it
+    /// were stable without checking that the carried link went in. When
+    /// the link's request or reply is lost, the anchor moves on past a
+    /// neighbour that was never linked: a later pop finds a broken link
+    /// where nothing was lost.
+    UncheckedDeferredLink,
     /// Broken by design: the increment-allocated deque of the 2013 README's
     /// warning (see the `increment_queue` module): a pop can claim a slot
     /// before its push writes it, and reports empty while the value is lost.
@@ -116,6 +129,10 @@ pub(crate) enum Flaw {
     LifetimeWithoutMark,
     /// See [`Variant::AdoptForeignAnchor`] (a flaw of `hardened`).
     AdoptForeignAnchor,
+    /// See [`Variant::LinkAfterFirstRequest`] (a flaw of `hardened`).
+    LinkAfterFirstRequest,
+    /// See [`Variant::UncheckedDeferredLink`] (a flaw of `hardened`).
+    UncheckedDeferredLink,
 }
 
 impl Variant {
@@ -134,6 +151,8 @@ impl Variant {
         Variant::StabilizeWrongSide,
         Variant::LifetimeWithoutMark,
         Variant::AdoptForeignAnchor,
+        Variant::LinkAfterFirstRequest,
+        Variant::UncheckedDeferredLink,
         Variant::IncrementAllocatedQueue,
     ];
 
@@ -153,6 +172,8 @@ impl Variant {
             Variant::StabilizeWrongSide => "stabilize-wrong-side",
             Variant::LifetimeWithoutMark => "lifetime-without-mark",
             Variant::AdoptForeignAnchor => "adopt-foreign-anchor",
+            Variant::LinkAfterFirstRequest => "link-after-first-request",
+            Variant::UncheckedDeferredLink => "unchecked-deferred-link",
             Variant::IncrementAllocatedQueue => "increment-allocated-queue",
         }
     }
@@ -180,6 +201,12 @@ impl Variant {
             Variant::AdoptForeignAnchor => {
                 "broken: hardened, an anchor of another server life is used as the deque instead of reported"
             }
+            Variant::LinkAfterFirstRequest => {
+                "broken: hardened, a kept-back neighbour link sent after the request it travels with"
+            }
+            Variant::UncheckedDeferredLink => {
+                "broken: hardened, its own half-done push taken for stable without checking the link went in"
+            }
             Variant::IncrementAllocatedQueue => {
                 "broken by design: the increment-allocated queue the 2013 README warns against"
             }
@@ -196,7 +223,11 @@ impl Variant {
     fn is_hardened(self) -> bool {
         matches!(
             self,
-            Variant::Hardened | Variant::LifetimeWithoutMark | Variant::AdoptForeignAnchor
+            Variant::Hardened
+                | Variant::LifetimeWithoutMark
+                | Variant::AdoptForeignAnchor
+                | Variant::LinkAfterFirstRequest
+                | Variant::UncheckedDeferredLink
         )
     }
 
@@ -208,7 +239,10 @@ impl Variant {
     pub fn base(self) -> Variant {
         match self {
             Variant::Hardened | Variant::Michael2003 | Variant::IncrementAllocatedQueue => self,
-            Variant::LifetimeWithoutMark | Variant::AdoptForeignAnchor => Variant::Hardened,
+            Variant::LifetimeWithoutMark
+            | Variant::AdoptForeignAnchor
+            | Variant::LinkAfterFirstRequest
+            | Variant::UncheckedDeferredLink => Variant::Hardened,
             _ => Variant::Michael2003,
         }
     }
@@ -254,6 +288,8 @@ impl Variant {
             Variant::StabilizeWrongSide => Some(Flaw::StabilizeWrongSide),
             Variant::LifetimeWithoutMark => Some(Flaw::LifetimeWithoutMark),
             Variant::AdoptForeignAnchor => Some(Flaw::AdoptForeignAnchor),
+            Variant::LinkAfterFirstRequest => Some(Flaw::LinkAfterFirstRequest),
+            Variant::UncheckedDeferredLink => Some(Flaw::UncheckedDeferredLink),
         }
     }
 

@@ -133,6 +133,13 @@ impl Handle<'_> {
         }
     }
 
+    fn settle(&mut self) {
+        match self {
+            Handle::Plain(deque) => deque.settle(),
+            Handle::Sharded(deque) => block_on(deque.settle()),
+        }
+    }
+
     fn retries(&mut self) -> Retries {
         match self {
             Handle::Plain(deque) => deque.as_async().retries(),
@@ -457,6 +464,7 @@ fn measure(
         for _ in 0..config.prefill_items {
             assert!(deque.push(Side::Right, value.clone()), "prefill");
         }
+        deque.settle();
     }
     let start = Barrier::new(clients + 1);
     let (tallies, elapsed) = match process {

@@ -82,6 +82,11 @@ pub struct RealArgs {
     /// retries at once); the library's default if absent.
     #[arg(long, value_name = "FIRST_US,MAX_US", value_parser = super::parse_backoff)]
     pub backoff_us: Option<Backoff>,
+    /// Whether pushers leave their neighbour link to their next request
+    /// (`DequeOptions::deferred_link`): `on` or `off`; the library's
+    /// default if absent.
+    #[arg(long, value_name = "on|off", value_parser = super::parse_on_off)]
+    pub deferred_link: Option<bool>,
     /// Algorithm variants to compare in this run, comma-separated (`mcsim
     /// list`).
     #[arg(long, value_delimiter = ',', value_parser = super::parse_deque_variant, default_value = "hardened")]
@@ -208,6 +213,7 @@ pub fn run(command: BenchCommand) -> u8 {
                 shards: args.shards,
                 options: DequeOptions {
                     backoff,
+                    deferred_link: args.deferred_link.unwrap_or(DequeOptions::default().deferred_link),
                     ..Default::default()
                 },
                 processes: args.client_cmd.clone(),

@@ -102,6 +102,7 @@ impl Client {
                 first_us: init.backoff_first_us,
                 max_us: init.backoff_max_us,
             },
+            deferred_link: init.deferred_link,
         };
         let deque = Deque::attach(store.clone(), &init.deque, options.clone()).map_err(|e| e.to_string())?;
         Ok(Client {

@@ -382,6 +382,10 @@ pub struct ClientsConfig {
     /// or a worker restarted with its seed do: their ids collide on
     /// purpose.
     pub colliding_node_ids: bool,
+    /// A pusher that expects to start its next operation from its own
+    /// anchor leaves linking its neighbour to that operation
+    /// (`DequeOptions::deferred_link`).
+    pub deferred_link: bool,
 }
 
 impl Default for ClientsConfig {
@@ -399,6 +403,7 @@ impl Default for ClientsConfig {
             backoff_first_us: memcache_collections::deque::BACKOFF_FIRST_US_DEFAULT,
             backoff_max_us: memcache_collections::deque::BACKOFF_MAX_US_DEFAULT,
             colliding_node_ids: false,
+            deferred_link: true,
         }
     }
 }

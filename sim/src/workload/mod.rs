@@ -42,6 +42,7 @@ pub fn deque_options(config: &RunConfig, variant: Variant, seed: u64, client: u3
             first_us: config.clients.backoff_first_us,
             max_us: config.clients.backoff_max_us,
         },
+        deferred_link: config.clients.deferred_link,
     }
 }
 

@@ -34,6 +34,8 @@ pub async fn prefill<S: Store>(
         deque.push(Side::Right, value).await?;
         recorder.complete(index, OpResult::Ok);
     }
+    // The clients start from a stable deque, whatever the setup kept back.
+    deque.settle().await;
     Ok(())
 }
 
