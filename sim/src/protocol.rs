@@ -73,7 +73,9 @@ pub struct Init {
     pub id_seed: u64,
     /// Whether a pusher may leave its neighbour link to its next request
     /// (`DequeOptions::deferred_link`); a client may ignore it, since
-    /// linking at once is always correct. Absent means `false`.
+    /// linking at once is always correct. Absent means `false` (linking
+    /// at once), what a harness from before the field asked; the harness
+    /// sends the library's default, `true`.
     #[serde(default)]
     pub deferred_link: bool,
 }

@@ -19,10 +19,12 @@ use crate::store::{self, CasOutcome, CasToken, Command, DeleteOutcome, Item, Rep
 
 /// One client's view of one deque.
 ///
-/// Its size is constant: a random-id generator, the one id this client
-/// last failed to load, and (`hardened`) the one node it popped and has not
-/// deleted yet, with that node's token. Other CAS tokens travel as values
-/// from read to write.
+/// Its size is bounded: a random-id generator, the one id this client
+/// last failed to load, and (`hardened`) its guess (an anchor and its
+/// token), the one node it popped and has not deleted yet, with that node's
+/// token, and the one push whose neighbour link it keeps back, with a copy
+/// of the neighbour (up to the item size limit) and two tokens. Other CAS
+/// tokens travel as values from read to write.
 #[derive(Debug)]
 pub(crate) struct Context<S> {
     pub(crate) store: S,

@@ -11,8 +11,8 @@
 //! [`SKIP_MAX`] after misses in a row. A lone client always guesses; a
 //! handle on a busy deque (a shard, say) soon stops paying for misses.
 //!
-//! This caches one CAS token per handle, the only token a client keeps
-//! between operations.
+//! This caches one CAS token per handle (besides the tokens of what the
+//! handle keeps back for its next request: `popped.rs`, `deferred_link.rs`).
 
 use crate::format::Anchor;
 use crate::store::CasToken;

@@ -116,7 +116,8 @@ pub struct DequeOptions {
     /// first request (`deferred_link.rs`): an uncontended push takes 2 round
     /// trips instead of 3, and the anchor stays half done until the
     /// handle's next request (a client that meets it finishes the push, as
-    /// any half-done push). Off by default; other variants ignore it.
+    /// any half-done push). On by default; `false` links at once, as
+    /// before; other variants ignore it.
     pub deferred_link: bool,
 }
 
@@ -309,8 +310,9 @@ impl<S: Store> Deque<S> {
     /// popped. A handle about to be dropped, or to fall idle, calls it so
     /// that other clients find the deque stable (otherwise the first to
     /// come finishes the push) and the popped node's memory is freed at
-    /// once (otherwise memcached evicts it in time). At most two round
-    /// trips, none if nothing is kept back. Failures are ignored: this is
+    /// once (otherwise memcached evicts it in time). Two round trips on
+    /// one server (three when the neighbour lives away from the anchor),
+    /// none if nothing is kept back. Failures are ignored: this is
     /// housekeeping, which any client may do.
     pub async fn settle(&mut self) {
         self.ctx.settle().await;

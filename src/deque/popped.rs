@@ -35,8 +35,11 @@ impl<S: Store> Context<S> {
     /// the item until memcached evicts it, as a failed delete always did.
     ///
     /// A neighbour link kept back by this handle's last push
-    /// (`deferred_link.rs`) goes out with `command` too, or just before it
-    /// when it lives on another server.
+    /// (`deferred_link.rs`) goes out with `command` too, ahead of it, or
+    /// just before it when it lives on another server. Ahead of it in one
+    /// batch, a link whose request or reply is lost fails `command` too
+    /// (the batch stops at the first failure): the operation then ends
+    /// with no effect, as after any lost request.
     pub(crate) async fn call_releasing(&mut self, command: Command) -> Result<Reply, StoreError> {
         let mut link = self.take_link_command();
         if let Some(alone) = link.take_if(|link| !self.store.colocated(command.key(), link.key())) {
@@ -49,7 +52,9 @@ impl<S: Store> Context<S> {
         if release.is_none() && link.is_none() {
             return self.store.call(command).await;
         }
-        self.release = None;
+        if release.is_some() {
+            self.release = None;
+        }
         // The link first: `command` may read the node it links (a pop of
         // the far end of a two-node deque loads it for its inward link).
         // FLAW (link-after-first-request): the link after `command`.

@@ -24,7 +24,9 @@ use std::ops::{Add, AddAssign};
 pub struct Retries {
     /// The linearizing anchor CAS lost, on the anchor this handle itself
     /// last wrote (the guess that saves the read's round trip: another
-    /// client had moved the deque on since).
+    /// client had moved the deque on since); or not sent, because the
+    /// guess was this handle's own half-done push and the neighbour link it
+    /// carried did not go in (`DequeOptions::deferred_link`).
     pub cas_lost_on_guess: u64,
     /// The linearizing anchor CAS lost, on an anchor read in the same
     /// attempt: another client's CAS landed between this attempt's read
