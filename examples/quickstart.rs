@@ -14,5 +14,8 @@ fn main() -> Result<(), memcache_collections::Error> {
         Some(job) => println!("{}: took {:?}", jobs.name(), String::from_utf8_lossy(&job)),
         None => println!("{}: nothing to do", jobs.name()),
     }
+    // A handle keeps a little work for its next request (the popped node's
+    // delete, a push's neighbour link); one that is done sends it now.
+    jobs.settle();
     Ok(())
 }

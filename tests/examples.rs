@@ -77,6 +77,12 @@ fn the_quickstart_runs_twice_on_one_queue() {
         );
         assert_eq!(stdout.trim(), "jobs: took \"resize image 42\"", "run {run}");
     }
+    // Each run settled: no popped node is left behind.
+    let nodes: Vec<String> = (server.keys().unwrap().iter())
+        .map(|key| String::from_utf8_lossy(key.as_bytes()).into_owned())
+        .filter(|key| key.starts_with("jobs:"))
+        .collect();
+    assert!(nodes.is_empty(), "nodes left behind: {nodes:?}");
 }
 
 #[test]

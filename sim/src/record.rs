@@ -179,14 +179,26 @@ pub fn reach_failures(records: &[RunRecord], floors: Floors) -> Vec<String> {
                 .filter(|r| r.variant_overridden)
                 .map_or(String::new(), |r| format!(" --variant {}", r.variant));
             let real = record.is_some_and(|r| r.backend == Backend::Real);
+            // Seeds 0..N (`--seeds N`, or the scenario's own count) again.
+            let mut seeds: Vec<u64> = (records.iter())
+                .filter(|r| r.scenario == tally.scenario && !r.pinned)
+                .map(|r| r.seed)
+                .collect();
+            seeds.sort_unstable();
+            let first_n = !seeds.is_empty() && seeds.iter().zip(0..).all(|(&seed, i)| seed == i);
+            let seeds_option = if first_n {
+                format!(" --seeds {}", seeds.len())
+            } else {
+                String::new()
+            };
             if let Some(command) = record.and_then(|r| r.client_command.as_deref()) {
                 options.push_str(&format!(" --client-cmd {}", crate::replay::quoted(Path::new(command))));
             }
             let replay = match tally.pinned_unreached.first() {
                 Some(seed) if !real => format!("mcsim repro {path} --seed {seed}{options}"),
                 Some(seed) => format!("mcsim run {path} --seed {seed} --backend real{options}"),
-                None if real => format!("mcsim run {path} --backend real{options}"),
-                None => format!("mcsim run {path}{options}"),
+                None if real => format!("mcsim run {path}{seeds_option} --backend real{options}"),
+                None => format!("mcsim run {path}{seeds_option}{options}"),
             };
             format!(
                 "UNREACHED {}: the scenario no longer tests the event it is about; rerun: {replay}",

@@ -467,6 +467,14 @@ fn a_scenario_below_its_reach_floor_fails_the_suite() {
         stdout.contains("UNREACHED unreached reached messages-dropped in 0 of 4 runs (0.0%), below its floor of 50%"),
         "{stdout}"
     );
+    // The rerun runs the same seeds: `--seeds N` is kept.
+    let fewer = Command::new(env!("CARGO_BIN_EXE_mcsim"))
+        .args(["run", &file.display().to_string(), "--seeds", "2"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&fewer.stdout);
+    assert!(stdout.contains("in 0 of 2 runs"), "{stdout}");
+    assert!(stdout.contains("unreached.toml --seeds 2\n"), "{stdout}");
     // A shard or a single seed is part of a suite: its share says nothing
     // (merge checks the whole), so only pinned seeds answer for their event.
     let part = |args: &[&str]| {

@@ -17,7 +17,7 @@ pub struct RunArgs {
     /// Scenario files or directories.
     #[arg(default_value = "scenarios")]
     pub paths: Vec<PathBuf>,
-    /// Run seeds 0..N of every scenario instead of its own (N >= 1).
+    /// Run seeds 0..N of every scenario instead of its own (N >= 1), plus the pinned seeds a regression names.
     #[arg(long, value_parser = super::parse_count)]
     pub seeds: Option<u64>,
     /// Run only this seed of every scenario.
