@@ -395,6 +395,7 @@ fn bench_real_gives_each_client_its_own_deque_on_request() {
 
     let shared = bench(&[]);
     assert_eq!(shared["own_deques"], false);
+    assert_eq!(shared["deferred_link"], true, "the library's default is measured");
     let threads = &shared["points"][0];
     let retries = threads["retries_per_op"].as_f64().unwrap();
     assert!(

@@ -251,6 +251,11 @@ pub struct RealBenchReport {
     /// contention; `false` in reports written before it existed.
     #[serde(default)]
     pub own_deques: bool,
+    /// Whether pushers kept their neighbour link for their next request
+    /// (`DequeOptions::deferred_link`); `false` in reports written before
+    /// it existed, which linked at once.
+    #[serde(default)]
+    pub deferred_link: bool,
     /// One entry per point.
     pub points: Vec<RealBenchPoint>,
 }
@@ -347,6 +352,7 @@ pub fn run(config: &RealBenchConfig) -> Result<RealBenchReport, String> {
         servers: addresses.len(),
         shards: config.shards,
         own_deques: config.own_deques,
+        deferred_link: config.options.deferred_link,
         points: keys
             .iter()
             .zip(samples)

@@ -13,8 +13,8 @@ fn unseen_or(figure: Option<f64>) -> String {
 /// and a warning under every noisy point.
 pub fn render_table(report: &RealBenchReport) -> String {
     let mut out = format!(
-        "{} ({} shard(s), backoff {}-{} us) on local memcached ({} server(s)), {} prefilled, {} s per point, \
-         {} round(s) per point (medians; rounds interleaved)\n",
+        "{} ({} shard(s), backoff {}-{} us, deferred links {}) on local memcached ({} server(s)), {} prefilled, \
+         {} s per point, {} round(s) per point (medians; rounds interleaved)\n",
         if report.own_deques {
             "a deque per client, no contention"
         } else {
@@ -23,6 +23,7 @@ pub fn render_table(report: &RealBenchReport) -> String {
         report.shards,
         report.backoff_us.0,
         report.backoff_us.1,
+        if report.deferred_link { "on" } else { "off" },
         report.servers,
         report.prefill_items,
         report.duration_s,
