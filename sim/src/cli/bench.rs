@@ -85,7 +85,7 @@ pub struct RealArgs {
     /// Whether pushers leave their neighbour link to their next request
     /// (`DequeOptions::deferred_link`): `on` or `off`; the library's
     /// default if absent.
-    #[arg(long, value_name = "on|off", value_parser = super::parse_on_off)]
+    #[arg(long, value_name = "on|off", value_parser = clap::builder::BoolishValueParser::new())]
     pub deferred_link: Option<bool>,
     /// Algorithm variants to compare in this run, comma-separated (`mcsim
     /// list`).

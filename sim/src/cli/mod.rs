@@ -70,15 +70,6 @@ pub fn parse_backoff(text: &str) -> Result<Backoff, String> {
     Ok(Backoff { first_us, max_us })
 }
 
-/// Parses `on` or `off`.
-pub fn parse_on_off(text: &str) -> Result<bool, String> {
-    match text {
-        "on" => Ok(true),
-        "off" => Ok(false),
-        _ => Err(format!("{text:?} is neither on nor off")),
-    }
-}
-
 /// The worker threads to use: as asked, or one per core.
 pub fn threads(asked: Option<usize>) -> usize {
     asked.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
